@@ -1,0 +1,23 @@
+// One runner for everything `npm test` proves: services against real Redis, manifests through real
+// kustomize, rules through real promtool/amtool, the canary rehearsal against a real Prometheus.
+// Long fault-injection suites (`*.chaos.spec.ts`) run separately via jest.chaos.config.js.
+/** @type {import('jest').Config} */
+const base = {
+  rootDir: __dirname,
+  roots: ['<rootDir>/services', '<rootDir>/tools', '<rootDir>/observability', '<rootDir>/rollouts', '<rootDir>/gitops', '<rootDir>/argocd'],
+  testEnvironment: 'node',
+  transform: {
+    // Type errors are caught once by `npm run typecheck`; tests only transpile, which keeps them fast.
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true, diagnostics: false }],
+  },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  testTimeout: 60_000,
+};
+
+module.exports = {
+  ...base,
+  testMatch: ['**/*.spec.ts'],
+  testPathIgnorePatterns: [...base.testPathIgnorePatterns, '\\.chaos\\.spec\\.ts$'],
+};
+module.exports.base = base;
