@@ -1,0 +1,104 @@
+import { bump } from '../bump/main';
+import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
+
+describe('bump: set one image tag in one environment overlay', () => {
+  let repo: GitopsRepo;
+  beforeEach(() => {
+    repo = new GitopsRepo();
+  });
+  afterEach(() => repo.remove());
+
+  it('changes only the newTag line of that service in that environment, keeping its comment', () => {
+    const result = bump(repo.root, 'dev', 'api', SHA.b);
+
+    expect(result).toMatchObject({ changed: true, previousTag: SHA.a });
+    expect(repo.changedFiles()).toEqual([repo.overlayPath('dev')]);
+    expect(repo.changedLines(repo.overlayPath('dev'))).toEqual({
+      removed: [`    newTag: ${SHA.a} # set by CI`],
+      added: [`    newTag: ${SHA.b} # set by CI`],
+    });
+  });
+
+  it('keeps every comment and the order of keys and images', () => {
+    bump(repo.root, 'staging', 'worker', SHA.c);
+    const text = repo.read(repo.overlayPath('staging'));
+
+    expect(text.split('\n').filter((line) => line.trimStart().startsWith('#'))).toEqual([
+      '# staging: the image tags below are written by the delivery tools; review them in the pull request.',
+      '  # api: the HTTP service',
+      '  # worker: the queue consumer',
+    ]);
+    expect(text.indexOf('ghcr.io/opsforge/api')).toBeLessThan(text.indexOf('ghcr.io/opsforge/worker'));
+    expect(text.indexOf('resources:')).toBeLessThan(text.indexOf('images:'));
+    expect(text.indexOf('images:')).toBeLessThan(text.indexOf('labels:'));
+  });
+
+  it('is a no-op when the tag is already set: same bytes, nothing for git to commit', () => {
+    bump(repo.root, 'prod', 'api', SHA.b);
+    repo.commit('bump');
+    const before = repo.read(repo.overlayPath('prod'));
+
+    const again = bump(repo.root, 'prod', 'api', SHA.b);
+
+    expect(again.changed).toBe(false);
+    expect(again.message).toContain('already at');
+    expect(repo.read(repo.overlayPath('prod'))).toBe(before);
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('adds the image entry when the overlay does not list that image yet', () => {
+    repo.write(
+      repo.overlayPath('dev'),
+      '# dev overlay\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\n',
+    );
+    bump(repo.root, 'dev', 'worker', SHA.d);
+
+    expect(repo.read(repo.overlayPath('dev'))).toBe(
+      '# dev overlay\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\n' +
+        `images:\n  - name: ghcr.io/opsforge/worker\n    newTag: ${SHA.d}\n`,
+    );
+  });
+
+  it.each([
+    [['--env', 'qa', '--service', 'api', '--tag', SHA.b], 'unknown environment "qa"'],
+    [['--env', 'dev', '--service', 'web', '--tag', SHA.b], 'unknown service "web"'],
+    [['--env', 'dev', '--service', 'api', '--tag', 'latest'], 'malformed image tag "latest"'],
+    [['--env', 'dev', '--service', 'api', '--tag', 'abc1234'], 'malformed image tag "abc1234"'],
+    [['--env', 'dev', '--service', 'api', '--tag', SHA.b.toUpperCase()], 'malformed image tag'],
+    [['--env', 'dev', '--service', 'api'], '--tag is required'],
+    [['--env', 'dev', '--service', 'api', '--tag', SHA.b, '--force'], "Unknown option '--force'"],
+  ])('refuses %j with a clear message, exit status 2, and no file changed', (args, message) => {
+    const result = runTool('bump', args, repo.root);
+
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(result.stdout).toBe('');
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('works as a command: prints the change, then reports the no-op on a second run', () => {
+    const first = runTool('bump', ['--env', 'dev', '--service', 'worker', '--tag', SHA.c], repo.root);
+    expect(first).toMatchObject({ status: 0, stderr: '' });
+    expect(first.stdout).toBe(`dev: ghcr.io/opsforge/worker ${SHA.a} -> ${SHA.c}\n`);
+
+    const second = runTool('bump', ['--env', 'dev', '--service', 'worker', '--tag', SHA.c], repo.root);
+    expect(second.status).toBe(0);
+    expect(second.stdout).toBe(`dev: ghcr.io/opsforge/worker already at ${SHA.c}; nothing to change\n`);
+  });
+
+  it('fails with exit status 1 and the path when the overlay is missing', () => {
+    repo.git('rm', '-q', repo.overlayPath('staging'));
+    const result = runTool('bump', ['--env', 'staging', '--service', 'api', '--tag', SHA.b], repo.root);
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/staging: .*gitops\/envs\/staging\/kustomization\.yaml does not exist/);
+  });
+
+  it('prints usage for --help', () => {
+    const result = runTool('bump', ['--help'], repo.root);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(
+      /^Usage: npm run bump -- --env <dev\|staging\|prod> --service <api\|worker> --tag <git-sha>/,
+    );
+  });
+});

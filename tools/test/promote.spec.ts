@@ -1,0 +1,128 @@
+import { planAsMarkdown, promote } from '../promote/main';
+import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
+
+describe('promote: move the tags one environment runs into the next', () => {
+  let repo: GitopsRepo;
+  beforeEach(() => {
+    // dev runs a newer api (b) and worker (c) than staging and prod (a).
+    repo = new GitopsRepo({ dev: [SHA.b, SHA.c], staging: [SHA.a, SHA.a], prod: [SHA.a, SHA.a] });
+  });
+  afterEach(() => repo.remove());
+
+  it("copies the tags dev runs into staging and changes nothing but staging's tag lines", () => {
+    const plan = promote({ root: repo.root, to: 'staging' });
+
+    expect(plan).toEqual({
+      from: 'dev',
+      to: 'staging',
+      alreadyCurrent: [],
+      changes: [
+        { service: 'api', image: 'ghcr.io/opsforge/api', previousTag: SHA.a, tag: SHA.b },
+        { service: 'worker', image: 'ghcr.io/opsforge/worker', previousTag: SHA.a, tag: SHA.c },
+      ],
+    });
+    expect(repo.changedFiles()).toEqual([repo.overlayPath('staging')]);
+    expect(repo.changedLines(repo.overlayPath('staging'))).toEqual({
+      removed: [`    newTag: ${SHA.a} # set by CI`, `    newTag: ${SHA.a}`],
+      added: [`    newTag: ${SHA.b} # set by CI`, `    newTag: ${SHA.c}`],
+    });
+  });
+
+  it('is idempotent: a second promotion finds nothing to do and writes nothing', () => {
+    promote({ root: repo.root, to: 'staging' });
+    repo.commit('promote dev to staging');
+
+    const again = promote({ root: repo.root, to: 'staging' });
+
+    expect(again.changes).toEqual([]);
+    expect(again.alreadyCurrent).toEqual(['api', 'worker']);
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('refuses to skip staging on the way to prod, and writes nothing', () => {
+    const result = runTool('promote', ['--from', 'dev', '--to', 'prod'], repo.root);
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      'refusing to promote dev -> prod: it would skip staging; promote dev -> staging first',
+    );
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it("takes prod's tags from staging, never from dev", () => {
+    const plan = promote({ root: repo.root, to: 'prod' });
+
+    expect(plan.from).toBe('staging');
+    expect(plan.changes).toEqual([]);
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('refuses a tag that the source environment does not run', () => {
+    const result = runTool('promote', ['--to', 'staging', '--service', 'api', '--tag', SHA.d], repo.root);
+
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      `refusing to promote api ${SHA.d} to staging: dev runs ${SHA.b}, not ${SHA.d}`,
+    );
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('promotes one service at the reviewed tag and leaves the other alone', () => {
+    const plan = promote({ root: repo.root, to: 'staging', service: 'api', tag: SHA.b });
+
+    expect(plan.changes.map((change) => change.service)).toEqual(['api']);
+    expect(repo.changedLines(repo.overlayPath('staging'))).toEqual({
+      removed: [`    newTag: ${SHA.a} # set by CI`],
+      added: [`    newTag: ${SHA.b} # set by CI`],
+    });
+  });
+
+  it('refuses a source overlay whose tag is not an image release.yml built', () => {
+    repo.write(repo.overlayPath('dev'), repo.read(repo.overlayPath('dev')).replace(SHA.b, 'latest'));
+
+    expect(() => promote({ root: repo.root, to: 'staging' })).toThrow(
+      'refusing to promote api: dev runs "latest", which is not a full git commit sha',
+    );
+    expect(repo.changedFiles()).toEqual([repo.overlayPath('dev')]);
+  });
+
+  it.each([
+    [['--from', 'staging', '--to', 'dev'], 2, 'nothing is promoted into dev'],
+    [
+      ['--from', 'prod', '--to', 'staging'],
+      1,
+      'refusing to promote prod -> staging: promotion only moves forward',
+    ],
+    [['--to', 'qa'], 2, 'unknown environment "qa" for --to'],
+    [['--to', 'staging', '--service', 'web'], 2, 'unknown service "web"'],
+    [['--to', 'staging', '--tag', SHA.b], 2, '--tag needs --service'],
+    [['--to', 'staging', '--service', 'api', '--tag', 'v1.2.3'], 2, 'malformed image tag "v1.2.3"'],
+  ])('refuses %j (exit %i) and writes nothing', (args, status, message) => {
+    const result = runTool('promote', args as string[], repo.root);
+
+    expect(result.status).toBe(status);
+    expect(result.stderr).toContain(message);
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('--dry-run --markdown prints the pull request body without writing', () => {
+    const result = runTool('promote', ['--to', 'staging', '--dry-run', '--markdown'], repo.root);
+
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('| `ghcr.io/opsforge/api` | `' + SHA.a + '` | `' + SHA.b + '` |');
+    expect(result.stdout).toContain('Only `gitops/envs/staging/kustomization.yaml` changes.');
+    expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('says there is nothing to promote in the pull request body when the envs already match', () => {
+    expect(planAsMarkdown(promote({ root: repo.root, to: 'prod' }))).toBe(
+      '`prod` already runs what `staging` runs; nothing to promote.\n',
+    );
+  });
+
+  it('prints usage for --help', () => {
+    const result = runTool('promote', ['--help'], repo.root);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: npm run promote -- --to <staging\|prod>/);
+  });
+});
