@@ -1,0 +1,89 @@
+// Child processes of a rehearsal (Prometheus, the API and worker instances): started on loopback ports,
+// waited for over HTTP, and always stopped, with their last output kept for the error message when one
+// dies early.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A port nobody listens on right now, on 127.0.0.1 (the OS picks it; we release it for the child). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+export class ManagedProcess {
+  private output = '';
+  private exited = false;
+  private exitDescription = '';
+  private readonly child: ChildProcess;
+
+  constructor(
+    readonly name: string,
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      // Only the tail matters for a diagnosis; bound the memory of a chatty process.
+      this.output = (this.output + chunk.toString('utf8')).slice(-8000);
+    };
+    this.child.stdout?.on('data', keep);
+    this.child.stderr?.on('data', keep);
+    this.child.on('error', (error) => {
+      this.exited = true;
+      this.exitDescription = error.message;
+    });
+    this.child.on('exit', (code, signal) => {
+      this.exited = true;
+      this.exitDescription = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get hasExited(): boolean {
+    return this.exited;
+  }
+
+  /** Polls `url` until it answers 2xx; fails early, with the process' last output, if the process dies. */
+  async waitForHttp(url: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastProblem = 'no answer yet';
+    while (Date.now() < deadline) {
+      if (this.exited) throw new Error(`${this.name} ${this.exitDescription} before ${url} answered:\n${this.output.trim()}`);
+      try {
+        const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        await response.arrayBuffer();
+        if (response.ok) return;
+        lastProblem = `HTTP ${response.status}`;
+      } catch (error) {
+        lastProblem = (error as Error).message;
+      }
+      await sleep(100);
+    }
+    throw new Error(`${this.name} did not answer ${url} within ${timeoutMs} ms (${lastProblem}):\n${this.output.trim()}`);
+  }
+
+  /** SIGTERM, then SIGKILL if the process has not exited within `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGTERM');
+    const killTimer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(killTimer);
+  }
+
+  recentOutput(): string {
+    return this.output;
+  }
+}
