@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import type { FastifyInstance } from 'fastify';
+import type { Counter, Histogram } from 'prom-client';
+
+/** RED metrics of the HTTP edge; names and labels are the contract in docs/architecture.md. */
+export const HTTP_REQUESTS_TOTAL = 'http_requests_total';
+export const HTTP_REQUEST_DURATION_SECONDS = 'http_request_duration_seconds';
+
+type HttpLabel = 'method' | 'route' | 'status_code';
+const httpLabels: HttpLabel[] = ['method', 'route', 'status_code'];
+
+export const httpMetricProviders = [
+  makeCounterProvider({ name: HTTP_REQUESTS_TOTAL, help: 'HTTP requests answered, by route template and status code.', labelNames: httpLabels }),
+  makeHistogramProvider({
+    name: HTTP_REQUEST_DURATION_SECONDS,
+    help: 'Time from request received to response sent, by route template and status code.',
+    labelNames: httpLabels,
+    // Dense around the 300 ms latency objective so the p99 and the SLO burn are measured, not interpolated.
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5, 5],
+  }),
+];
+
+/** Route label for requests that matched no route: raw URLs would give attackers unbounded label cardinality. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+@Injectable()
+export class HttpMetrics {
+  constructor(
+    @InjectMetric(HTTP_REQUESTS_TOTAL) private readonly requests: Counter<HttpLabel>,
+    @InjectMetric(HTTP_REQUEST_DURATION_SECONDS) private readonly duration: Histogram<HttpLabel>,
+  ) {}
+
+  /**
+   * Counted in Fastify's onResponse hook rather than a Nest interceptor so that every answer is measured,
+   * including the ones Fastify gives before Nest sees the request (404, 413, 415, malformed JSON).
+   */
+  instrument(fastify: FastifyInstance): void {
+    fastify.addHook('onResponse', (request, reply, done) => {
+      const labels = { method: request.method, route: request.routeOptions.url ?? UNMATCHED_ROUTE, status_code: String(reply.statusCode) };
+      this.requests.inc(labels);
+      this.duration.observe(labels, reply.elapsedTime / 1000);
+      done();
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+/**
+ * Configuration comes from environment variables only (twelve-factor), validated once at start. The variable
+ * names, defaults and meanings are the contract in docs/architecture.md; a bad value stops the process with a
+ * message naming the variable instead of surfacing later as a confusing runtime error.
+ */
+
+const port = z.coerce.number().int().min(1).max(65_535);
+const ratio = z.coerce.number().min(0).max(1);
+const nonNegativeInt = z.coerce.number().int().min(0);
+
+const redisUrl = z
+  .string()
+  .refine((value) => URL.canParse(value), 'must be a URL such as redis://127.0.0.1:6379')
+  .refine((value) => !URL.canParse(value) || ['redis:', 'rediss:'].includes(new URL(value).protocol), 'must use the redis:// or rediss:// scheme')
+  .refine((value) => !URL.canParse(value) || /^\/?\d*$/.test(new URL(value).pathname), 'the path, if any, must be a database number such as /0');
+
+const sharedVariables = {
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  // BullMQ keys live under this prefix; braces make it a Redis Cluster hash tag so every key of the queue
+  // (and the job effects, which Lua scripts touch together with them) lands in one slot.
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^\{[A-Za-z0-9_.-]+\}$|^[A-Za-z0-9_.-]+$/, 'must be a name such as {opsforge} (letters, digits, _ . -)')
+    .default('{opsforge}'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  APP_VERSION: z.string().min(1).max(128).optional(),
+  SHUTDOWN_TIMEOUT_MS: nonNegativeInt.max(600_000).default(20_000),
+};
+
+const apiSchema = z.object({
+  PORT: port.default(3000),
+  ...sharedVariables,
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
+  CHAOS_ERROR_RATIO: ratio.default(0),
+  CHAOS_LATENCY_MS: nonNegativeInt.max(60_000).default(0),
+});
+
+const workerSchema = z.object({
+  PORT: port.default(3001),
+  ...sharedVariables,
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(5),
+  CHAOS_JOB_FAILURE_RATIO: ratio.default(0),
+});
+
+export type ApiEnvironment = z.infer<typeof apiSchema>;
+export type WorkerEnvironment = z.infer<typeof workerSchema>;
+
+export interface ServiceIdentity {
+  /** `api` or `worker`: the `app` field of every log line. */
+  app: 'api' | 'worker';
+  /** What /api/status and `app_info{version}` report: APP_VERSION, else the package version. */
+  version: string;
+}
+
+export type ApiConfig = ApiEnvironment & ServiceIdentity & { app: 'api' };
+export type WorkerConfig = WorkerEnvironment & ServiceIdentity & { app: 'worker' };
+
+/** Thrown when the environment does not validate; `variables` names every offending variable. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variables: string[],
+    readonly problems: string[],
+  ) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+// Kubernetes and shells often set a variable to the empty string to "unset" it: treat that as absent so the
+// default applies, rather than coercing "" to 0.
+function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+}
+
+function parse<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
+  const cleaned = withoutEmptyValues(env);
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const variables = [...new Set(result.error.issues.map((issue) => String(issue.path[0])))];
+  const problems = result.error.issues.map((issue) => {
+    const variable = String(issue.path[0]);
+    // Never echo a secret back into the logs.
+    const shown = variable === 'REDIS_PASSWORD' || variable === 'REDIS_URL' ? '' : ` (got ${JSON.stringify(cleaned[variable])})`;
+    return `${variable}: ${issue.message}${shown}`;
+  });
+  throw new ConfigError(variables, problems);
+}
+
+export function loadApiConfig(env: NodeJS.ProcessEnv, packageVersion: string): ApiConfig {
+  const parsed = parse(apiSchema, env);
+  return { ...parsed, app: 'api', version: parsed.APP_VERSION ?? packageVersion };
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv, packageVersion: string): WorkerConfig {
+  const parsed = parse(workerSchema, env);
+  return { ...parsed, app: 'worker', version: parsed.APP_VERSION ?? packageVersion };
+}
+
+/** Injection token for the validated configuration object of the running service. */
+export const CONFIG = Symbol('OPSFORGE_CONFIG');

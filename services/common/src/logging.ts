@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import pino, { type LoggerOptions } from 'pino';
+import { RequestMethod } from '@nestjs/common';
+import type { Params } from 'nestjs-pino';
+import type { ServiceIdentity } from './config';
+
+/**
+ * JSON logs, one object per line, with the fields docs/architecture.md promises Loki: `level` as a name, `app`,
+ * `requestId`, `jobId` on job lines, `msg`. Secrets never reach a line.
+ */
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+// A client-supplied id ends up in every log line: accept only a bounded, harmless alphabet, otherwise mint one.
+const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+export function requestIdFrom(headerValue: string | string[] | undefined): string {
+  const candidate = Array.isArray(headerValue) ? headerValue[0] : headerValue;
+  return candidate !== undefined && ACCEPTABLE_REQUEST_ID.test(candidate) ? candidate : randomUUID();
+}
+
+const redactedPaths = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'res.headers["set-cookie"]',
+  'password',
+  '*.password',
+  'redisPassword',
+  'REDIS_PASSWORD',
+  '*.REDIS_PASSWORD',
+];
+
+export function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
+  return {
+    level,
+    base: { app: identity.app },
+    messageKey: 'msg',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: redactedPaths, censor: '[redacted]' },
+  };
+}
+
+/** A plain logger for the moments before Nest runs (bad configuration) and after it stops (crash handlers). */
+export function createBootstrapLogger(identity: ServiceIdentity, level = 'info'): pino.Logger {
+  return pino(baseLoggerOptions(identity, level));
+}
+
+// Probes and scrapes arrive every few seconds from kubelet and Prometheus: logging each success would bury
+// the lines that matter, so they are logged only when they fail.
+const quietWhenHealthy = new Set(['/health', '/ready', '/metrics']);
+
+/** nestjs-pino options: one line per HTTP request, written when the response finishes. */
+export function httpLoggingParams(identity: ServiceIdentity, level: string): Params {
+  return {
+    // nestjs-pino's default route `{/*splat}` matches nothing under NestJS 12's Fastify adapter (no request
+    // would be logged); `/{*splat}` matches every path, the root and unmatched ones included.
+    forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
+    pinoHttp: {
+      ...baseLoggerOptions(identity, level),
+      quietReqLogger: true,
+      customAttributeKeys: { reqId: 'requestId', responseTime: 'durationMs' },
+      genReqId: (req: IncomingMessage, res: ServerResponse) => {
+        const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+        res.setHeader(REQUEST_ID_HEADER, id);
+        return id;
+      },
+      customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+        if (error || res.statusCode >= 500) return 'error';
+        if (res.statusCode >= 400) return 'warn';
+        return quietWhenHealthy.has((req.url ?? '').split('?')[0]) ? 'silent' : 'info';
+      },
+      customSuccessMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${req.url} ${res.statusCode}`,
+      customErrorMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${req.url} ${res.statusCode}`,
+      serializers: {
+        req: (req: { method: string; url: string; headers: Record<string, string> }) => ({
+          method: req.method,
+          url: req.url,
+          userAgent: req.headers['user-agent'],
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    },
+  };
+}

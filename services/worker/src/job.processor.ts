@@ -1,0 +1,91 @@
+import { Inject, Logger as NestLogger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { type Job, UnrecoverableError } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CONFIG, type InvoiceTotalPayload, type JobData, JOB_QUEUE_NAME, jobPayloadSchemas, type JobType, type WorkerConfig } from '@opsforge/common';
+import { computeInvoiceTotal } from './invoice';
+import { JobEffects } from './job-effects';
+import { type AttemptOutcome, JobMetrics } from './job-metrics';
+
+/**
+ * The worker's side of the job contract. Concurrency comes from config, so the BullMQ worker is created without
+ * autorun and started once the application (metrics, probes) is up.
+ */
+@Processor(JOB_QUEUE_NAME, { autorun: false })
+export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly lifecycleLogger = new NestLogger('Worker');
+
+  constructor(
+    @Inject(CONFIG) private readonly config: WorkerConfig,
+    private readonly logger: PinoLogger,
+    private readonly effects: JobEffects,
+    private readonly metrics: JobMetrics,
+  ) {
+    super();
+    logger.setContext('JobProcessor');
+  }
+
+  onApplicationBootstrap(): void {
+    this.worker.concurrency = this.config.WORKER_CONCURRENCY;
+    // An `error` event without a listener would crash the process; Redis outages are waited out, not fatal.
+    this.worker.on('error', (error) => this.lifecycleLogger.error(`worker error: ${error.message}`));
+    this.worker.on('stalled', (jobId) => this.lifecycleLogger.warn(`job ${jobId} stalled (its worker stopped renewing the lock); it will run again`));
+    this.worker.run().catch((error: Error) => this.lifecycleLogger.error(`worker stopped: ${error.message}`));
+    this.lifecycleLogger.log(`processing queue ${JOB_QUEUE_NAME} with concurrency ${this.config.WORKER_CONCURRENCY}`);
+  }
+
+  /**
+   * Stop fetching, let active jobs finish within SHUTDOWN_TIMEOUT_MS, then close. Jobs still running after that
+   * are abandoned, not lost: their lock expires and another worker runs them again (their effect is idempotent).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    const finished = await Promise.race([
+      this.worker.pause(false).then(() => true),
+      sleep(this.config.SHUTDOWN_TIMEOUT_MS, false, { ref: false }),
+    ]);
+    if (!finished) this.lifecycleLogger.warn(`active jobs did not finish within ${this.config.SHUTDOWN_TIMEOUT_MS} ms; leaving them to be retried`);
+    await this.worker.close(!finished);
+    this.lifecycleLogger.log(finished ? 'drained: every active job finished' : 'closed with jobs still active');
+  }
+
+  async process(job: Job<JobData>): Promise<unknown> {
+    const attempt = job.attemptsMade + 1;
+    const log = this.logger.logger.child({ jobId: job.id, requestId: job.data?.requestId, jobType: job.name, attempt });
+    const started = performance.now();
+    let outcome: AttemptOutcome = 'completed';
+    try {
+      const result = await this.run(job);
+      log.info({ durationMs: Math.round(performance.now() - started) }, `job ${job.id} completed`);
+      return result;
+    } catch (error) {
+      const final = error instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
+      outcome = final ? 'failed' : 'retried';
+      const message = (error as Error).message;
+      if (final) log.error({ err: error, durationMs: Math.round(performance.now() - started) }, `job ${job.id} failed for good: ${message}`);
+      else log.warn({ err: error, durationMs: Math.round(performance.now() - started) }, `job ${job.id} attempt ${attempt} failed, will retry: ${message}`);
+      throw error;
+    } finally {
+      this.metrics.attempt(job.name, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async run(job: Job<JobData>): Promise<unknown> {
+    if (!(job.name in jobPayloadSchemas)) throw new UnrecoverableError(`unknown job type ${JSON.stringify(job.name)}`);
+    const type = job.name as JobType;
+    // The API validated the payload already; anything else that can write to the queue may not have.
+    const parsed = jobPayloadSchemas[type].safeParse(job.data?.payload);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`invalid payload: ${parsed.error.issues.map((issue) => `payload.${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    }
+    if (this.config.CHAOS_JOB_FAILURE_RATIO > 0 && Math.random() < this.config.CHAOS_JOB_FAILURE_RATIO) {
+      throw new Error('injected failure (CHAOS_JOB_FAILURE_RATIO)');
+    }
+    switch (type) {
+      case 'ping':
+        return { pong: true };
+      case 'invoice.total':
+        return this.effects.recordOnce(String(job.id), computeInvoiceTotal(parsed.data as InvoiceTotalPayload));
+    }
+  }
+}
