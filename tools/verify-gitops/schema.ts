@@ -1,0 +1,94 @@
+// Validates every rendered object against its published schema with the kubernetes-models packages: core
+// Kubernetes (kubernetes-models) and the CRDs this tree uses (Argo Rollouts, Argo CD, prometheus-operator,
+// Gateway API, External Secrets). A kind no package knows is an error, never a skip: an object nobody can
+// validate is an object nobody has checked.
+//
+// The packages are ES modules, so this file is loaded by the CLI (tsx), not inside jest; the spec runs the
+// CLI as a child process to exercise it.
+import type { K8sObject, RenderedTree, Violation } from './model';
+import { objectName } from './model';
+
+/** CRD model packages, tried in order for a non-core API group. */
+const CRD_PACKAGES = [
+  '@kubernetes-models/argo-rollouts',
+  '@kubernetes-models/argo-cd',
+  '@kubernetes-models/prometheus-operator',
+  '@kubernetes-models/gateway-api',
+  '@kubernetes-models/external-secrets',
+];
+
+interface ModelClass {
+  new (data: K8sObject): { validate(): void };
+}
+
+const moduleCache = new Map<string, Record<string, unknown> | null>();
+
+async function loadModule(specifier: string): Promise<Record<string, unknown> | null> {
+  if (!moduleCache.has(specifier)) {
+    try {
+      moduleCache.set(specifier, (await import(specifier)) as Record<string, unknown>);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') {
+        throw error;
+      }
+      moduleCache.set(specifier, null);
+    }
+  }
+  return moduleCache.get(specifier) ?? null;
+}
+
+/** The model class for an apiVersion/kind, or undefined when no installed package defines it. */
+export async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const candidates =
+    group === '' || !group.includes('.') || group.endsWith('.k8s.io')
+      ? [group === '' ? `kubernetes-models/${version}` : `kubernetes-models/${group}/${version}`]
+      : [];
+  // Gateway API is a k8s.io group but ships as a CRD package.
+  candidates.push(...CRD_PACKAGES.map((pkg) => `${pkg}/${group}/${version}`));
+  for (const specifier of candidates) {
+    const loaded = await loadModule(specifier);
+    const model = loaded?.[kind];
+    if (typeof model === 'function') return model as ModelClass;
+  }
+  return undefined;
+}
+
+function describeValidationError(error: unknown): string {
+  const details = (error as { errors?: { instancePath?: string; message?: string }[] }).errors;
+  if (Array.isArray(details) && details.length > 0) {
+    return details
+      .slice(0, 5)
+      .map((detail) => `${detail.instancePath || '/'} ${detail.message ?? 'is invalid'}`)
+      .join('; ');
+  }
+  return (error as Error).message;
+}
+
+export async function validateObject(object: K8sObject): Promise<string | undefined> {
+  if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
+    return 'has no apiVersion/kind';
+  }
+  const model = await modelFor(object.apiVersion, object.kind);
+  if (!model) {
+    return `unknown kind ${object.kind} in ${object.apiVersion}: no schema in the kubernetes-models packages; fix the apiVersion/kind or add the model package that defines it`;
+  }
+  try {
+    new model(object).validate();
+    return undefined;
+  } catch (error) {
+    return `does not match the ${object.apiVersion} ${object.kind} schema: ${describeValidationError(error)}`;
+  }
+}
+
+export async function validateTrees(trees: RenderedTree[]): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  for (const tree of trees) {
+    for (const object of tree.objects) {
+      const problem = await validateObject(object);
+      if (problem) violations.push({ rule: 'schema', where: `${tree.source}: ${objectName(object)}`, message: problem });
+    }
+  }
+  return violations;
+}
