@@ -1,0 +1,88 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import { freePort } from './ports';
+import { waitFor } from './wait';
+
+export interface RedisServerOptions {
+  /** Turn on AOF with fsync every write, as production runs it (compose.yaml, the Redis StatefulSet). */
+  appendOnly?: boolean;
+}
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** Data directory (AOF files live here); deleted by `stop()`. */
+  dir: string;
+  /** SHUTDOWN-like stop (SIGTERM) keeping the data dir, to be `restart()`ed. */
+  pause(): Promise<void>;
+  /** SIGKILL: the server dies at once, as in a node failure; `restart()` brings it back from its AOF. */
+  kill(): Promise<void>;
+  /** Start again on the same port with the same data directory. */
+  restart(): Promise<void>;
+  /** Stop for good and delete the data directory. */
+  stop(): Promise<void>;
+}
+
+/** A private redis-server on a spare port, for tests that must stop, kill or restart Redis. */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'opsforge-redis-'));
+  const url = `redis://127.0.0.1:${port}`;
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--daemonize', 'no',
+    '--maxmemory-policy', 'noeviction',
+    ...(options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+  ];
+  let child: ChildProcess | undefined;
+
+  async function launch(): Promise<void> {
+    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    started.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child = started;
+    await waitFor(`redis-server on port ${port} to answer PING`, async () => {
+      if (started.exitCode !== null) throw new Error(`redis-server exited with ${started.exitCode}: ${output.slice(-500)}`);
+      const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } finally {
+        probe.disconnect();
+      }
+    });
+  }
+
+  async function signal(name: NodeJS.Signals): Promise<void> {
+    const running = child;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = once(running, 'exit');
+    running.kill(name);
+    await exited;
+  }
+
+  await launch();
+  return {
+    port,
+    url,
+    dir,
+    pause: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+    restart: async () => {
+      await signal('SIGTERM');
+      await launch();
+    },
+    stop: async () => {
+      await signal('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from './ports';
+import { waitFor } from './wait';
+
+export type ServiceName = 'api' | 'worker';
+
+/** One JSON log line as the service wrote it (`level`, `app`, `msg`, `requestId`, `jobId`, ...). */
+export type LogLine = Record<string, unknown> & { level?: string; msg?: string };
+
+export interface ExitResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StartServiceOptions {
+  /** Environment for the process on top of PATH/HOME; PORT is chosen here unless given. */
+  env?: Record<string, string | undefined>;
+  /** `ready` (default): wait for GET /ready = 200; `health`: only for /health = 200; `none`: return at once. */
+  waitUntil?: 'ready' | 'health' | 'none';
+  timeoutMs?: number;
+}
+
+export interface RunningService {
+  name: ServiceName;
+  port: number;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  process: ChildProcess;
+  /** Every JSON line written to stdout so far, parsed. */
+  logs: LogLine[];
+  /** stdout lines that were not JSON, and everything on stderr. */
+  rawOutput: string[];
+  /** Resolves with the first log line (already written or still to come) that matches. */
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** Send `signal` (default SIGTERM) and resolve with the exit code once the process has exited. */
+  stop(signal?: NodeJS.Signals): Promise<ExitResult>;
+  /** Resolves when the process exits by itself. */
+  exited: Promise<ExitResult>;
+}
+
+const repositoryRoot = resolve(__dirname, '..', '..', '..', '..');
+
+let builtInThisProcess = false;
+
+/**
+ * Bring services/api/dist and services/worker/dist up to date with their sources (incremental `tsc -b`, about
+ * half a second when nothing changed). Serialized across parallel jest workers and engineers by a file lock.
+ */
+export function ensureServicesBuilt(): void {
+  if (builtInThisProcess) return;
+  const tsc = join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(
+    'flock',
+    [join(tmpdir(), 'opsforge-services-build.lock'), process.execPath, tsc, '-b', 'services/api/tsconfig.build.json', 'services/worker/tsconfig.build.json'],
+    { cwd: repositoryRoot, encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`building the services failed:\n${result.stdout}${result.stderr}${result.error?.message ?? ''}`);
+  builtInThisProcess = true;
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await response.arrayBuffer();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Spawn `node services/<name>/dist/main.js` as a real process; see StartServiceOptions. */
+export async function startService(name: ServiceName, options: StartServiceOptions = {}): Promise<RunningService> {
+  ensureServicesBuilt();
+  const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), LOG_LEVEL: 'info' };
+  for (const [key, value] of Object.entries({ ...options.env, PORT: String(port) })) if (value !== undefined) env[key] = value;
+
+  const child = spawn(process.execPath, [join(repositoryRoot, 'services', name, 'dist', 'main.js')], { cwd: repositoryRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: LogLine[] = [];
+  const rawOutput: string[] = [];
+  const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      rawOutput.push(text);
+      return;
+    }
+    logs.push(line);
+    for (const waiter of waiters) {
+      if (waiter.predicate(line)) {
+        waiters.delete(waiter);
+        waiter.resolve(line);
+      }
+    }
+  });
+  createInterface({ input: child.stderr! }).on('line', (text) => rawOutput.push(text));
+
+  const exited: Promise<ExitResult> =
+    child.exitCode !== null ? Promise.resolve({ code: child.exitCode, signal: null }) : once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+
+  const service: RunningService = {
+    name,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    process: child,
+    logs,
+    rawOutput,
+    exited,
+    waitForLog(predicate, timeoutMs = 10_000) {
+      const seen = logs.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolveLine, reject) => {
+        const waiter = { predicate, resolve: resolveLine };
+        waiters.add(waiter);
+        setTimeout(() => {
+          if (waiters.delete(waiter)) reject(new Error(`${name}: no matching log line within ${timeoutMs} ms; last lines:\n${logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`));
+        }, timeoutMs).unref();
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+
+  const waitUntil = options.waitUntil ?? 'ready';
+  if (waitUntil !== 'none') {
+    const path = waitUntil === 'ready' ? '/ready' : '/health';
+    try {
+      await waitFor(`${name} ${path} = 200`, async () => {
+        if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: ${[...rawOutput, ...logs.map((l) => JSON.stringify(l))].slice(-5).join('\n')}`);
+        return answers(`${service.url}${path}`);
+      }, options.timeoutMs ?? 15_000);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+  }
+  return service;
+}
