@@ -2,6 +2,7 @@
 // and what to change; rules.spec.ts feeds every rule a broken object and expects it to fail.
 import { parse as parseYaml } from 'yaml';
 import { ENVIRONMENTS, IMAGE_REPOSITORY, IMAGE_TAG_PATTERN } from '../lib/gitops';
+import { ARGOCD_DIRECTORY } from './render';
 import {
   containerEnvValue,
   containersOf,
@@ -631,9 +632,14 @@ function sourcesOf(spec: K8sObject): K8sObject[] {
   return spec.sources ?? (spec.source ? [spec.source] : []);
 }
 
-/** The repository and branch Argo CD tracks: the root Application's own source (argocd/bootstrap). */
+/** The root Application (argocd/bootstrap): the one that syncs the argocd/ tree itself. */
+function isRootApplication(object: K8sObject): boolean {
+  return object.kind === 'Application' && object.spec?.source?.path === ARGOCD_DIRECTORY;
+}
+
+/** The repository and branch Argo CD tracks: the root Application's own source. */
 function trackedRepository(tree: RenderedTree): { repoURL?: string; revision?: string } {
-  const root = ofKind(tree, 'Application').find((app) => app.spec?.project === 'default');
+  const root = ofKind(tree, 'Application').find(isRootApplication);
   return { repoURL: root?.spec?.source?.repoURL, revision: root?.spec?.source?.targetRevision };
 }
 
@@ -647,8 +653,8 @@ const argocdPinnedRevisions: Rule = {
       const projects = new Set(ofKind(tree, 'AppProject').map((p) => p.metadata?.name));
       for (const { owner, spec } of applicationSpecs(tree)) {
         const report = (message: string) => found.push(violation(this.name, where(tree, owner), message));
-        const isRoot = owner.kind === 'Application' && spec.project === 'default';
-        if (!isRoot && (spec.project !== 'opsforge' || !projects.has(spec.project))) {
+        // The root lives in `default` because it creates the opsforge project; nothing else may.
+        if (!isRootApplication(owner) && (spec.project !== 'opsforge' || !projects.has(spec.project))) {
           report(`is in project "${spec.project}": put it in the opsforge AppProject (argocd/projects/opsforge.yaml)`);
         }
         for (const source of sourcesOf(spec)) {

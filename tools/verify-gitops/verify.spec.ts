@@ -1,0 +1,78 @@
+// The verify:gitops command end to end, as a person runs it: real kustomize, the kubernetes-models schemas (ES
+// modules, hence a child process rather than jest's module loader), the rules, the exit status and the report.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const repositoryRoot = join(__dirname, '..', '..');
+const tsxCli = join(repositoryRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const mainScript = join(__dirname, 'main.ts');
+
+function runVerify(root: string, ...flags: string[]) {
+  const result = spawnSync(process.execPath, [tsxCli, mainScript, '--root', root, ...flags], {
+    cwd: repositoryRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A scratch copy of the three trees verify-gitops reads, to break without touching the repository. */
+function scratchTree(): string {
+  const root = mkdtempSync(join(tmpdir(), 'verify-gitops-'));
+  for (const directory of ['gitops', 'rollouts', 'argocd']) {
+    cpSync(join(repositoryRoot, directory), join(root, directory), { recursive: true });
+  }
+  return root;
+}
+
+const scratchRoots: string[] = [];
+afterAll(() => {
+  for (const root of scratchRoots) rmSync(root, { recursive: true, force: true });
+});
+
+test('the committed tree renders, matches every schema and passes every rule', () => {
+  const { status, stdout, stderr } = runVerify(repositoryRoot, '--json');
+  expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+  const report = JSON.parse(stdout) as { objects: Record<string, number>; rules: number; violations: unknown[]; milliseconds: number };
+  expect(report.violations).toEqual([]);
+  expect(Object.keys(report.objects).sort()).toEqual(['argocd', 'gitops/envs/dev', 'gitops/envs/prod', 'gitops/envs/staging']);
+  for (const count of Object.values(report.objects)) expect(count).toBeGreaterThan(10);
+  expect(report.rules).toBeGreaterThanOrEqual(20);
+});
+
+test('a kind no schema package knows, a field of the wrong type and a moving image tag each fail with the object named', () => {
+  const root = scratchTree();
+  scratchRoots.push(root);
+  // An object of an unknown kind in the base reaches every env.
+  writeFileSync(
+    join(root, 'gitops/base/api/canary-dashboard.yaml'),
+    'apiVersion: example.com/v1\nkind: CanaryDashboard\nmetadata:\n  name: api\nspec: {}\n',
+  );
+  const apiKustomization = join(root, 'gitops/base/api/kustomization.yaml');
+  writeFileSync(apiKustomization, readFileSync(apiKustomization, 'utf8').replace('resources:\n', 'resources:\n  - canary-dashboard.yaml\n'));
+  // A PDB whose maxUnavailable is an object, not an int-or-string.
+  const pdb = join(root, 'gitops/base/worker/pdb.yaml');
+  writeFileSync(pdb, readFileSync(pdb, 'utf8').replace('maxUnavailable: 1', 'maxUnavailable: { pods: 1 }'));
+  // prod asks for a moving tag.
+  const prod = join(root, 'gitops/envs/prod/kustomization.yaml');
+  writeFileSync(prod, readFileSync(prod, 'utf8').replace(/newTag: [0-9a-f]{40}\n(?![\s\S]*newTag)/, 'newTag: latest\n'));
+
+  const { status, stdout } = runVerify(root);
+  expect(status).toBe(1);
+  expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/dev: CanaryDashboard\/api: unknown kind CanaryDashboard in example.com\/v1/);
+  expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/prod: PodDisruptionBudget\/worker: does not match the policy\/v1 PodDisruptionBudget schema: \/spec\/maxUnavailable/);
+  expect(stdout).toMatch(/✗ \[immutable-image-tags\] gitops\/envs\/prod: Rollout\/worker container "worker": image "ghcr.io\/opsforge\/worker:latest" must be tagged with the 40-character git sha/);
+  expect(stdout).toMatch(/verify-gitops: \d+ violation\(s\)/);
+});
+
+test('a tree kustomize cannot render fails with kustomize\'s own message', () => {
+  const root = scratchTree();
+  scratchRoots.push(root);
+  const staging = join(root, 'gitops/envs/staging/kustomization.yaml');
+  writeFileSync(staging, readFileSync(staging, 'utf8').replace('- ../../base', '- ../../no-such-base'));
+  const { status, stderr } = runVerify(root);
+  expect(status).toBe(1);
+  expect(stderr).toMatch(/verify:gitops: kubectl kustomize gitops\/envs\/staging failed: .+/);
+});
