@@ -1,0 +1,156 @@
+// The alert rules as Argo CD deploys them (PrometheusRule objects), checked and unit-tested by the real
+// promtool after their spec.groups are extracted: one source of truth, no hand-kept copy of the rules.
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  allRules,
+  extractRuleFiles,
+  loadPrometheusRuleFiles,
+  ruleTestsDir,
+  type PrometheusRuleFile,
+} from '../test/support/prometheus-rules';
+import { listFiles, readYamlDocuments, repoPath, run } from '../test/support/repo';
+
+const TEAMS = ['api', 'worker', 'sre'];
+const SEVERITIES = ['critical', 'warning'];
+const RUNBOOK_BASE = 'https://github.com/opsforge/opsforge/blob/main/';
+
+let workDir: string;
+let ruleFiles: PrometheusRuleFile[];
+let extracted: string[];
+
+beforeAll(() => {
+  ruleFiles = loadPrometheusRuleFiles();
+  workDir = mkdtempSync(path.join(tmpdir(), 'opsforge-rules-'));
+  extracted = extractRuleFiles(workDir, ruleFiles);
+  cpSync(ruleTestsDir, path.join(workDir, 'tests'), { recursive: true });
+});
+
+afterAll(() => {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+const alerts = allRules().filter((rule) => rule.alert !== undefined);
+
+describe('PrometheusRule objects', () => {
+  // Schema validation of the objects is in observability/kustomization.spec.ts, over the rendered tree.
+  it('are selected by the kube-prometheus-stack release', () => {
+    for (const { file, manifest } of ruleFiles) {
+      const labels = (manifest.metadata as { labels?: Record<string, string> }).labels ?? {};
+      expect({ file: path.basename(file), release: labels.release }).toEqual({
+        file: path.basename(file),
+        release: 'kube-prometheus-stack',
+      });
+    }
+  });
+
+  it('pass promtool check rules', async () => {
+    const result = await run('promtool', ['check', 'rules', ...extracted]);
+    expect(result.stdout + result.stderr).not.toMatch(/FAILED/);
+    expect(result.code).toBe(0);
+  });
+
+  it('have unique group names and one rule per (alert, severity)', () => {
+    const groups = ruleFiles.flatMap((f) => f.groups.map((g) => g.name));
+    expect(new Set(groups).size).toBe(groups.length);
+    const keys = alerts.map((a) => `${a.alert}/${a.labels?.severity}`);
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
+  });
+
+  it('name recorded series level:metric:operations', () => {
+    for (const rule of allRules().filter((r) => r.record)) {
+      expect(rule.record).toMatch(/^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$/);
+    }
+  });
+});
+
+describe.each(alerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as const))('alert %s', (_name, alert) => {
+  it('has a severity, an owning team, a summary, a description and a runbook', () => {
+    const labels = alert.labels ?? {};
+    if (alert.alert === 'Watchdog') {
+      expect(labels.severity).toBe('none');
+    } else {
+      expect(SEVERITIES).toContain(labels.severity);
+    }
+    // A templated team must come from a label the expression pins to a team's workloads.
+    const templated = /^\{\{ \$labels\.([a-z_]+) \}\}$/.exec(labels.team ?? '');
+    if (templated) {
+      expect(alert.expr).toMatch(new RegExp(`\\b${templated[1]}=~"(api\\|worker|worker\\|api)"`));
+    } else {
+      expect(TEAMS).toContain(labels.team);
+    }
+    expect(alert.annotations?.summary?.trim()).toBeTruthy();
+    expect(alert.annotations?.description?.trim()).toBeTruthy();
+  });
+
+  it('links a runbook in docs/runbooks/ that exists and names the alert', () => {
+    const url = alert.annotations?.runbook_url ?? '';
+    expect(url.startsWith(`${RUNBOOK_BASE}docs/runbooks/`)).toBe(true);
+    const file = repoPath(url.slice(RUNBOOK_BASE.length));
+    expect(existsSync(file)).toBe(true);
+    expect(path.basename(file)).toBe(`${alert.alert}.md`);
+  });
+});
+
+interface AlertRuleTest {
+  eval_time: string;
+  alertname: string;
+  exp_alerts?: Array<{ exp_labels?: Record<string, string> }>;
+}
+interface PromtoolTestFile {
+  rule_files: string[];
+  evaluation_interval?: string;
+  tests: Array<{ name?: string; alert_rule_test?: AlertRuleTest[] }>;
+}
+
+function minutes(duration: string): number {
+  const match = /^(\d+)(m|h)$/.exec(duration);
+  if (!match) throw new Error(`unexpected duration ${duration}`);
+  return Number(match[1]) * (match[2] === 'h' ? 60 : 1);
+}
+
+const testFiles = listFiles(ruleTestsDir, ['.test.yaml']);
+
+describe('promtool unit tests', () => {
+  it.each(testFiles.map((f) => [path.basename(f)]))('%s passes promtool test rules', async (name) => {
+    const result = await run('promtool', ['test', 'rules', path.join(workDir, 'tests', name)]);
+    expect(result.stdout + result.stderr).toContain('SUCCESS');
+    expect(result.code).toBe(0);
+  });
+
+  it('test only the PrometheusRule files of this repository', () => {
+    for (const file of testFiles) {
+      const test = readYamlDocuments(file)[0] as PromtoolTestFile;
+      for (const ruleFile of test.rule_files) {
+        expect(existsSync(path.resolve(path.dirname(file), ruleFile))).toBe(true);
+      }
+    }
+  });
+
+  // For every alert: a firing case, and the same alert checked one evaluation earlier without it, so the
+  // `for:` duration is pinned from both sides. Without `for:` (the Watchdog) firing is enough.
+  it.each(alerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as const))(
+    '%s fires in a test and is quiet one evaluation before',
+    (_name, alert) => {
+      const severity = alert.labels?.severity;
+      const firesIn = (check: AlertRuleTest) =>
+        (check.exp_alerts ?? []).some((e) => e.exp_labels?.severity === severity);
+      let pinned = false;
+      for (const file of testFiles) {
+        const test = readYamlDocuments(file)[0] as PromtoolTestFile;
+        const interval = minutes(test.evaluation_interval ?? '1m');
+        for (const group of test.tests) {
+          const checks = (group.alert_rule_test ?? []).filter((c) => c.alertname === alert.alert);
+          for (const firing of checks.filter(firesIn)) {
+            const before = checks.find(
+              (c) => minutes(c.eval_time) === minutes(firing.eval_time) - interval && !firesIn(c),
+            );
+            if (before || alert.for === undefined) pinned = true;
+          }
+        }
+      }
+      expect(pinned).toBe(true);
+    },
+  );
+});
