@@ -1,7 +1,7 @@
 import { BadRequestException, Body, Controller, Get, Headers, HttpCode, NotFoundException, Param, Post, Req, Res, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IDEMPOTENCY_KEY_PATTERN, validateJobRequest } from '@opsforge/common';
-import { type JobView, JobsService } from './jobs.service';
+import { type EnqueueReceipt, type JobView, JobsService } from './jobs.service';
 
 /** pino-http assigns the correlation id to the raw request before any controller runs. */
 function requestIdOf(request: FastifyRequest): string {
@@ -20,7 +20,7 @@ export class JobsController {
     @Body() body: unknown,
     @Headers('content-type') contentType: string | undefined,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
-  ): Promise<JobView> {
+  ): Promise<EnqueueReceipt> {
     // Fastify also parses text/plain; a job is JSON only.
     if (!contentType || !/^application\/json\s*(;|$)/i.test(contentType)) {
       this.jobs.countRejected(undefined);
@@ -42,10 +42,11 @@ export class JobsController {
         issues: validation.issues,
       });
     }
-    const { job, duplicate } = await this.jobs.enqueue(validation.type, validation.payload, requestIdOf(request), idempotencyKey);
-    void reply.header('location', job.links.self);
-    if (duplicate) void reply.header('idempotent-replayed', 'true');
-    return job;
+    const receipt = await this.jobs.enqueue(validation.type, validation.payload, requestIdOf(request), idempotencyKey);
+    void reply.header('location', receipt.links.self);
+    // The same key again is answered like the first time, flagged so a client can tell (as Stripe does).
+    if (receipt.status === 'duplicate') void reply.header('idempotent-replayed', 'true');
+    return receipt;
   }
 
   @Get(':id')

@@ -7,7 +7,6 @@ import type { Redis } from 'ioredis';
 import { type JobData, type JobPayload, JOB_QUEUE_NAME, type JobType, PRODUCER_COMMAND_TIMEOUT_MS, REDIS_CLIENT, withTimeout } from '@opsforge/common';
 
 export const JOBS_ENQUEUED_TOTAL = 'jobs_enqueued_total';
-export type EnqueueOutcome = 'created' | 'duplicate' | 'rejected' | 'error';
 
 export const jobsEnqueuedProvider = makeCounterProvider({
   name: JOBS_ENQUEUED_TOTAL,
@@ -15,6 +14,14 @@ export const jobsEnqueuedProvider = makeCounterProvider({
   labelNames: ['job_type', 'outcome'],
 });
 
+/** The answer to POST /api/job: the job's id, whether this request created it, where to read its state. */
+export interface EnqueueReceipt {
+  id: string;
+  status: 'created' | 'duplicate';
+  links: { self: string };
+}
+
+/** The answer to GET /api/job/:id. */
 export interface JobView {
   id: string;
   type: string;
@@ -56,14 +63,16 @@ export class JobsService {
    * Enqueue a job. With an idempotency key the key is the BullMQ job id, so BullMQ itself refuses a second job
    * with it; reading the stored job back tells whether this request created it or replayed an earlier one.
    */
-  async enqueue<T extends JobType>(type: T, payload: JobPayload<T>, requestId: string, idempotencyKey?: string): Promise<{ job: JobView; duplicate: boolean }> {
+  async enqueue<T extends JobType>(type: T, payload: JobPayload<T>, requestId: string, idempotencyKey?: string): Promise<EnqueueReceipt> {
     try {
       const added = await this.redis(() => this.queue.add(type, { payload, requestId }, idempotencyKey ? { jobId: idempotencyKey } : {}), 'enqueue');
       let stored: Job<JobData> | undefined = added;
       if (idempotencyKey) stored = (await this.redis(() => this.queue.getJob(idempotencyKey), 'read back')) ?? added;
       const duplicate = stored.timestamp !== added.timestamp || stored.data.requestId !== requestId;
-      this.enqueued.inc({ job_type: type, outcome: duplicate ? 'duplicate' : 'created' });
-      return { job: await this.view(stored, duplicate ? undefined : 'waiting'), duplicate };
+      const status = duplicate ? 'duplicate' : 'created';
+      this.enqueued.inc({ job_type: type, outcome: status });
+      const id = String(stored.id);
+      return { id, status, links: { self: jobLink(id) } };
     } catch (error) {
       this.enqueued.inc({ job_type: type, outcome: 'error' });
       throw error;
@@ -71,12 +80,14 @@ export class JobsService {
   }
 
   async find(id: string): Promise<JobView | undefined> {
+    // State first, then the job hash: BullMQ moves a job and updates its hash in one script, so a hash read after
+    // the state is at least as new as the state (the other order can show "failed" with the previous attempt count).
+    const state = await this.redis(() => this.queue.getJobState(id), 'read state');
     const job = await this.redis(() => this.queue.getJob(id), 'read');
-    return job ? this.view(job) : undefined;
+    return job ? this.view(job, state) : undefined;
   }
 
-  private async view(job: Job<JobData>, knownState?: JobState): Promise<JobView> {
-    const state = knownState ?? (await this.redis(() => job.getState(), 'read state'));
+  private view(job: Job<JobData>, state: JobState | 'unknown'): JobView {
     const id = String(job.id);
     return {
       id,

@@ -25,11 +25,13 @@ export const invoiceTotalPayload = z.strictObject({
 });
 
 /**
- * Does nothing and completes: the synthetic probe for the whole path API → Redis → worker → result, and the
- * unit the benchmark uses to measure the pipeline's own overhead.
+ * Completes without an effect: the synthetic probe for the whole path API → Redis → worker → result, and the
+ * unit the benchmark uses to measure the pipeline's own overhead. `holdMs` keeps the worker busy that long, for
+ * rehearsing slow jobs (draining on SIGTERM, queue-age alerts) without touching real work.
  */
 export const pingPayload = z.strictObject({
   note: z.string().max(200).optional(),
+  holdMs: z.number().int().min(0).max(60_000).optional(),
 });
 
 export const jobPayloadSchemas = {
@@ -55,6 +57,7 @@ export interface InvoiceTotalResult {
 
 export interface PingResult {
   pong: true;
+  note?: string;
 }
 
 /** What a BullMQ job of the queue carries; the job's name is its type. */

@@ -3,7 +3,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONFIG, type InvoiceTotalPayload, type JobData, JOB_QUEUE_NAME, jobPayloadSchemas, type JobType, type WorkerConfig } from '@opsforge/common';
+import { CONFIG, type InvoiceTotalPayload, type JobData, type PingPayload, type PingResult, JOB_QUEUE_NAME, jobPayloadSchemas, type JobType, type WorkerConfig } from '@opsforge/common';
 import { computeInvoiceTotal } from './invoice';
 import { JobEffects } from './job-effects';
 import { type AttemptOutcome, JobMetrics } from './job-metrics';
@@ -82,8 +82,11 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
       throw new Error('injected failure (CHAOS_JOB_FAILURE_RATIO)');
     }
     switch (type) {
-      case 'ping':
-        return { pong: true };
+      case 'ping': {
+        const ping = parsed.data as PingPayload;
+        if (ping.holdMs) await sleep(ping.holdMs);
+        return { pong: true, ...(ping.note === undefined ? {} : { note: ping.note }) } satisfies PingResult;
+      }
       case 'invoice.total':
         return this.effects.recordOnce(String(job.id), computeInvoiceTotal(parsed.data as InvoiceTotalPayload));
     }

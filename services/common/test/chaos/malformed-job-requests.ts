@@ -136,7 +136,8 @@ function hugeStrings(bodyLimitBytes: number): fc.Arbitrary<MalformedRequest> {
     .map(([length, unit, field]) => {
       // Count UTF-8 bytes of the escaped unit so the body stays under the limit.
       const unitBytes = Buffer.byteLength(JSON.stringify(unit)) - 2;
-      const huge = unit.repeat(Math.max(1, Math.floor(length / unitBytes)));
+      // At least 300 characters: past the longest string field (200), whatever the unit's escaped size.
+      const huge = unit.repeat(Math.max(300, Math.floor(length / unitBytes)));
       const body =
         field === 'type'
           ? { type: huge, payload: {} }
@@ -147,8 +148,10 @@ function hugeStrings(bodyLimitBytes: number): fc.Arbitrary<MalformedRequest> {
               : field === 'sku'
                 ? { ...validInvoice, payload: { ...validInvoice.payload, lines: [{ ...validInvoice.payload.lines[0], sku: huge }] } }
                 : { ...validInvoice, payload: { ...validInvoice.payload, [field]: huge } };
-      return request('huge-strings', JSON.stringify(body), [400]);
-    });
+      return body;
+    })
+    .filter((body) => !validateJobRequest(body).ok)
+    .map((body) => request('huge-strings', JSON.stringify(body), [400]));
 }
 
 /**
