@@ -212,6 +212,12 @@ const BROKEN: Record<string, () => void> = {
     });
     expectViolation(run('analysis-no-traffic-inconclusive', passesIdle), 'AnalysisTemplate/http-latency-p99', /inconclusiveLimit 18 is not below count 18/);
   },
+  'analysis-queries-parse': () => {
+    const trees = breakObject(STAGING, 'AnalysisTemplate', 'http-error-rate', (o) => {
+      o.spec.metrics[0].provider.prometheus.query = o.spec.metrics[0].provider.prometheus.query.replace('or vector(0)', 'or vector(0');
+    });
+    expectViolation(run('analysis-queries-parse', trees), 'gitops/envs/staging: AnalysisTemplate/http-error-rate metric "error-ratio"', /query is not valid PromQL near/);
+  },
   'graceful-shutdown': () => {
     const trees = breakObject(PROD, 'Rollout', 'api', (o) => {
       o.spec.template.spec.terminationGracePeriodSeconds = 20;

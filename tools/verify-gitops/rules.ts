@@ -1,5 +1,6 @@
 // The named policy rules verify-gitops applies to the rendered trees. Each rule says which object breaks it
 // and what to change; rules.spec.ts feeds every rule a broken object and expects it to fail.
+import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
 import { ENVIRONMENTS, IMAGE_REPOSITORY, IMAGE_TAG_PATTERN } from '../lib/gitops';
 import { ARGOCD_DIRECTORY } from './render';
@@ -492,6 +493,48 @@ const analysisNoTrafficInconclusive: Rule = {
   },
 };
 
+/** The query an AnalysisRun would send, with each arg replaced by its default or, lacking one, a sample value. */
+export function resolvedQuery(template: K8sObject, query: string): string {
+  const defaults = new Map<string, string>(
+    (template.spec?.args ?? []).map((arg: K8sObject) => [arg.name, arg.value ?? `sample-${arg.name}`]),
+  );
+  return query.replace(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g, (_, name: string) => defaults.get(name) ?? `sample-${name}`);
+}
+
+/** Offset of the first PromQL syntax error, or undefined when the query parses. */
+export function promqlSyntaxError(query: string): number | undefined {
+  let errorAt: number | undefined;
+  promqlParser.parse(query).iterate({
+    enter(node) {
+      if (node.type.isError && errorAt === undefined) errorAt = node.from;
+    },
+  });
+  return errorAt;
+}
+
+const analysisQueriesParse: Rule = {
+  name: 'analysis-queries-parse',
+  summary: 'every Prometheus query of an AnalysisTemplate is valid PromQL once its args are filled in',
+  check(trees) {
+    const found: Violation[] = [];
+    for (const tree of trees) {
+      for (const template of ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate')) {
+        for (const metric of template.spec?.metrics ?? []) {
+          const query = metric.provider?.prometheus?.query;
+          if (typeof query !== 'string') continue;
+          const resolved = resolvedQuery(template, query);
+          const errorAt = promqlSyntaxError(resolved);
+          if (errorAt !== undefined) {
+            const context = resolved.slice(Math.max(0, errorAt - 30), errorAt + 30).replace(/\s+/g, ' ');
+            found.push(violation(this.name, where(tree, template, `metric "${metric.name}"`), `query is not valid PromQL near "${context}": fix it before a canary depends on it`));
+          }
+        }
+      }
+    }
+    return found;
+  },
+};
+
 const gracefulShutdown: Rule = {
   name: 'graceful-shutdown',
   summary: 'preStop delay + SHUTDOWN_TIMEOUT_MS fits inside terminationGracePeriodSeconds',
@@ -784,6 +827,7 @@ export const RULES: Rule[] = [
   analysisTemplatesResolve,
   pauseBudget,
   analysisNoTrafficInconclusive,
+  analysisQueriesParse,
   gracefulShutdown,
   noServiceAccountToken,
   topologySpread,
