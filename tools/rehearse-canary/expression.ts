@@ -146,10 +146,6 @@ const FUNCTIONS: Record<string, FunctionSignature> = {
   isNil: { arity: 1, check: () => 'bool' },
 };
 
-interface TypedNode {
-  readonly node: jsep.Expression;
-  readonly type: ValueType;
-}
 
 function literalType(node: jsep.Literal): ValueType {
   if (typeof node.value === 'boolean') return 'bool';

@@ -1,0 +1,441 @@
+// One canary rehearsal: the Rollout's first canary step played out on this machine, with no cluster.
+//
+//   1. the plan comes from the rendered overlay: the Rollout's weights and pauses, the AnalysisTemplates it
+//      references, the args it passes (podTemplateHashValue, fieldRef, literals), the ServiceMonitor's labels;
+//   2. a stable and a canary pod of the real service run as processes, the canary made bad by chaos knobs,
+//      and a real Prometheus scrapes both with the labels the ServiceMonitor would give them;
+//   3. user traffic is split by the current canary weight (the weights move at the Rollout's steps);
+//   4. the AnalysisRun is evaluated with Argo Rollouts' rules against that Prometheus; a Failed or Error run
+//      aborts (canary weight back to 0, the worker canary scaled away), an Inconclusive one pauses, a
+//      Successful one promotes.
+//
+// Every duration of the spec (intervals, initial delays, the 10 s error retry, pauses, PromQL ranges, the
+// scrape interval) is divided by `timeScale`: the rehearsal reads the same number of scrapes per
+// measurement as production, in 1/timeScale of the time.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { parseGoDuration } from './duration';
+import { AnalysisRun, isCompleted, metricLimits, type AnalysisPhase, type MetricSpec } from './analysis-run';
+import { Pod, podTemplateHash, safeRandomString, sumCounter } from './instances';
+import { canaryPlan, type CanaryPlan, type KubernetesObject } from './manifests';
+import { freeLoopbackPort } from './processes';
+import { measurePrometheusMetric, prometheusProviderOf } from './prometheus-provider';
+import type { PrometheusServer } from './prometheus-server';
+import { scaleQueryDurations } from './promql';
+import { SplitTraffic, type TrafficRequest } from './traffic';
+
+export type Scenario =
+  | {
+      kind: 'api';
+      name: string;
+      /** Chaos knobs of the canary build (docs/architecture.md). */
+      canary: { errorRatio?: number; latencyMs?: number };
+      /** false: the route never sends the canary anything (a canary that has taken no traffic). */
+      canaryTakesTraffic?: boolean;
+      /** false: the analysis queries an address where no Prometheus listens. */
+      prometheusReachable?: boolean;
+      /** Consecutive AnalysisRuns over the same pods (each a fresh run, as after a retry). */
+      runs?: number;
+    }
+  | {
+      kind: 'worker';
+      name: string;
+      canary: { jobFailureRatio: number };
+    };
+
+export interface RehearsalSettings {
+  /** The objects of the rendered env overlay. */
+  objects: KubernetesObject[];
+  environment: string;
+  timeScale: number;
+  prometheus: PrometheusServer;
+  redisUrl: string;
+  /** User requests per second to the API (stable and canary together), in rehearsal time. */
+  requestRatePerSecond: number;
+  /** Jobs enqueued per second for the worker scenario, in rehearsal time. */
+  jobRatePerSecond: number;
+  log?: (line: string) => void;
+}
+
+export interface MeasurementReport {
+  /** Seconds since the analysis run started, rehearsal time. */
+  atSeconds: number;
+  phase: AnalysisPhase;
+  value?: string;
+  message?: string;
+}
+
+export interface MetricReport {
+  name: string;
+  phase: AnalysisPhase;
+  dryRun: boolean;
+  message?: string;
+  limits: ReturnType<typeof metricLimits>;
+  queryRewrites: { from: string; to: string }[];
+  measurements: MeasurementReport[];
+}
+
+export type Decision = 'abort' | 'pause' | 'promote';
+
+export interface RunReport {
+  phase: AnalysisPhase;
+  message: string;
+  decision: Decision;
+  /** From the canary's first traffic to the run's verdict, rehearsal time. */
+  decidedAfterMs: number;
+  /** Canary weight when the verdict came. */
+  weightAtDecision: number;
+  metrics: MetricReport[];
+  /** What the canary served before the verdict: user requests (api) or job attempts (worker). */
+  canary: { served: number; failed: number; unit: 'requests' | 'job attempts' };
+}
+
+export interface RehearsalReport {
+  scenario: string;
+  rollout: string;
+  namespace: string;
+  environment: string;
+  templates: string[];
+  args: Record<string, string>;
+  timeScale: number;
+  scrapeIntervalMs: { production: number; rehearsal: number };
+  firstWeight: number;
+  hashes: { stable: string; canary: string };
+  canaryBuild: Record<string, number>;
+  /** The rest of the traffic: the stable's user requests (api), or the jobs enqueued through the API (worker). */
+  background: { label: string; sent: number; failed: number };
+  runs: RunReport[];
+}
+
+const DECISIONS: Partial<Record<AnalysisPhase, Decision>> = {
+  Failed: 'abort',
+  Error: 'abort',
+  Inconclusive: 'pause',
+  Successful: 'promote',
+};
+
+/** Deletes every Redis key of a rehearsal's queue prefix: the shared Redis keeps nothing of it. */
+async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+interface RunContext {
+  plan: CanaryPlan;
+  settings: RehearsalSettings;
+  prometheusAddress: string;
+  /** Sets the canary's share of the work (traffic weight, or for the worker: scaled away at 0). */
+  setCanaryWeight: (weight: number) => Promise<void> | void;
+  /** Canary work served and failed so far. */
+  canaryCounts: () => Promise<{ served: number; failed: number }>;
+  /** The weight the plan says, or forced (a canary that takes no traffic). */
+  weightFor: (planned: number) => number;
+  /** Milliseconds since the canary took its first traffic. */
+  sinceFirstTraffic: () => number;
+}
+
+/**
+ * Plays the Rollout's steps and the AnalysisRun together until the run's verdict: the weights move at the
+ * step times, a background run is terminated when the last step is done, and the verdict acts on the canary.
+ */
+async function playAnalysisRun(context: RunContext): Promise<RunReport> {
+  const { plan, settings } = context;
+  const scale = settings.timeScale;
+  const rehearsalScrapeMs = plan.scrapeIntervalMs / scale;
+  const queryRewrites = new Map<string, { from: string; to: string }[]>();
+  const runStartedAtTraffic = context.sinceFirstTraffic();
+  const clock = () => performance.now();
+  const run = new AnalysisRun({
+    metrics: plan.metrics,
+    dryRunMetrics: plan.dryRunMetrics,
+    timeScale: scale,
+    clock,
+    provider: (metric: MetricSpec) =>
+      measurePrometheusMetric(metric, {
+        address: context.prometheusAddress,
+        rewriteQuery: (query) => {
+          // rate() needs two samples in its window: never shorter than two rehearsal scrapes.
+          const scaled = scaleQueryDurations(query, scale, 2 * rehearsalScrapeMs);
+          queryRewrites.set(metric.name, scaled.rewrites);
+          return scaled.query;
+        },
+      }),
+  });
+
+  const schedule = plan.weightSchedule.map((step) => ({ at: step.atMs / scale, weight: step.weight }));
+  const completesAt = plan.completesAfterMs / scale;
+  let scheduleIndex = schedule.findIndex((step) => step.at > runStartedAtTraffic);
+  if (scheduleIndex < 0) scheduleIndex = schedule.length;
+  // Bound a run that never ends (an indefinite pause and a metric without count): twice the longest metric.
+  const longestMetricMs = Math.max(
+    ...plan.metrics.map((metric) => {
+      const { count } = metricLimits(metric);
+      const intervalMs = metric.interval ? parseGoDuration(metric.interval) : 0;
+      return parseGoDuration(metric.initialDelay ?? '0s') + (count ?? 100) * intervalMs;
+    }),
+  );
+  const deadline = clock() + (2 * Math.min(completesAt, longestMetricMs / scale) + 30_000);
+
+  for (;;) {
+    await run.reconcile();
+    if (isCompleted(run.phase)) break;
+    if (clock() > deadline) throw new Error(`the analysis run was still ${run.phase} after its expected duration`);
+    const sinceTraffic = context.sinceFirstTraffic();
+    if (sinceTraffic >= completesAt) {
+      // The Rollout has run all its steps: it promotes and ends the background run (spec.terminate).
+      run.terminate();
+      continue;
+    }
+    const nextRun = run.nextReconcileAt();
+    const untilRun = nextRun === undefined ? Infinity : nextRun - clock() + 1;
+    const untilStep = scheduleIndex < schedule.length ? schedule[scheduleIndex].at - sinceTraffic : Infinity;
+    const untilCompletion = completesAt - sinceTraffic;
+    await sleep(Math.max(0, Math.min(untilRun, untilStep, untilCompletion)));
+    while (scheduleIndex < schedule.length && schedule[scheduleIndex].at <= context.sinceFirstTraffic()) {
+      await context.setCanaryWeight(context.weightFor(schedule[scheduleIndex].weight));
+      settings.log?.(`  ${plan.rolloutName}: setWeight ${schedule[scheduleIndex].weight}`);
+      scheduleIndex += 1;
+    }
+  }
+
+  const decidedAfterMs = context.sinceFirstTraffic();
+  const weightAtDecision = currentWeight(schedule, decidedAfterMs, context);
+  const canary = await context.canaryCounts();
+  const decision = DECISIONS[run.phase]!;
+  if (decision === 'abort') await context.setCanaryWeight(0);
+  const runStartedAt = run.startedAt ?? 0;
+  return {
+    phase: run.phase,
+    message: run.message,
+    decision,
+    decidedAfterMs,
+    weightAtDecision,
+    canary: { ...canary, unit: plan.rolloutName === 'worker' ? 'job attempts' : 'requests' },
+    metrics: plan.metrics.map((metric) => {
+      const result = run.results.get(metric.name);
+      return {
+        name: metric.name,
+        phase: result?.phase ?? 'Pending',
+        dryRun: plan.dryRunMetrics.has(metric.name),
+        message: result?.message,
+        limits: metricLimits(metric),
+        queryRewrites: queryRewrites.get(metric.name) ?? [],
+        measurements: (result?.measurements ?? []).map((measurement) => ({
+          atSeconds: (measurement.finishedAt - runStartedAt) / 1000,
+          phase: measurement.phase,
+          value: measurement.value,
+          message: measurement.message,
+        })),
+      };
+    }),
+  };
+}
+
+function currentWeight(schedule: { at: number; weight: number }[], at: number, context: RunContext): number {
+  let weight = 0;
+  for (const step of schedule) if (step.at <= at) weight = step.weight;
+  return context.weightFor(weight);
+}
+
+function validateSettings(settings: RehearsalSettings): void {
+  if (!(settings.timeScale >= 1)) throw new Error(`timeScale must be >= 1 (got ${settings.timeScale})`);
+  if (!(settings.requestRatePerSecond > 0) || !(settings.jobRatePerSecond > 0)) throw new Error('request and job rates must be positive');
+}
+
+const STATUS_REQUEST: TrafficRequest = { method: 'GET', path: '/api/status' };
+
+async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, settings: RehearsalSettings): Promise<RehearsalReport> {
+  const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
+  const plan = canaryPlan(settings.objects, 'api', hashes);
+  const queuePrefix = `{rehearsal-${safeRandomString(8)}}`;
+  const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
+  const canaryBuild = { CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0, CHAOS_LATENCY_MS: scenario.canary.latencyMs ?? 0 };
+  settings.log?.(`[${scenario.name}] starting stable (${hashes.stable}) and canary (${hashes.canary}) api pods`);
+  const pods = await Promise.allSettled([
+    Pod.start({ service: 'api', hash: hashes.stable, env: { ...baseEnv, APP_VERSION: 'stable' } }),
+    Pod.start({
+      service: 'api',
+      hash: hashes.canary,
+      env: { ...baseEnv, APP_VERSION: 'canary', CHAOS_ERROR_RATIO: String(canaryBuild.CHAOS_ERROR_RATIO), CHAOS_LATENCY_MS: String(canaryBuild.CHAOS_LATENCY_MS) },
+    }),
+  ]);
+  const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
+  let traffic: SplitTraffic | undefined;
+  try {
+    const failure = pods.find((pod) => pod.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const [stable, canary] = started;
+    for (const pod of started) {
+      await settings.prometheus.addTarget({ address: pod.address, labels: plan.targetLabels({ name: pod.name, hash: pod.hash }) });
+    }
+    await settings.prometheus.waitForTargetsUp(
+      started.map((pod) => pod.address),
+      30_000,
+    );
+    const takesTraffic = scenario.canaryTakesTraffic ?? true;
+    const weightFor = (planned: number) => (takesTraffic ? planned : 0);
+    traffic = new SplitTraffic({
+      stableUrl: stable.url,
+      canaryUrl: canary.url,
+      ratePerSecond: settings.requestRatePerSecond,
+      canaryWeight: weightFor(plan.firstWeight),
+      request: () => STATUS_REQUEST,
+    });
+    const activeTraffic = traffic;
+    settings.log?.(`[${scenario.name}] traffic ${settings.requestRatePerSecond}/s, canary weight ${weightFor(plan.firstWeight)}%`);
+    const prometheusAddress = scenario.prometheusReachable === false ? `http://127.0.0.1:${await freeLoopbackPort()}` : settings.prometheus.url;
+
+    const runs: RunReport[] = [];
+    for (let index = 0; index < (scenario.runs ?? 1); index += 1) {
+      // Each run rehearses the release from its first step: the canary takes the first weight now.
+      activeTraffic.setCanaryWeight(weightFor(plan.firstWeight));
+      const firstTrafficAt = activeTraffic.now();
+      const servedBefore = { ...activeTraffic.stats.canary };
+      await sleep(plan.analysisStartDelayMs / settings.timeScale);
+      const report = await playAnalysisRun({
+        plan,
+        settings,
+        prometheusAddress,
+        weightFor,
+        setCanaryWeight: (weight) => activeTraffic.setCanaryWeight(weight),
+        sinceFirstTraffic: () => activeTraffic.now() - firstTrafficAt,
+        canaryCounts: async () => ({
+          served: activeTraffic.stats.canary.sent - servedBefore.sent,
+          failed: activeTraffic.stats.canary.failed - servedBefore.failed,
+        }),
+      });
+      runs.push(report);
+      settings.log?.(`[${scenario.name}] run ${index + 1}: ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`);
+      if (report.decision !== 'promote') break;
+    }
+    const totals = await traffic.stop();
+    traffic = undefined;
+    return {
+      scenario: scenario.name,
+      rollout: plan.rolloutName,
+      namespace: plan.namespace,
+      environment: settings.environment,
+      templates: plan.templateNames,
+      args: { ...plan.args, 'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${prometheusAddress})` },
+      timeScale: settings.timeScale,
+      scrapeIntervalMs: { production: plan.scrapeIntervalMs, rehearsal: plan.scrapeIntervalMs / settings.timeScale },
+      firstWeight: plan.firstWeight,
+      hashes,
+      canaryBuild,
+      background: { label: 'stable user requests', sent: totals.stable.sent, failed: totals.stable.failed },
+      runs,
+    };
+  } finally {
+    await traffic?.stop();
+    for (const pod of started) await settings.prometheus.removeTarget(pod.address);
+    await Promise.all(started.map((pod) => pod.stop()));
+    await deleteQueueKeys(settings.redisUrl, queuePrefix);
+  }
+}
+
+async function workerAttempts(pod: Pod): Promise<{ served: number; failed: number }> {
+  const text = await pod.metricsText();
+  return {
+    served: sumCounter(text, 'jobs_processed_total'),
+    failed: sumCounter(text, 'jobs_processed_total', (labels) => /outcome="(retried|failed)"/.test(labels)),
+  };
+}
+
+async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, settings: RehearsalSettings): Promise<RehearsalReport> {
+  const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
+  const plan = canaryPlan(settings.objects, 'worker', hashes);
+  const queuePrefix = `{rehearsal-${safeRandomString(8)}}`;
+  const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
+  const canaryBuild = { CHAOS_JOB_FAILURE_RATIO: scenario.canary.jobFailureRatio };
+  settings.log?.(`[${scenario.name}] starting the job producer (api), stable (${hashes.stable}) and canary (${hashes.canary}) worker pods`);
+  // The worker has no traffic routing: with the dev overlay's one replica, the canary's first setWeight
+  // rounds up to one canary pod next to the stable one, and both take jobs from the same queue.
+  const pods = await Promise.allSettled([
+    Pod.start({ service: 'api', hash: podTemplateHash(), env: { ...baseEnv, APP_VERSION: 'producer' } }),
+    Pod.start({ service: 'worker', hash: hashes.stable, env: { ...baseEnv, APP_VERSION: 'stable' } }),
+    Pod.start({ service: 'worker', hash: hashes.canary, env: { ...baseEnv, APP_VERSION: 'canary', CHAOS_JOB_FAILURE_RATIO: String(scenario.canary.jobFailureRatio) } }),
+  ]);
+  const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
+  let jobs: SplitTraffic | undefined;
+  try {
+    const failure = pods.find((pod) => pod.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const [producer, stable, canary] = started;
+    for (const pod of [stable, canary]) {
+      await settings.prometheus.addTarget({ address: pod.address, labels: plan.targetLabels({ name: pod.name, hash: pod.hash }) });
+    }
+    await settings.prometheus.waitForTargetsUp([stable.address, canary.address], 30_000);
+    // Jobs enter through the API, as users create them; the producer is not part of the canary.
+    jobs = new SplitTraffic({
+      stableUrl: producer.url,
+      canaryUrl: producer.url,
+      ratePerSecond: settings.jobRatePerSecond,
+      canaryWeight: 0,
+      request: (sequence) => ({ method: 'POST', path: '/api/job', body: JSON.stringify({ type: 'ping', payload: { note: `rehearsal ${sequence}` } }) }),
+    });
+    const startedAt = jobs.now();
+    const activeJobs = jobs;
+    settings.log?.(`[${scenario.name}] ${settings.jobRatePerSecond} jobs/s`);
+    await sleep(plan.analysisStartDelayMs / settings.timeScale);
+    let canaryStopped = false;
+    let countsAtStop = { served: 0, failed: 0 };
+    const report = await playAnalysisRun({
+      plan,
+      settings,
+      prometheusAddress: settings.prometheus.url,
+      weightFor: (planned) => planned,
+      sinceFirstTraffic: () => activeJobs.now() - startedAt,
+      setCanaryWeight: async (weight) => {
+        if (weight > 0 || canaryStopped) return;
+        // Abort: the Rollout scales the canary ReplicaSet to zero; its counters are what it did before.
+        countsAtStop = await workerAttempts(canary);
+        canaryStopped = true;
+        await settings.prometheus.removeTarget(canary.address);
+        await canary.stop();
+      },
+      canaryCounts: async () => (canaryStopped ? countsAtStop : workerAttempts(canary)),
+    });
+    settings.log?.(`[${scenario.name}] ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`);
+    const produced = await jobs.stop();
+    jobs = undefined;
+    return {
+      scenario: scenario.name,
+      rollout: plan.rolloutName,
+      namespace: plan.namespace,
+      environment: settings.environment,
+      templates: plan.templateNames,
+      args: { ...plan.args, 'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${settings.prometheus.url})` },
+      timeScale: settings.timeScale,
+      scrapeIntervalMs: { production: plan.scrapeIntervalMs, rehearsal: plan.scrapeIntervalMs / settings.timeScale },
+      firstWeight: plan.firstWeight,
+      hashes,
+      canaryBuild,
+      background: { label: 'jobs enqueued through the API', sent: produced.stable.sent, failed: produced.stable.failed },
+      runs: [report],
+    };
+  } finally {
+    await jobs?.stop();
+    for (const pod of started) await settings.prometheus.removeTarget(pod.address);
+    await Promise.all(started.map((pod) => pod.stop()));
+    await deleteQueueKeys(settings.redisUrl, queuePrefix);
+  }
+}
+
+export async function rehearse(scenario: Scenario, settings: RehearsalSettings): Promise<RehearsalReport> {
+  validateSettings(settings);
+  for (const metric of settings.objects.filter((object) => object.kind === 'AnalysisTemplate').flatMap((object) => (object.spec as { metrics: MetricSpec[] }).metrics)) {
+    // Fail before starting anything if a template is not a Prometheus metric the rehearsal can run.
+    prometheusProviderOf(metric);
+  }
+  return scenario.kind === 'api' ? rehearseApi(scenario, settings) : rehearseWorker(scenario, settings);
+}

@@ -1,0 +1,142 @@
+// User traffic for the rehearsal: an open-loop stream of requests at a fixed rate, each sent to the stable
+// or the canary instance by the current canary weight, as the Gateway API route splits it in the cluster.
+// The split is exact rather than random (a credit accumulates weight/100 per request and a request goes to
+// the canary each time it reaches 1), so a 5% weight sends precisely every twentieth request there.
+//
+// Open loop on purpose: users do not slow down because the canary got slow, so neither does this. (The
+// chaos suite's open-loop generator drives one target for a fixed time; this one needs two targets, a
+// weight that changes while it runs, and a record of when each canary request failed.)
+import http from 'node:http';
+
+export interface TrafficRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+}
+
+export interface TrafficOptions {
+  stableUrl: string;
+  canaryUrl: string;
+  ratePerSecond: number;
+  /** Initial canary weight, 0-100. */
+  canaryWeight: number;
+  request: (sequence: number) => TrafficRequest;
+  /** A request without a complete answer after this long counts as failed. */
+  timeoutMs?: number;
+  /** Bound on requests awaiting an answer: past it a due request is counted as dropped, never queued. */
+  maxInFlight?: number;
+}
+
+export interface TargetStats {
+  sent: number;
+  /** Answered 5xx, or not answered (connection error, timeout). */
+  failed: number;
+  /** When each failed request was sent, in ms on the traffic's clock (performance.now()). */
+  failedAt: number[];
+  /** When each request was sent. */
+  sentAt: number[];
+}
+
+export interface TrafficStats {
+  stable: TargetStats;
+  canary: TargetStats;
+  dropped: number;
+}
+
+function newStats(): TargetStats {
+  return { sent: 0, failed: 0, failedAt: [], sentAt: [] };
+}
+
+export class SplitTraffic {
+  private weight: number;
+  private credit = 0;
+  private sequence = 0;
+  private readonly startedAt = performance.now();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly agents = { stable: new http.Agent({ keepAlive: true, maxSockets: 128 }), canary: new http.Agent({ keepAlive: true, maxSockets: 128 }) };
+  private readonly timer: NodeJS.Timeout;
+  private stopped = false;
+  readonly stats: TrafficStats = { stable: newStats(), canary: newStats(), dropped: 0 };
+
+  constructor(private readonly options: TrafficOptions) {
+    this.weight = options.canaryWeight;
+    // A 5 ms tick sends whatever has fallen due since the last one: the rate holds even when a tick runs late.
+    this.timer = setInterval(() => this.tick(), 5);
+  }
+
+  /** The Rollout moves the weight at each setWeight step, and to 0 when it aborts. */
+  setCanaryWeight(weight: number): void {
+    this.weight = weight;
+  }
+
+  get canaryWeight(): number {
+    return this.weight;
+  }
+
+  private tick(): void {
+    const due = Math.floor(((performance.now() - this.startedAt) / 1000) * this.options.ratePerSecond);
+    while (this.sequence < due && !this.stopped) {
+      this.credit += this.weight / 100;
+      let target: 'stable' | 'canary' = 'stable';
+      if (this.credit >= 1 - 1e-9) {
+        this.credit -= 1;
+        target = 'canary';
+      }
+      const request = this.options.request(this.sequence);
+      this.sequence += 1;
+      if (this.inFlight.size >= (this.options.maxInFlight ?? 512)) {
+        this.stats.dropped += 1;
+        continue;
+      }
+      const sending = this.send(target, request).finally(() => this.inFlight.delete(sending));
+      this.inFlight.add(sending);
+    }
+  }
+
+  private send(target: 'stable' | 'canary', request: TrafficRequest): Promise<void> {
+    const stats = this.stats[target];
+    const sentAt = performance.now();
+    stats.sent += 1;
+    stats.sentAt.push(sentAt);
+    const url = new URL(request.path, target === 'stable' ? this.options.stableUrl : this.options.canaryUrl);
+    return new Promise<void>((resolve) => {
+      const fail = () => {
+        stats.failed += 1;
+        stats.failedAt.push(sentAt);
+        resolve();
+      };
+      const outgoing = http.request(
+        url,
+        {
+          method: request.method,
+          agent: this.agents[target],
+          timeout: this.options.timeoutMs ?? 10_000,
+          headers: request.body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) } : undefined,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => ((response.statusCode ?? 500) >= 500 ? fail() : resolve()));
+          response.on('error', fail);
+        },
+      );
+      outgoing.on('timeout', () => outgoing.destroy(new Error('timeout')));
+      outgoing.on('error', fail);
+      outgoing.end(request.body);
+    });
+  }
+
+  /** Milliseconds on the traffic's clock, for comparing with `failedAt` / `sentAt`. */
+  now(): number {
+    return performance.now();
+  }
+
+  /** Stops sending, waits for the requests still in flight, and closes the connections. */
+  async stop(): Promise<TrafficStats> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.all([...this.inFlight]);
+    this.agents.stable.destroy();
+    this.agents.canary.destroy();
+    return this.stats;
+  }
+}
