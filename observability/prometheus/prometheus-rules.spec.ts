@@ -65,33 +65,36 @@ describe('PrometheusRule objects', () => {
   });
 });
 
-describe.each(alerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as const))('alert %s', (_name, alert) => {
-  it('has a severity, an owning team, a summary, a description and a runbook', () => {
-    const labels = alert.labels ?? {};
-    if (alert.alert === 'Watchdog') {
-      expect(labels.severity).toBe('none');
-    } else {
-      expect(SEVERITIES).toContain(labels.severity);
-    }
-    // A templated team must come from a label the expression pins to a team's workloads.
-    const templated = /^\{\{ \$labels\.([a-z_]+) \}\}$/.exec(labels.team ?? '');
-    if (templated) {
-      expect(alert.expr).toMatch(new RegExp(`\\b${templated[1]}=~"(api\\|worker|worker\\|api)"`));
-    } else {
-      expect(TEAMS).toContain(labels.team);
-    }
-    expect(alert.annotations?.summary?.trim()).toBeTruthy();
-    expect(alert.annotations?.description?.trim()).toBeTruthy();
-  });
+describe.each(alerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as const))(
+  'alert %s',
+  (_name, alert) => {
+    it('has a severity, an owning team, a summary, a description and a runbook', () => {
+      const labels = alert.labels ?? {};
+      if (alert.alert === 'Watchdog') {
+        expect(labels.severity).toBe('none');
+      } else {
+        expect(SEVERITIES).toContain(labels.severity);
+      }
+      // A templated team must come from a label the expression pins to a team's workloads.
+      const templated = /^\{\{ \$labels\.([a-z_]+) \}\}$/.exec(labels.team ?? '');
+      if (templated) {
+        expect(alert.expr).toMatch(new RegExp(`\\b${templated[1]}=~"(api\\|worker|worker\\|api)"`));
+      } else {
+        expect(TEAMS).toContain(labels.team);
+      }
+      expect(alert.annotations?.summary?.trim()).toBeTruthy();
+      expect(alert.annotations?.description?.trim()).toBeTruthy();
+    });
 
-  it('links a runbook in docs/runbooks/ that exists and names the alert', () => {
-    const url = alert.annotations?.runbook_url ?? '';
-    expect(url.startsWith(`${RUNBOOK_BASE}docs/runbooks/`)).toBe(true);
-    const file = repoPath(url.slice(RUNBOOK_BASE.length));
-    expect(existsSync(file)).toBe(true);
-    expect(path.basename(file)).toBe(`${alert.alert}.md`);
-  });
-});
+    it('links a runbook in docs/runbooks/ that exists and names the alert', () => {
+      const url = alert.annotations?.runbook_url ?? '';
+      expect(url.startsWith(`${RUNBOOK_BASE}docs/runbooks/`)).toBe(true);
+      const file = repoPath(url.slice(RUNBOOK_BASE.length));
+      expect(existsSync(file)).toBe(true);
+      expect(path.basename(file)).toBe(`${alert.alert}.md`);
+    });
+  },
+);
 
 interface AlertRuleTest {
   eval_time: string;

@@ -37,9 +37,14 @@ export function loadPrometheusRuleFiles(): PrometheusRuleFile[] {
   return listFiles(rulesDir, ['.yaml']).map((file) => {
     const documents = readYamlDocuments(file);
     if (documents.length !== 1) {
-      throw new Error(`${path.relative(repoRoot, file)}: expected one PrometheusRule, found ${documents.length} documents`);
+      throw new Error(
+        `${path.relative(repoRoot, file)}: expected one PrometheusRule, found ${documents.length} documents`,
+      );
     }
-    const manifest = documents[0] as Record<string, unknown> & { kind?: string; spec?: { groups?: RuleGroup[] } };
+    const manifest = documents[0] as Record<string, unknown> & {
+      kind?: string;
+      spec?: { groups?: RuleGroup[] };
+    };
     if (manifest.kind !== 'PrometheusRule' || !Array.isArray(manifest.spec?.groups)) {
       throw new Error(`${path.relative(repoRoot, file)}: not a PrometheusRule with spec.groups`);
     }
@@ -47,7 +52,9 @@ export function loadPrometheusRuleFiles(): PrometheusRuleFile[] {
   });
 }
 
-export function allRules(files: PrometheusRuleFile[] = loadPrometheusRuleFiles()): Array<Rule & { group: string; file: string }> {
+export function allRules(
+  files: PrometheusRuleFile[] = loadPrometheusRuleFiles(),
+): Array<Rule & { group: string; file: string }> {
   return files.flatMap(({ file, groups }) =>
     groups.flatMap((group) => group.rules.map((rule) => ({ ...rule, group: group.name, file }))),
   );
@@ -58,7 +65,10 @@ export function allRules(files: PrometheusRuleFile[] = loadPrometheusRuleFiles()
  * the written paths. The promtool tests in observability/prometheus/tests name their rule files as
  * `../rules/<name>`, which resolves to these when the tests are copied to `<dir>/tests`.
  */
-export function extractRuleFiles(dir: string, files: PrometheusRuleFile[] = loadPrometheusRuleFiles()): string[] {
+export function extractRuleFiles(
+  dir: string,
+  files: PrometheusRuleFile[] = loadPrometheusRuleFiles(),
+): string[] {
   const out = path.join(dir, 'rules');
   mkdirSync(out, { recursive: true });
   return files.map(({ file, groups }) => {

@@ -38,7 +38,11 @@ export interface CommandResult {
 const execFileAsync = promisify(execFile);
 
 /** Runs a real tool and returns its exit code and output instead of throwing, so tests can assert on both. */
-export async function run(command: string, args: string[], options: { cwd?: string } = {}): Promise<CommandResult> {
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<CommandResult> {
   try {
     const { stdout, stderr } = await execFileAsync(command, args, {
       cwd: options.cwd ?? repoRoot,
@@ -46,9 +50,13 @@ export async function run(command: string, args: string[], options: { cwd?: stri
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
-    const failed = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string; code?: number | string };
+    const failed = error as NodeJS.ErrnoException & {
+      stdout?: string;
+      stderr?: string;
+      code?: number | string;
+    };
     if (typeof failed.code !== 'number') {
-      throw new Error(`cannot run ${command}: ${failed.message}`);
+      throw new Error(`cannot run ${command}: ${failed.message}`, { cause: error });
     }
     return { code: failed.code, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }

@@ -1,0 +1,266 @@
+// amtool does not evaluate inhibition, so this runs the real Alertmanager on a loopback port with the same
+// configuration file, posts alerts as Prometheus would, and reads back which ones Alertmanager suppresses.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, waitFor } from '../../services/common/test/support';
+
+const configFile = path.join(__dirname, 'alertmanager.yaml');
+const SECRETS_DIR = '/etc/alertmanager/secrets/alertmanager-receivers/';
+const SECRET_KEYS = [
+  'pagerduty-routing-key',
+  'slack-api-webhook-url',
+  'slack-worker-webhook-url',
+  'slack-sre-webhook-url',
+  'deadmans-switch-url',
+];
+
+type Labels = Record<string, string>;
+interface ApiAlert {
+  labels: Labels;
+  status: { state: 'active' | 'suppressed' | 'unprocessed'; inhibitedBy: string[] };
+}
+
+let alertmanager: ChildProcess;
+let workDir: string;
+let baseUrl: string;
+let output = '';
+
+beforeAll(async () => {
+  workDir = mkdtempSync(path.join(tmpdir(), 'opsforge-alertmanager-'));
+  // The one change to the file under test: its receivers' secret files live in a temporary directory. They
+  // point at a closed loopback port, so nothing is ever delivered anywhere.
+  const secretsDir = path.join(workDir, 'secrets');
+  mkdirSync(secretsDir);
+  for (const key of SECRET_KEYS) {
+    writeFileSync(
+      path.join(secretsDir, key),
+      key.endsWith('-url') ? 'http://127.0.0.1:9/' : 'test-routing-key',
+    );
+  }
+  const config = readFileSync(configFile, 'utf8').split(SECRETS_DIR).join(`${secretsDir}/`);
+  writeFileSync(path.join(workDir, 'alertmanager.yaml'), config);
+
+  const port = await freePort();
+  baseUrl = `http://127.0.0.1:${port}`;
+  alertmanager = spawn(
+    'prometheus-alertmanager',
+    [
+      `--config.file=${path.join(workDir, 'alertmanager.yaml')}`,
+      `--storage.path=${path.join(workDir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      // No gossip: a single instance, and no cluster port to collide with other suites.
+      '--cluster.listen-address=',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  alertmanager.stdout?.on('data', (chunk) => (output += chunk));
+  alertmanager.stderr?.on('data', (chunk) => (output += chunk));
+  await waitFor(
+    `Alertmanager ready on ${baseUrl}`,
+    async () => (await fetch(`${baseUrl}/-/ready`).catch(() => undefined))?.ok === true,
+    15_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; its output:\n${output}`, { cause: error });
+  });
+});
+
+afterAll(async () => {
+  if (alertmanager && alertmanager.exitCode === null) {
+    const exited = new Promise((resolve) => alertmanager.once('exit', resolve));
+    alertmanager.kill('SIGTERM');
+    await exited;
+  }
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+async function post(alerts: Labels[]): Promise<void> {
+  const startsAt = new Date().toISOString();
+  const response = await fetch(`${baseUrl}/api/v2/alerts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(
+      alerts.map((labels) => ({ labels, annotations: { summary: labels.alertname }, startsAt })),
+    ),
+  });
+  expect(response.status).toBe(200);
+}
+
+/** State of every alert that `match`es, keyed `alertname/severity/namespace/node/workload` (those it has). */
+async function states(match: (labels: Labels) => boolean): Promise<Record<string, string>> {
+  const alerts = (await (await fetch(`${baseUrl}/api/v2/alerts`)).json()) as ApiAlert[];
+  const result: Record<string, string> = {};
+  for (const alert of alerts.filter((a) => match(a.labels))) {
+    const { alertname, severity, namespace, node, workload } = alert.labels;
+    result[[alertname, severity, namespace, node, workload].filter(Boolean).join('/')] = alert.status.state;
+  }
+  return result;
+}
+
+/** Alerts reach the inhibitor asynchronously; poll until Alertmanager's view settles, then compare. */
+async function expectStates(
+  match: (labels: Labels) => boolean,
+  expected: Record<string, string>,
+): Promise<void> {
+  const sorted = (record: Record<string, string>) => JSON.stringify(Object.entries(record).sort());
+  let last: Record<string, string> = {};
+  await waitFor(
+    'the expected alert states',
+    async () => {
+      last = await states(match);
+      return sorted(last) === sorted(expected);
+    },
+    10_000,
+  ).catch(() => undefined);
+  expect(last).toEqual(expected);
+}
+
+const inNamespace =
+  (...names: string[]) =>
+  (labels: Labels) =>
+    names.includes(labels.namespace);
+
+describe('Alertmanager inhibition (real Alertmanager)', () => {
+  it('a critical alert mutes the warning of the same alert in the same namespace only', async () => {
+    await post([
+      { alertname: 'OpsforgeRedisMemoryNearMax', severity: 'critical', team: 'sre', namespace: 'inh-a' },
+      { alertname: 'OpsforgeRedisMemoryNearMax', severity: 'warning', team: 'sre', namespace: 'inh-a' },
+      { alertname: 'OpsforgeRedisMemoryNearMax', severity: 'warning', team: 'sre', namespace: 'inh-b' },
+      { alertname: 'OpsforgeRedisVolumeFillingUp', severity: 'warning', team: 'sre', namespace: 'inh-a' },
+    ]);
+    await expectStates(inNamespace('inh-a', 'inh-b'), {
+      'OpsforgeRedisMemoryNearMax/critical/inh-a': 'active',
+      'OpsforgeRedisMemoryNearMax/warning/inh-a': 'suppressed',
+      'OpsforgeRedisMemoryNearMax/warning/inh-b': 'active',
+      'OpsforgeRedisVolumeFillingUp/warning/inh-a': 'active',
+    });
+  });
+
+  it('Redis down mutes the symptoms it causes in its namespace, not unrelated alerts or other namespaces', async () => {
+    await post([
+      {
+        alertname: 'OpsforgeRedisDown',
+        severity: 'critical',
+        team: 'sre',
+        namespace: 'inh-c',
+        workload: 'redis',
+      },
+      {
+        alertname: 'OpsforgeJobEnqueueErrors',
+        severity: 'warning',
+        team: 'api',
+        namespace: 'inh-c',
+        workload: 'api',
+      },
+      {
+        alertname: 'OpsforgeWorkerStuck',
+        severity: 'critical',
+        team: 'worker',
+        namespace: 'inh-c',
+        workload: 'worker',
+      },
+      {
+        alertname: 'OpsforgeApiAvailabilityBudgetBurn',
+        severity: 'critical',
+        team: 'api',
+        namespace: 'inh-c',
+        workload: 'api',
+      },
+      {
+        alertname: 'OpsforgeJobFailureRatioHigh',
+        severity: 'warning',
+        team: 'worker',
+        namespace: 'inh-c',
+        workload: 'worker',
+      },
+      {
+        alertname: 'OpsforgeJobEnqueueErrors',
+        severity: 'warning',
+        team: 'api',
+        namespace: 'inh-d',
+        workload: 'api',
+      },
+    ]);
+    await expectStates(inNamespace('inh-c', 'inh-d'), {
+      'OpsforgeRedisDown/critical/inh-c/redis': 'active',
+      'OpsforgeJobEnqueueErrors/warning/inh-c/api': 'suppressed',
+      'OpsforgeWorkerStuck/critical/inh-c/worker': 'suppressed',
+      'OpsforgeApiAvailabilityBudgetBurn/critical/inh-c/api': 'suppressed',
+      'OpsforgeJobFailureRatioHigh/warning/inh-c/worker': 'active',
+      'OpsforgeJobEnqueueErrors/warning/inh-d/api': 'active',
+    });
+  });
+
+  it("a service down mutes that workload's symptoms, not the other workload's", async () => {
+    await post([
+      {
+        alertname: 'OpsforgeServiceDown',
+        severity: 'critical',
+        team: 'worker',
+        namespace: 'inh-e',
+        workload: 'worker',
+      },
+      {
+        alertname: 'OpsforgeTargetDown',
+        severity: 'warning',
+        team: 'worker',
+        namespace: 'inh-e',
+        workload: 'worker',
+      },
+      {
+        alertname: 'OpsforgeWorkerStuck',
+        severity: 'critical',
+        team: 'worker',
+        namespace: 'inh-e',
+        workload: 'worker',
+      },
+      {
+        alertname: 'OpsforgeTargetDown',
+        severity: 'warning',
+        team: 'api',
+        namespace: 'inh-e',
+        workload: 'api',
+      },
+    ]);
+    await expectStates(inNamespace('inh-e'), {
+      'OpsforgeServiceDown/critical/inh-e/worker': 'active',
+      'OpsforgeTargetDown/warning/inh-e/worker': 'suppressed',
+      'OpsforgeWorkerStuck/critical/inh-e/worker': 'suppressed',
+      'OpsforgeTargetDown/warning/inh-e/api': 'active',
+    });
+  });
+
+  it('a node not ready mutes the alerts of pods on that node, and nothing on other nodes', async () => {
+    await post([
+      { alertname: 'OpsforgeNodeNotReady', severity: 'critical', team: 'sre', node: 'inh-node-1' },
+      {
+        alertname: 'OpsforgePodCrashLooping',
+        severity: 'warning',
+        team: 'api',
+        namespace: 'inh-f',
+        node: 'inh-node-1',
+      },
+      {
+        alertname: 'OpsforgePodNotReady',
+        severity: 'warning',
+        team: 'worker',
+        namespace: 'inh-f',
+        node: 'inh-node-1',
+      },
+      {
+        alertname: 'OpsforgePodCrashLooping',
+        severity: 'warning',
+        team: 'api',
+        namespace: 'inh-f',
+        node: 'inh-node-2',
+      },
+    ]);
+    await expectStates((labels) => labels.node?.startsWith('inh-node') ?? false, {
+      'OpsforgeNodeNotReady/critical/inh-node-1': 'active',
+      'OpsforgePodCrashLooping/warning/inh-f/inh-node-1': 'suppressed',
+      'OpsforgePodNotReady/warning/inh-f/inh-node-1': 'suppressed',
+      'OpsforgePodCrashLooping/warning/inh-f/inh-node-2': 'active',
+    });
+  });
+});
