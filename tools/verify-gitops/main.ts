@@ -28,7 +28,7 @@ export interface Report {
 export async function verify(root: string): Promise<Report> {
   const started = performance.now();
   const trees = renderAll(root);
-  const violations = [...(await validateTrees(trees)), ...checkRules(trees)];
+  const violations = [...(await validateTrees(trees)), ...checkRules(trees, root)];
   return {
     objects: Object.fromEntries(trees.map((tree) => [tree.source, tree.objects.length])),
     rules: RULES.length,

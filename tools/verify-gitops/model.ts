@@ -25,7 +25,8 @@ export interface Violation {
 export interface Rule {
   name: string;
   summary: string;
-  check(trees: RenderedTree[]): Violation[];
+  /** `root` is the repository checkout the trees were rendered from. */
+  check(trees: RenderedTree[], root: string): Violation[];
 }
 
 export const WORKLOAD_KINDS = ['Rollout', 'Deployment', 'StatefulSet', 'DaemonSet'];

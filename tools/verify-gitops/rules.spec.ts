@@ -15,7 +15,7 @@ beforeAll(() => {
 function run(ruleName: string, trees: RenderedTree[]): Violation[] {
   const rule = RULES.find((r) => r.name === ruleName);
   if (!rule) throw new Error(`no rule named ${ruleName}`);
-  return rule.check(trees);
+  return rule.check(trees, repositoryRoot);
 }
 
 /** A deep copy of the rendered trees with one object changed. */
@@ -52,7 +52,7 @@ function expectViolation(violations: Violation[], whereText: string, message: Re
 
 test('the committed tree renders dev, staging, prod and argocd and breaks no rule', () => {
   expect(rendered.map((t) => t.source).sort()).toEqual([ARGOCD, DEV, PROD, STAGING].sort());
-  for (const rule of RULES) expect({ rule: rule.name, violations: rule.check(rendered) }).toEqual({ rule: rule.name, violations: [] });
+  for (const rule of RULES) expect({ rule: rule.name, violations: rule.check(rendered, repositoryRoot) }).toEqual({ rule: rule.name, violations: [] });
 });
 
 test('every rule has a name, a summary and a test below', () => {
@@ -273,10 +273,10 @@ const BROKEN: Record<string, () => void> = {
       o.spec.source.targetRevision = '2.40.*';
     });
     expectViolation(run('argocd-pinned-revisions', range), 'argocd: Application/argo-rollouts', /chart argo-rollouts at "2.40.\*" is not an exact version/);
-    const head = breakObject(ARGOCD, 'Application', 'loki', (o) => {
-      o.spec.sources[1].targetRevision = 'HEAD';
+    const head = breakObject(ARGOCD, 'Application', 'observability', (o) => {
+      o.spec.source.targetRevision = 'HEAD';
     });
-    expectViolation(run('argocd-pinned-revisions', head), 'argocd: Application/loki', /while the root Application tracks "main"/);
+    expectViolation(run('argocd-pinned-revisions', head), 'argocd: Application/observability', /follows this repository at "HEAD" while the root Application tracks "main"/);
     const otherProject = breakObject(ARGOCD, 'Application', 'alloy', (o) => {
       o.spec.project = 'default';
       o.spec.source = { repoURL: 'https://example.org/other.git', targetRevision: 'main', path: '.' };
@@ -289,6 +289,24 @@ const BROKEN: Record<string, () => void> = {
       o.spec.template.spec.project = 'platform';
     });
     expectViolation(run('argocd-pinned-revisions', envSetProject), 'ApplicationSet/opsforge-envs', /is in project "platform"/);
+  },
+  'argocd-sources-exist': () => {
+    const path = breakObject(ARGOCD, 'Application', 'observability', (o) => {
+      o.spec.source.path = 'observability/prometheus/alerts';
+    });
+    expectViolation(run('argocd-sources-exist', path), 'argocd: Application/observability', /source path "observability\/prometheus\/alerts" does not exist/);
+    const generator = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
+      o.spec.generators[0].git.directories[0].path = 'gitops/environments/*';
+    });
+    expectViolation(run('argocd-sources-exist', generator), 'ApplicationSet/opsforge-envs', /"gitops\/environments\/\*" matches nothing/);
+    const values = breakObject(ARGOCD, 'Application', 'loki', (o) => {
+      o.spec.sources = [
+        { ...o.spec.source, helm: { releaseName: 'loki', valueFiles: ['$values/observability/loki/values.yaml'] } },
+        { repoURL: 'https://github.com/opsforge/opsforge.git', targetRevision: 'main', ref: 'values' },
+      ];
+      delete o.spec.source;
+    });
+    expectViolation(run('argocd-sources-exist', values), 'Application/loki', /values file "\$values\/observability\/loki\/values.yaml" does not exist/);
   },
   'appproject-scope': () => {
     const destination = breakObject(ARGOCD, 'AppProject', 'opsforge', (o) => {

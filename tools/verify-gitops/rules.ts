@@ -1,6 +1,8 @@
 // The named policy rules verify-gitops applies to the rendered trees. Each rule says which object breaks it
 // and what to change; rules.spec.ts feeds every rule a broken object and expects it to fail.
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ENVIRONMENTS, IMAGE_REPOSITORY, IMAGE_TAG_PATTERN } from '../lib/gitops';
 import { ARGOCD_DIRECTORY } from './render';
@@ -721,6 +723,47 @@ const argocdPinnedRevisions: Rule = {
   },
 };
 
+const argocdSourcesExist: Rule = {
+  name: 'argocd-sources-exist',
+  summary: 'every path an Application or the env ApplicationSet reads from this repository exists in it',
+  check(trees, root) {
+    const found: Violation[] = [];
+    for (const tree of trees.filter((t) => t.env === undefined)) {
+      const tracked = trackedRepository(tree);
+      for (const { owner, spec } of applicationSpecs(tree)) {
+        const report = (message: string) => found.push(violation(this.name, where(tree, owner), message));
+        const sources = sourcesOf(spec);
+        const valuesReference = sources.find((s) => s.ref && s.repoURL === tracked.repoURL)?.ref;
+        for (const source of sources) {
+          if (source.repoURL === tracked.repoURL && source.path !== undefined && !String(source.path).includes('{{')) {
+            const directory = join(root, source.path);
+            if (!existsSync(directory) || !statSync(directory).isDirectory()) {
+              report(`source path "${source.path}" does not exist in this repository: Argo CD would fail to generate manifests`);
+            }
+          }
+          for (const file of source.helm?.valueFiles ?? []) {
+            const prefix = `$${valuesReference}/`;
+            if (valuesReference && String(file).startsWith(prefix) && !existsSync(join(root, String(file).slice(prefix.length)))) {
+              report(`values file "${file}" does not exist in this repository`);
+            }
+          }
+        }
+        for (const generator of owner.spec?.generators ?? []) {
+          for (const directory of generator.git?.directories ?? []) {
+            const pattern = String(directory.path);
+            const parent = join(root, pattern.replace(/\/\*$/, ''));
+            const matches = pattern.endsWith('/*') && existsSync(parent)
+              ? readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).length
+              : Number(existsSync(join(root, pattern)));
+            if (matches === 0) report(`git generator directory "${pattern}" matches nothing in this repository: no Application would be generated`);
+          }
+        }
+      }
+    }
+    return found;
+  },
+};
+
 function templatedNamespaces(namespace: string, envs: string[]): string[] {
   return namespace.includes('{{') ? envs : [namespace];
 }
@@ -834,11 +877,12 @@ export const RULES: Rule[] = [
   canarySeriesLabelled,
   chaosOffInProd,
   argocdPinnedRevisions,
+  argocdSourcesExist,
   appProjectScope,
   noSecretDataInGit,
   notificationsWired,
 ];
 
-export function checkRules(trees: RenderedTree[], rules: Rule[] = RULES): Violation[] {
-  return rules.flatMap((rule) => rule.check(trees));
+export function checkRules(trees: RenderedTree[], root: string, rules: Rule[] = RULES): Violation[] {
+  return rules.flatMap((rule) => rule.check(trees, root));
 }
