@@ -1,0 +1,195 @@
+// The canary gate, proven against the real things: the rendered dev overlay (kubectl kustomize), a real
+// Prometheus, real api/worker processes (`npm run build`), real Redis. Every duration runs 15 times
+// faster than in production (see docs/canary.md); the verdicts are the ones Argo Rollouts must reach.
+import { renderOverlay, type KubernetesObject } from './manifests';
+import { PrometheusServer } from './prometheus-server';
+import { rehearse, type MetricReport, type RehearsalReport, type RunReport } from './rehearsal';
+import { formatReport } from './report';
+import { CATALOGUE } from './scenarios';
+
+const TIME_SCALE = 15;
+const PRODUCTION_SCRAPE_INTERVAL_MS = 15_000;
+// Three rehearsals at a time (the healthy one runs three consecutive analyses): enough to keep the suite
+// near a minute, few enough that the pods' latency on a shared 2-core machine stays far below the gate.
+const MAX_PARALLEL_REHEARSALS = 3;
+const SCENARIO_TIMEOUT_MS = 170_000;
+
+let objects: KubernetesObject[];
+let prometheus: PrometheusServer;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function withSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_PARALLEL_REHEARSALS) await new Promise<void>((resolve) => waiting.push(resolve));
+  running += 1;
+  try {
+    return await work();
+  } finally {
+    running -= 1;
+    waiting.shift()?.();
+  }
+}
+
+function run(name: keyof typeof CATALOGUE): Promise<RehearsalReport> {
+  return withSlot(async () => {
+    const report = await rehearse(CATALOGUE[name].scenario, {
+      objects,
+      environment: 'dev',
+      timeScale: TIME_SCALE,
+      prometheus,
+      redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      requestRatePerSecond: 200,
+      jobRatePerSecond: 20,
+    });
+    // The report is the evidence: printed so a failing CI log shows every measurement.
+    process.stdout.write(`${formatReport(report)}\n`);
+    return report;
+  });
+}
+
+function metric(runReport: RunReport, name: string): MetricReport {
+  const found = runReport.metrics.find((candidate) => candidate.name === name);
+  if (!found) throw new Error(`no metric ${name} in the run (metrics: ${runReport.metrics.map((m) => m.name).join(', ')})`);
+  return found;
+}
+
+/**
+ * The failing metric must fail on failureLimit + 1 consecutive failed measurements from its first failure.
+ * Before that, at most the first measurement may have seen no canary error yet: rate() needs two scrapes
+ * of a series, and the canary's 5xx series is born with its first error (docs/canary.md).
+ */
+function expectPromptFailure(failing: MetricReport): void {
+  const firstFailure = failing.measurements.findIndex((measurement) => measurement.phase === 'Failed');
+  expect(firstFailure).toBeGreaterThanOrEqual(0);
+  expect(firstFailure).toBeLessThanOrEqual(1);
+  for (const early of failing.measurements.slice(0, firstFailure)) expect(['[0]', '[]']).toContain(early.value);
+  const afterFirst = failing.measurements.slice(firstFailure);
+  expect(afterFirst.map((measurement) => measurement.phase)).toEqual(Array(failing.limits.failureLimit + 1).fill('Failed'));
+}
+
+beforeAll(async () => {
+  objects = await renderOverlay('dev');
+  prometheus = await PrometheusServer.start({ scrapeIntervalMs: PRODUCTION_SCRAPE_INTERVAL_MS / TIME_SCALE });
+});
+
+afterAll(async () => {
+  await prometheus?.stop();
+});
+
+describe('canary rehearsal (real Prometheus, real api/worker, rendered dev AnalysisTemplates)', () => {
+  test.concurrent(
+    'a healthy canary with a 0.1% background error rate is promoted, three runs in a row, with no false abort',
+    async () => {
+      const report = await run('api-healthy');
+      expect(report.runs).toHaveLength(3);
+      for (const analysis of report.runs) {
+        expect(analysis.phase).toBe('Successful');
+        expect(analysis.decision).toBe('promote');
+        // It went through the Rollout's steps while analysed: it really took traffic.
+        expect(analysis.canary.served).toBeGreaterThan(100);
+        for (const measured of analysis.metrics) expect(measured.measurements.some((m) => m.phase === 'Error')).toBe(false);
+      }
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'a canary answering 20% errors is aborted within failureLimit + 1 failed measurements',
+    async () => {
+      const report = await run('api-errors');
+      const [analysis] = report.runs;
+      expect(analysis.phase).toBe('Failed');
+      expect(analysis.decision).toBe('abort');
+      expect(analysis.message).toContain('error-ratio');
+      expectPromptFailure(metric(analysis, 'error-ratio'));
+      // The users noticed: some canary requests failed before the abort, and only canary ones.
+      expect(analysis.canary.failed).toBeGreaterThan(0);
+      expect(report.background.failed).toBe(0);
+      expect(analysis.weightAtDecision).toBe(report.firstWeight);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'a slow canary (800 ms added) fails the p99 latency metric and is aborted',
+    async () => {
+      const report = await run('api-latency');
+      const [analysis] = report.runs;
+      expect(analysis.phase).toBe('Failed');
+      expect(analysis.decision).toBe('abort');
+      expect(analysis.message).toContain('latency-p99');
+      const latency = metric(analysis, 'latency-p99');
+      expect(latency.phase).toBe('Failed');
+      const failed = latency.measurements.filter((measurement) => measurement.phase === 'Failed');
+      expect(failed).toHaveLength(latency.limits.failureLimit + 1);
+      for (const measurement of failed) expect(Number(measurement.value!.slice(1, -1))).toBeGreaterThanOrEqual(0.5);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'a canary that has taken no traffic is Inconclusive: neither promoted nor aborted',
+    async () => {
+      const report = await run('api-no-traffic');
+      const [analysis] = report.runs;
+      expect(analysis.canary.served).toBe(0);
+      expect(analysis.phase).toBe('Inconclusive');
+      expect(analysis.decision).toBe('pause');
+      for (const measured of analysis.metrics) {
+        expect(measured.measurements.every((measurement) => measurement.phase === 'Inconclusive' && measurement.value === '[]')).toBe(true);
+      }
+      const deciding = analysis.metrics.find((measured) => measured.phase === 'Inconclusive')!;
+      expect(deciding.measurements).toHaveLength(deciding.limits.inconclusiveLimit + 1);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'a canary with no 5xx at all (its error series does not exist) is measured 0, never Error',
+    async () => {
+      const report = await run('api-no-5xx');
+      const [analysis] = report.runs;
+      expect(analysis.canary.served).toBeGreaterThan(100);
+      expect(analysis.canary.failed).toBe(0);
+      const errorRatio = metric(analysis, 'error-ratio');
+      expect(errorRatio.measurements.length).toBeGreaterThan(3);
+      for (const measurement of errorRatio.measurements) {
+        expect(measurement.phase).toBe('Successful');
+        expect(measurement.value).toBe('[0]');
+      }
+      expect(analysis.phase).toBe('Successful');
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'with Prometheus unreachable the run errors after consecutiveErrorLimit + 1 errors, retried at the error interval, and aborts',
+    async () => {
+      const report = await run('prometheus-unreachable');
+      const [analysis] = report.runs;
+      expect(analysis.phase).toBe('Error');
+      expect(analysis.decision).toBe('abort');
+      const errorRatio = metric(analysis, 'error-ratio');
+      expect(errorRatio.measurements.map((measurement) => measurement.phase)).toEqual(Array(errorRatio.limits.consecutiveErrorLimit + 1).fill('Error'));
+      expect(errorRatio.measurements[0].message).toContain('ECONNREFUSED');
+      // Argo retries an Error after 10 s whatever the interval: 10 s / 15 here.
+      const gaps = errorRatio.measurements.slice(1).map((measurement, index) => measurement.atSeconds - errorRatio.measurements[index].atSeconds);
+      for (const gap of gaps) expect(gap).toBeCloseTo(10 / TIME_SCALE, 0);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'a worker canary whose jobs fail is aborted by the job-failure metric',
+    async () => {
+      const report = await run('worker-job-failures');
+      const [analysis] = report.runs;
+      expect(analysis.phase).toBe('Failed');
+      expect(analysis.decision).toBe('abort');
+      expectPromptFailure(metric(analysis, 'job-failure-ratio'));
+      expect(analysis.canary.failed).toBeGreaterThan(0);
+      expect(report.background.failed).toBe(0);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+});
