@@ -79,6 +79,20 @@ export function kustomizationPath(root: string, env: Environment): string {
   return join(root, 'gitops', 'envs', env, 'kustomization.yaml');
 }
 
+/** The image tags a kustomization text sets, by service (a service it does not set is absent). */
+export function imageTagsIn(text: string): Map<Service, string> {
+  const tags = new Map<Service, string>();
+  const images: unknown = parseDocument(text).toJS()?.images;
+  if (!Array.isArray(images)) return tags;
+  for (const service of SERVICES) {
+    const entry = images.find(
+      (image: unknown) => (image as { name?: unknown })?.name === imageName(service),
+    ) as { newTag?: unknown } | undefined;
+    if (entry?.newTag !== undefined && entry.newTag !== null) tags.set(service, String(entry.newTag));
+  }
+  return tags;
+}
+
 /**
  * An environment's kustomization, parsed with the `yaml` Document API so that writing it back keeps
  * every comment, the key order and the quoting a reviewer sees in the pull request diff.

@@ -1,11 +1,15 @@
 // promote: copy the image tags one environment runs into the next one (dev -> staging -> prod).
 // promote.yml runs it and opens a pull request with the result; the pull request is the approval.
+import { spawnSync } from 'node:child_process';
+import { relative } from 'node:path';
 import { runCli, parseOptions } from '../lib/cli';
 import {
   ENVIRONMENTS,
   EnvironmentKustomization,
   IMAGE_TAG_PATTERN,
   SERVICES,
+  imageTagsIn,
+  kustomizationPath,
   UsageError,
   imageName,
   parseEnvironment,
@@ -18,6 +22,7 @@ import {
 
 const USAGE = `Usage: npm run promote -- --to <staging|prod> [--from <env>] [--service <api|worker> [--tag <git-sha>]]
                        [--dry-run] [--markdown] [--root <dir>]
+       npm run promote -- --verify [--ran-on <git-rev>] [--root <dir>]
 
 Copies the image tags that the previous environment runs into gitops/envs/<to>/kustomization.yaml.
 Only the image tags of the target overlay change; comments and order are kept.
@@ -29,6 +34,10 @@ Only the image tags of the target overlay change; comments and order are kept.
   --dry-run  print the changes without writing the file
   --markdown print the changes as a Markdown table (the promotion pull request's body)
   --root     repository root (default: current directory)
+  --verify   change nothing; check that every tag staging and prod name (in the working tree) was set in
+             the environment before it at some commit reachable from --ran-on (ci.yml runs this on every
+             pull request, so a hand-edited overlay cannot skip an environment either)
+  --ran-on   the history that counts for --verify (default: HEAD; for a pull request: its base)
 
 Refused: skipping an environment (dev -> prod), promoting backwards, a tag the source environment does
 not run, and a source overlay without a valid tag. Exit status: 0 promoted or nothing to do,
@@ -131,6 +140,72 @@ export function promote(request: PromoteRequest): PromotionPlan {
   return plan;
 }
 
+export interface HistoryCheck {
+  ok: boolean;
+  lines: string[];
+}
+
+/** Every version of `path` in the history of `revision`, oldest first, read with one git process. */
+function versionsInHistory(root: string, revision: string, path: string): { commit: string; text: string }[] {
+  const log = spawnSync('git', ['-C', root, 'log', '--format=%H', revision, '--', path], {
+    encoding: 'utf8',
+  });
+  if (log.status !== 0)
+    throw new UsageError(`--ran-on "${revision}" is not a revision git can read: ${log.stderr.trim()}`);
+  const commits = log.stdout.split('\n').filter(Boolean).reverse();
+  if (commits.length === 0) return [];
+  const batch = spawnSync('git', ['-C', root, 'cat-file', '--batch'], {
+    input: commits.map((commit) => `${commit}:${path}\n`).join(''),
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (batch.status !== 0) throw new Error(`git cat-file failed: ${batch.stderr.toString('utf8')}`);
+  const output = batch.stdout;
+  const versions: { commit: string; text: string }[] = [];
+  let offset = 0;
+  for (const commit of commits) {
+    const headerEnd = output.indexOf(0x0a, offset);
+    const header = output.subarray(offset, headerEnd).toString('utf8');
+    offset = headerEnd + 1;
+    if (header.endsWith(' missing')) continue; // the commit deleted the file
+    const size = Number(header.split(' ')[2]);
+    versions.push({ commit, text: output.subarray(offset, offset + size).toString('utf8') });
+    offset += size + 1;
+  }
+  return versions;
+}
+
+/**
+ * The guarantee promote gives, checked on the result instead of the tool: every tag staging and prod name
+ * was, at some commit of `ranOn`'s history, the tag of the environment before them. It catches a promotion
+ * typed by hand that skips an environment or invents a tag.
+ */
+export function verifyPromotionHistory(root: string, ranOn: string): HistoryCheck {
+  const lines: string[] = [];
+  let ok = true;
+  for (const env of ENVIRONMENTS) {
+    const source = previousEnvironment(env);
+    if (source === undefined) continue;
+    const proposed = EnvironmentKustomization.load(root, env);
+    const history = versionsInHistory(root, ranOn, relative(root, kustomizationPath(root, source)));
+    for (const service of SERVICES) {
+      const tag = proposed.tagOf(service);
+      if (tag === undefined) continue;
+      const first = history.find((version) => imageTagsIn(version.text).get(service) === tag);
+      if (first) {
+        lines.push(
+          `ok: ${env} ${service} ${tag.slice(0, 12)} ran in ${source} (set at ${first.commit.slice(0, 12)})`,
+        );
+      } else {
+        ok = false;
+        lines.push(
+          `refused: ${env} ${service} ${tag} never ran in ${source} (history of ${ranOn}); promote ${source} -> ${env} with the tag ${source} runs`,
+        );
+      }
+    }
+  }
+  return { ok, lines };
+}
+
 export function describePlan(plan: PromotionPlan): string {
   if (plan.changes.length === 0) {
     return `${plan.to} already runs what ${plan.from} runs (${plan.alreadyCurrent.join(', ')}); nothing to promote\n`;
@@ -167,8 +242,23 @@ if (require.main === module) {
       tag: { type: 'string' },
       'dry-run': { type: 'boolean' },
       markdown: { type: 'boolean' },
+      verify: { type: 'boolean' },
+      'ran-on': { type: 'string' },
       root: { type: 'string' },
     });
+    if (options.verify) {
+      const promotionFlags = ['to', 'from', 'service', 'tag', 'dry-run', 'markdown'] as const;
+      const extra = promotionFlags.filter((flag) => options[flag] !== undefined);
+      if (extra.length > 0)
+        throw new UsageError(
+          `--verify changes nothing and takes no ${extra.map((flag) => `--${flag}`).join(', ')}`,
+        );
+      const check = verifyPromotionHistory(options.root ?? process.cwd(), options['ran-on'] ?? 'HEAD');
+      process.stdout.write(`${check.lines.join('\n')}\n`);
+      if (!check.ok) process.exitCode = 1;
+      return;
+    }
+    if (options['ran-on'] !== undefined) throw new UsageError('--ran-on belongs to --verify');
     const plan = promote({
       root: options.root ?? process.cwd(),
       from: options.from,

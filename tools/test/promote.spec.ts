@@ -126,3 +126,62 @@ describe('promote: move the tags one environment runs into the next', () => {
     expect(result.stdout).toMatch(/^Usage: npm run promote -- --to <staging\|prod>/);
   });
 });
+
+describe('promote --verify: every staging and prod tag ran in the environment before it', () => {
+  let repo: GitopsRepo;
+  const setTag = (env: string, from: string, to: string) =>
+    repo.write(repo.overlayPath(env), repo.read(repo.overlayPath(env)).replace(from, to));
+  beforeEach(() => {
+    repo = new GitopsRepo();
+  });
+  afterEach(() => repo.remove());
+
+  it('accepts a tag the previous environment ran earlier, even after it moved on', () => {
+    setTag('dev', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
+    repo.commit('dev runs b');
+    setTag('dev', `newTag: ${SHA.b} # set by CI`, `newTag: ${SHA.c} # set by CI`);
+    repo.commit('dev runs c');
+    setTag('staging', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
+
+    const result = runTool('promote', ['--verify'], repo.root);
+
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`ok: staging api ${SHA.b.slice(0, 12)} ran in dev`);
+  });
+
+  it('refuses a prod tag that only dev ran (staging skipped by a hand edit)', () => {
+    setTag('dev', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
+    repo.commit('dev runs b');
+    setTag('prod', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
+
+    const result = runTool('promote', ['--verify'], repo.root);
+
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain(`refused: prod api ${SHA.b} never ran in staging`);
+  });
+
+  it('counts only the history given by --ran-on: a pull request cannot pass by setting dev itself', () => {
+    const base = repo.git('rev-parse', 'HEAD').trim();
+    setTag('dev', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.d} # set by CI`);
+    repo.commit('the pull request sets dev ...');
+    setTag('staging', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.d} # set by CI`);
+    repo.commit('... and staging in one go');
+
+    expect(runTool('promote', ['--verify'], repo.root).status).toBe(0);
+    const againstBase = runTool('promote', ['--verify', '--ran-on', base], repo.root);
+    expect(againstBase.status).toBe(1);
+    expect(againstBase.stdout).toContain(
+      `refused: staging api ${SHA.d} never ran in dev (history of ${base})`,
+    );
+  });
+
+  it.each([
+    [['--verify', '--to', 'staging'], '--verify changes nothing and takes no --to'],
+    [['--verify', '--ran-on', 'no-such-revision'], '--ran-on "no-such-revision" is not a revision'],
+    [['--to', 'staging', '--ran-on', 'HEAD'], '--ran-on belongs to --verify'],
+  ])('refuses %j with exit status 2', (args, message) => {
+    const result = runTool('promote', args, repo.root);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+});

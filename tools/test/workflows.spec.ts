@@ -12,6 +12,7 @@ import {
   parseWorkflow,
   pathFilterSelects,
   prodPromotionProtected,
+  pullRequestsVerifyPromotionHistory,
   releaseSkipsItsOwnCommits,
   topLevelPermissionsReadOnly,
   trivyGatesRelease,
@@ -246,6 +247,15 @@ describe('GitHub Actions workflows', () => {
       expect(trivyGatesRelease(parseWorkflow('release.yml (signs first)', swapped))).toEqual([
         'release.yml (signs first): job image signs the image before scanning it',
       ]);
+    });
+
+    it('ci: every pull request is checked against the promotion history (a hand edit cannot skip an env)', () => {
+      expect(pullRequestsVerifyPromotionHistory(workflow('ci.yml'))).toEqual([]);
+      expect(
+        pullRequestsVerifyPromotionHistory(
+          broken('ci.yml', '--verify --ran-on HEAD^1', '--verify --ran-on HEAD'),
+        ),
+      ).toHaveLength(1);
     });
 
     it('promote: a prod promotion runs in the protected production environment and needs the prod code owners', () => {

@@ -292,3 +292,19 @@ export function prodPromotionProtected(workflow: Workflow, codeowners: string): 
     problems.push('CODEOWNERS names no owner for gitops/envs/prod/: a prod pull request needs no review');
   return problems;
 }
+
+/** Pull requests are checked against the promotion rule, whoever edited the overlays. */
+export function pullRequestsVerifyPromotionHistory(workflow: Workflow): string[] {
+  if (!triggers(workflow).includes('pull_request'))
+    return [`${workflow.name}: does not run on pull requests`];
+  const verifies = jobsOf(workflow).some(([, job]) =>
+    stepsOf(job).some(
+      (step) =>
+        typeof step.run === 'string' &&
+        /npm run (--silent )?promote -- --verify --ran-on HEAD\^1\b/.test(step.run),
+    ),
+  );
+  return verifies
+    ? []
+    : [`${workflow.name}: no job runs "promote -- --verify --ran-on HEAD^1" on pull requests`];
+}
