@@ -1,0 +1,176 @@
+// The canary analysis queries, exactly as gitops/envs/dev renders them, evaluated by Prometheus' own engine
+// (`promtool test rules`, promql_expr_test) against series shaped like a canary's: the traps the templates
+// claim to handle are checked on real PromQL semantics, not by reading the text.
+//   - an empty result is what makes a measurement Inconclusive (both conditions guard len(result) == 1);
+//   - a single number is compared to the threshold arg.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { K8sObject } from '../tools/verify-gitops/model';
+import { renderDirectory } from '../tools/verify-gitops/render';
+
+const repositoryRoot = join(__dirname, '..');
+const CANARY = 'canaryhash1';
+const STABLE = 'stablehash1';
+let templates: K8sObject[];
+let scratch: string;
+
+beforeAll(() => {
+  templates = renderDirectory(repositoryRoot, 'gitops/envs/dev').filter((o) => o.kind === 'AnalysisTemplate');
+  scratch = mkdtempSync(join(tmpdir(), 'analysis-queries-'));
+});
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** The metric's query with its args resolved the way the Rollout resolves them in dev. */
+function query(templateName: string, service: string): string {
+  const template = templates.find((t) => t.metadata.name === templateName);
+  if (!template) throw new Error(`gitops/envs/dev renders no AnalysisTemplate ${templateName}`);
+  const values: Record<string, string> = { namespace: 'dev', service, 'canary-hash': CANARY };
+  for (const arg of template.spec.args) if (arg.value !== undefined) values[arg.name] ??= arg.value;
+  const text: string = template.spec.metrics[0].provider.prometheus.query;
+  return text.replace(/\{\{\s*args\.([a-z0-9-]+)\s*\}\}/g, (_, name: string) => {
+    if (values[name] === undefined) throw new Error(`${templateName} uses arg ${name} with no value`);
+    return values[name];
+  });
+}
+
+interface Series {
+  name: string;
+  labels: Record<string, string>;
+  /** promtool expanding notation, one sample per 15 s, e.g. '0+12x20' = +12 every 15 s. */
+  values: string;
+}
+
+function series(name: string, hash: string, labels: Record<string, string>, values: string): Series {
+  return { name, labels: { namespace: 'dev', rollouts_pod_template_hash: hash, ...labels }, values };
+}
+
+/** Runs promtool on one expectation; throws promtool's own diff when Prometheus disagrees. */
+function expectQuery(expr: string, input: Series[], expected: number | 'empty'): void {
+  const file = join(scratch, `case-${Math.random().toString(36).slice(2)}.yaml`);
+  const inputSeries = input.map((s) => ({
+    series: `${s.name}{${Object.entries(s.labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',')}}`,
+    values: s.values,
+  }));
+  writeFileSync(
+    file,
+    stringify({
+      evaluation_interval: '15s',
+      tests: [
+        {
+          interval: '15s',
+          input_series: inputSeries,
+          promql_expr_test: [
+            { expr, eval_time: '3m', exp_samples: expected === 'empty' ? [] : [{ labels: '{}', value: expected }] },
+          ],
+        },
+      ],
+    }),
+  );
+  try {
+    execFileSync('promtool', ['test', 'rules', file], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`promtool disagrees:\n${String((error as { stdout?: string }).stdout ?? error)}`);
+  }
+}
+
+const apiRequests = (hash: string, route: string, status: string, values: string) =>
+  series('http_requests_total', hash, { service: 'api', method: 'GET', route, status_code: status }, values);
+
+describe('http-error-rate', () => {
+  test('a healthy canary with no 5xx series yet measures 0, not an empty result', () => {
+    expectQuery(query('http-error-rate', 'api'), [apiRequests(CANARY, '/api/status', '200', '0+15x20')], 0);
+  });
+
+  test('a canary answering 20% errors measures 0.2 however healthy and busy the stable pods are', () => {
+    expectQuery(
+      query('http-error-rate', 'api'),
+      [
+        apiRequests(CANARY, '/api/status', '200', '0+12x20'),
+        apiRequests(CANARY, '/api/status', '500', '0+3x20'),
+        apiRequests(STABLE, '/api/status', '200', '0+600x20'),
+      ],
+      0.2,
+    );
+  });
+
+  test('a canary that only sees probes and scrapes has no traffic: empty, so Inconclusive', () => {
+    expectQuery(
+      query('http-error-rate', 'api'),
+      [
+        apiRequests(CANARY, '/health', '200', '0+2x20'),
+        apiRequests(CANARY, '/ready', '503', '0+3x20'),
+        apiRequests(CANARY, '/metrics', '200', '0+1x20'),
+        apiRequests(STABLE, '/api/status', '200', '0+600x20'),
+      ],
+      'empty',
+    );
+  });
+
+  test('a trickle below min-request-rate is not judged, even if half of it failed', () => {
+    expectQuery(
+      query('http-error-rate', 'api'),
+      [apiRequests(CANARY, '/api/job', '200', '0+0.5x20'), apiRequests(CANARY, '/api/job', '500', '0+0.5x20')],
+      'empty',
+    );
+  });
+});
+
+describe('http-latency-p99', () => {
+  const buckets = (hash: string, perBucket: Record<string, string>) =>
+    Object.entries(perBucket).map(([le, values]) =>
+      series('http_request_duration_seconds_bucket', hash, { service: 'api', method: 'GET', route: '/api/status', status_code: '200', le }, values),
+    );
+  const count = (hash: string, values: string) =>
+    series('http_request_duration_seconds_count', hash, { service: 'api', method: 'GET', route: '/api/status', status_code: '200' }, values);
+
+  test('a canary whose every request takes 1-2.5 s has a p99 above the 0.5 s threshold', () => {
+    expectQuery(
+      `(${query('http-latency-p99', 'api')}) > bool 0.5`,
+      [...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+10x20', '+Inf': '0+10x20' }), count(CANARY, '0+10x20')],
+      1,
+    );
+  });
+
+  test('a fast canary is below it', () => {
+    expectQuery(
+      `(${query('http-latency-p99', 'api')}) > bool 0.5`,
+      [...buckets(CANARY, { '0.05': '0+10x20', '0.5': '0+10x20', '+Inf': '0+10x20' }), count(CANARY, '0+10x20')],
+      0,
+    );
+  });
+
+  test('no requests: empty, so Inconclusive, never a p99 of NaN that passes', () => {
+    expectQuery(
+      query('http-latency-p99', 'api'),
+      [...buckets(CANARY, { '0.5': '0+0x20', '+Inf': '0+0x20' }), count(CANARY, '0+0x20')],
+      'empty',
+    );
+  });
+});
+
+describe('job-failure-ratio', () => {
+  const attempts = (hash: string, outcome: string, values: string) =>
+    series('jobs_processed_total', hash, { service: 'worker', job_type: 'report', outcome }, values);
+
+  test('a worker canary whose every attempt fails measures 1', () => {
+    expectQuery(
+      query('job-failure-ratio', 'worker'),
+      [attempts(CANARY, 'retried', '0+4x20'), attempts(CANARY, 'failed', '0+1x20'), attempts(STABLE, 'completed', '0+50x20')],
+      1,
+    );
+  });
+
+  test('a healthy worker canary with no failed attempt yet measures 0', () => {
+    expectQuery(query('job-failure-ratio', 'worker'), [attempts(CANARY, 'completed', '0+3x20')], 0);
+  });
+
+  test('an idle worker canary (no jobs) is empty, so Inconclusive', () => {
+    expectQuery(query('job-failure-ratio', 'worker'), [attempts(STABLE, 'completed', '0+50x20')], 'empty');
+  });
+});
