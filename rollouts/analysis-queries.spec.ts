@@ -75,7 +75,7 @@ function expectQuery(expr: string, input: Series[], expected: number | 'empty'):
   try {
     execFileSync('promtool', ['test', 'rules', file], { encoding: 'utf8', stdio: 'pipe' });
   } catch (error) {
-    throw new Error(`promtool disagrees:\n${String((error as { stdout?: string }).stdout ?? error)}`);
+    throw new Error(`promtool disagrees:\n${String((error as { stdout?: string }).stdout ?? error)}`, { cause: error });
   }
 }
 
