@@ -7,8 +7,8 @@ import http from 'node:http';
  * latency is measured from the moment the request was *due*, not from when a free connection let it go. A
  * closed-loop tool that waits for a response before sending the next request slows down exactly when the
  * server does, and its p99 hides the stall (coordinated omission). autocannon is closed-loop per connection,
- * and it cannot stop sending when the target's readiness fails, which the graceful-shutdown experiment needs
- * to model a Kubernetes Service removing an endpoint.
+ * and it cannot route among endpoints that come and go, which the graceful-shutdown experiment needs to model
+ * a Kubernetes Service taking a terminating pod out of rotation.
  */
 
 export interface LoadRequest {
@@ -19,16 +19,15 @@ export interface LoadRequest {
 }
 
 export interface LoadOptions {
-  baseUrl: string;
+  /**
+   * Where request number `sequence` goes (`http://host:port`), or undefined to withhold it: models a Service
+   * choosing among the endpoints that are in rotation, and having none.
+   */
+  route: (sequence: number) => string | undefined;
   ratePerSecond: number;
   durationMs: number;
   /** Builds request number `sequence` (0-based). */
   request: (sequence: number) => LoadRequest;
-  /**
-   * Asked before each due request: while it answers false the request is not sent and is counted as
-   * `withheld`. Models a Service that has taken the endpoint out of rotation after its readiness failed.
-   */
-  admit?: () => boolean;
   /** A response with this status is a success; anything else (or no response) is a failure. */
   isSuccess?: (status: number, request: LoadRequest) => boolean;
   /** A request without a complete response after this long is a failure. */
@@ -39,11 +38,24 @@ export interface LoadOptions {
 
 export interface RequestFailure {
   sequence: number;
+  target: string;
   method: string;
   path: string;
   status?: number;
   error?: string;
   body?: string;
+}
+
+/** One sent request: where it went, when (ms since the run started), and how it ended. */
+export interface RequestRecord {
+  sequence: number;
+  target: string;
+  request: LoadRequest;
+  sentAtMs: number;
+  answeredAtMs?: number;
+  status?: number;
+  /** The response body, parsed when it is JSON (small answers only). */
+  body?: unknown;
 }
 
 export interface LoadResult {
@@ -52,8 +64,11 @@ export interface LoadResult {
   withheld: number;
   succeeded: number;
   failures: RequestFailure[];
+  records: RequestRecord[];
   /** Latency of every answered request in ms, measured from when it was due; ascending. */
   latenciesMs: number[];
+  /** `performance.now()` when the run started; every `*AtMs` of a record is relative to it. */
+  startedAt: number;
   elapsedMs: number;
 }
 
@@ -69,19 +84,22 @@ export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult>
   const isSuccess = options.isSuccess ?? defaultIsSuccess;
   const timeoutMs = options.timeoutMs ?? 5_000;
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
-  const target = new URL(options.baseUrl);
-  const result: LoadResult = { due: 0, sent: 0, withheld: 0, succeeded: 0, failures: [], latenciesMs: [], elapsedMs: 0 };
+  const startedAt = performance.now();
+  const result: LoadResult = { due: 0, sent: 0, withheld: 0, succeeded: 0, failures: [], records: [], latenciesMs: [], startedAt, elapsedMs: 0 };
   const inFlight = new Set<Promise<void>>();
   const intervalMs = 1000 / options.ratePerSecond;
-  const startedAt = performance.now();
 
-  const send = (sequence: number, dueAt: number): Promise<void> =>
+  const send = (sequence: number, baseUrl: string, dueAt: number): Promise<void> =>
     new Promise<void>((resolve) => {
+      const target = new URL(baseUrl);
       const request = options.request(sequence);
+      const record: RequestRecord = { sequence, target: baseUrl, request, sentAtMs: performance.now() - startedAt };
+      result.records.push(record);
       const headers: Record<string, string | number> = { ...request.headers };
       if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
-      const fail = (failure: Omit<RequestFailure, 'sequence' | 'method' | 'path'>): void => {
-        result.failures.push({ sequence, method: request.method, path: request.path, ...failure });
+      const fail = (failure: Omit<RequestFailure, 'sequence' | 'target' | 'method' | 'path'>): void => {
+        record.answeredAtMs ??= performance.now() - startedAt;
+        result.failures.push({ sequence, target: baseUrl, method: request.method, path: request.path, ...failure });
         resolve();
       };
       const outgoing = http.request(
@@ -101,11 +119,21 @@ export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult>
           response.on('end', () => {
             const status = response.statusCode ?? 0;
             result.latenciesMs.push(performance.now() - dueAt);
+            record.answeredAtMs = performance.now() - startedAt;
+            record.status = status;
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (text.length <= 4096 && /json/.test(response.headers['content-type'] ?? '')) {
+              try {
+                record.body = JSON.parse(text);
+              } catch {
+                record.body = text;
+              }
+            }
             if (isSuccess(status, request)) {
               result.succeeded += 1;
               resolve();
             } else {
-              fail({ status, body: Buffer.concat(chunks).toString('utf8').slice(0, 300) });
+              fail({ status, body: text.slice(0, 300) });
             }
           });
         },
@@ -123,12 +151,13 @@ export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult>
       while (result.due < dueByNow) {
         const sequence = result.due;
         result.due += 1;
-        if (options.admit && !options.admit()) {
+        const baseUrl = options.route(sequence);
+        if (baseUrl === undefined) {
           result.withheld += 1;
           continue;
         }
         result.sent += 1;
-        const pending = send(sequence, startedAt + sequence * intervalMs);
+        const pending = send(sequence, baseUrl, startedAt + sequence * intervalMs);
         inFlight.add(pending);
         void pending.then(() => inFlight.delete(pending));
       }
