@@ -41,11 +41,20 @@ export class JsonErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    // A body built on purpose (the readiness report naming the failing dependency) goes out unchanged.
+    if (exception instanceof HttpException && this.isPreparedBody(exception.getResponse())) {
+      void reply.code(exception.getStatus()).send(exception.getResponse());
+      return;
+    }
     const body = this.describe(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
       this.logger.error({ err: exception }, `unhandled error: ${(exception as Error)?.message ?? String(exception)}`);
     }
     void reply.code(body.statusCode).send(body);
+  }
+
+  private isPreparedBody(response: string | object): boolean {
+    return typeof response === 'object' && response !== null && !('message' in response);
   }
 
   private describe(exception: unknown): ApiErrorBody {

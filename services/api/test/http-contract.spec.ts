@@ -86,7 +86,7 @@ describe('POST /api/job and GET /api/job/:id', () => {
 });
 
 describe('bad input is a 4xx naming the field, never a 500', () => {
-  const cases: { name: string; body: unknown; raw?: string; contentType?: string; headers?: Record<string, string>; status: number; field: string }[] = [
+  const cases: { name: string; body?: unknown; raw?: string; contentType?: string; headers?: Record<string, string>; status: number; field: string }[] = [
     { name: 'malformed JSON', raw: '{"type": "ping", ', status: 400, field: 'body' },
     { name: 'a JSON array instead of an object', body: [1, 2], status: 400, field: 'body' },
     { name: 'missing type', body: { payload: {} }, status: 400, field: 'type' },

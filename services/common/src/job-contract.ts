@@ -7,9 +7,6 @@ import { z } from 'zod';
 
 export const JOB_QUEUE_NAME = 'jobs';
 
-/** Largest invoice total the worker accepts: beyond this a payload can never succeed (UnrecoverableError). */
-export const MAX_INVOICE_TOTAL_CENTS = 1_000_000_000_000;
-
 const invoiceLine = z.strictObject({
   sku: z.string().min(1).max(64),
   quantity: z.number().int().min(1).max(1_000_000),

@@ -1,5 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
-import { type InvoiceTotalPayload, type InvoiceTotalResult, MAX_INVOICE_TOTAL_CENTS } from '@opsforge/common';
+import type { InvoiceTotalPayload, InvoiceTotalResult } from '@opsforge/common';
+
+/** Largest invoice total accepted (10 billion in the currency's main unit): a business rule of this worker. */
+export const MAX_INVOICE_TOTAL_CENTS = 1_000_000_000_000;
 
 /**
  * Totals of an invoice in integer cents. BigInt keeps the arithmetic exact for any line the contract admits;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -62,14 +63,16 @@ export function ensureServicesBuilt(): void {
   builtInThisProcess = true;
 }
 
-async function answers(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
-    await response.arrayBuffer();
-    return response.status === 200;
-  } catch {
-    return false;
-  }
+/** GET without keep-alive: a pooled socket would keep jest's event loop alive after the suite ends. */
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolveAnswer) => {
+    const probe = get(url, { agent: false, timeout: 1000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolveAnswer(response.statusCode === 200));
+    });
+    probe.on('timeout', () => probe.destroy());
+    probe.on('error', () => resolveAnswer(false));
+  });
 }
 
 /** Spawn `node services/<name>/dist/main.js` as a real process; see StartServiceOptions. */
