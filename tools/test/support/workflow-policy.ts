@@ -140,7 +140,8 @@ const runsTool = (step: Step, tool: string) =>
 
 /**
  * The commit release.yml pushes (the dev tag) must not start release.yml again: its path filter must not
- * select the overlay, and the push must use GITHUB_TOKEN (whose pushes start no workflow), not a PAT.
+ * select the overlay, whatever credential pushes it (a deploy key's push starts workflows; GITHUB_TOKEN's does
+ * not). And the push is never made with a personal access token, which would act as a person.
  */
 export function releaseSkipsItsOwnCommits(workflow: Workflow): string[] {
   const problems: string[] = [];
