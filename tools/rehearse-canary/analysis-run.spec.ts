@@ -109,6 +109,18 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
     expect(measuredAt('latency-p99')).toEqual([30, 45]);
   });
 
+  it('ends the run as soon as one metric fails, without waiting for the next measurement of the others', async () => {
+    const { run, finish, measuredAt } = scriptedRun([
+      { spec: { name: 'fast', interval: '1s', count: 10 }, script: ['Successful', 'Failed'] },
+      { spec: { name: 'slow', interval: '1m', count: 10 }, script: ['Successful'] },
+    ]);
+    await finish();
+    expect(run.phase).toBe('Failed');
+    // The status update that records the failed metric re-enqueues the run: it is terminated right then.
+    expect(Math.round(run.completedAt! / 1000)).toBe(measuredAt('fast').at(-1));
+    expect(measuredAt('slow')).toEqual([0]);
+  });
+
   it('takes the worst phase across metrics: Failed over Error over Inconclusive', async () => {
     const { run, finish } = scriptedRun([
       { spec: { name: 'a', interval: '1s', count: 3 }, script: ['Inconclusive'] },

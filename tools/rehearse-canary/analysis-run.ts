@@ -355,19 +355,37 @@ export class AnalysisRun {
     return next;
   }
 
-  /** One pass of reconcileAnalysisRun: take the due measurements (in parallel), then assess the run. */
-  async reconcile(): Promise<void> {
-    if (isCompleted(this.phase)) return;
+  private statusSnapshot(): string {
+    return JSON.stringify([this.phase, this.message, [...this.results.values()].map((result) => [result.phase, result.measurements.length])]);
+  }
+
+  /**
+   * One pass of reconcileAnalysisRun: take the due measurements (in parallel), then assess the run.
+   * Resolves true when the run's status changed: the controller persists it, and its own informer sees the
+   * update and reconciles the run again at once (that second pass is where a run whose metric just failed
+   * notices it is terminating).
+   */
+  async reconcile(): Promise<boolean> {
+    if (isCompleted(this.phase)) return false;
+    const before = this.statusSnapshot();
     for (const metric of this.metrics) {
       const problem = validateMetric(metric);
       if (problem) {
         this.complete('Error', `Analysis spec invalid: ${problem}`, this.options.clock());
-        return;
+        return true;
       }
     }
     const due = this.dueMetrics(this.options.clock());
     await Promise.all(due.map((metric) => this.measure(metric)));
     this.assess(this.options.clock());
+    return this.statusSnapshot() !== before;
+  }
+
+  /** Reconciles until the status stops changing, as the controller's update events make it do. */
+  async reconcileUntilSettled(): Promise<void> {
+    while ((await this.reconcile()) && !isCompleted(this.phase)) {
+      // Each persisted status change re-enqueues the run; nothing is due, so only the assessment moves.
+    }
   }
 }
 
@@ -381,7 +399,7 @@ export async function runToCompletion(
   options: { sleep: (ms: number) => Promise<void>; clock: () => number; onReconciled?: (run: AnalysisRun) => void },
 ): Promise<AnalysisRun> {
   for (;;) {
-    await run.reconcile();
+    await run.reconcileUntilSettled();
     options.onReconciled?.(run);
     if (isCompleted(run.phase)) return run;
     const next = run.nextReconcileAt();

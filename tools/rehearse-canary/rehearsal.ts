@@ -81,6 +81,8 @@ export interface RunReport {
   phase: AnalysisPhase;
   message: string;
   decision: Decision;
+  /** From the canary's first traffic to the run's creation, rehearsal time (the Rollout's pauses before it). */
+  analysisStartedAfterMs: number;
   /** From the canary's first traffic to the run's verdict, rehearsal time. */
   decidedAfterMs: number;
   /** Canary weight when the verdict came. */
@@ -186,8 +188,10 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
   );
   const deadline = clock() + (2 * Math.min(completesAt, longestMetricMs / scale) + 30_000);
 
+  let analysisStartedAfterMs: number | undefined;
   for (;;) {
-    await run.reconcile();
+    await run.reconcileUntilSettled();
+    analysisStartedAfterMs ??= context.sinceFirstTraffic();
     if (isCompleted(run.phase)) break;
     if (clock() > deadline) throw new Error(`the analysis run was still ${run.phase} after its expected duration`);
     const sinceTraffic = context.sinceFirstTraffic();
@@ -218,6 +222,7 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
     phase: run.phase,
     message: run.message,
     decision,
+    analysisStartedAfterMs: analysisStartedAfterMs!,
     decidedAfterMs,
     weightAtDecision,
     canary: { ...canary, unit: plan.rolloutName === 'worker' ? 'job attempts' : 'requests' },

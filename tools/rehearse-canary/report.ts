@@ -43,7 +43,7 @@ export function formatReport(report: RehearsalReport): string {
     lines.push(`   run: ${run.phase}${run.message ? ` - ${run.message}` : ''}`);
     lines.push(`   decision: ${DECISION_TEXT[run.decision]}`);
     lines.push(
-      `   time to decision: ${seconds(run.decidedAfterMs)} after the canary took traffic (production equivalent ${seconds(run.decidedAfterMs * scale)}), at canary weight ${run.weightAtDecision}%`,
+      `   time to decision: ${seconds(run.decidedAfterMs)} after the canary took traffic (production equivalent ${seconds(run.decidedAfterMs * scale)}), at canary weight ${run.weightAtDecision}%; the analysis started ${seconds(run.analysisStartedAfterMs)} after the canary took traffic`,
     );
     lines.push(
       `   canary before the decision: ${run.canary.served} ${run.canary.unit}, ${run.canary.failed} failed (${percent(run.canary.failed, run.canary.served)})`,
