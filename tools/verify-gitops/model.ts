@@ -5,8 +5,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- rendered YAML is untyped by nature; rules read fields defensively */
 export type K8sObject = Record<string, any>;
 
-/** One `kubectl kustomize` output: an env overlay or the argocd/ tree. */
+/**
+ * One rendered directory: an env overlay, the argocd/ tree, or another directory of this repository an
+ * Application deploys (e.g. observability's rules).
+ */
 export interface RenderedTree {
+  role: 'env' | 'argocd' | 'application-source';
   /** Repository-relative directory that was rendered, e.g. `gitops/envs/prod`. */
   source: string;
   /** The environment name for an env overlay (the folder name, which is also its namespace). */

@@ -1,7 +1,7 @@
 // Renders the GitOps tree the way Argo CD does: real `kubectl kustomize` (kustomize v5, offline, no network,
 // no cluster) on every env overlay under gitops/envs and on argocd/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { K8sObject, RenderedTree } from './model';
@@ -35,23 +35,56 @@ export function renderDirectory(root: string, relativeDirectory: string): K8sObj
     const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message).trim();
     throw new RenderError(`kubectl kustomize ${relativeDirectory} failed: ${stderr}`);
   }
+  return parseDocuments(output, `the kustomize build of ${relativeDirectory}`);
+}
+
+function parseDocuments(text: string, origin: string): K8sObject[] {
   const objects: K8sObject[] = [];
-  for (const document of parseAllDocuments(output)) {
-    if (document.errors.length > 0) {
-      throw new RenderError(`${relativeDirectory} rendered invalid YAML: ${document.errors[0].message}`);
-    }
+  for (const document of parseAllDocuments(text)) {
+    if (document.errors.length > 0) throw new RenderError(`${origin} is invalid YAML: ${document.errors[0].message}`);
     const value = document.toJS() as unknown;
     if (value !== null && value !== undefined) objects.push(value as K8sObject);
   }
   return objects;
 }
 
-/** Every env overlay, then argocd/. */
+/**
+ * What Argo CD deploys from a directory of this repository: the kustomize build when it has a
+ * kustomization.yaml, else its YAML files (Argo CD's plain directory source; this tree uses no recursion).
+ */
+export function renderApplicationSource(root: string, relativeDirectory: string): K8sObject[] {
+  const directory = join(root, relativeDirectory);
+  if (existsSync(join(directory, 'kustomization.yaml'))) return renderDirectory(root, relativeDirectory);
+  return readdirSync(directory)
+    .filter((file) => /\.(ya?ml|json)$/.test(file))
+    .sort()
+    .flatMap((file) => parseDocuments(readFileSync(join(directory, file), 'utf8'), `${relativeDirectory}/${file}`));
+}
+
+/** Directories of this repository that argocd/ Applications deploy, other than the env overlays and argocd/. */
+function applicationSourceDirectories(root: string, argocd: K8sObject[]): string[] {
+  const rootApplication = argocd.find((o) => o.kind === 'Application' && o.spec?.source?.path === ARGOCD_DIRECTORY);
+  const repoURL = rootApplication?.spec?.source?.repoURL;
+  const paths = argocd
+    .filter((o) => o.kind === 'Application')
+    .flatMap((app) => app.spec?.sources ?? (app.spec?.source ? [app.spec.source] : []))
+    .filter((source: K8sObject) => source.repoURL === repoURL && typeof source.path === 'string')
+    .map((source: K8sObject) => String(source.path).replace(/\/+$/, ''))
+    .filter((path: string) => path !== ARGOCD_DIRECTORY && !path.startsWith(`${ENVS_DIRECTORY}/`))
+    .filter((path: string) => existsSync(join(root, path)));
+  return [...new Set<string>(paths)].sort();
+}
+
+/** Every env overlay, argocd/, then every other directory of this repository an Application deploys. */
 export function renderAll(root: string): RenderedTree[] {
   const trees: RenderedTree[] = envFolders(root).map((env) => {
     const source = `${ENVS_DIRECTORY}/${env}`;
-    return { source, env, objects: renderDirectory(root, source) };
+    return { role: 'env' as const, source, env, objects: renderDirectory(root, source) };
   });
-  trees.push({ source: ARGOCD_DIRECTORY, objects: renderDirectory(root, ARGOCD_DIRECTORY) });
+  const argocd = renderDirectory(root, ARGOCD_DIRECTORY);
+  trees.push({ role: 'argocd', source: ARGOCD_DIRECTORY, objects: argocd });
+  for (const source of applicationSourceDirectories(root, argocd)) {
+    trees.push({ role: 'application-source', source, objects: renderApplicationSource(root, source) });
+  }
   return trees;
 }

@@ -38,7 +38,11 @@ const SEMVER = /^[0-9]+\.[0-9]+\.[0-9]+$/;
 const COMMIT_SHA = /^[0-9a-f]{40}$/;
 
 function envTrees(trees: RenderedTree[]): RenderedTree[] {
-  return trees.filter((tree) => tree.env !== undefined);
+  return trees.filter((tree) => tree.role === 'env');
+}
+
+function argocdTrees(trees: RenderedTree[]): RenderedTree[] {
+  return trees.filter((tree) => tree.role === 'argocd');
 }
 
 function violation(rule: string, whereText: string, message: string): Violation {
@@ -602,7 +606,7 @@ const canarySeriesLabelled: Rule = {
   summary: 'every analysed Rollout is scraped by a ServiceMonitor Prometheus selects, carrying rollouts-pod-template-hash, through a Service Argo Rollouts does not rewrite',
   check(trees) {
     const found: Violation[] = [];
-    const argocd = trees.find((tree) => tree.env === undefined);
+    const argocd = argocdTrees(trees)[0];
     const prometheusSelector = argocd
       ? ofKind(argocd, 'Application').find((a) => a.spec?.source?.chart === 'kube-prometheus-stack')?.spec?.source?.helm
           ?.valuesObject?.prometheus?.prometheusSpec?.serviceMonitorSelector
@@ -693,7 +697,7 @@ const argocdPinnedRevisions: Rule = {
   summary: 'every Application belongs to the opsforge AppProject; charts pinned to an exact version, this repository at the branch the root tracks, other git sources at a commit',
   check(trees) {
     const found: Violation[] = [];
-    for (const tree of trees.filter((t) => t.env === undefined)) {
+    for (const tree of argocdTrees(trees)) {
       const tracked = trackedRepository(tree);
       const projects = new Set(ofKind(tree, 'AppProject').map((p) => p.metadata?.name));
       for (const { owner, spec } of applicationSpecs(tree)) {
@@ -728,7 +732,7 @@ const argocdSourcesExist: Rule = {
   summary: 'every path an Application or the env ApplicationSet reads from this repository exists in it',
   check(trees, root) {
     const found: Violation[] = [];
-    for (const tree of trees.filter((t) => t.env === undefined)) {
+    for (const tree of argocdTrees(trees)) {
       const tracked = trackedRepository(tree);
       for (const { owner, spec } of applicationSpecs(tree)) {
         const report = (message: string) => found.push(violation(this.name, where(tree, owner), message));
@@ -774,7 +778,7 @@ const appProjectScope: Rule = {
   check(trees) {
     const found: Violation[] = [];
     const envs = envTrees(trees).map((t) => t.env as string);
-    for (const tree of trees.filter((t) => t.env === undefined)) {
+    for (const tree of argocdTrees(trees)) {
       for (const { owner, spec } of applicationSpecs(tree)) {
         const project = ofKind(tree, 'AppProject').find((p) => p.metadata?.name === spec.project);
         if (!project) continue;
@@ -819,7 +823,7 @@ const notificationsWired: Rule = {
   summary: 'Argo CD notification triggers, templates and services parse, reference each other, and every subscription names one that exists',
   check(trees) {
     const found: Violation[] = [];
-    for (const tree of trees.filter((t) => t.env === undefined)) {
+    for (const tree of argocdTrees(trees)) {
       const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === 'argocd-notifications-cm');
       if (!configMap) continue;
       const data: Record<string, string> = configMap.data ?? {};
