@@ -384,7 +384,9 @@ const analysisTemplatesResolve: Rule = {
             }
             for (const arg of template.spec?.args ?? []) {
               accepted.add(arg.name);
-              const hasDefault = arg.value !== undefined || arg.valueFrom !== undefined;
+              // A template-side default is a value or a secretKeyRef; a template-side fieldRef is not resolved
+              // by the controller (argo-rollouts issue 3361), so the Rollout must pass that arg.
+              const hasDefault = arg.value !== undefined || arg.valueFrom?.secretKeyRef !== undefined;
               if (!hasDefault && !supplied.has(arg.name)) {
                 found.push(violation(this.name, where(tree, rollout, use.label), `does not pass arg "${arg.name}" that AnalysisTemplate ${reference.templateName} requires: add it under args`));
               }
