@@ -1,0 +1,169 @@
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix } from '../../common/test/support';
+import { type LoadRequest, percentile, runOpenLoopLoad } from '../../common/test/chaos/open-loop-load';
+
+/**
+ * Terminating an API pod under load costs no request. Two real API processes stand for two replicas behind a
+ * Service; the load generator routes round-robin among the endpoints in rotation. One replica is terminated
+ * the way the kubelet does it (gitops/base/api/rollout.yaml):
+ *
+ *   t0           pod marked Terminating; the endpoint is removed, which reaches the router after a
+ *                propagation delay; meanwhile the kubelet runs the preStop sleep
+ *   t0 + preStop SIGTERM: readiness fails, in-flight requests finish, the process exits 0
+ *
+ * The manifests' 5 s preStop is scaled down to 1 s and the propagation delay is 250 ms. Every request is slowed
+ * by CHAOS_LATENCY_MS so that dozens are still in flight on the terminating replica when SIGTERM arrives:
+ * those are what the drain must finish.
+ */
+
+const RATE_PER_SECOND = 100;
+const LOAD_MS = 6_000;
+const TERMINATE_AT_MS = 2_000;
+const ENDPOINT_PROPAGATION_MS = 250;
+const PRE_STOP_MS = 1_000;
+const REQUEST_LATENCY_MS = 1_500;
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+function requestNumber(sequence: number): LoadRequest {
+  if (sequence % 3 === 2) return { method: 'GET', path: '/api/status' };
+  return {
+    method: 'POST',
+    path: '/api/job',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'ping', payload: { note: `drain-${sequence}` } }),
+  };
+}
+
+describe('api: SIGTERM under load', () => {
+  const prefix = testQueuePrefix('api-drain');
+  const replicas: RunningService[] = [];
+
+  afterAll(async () => {
+    await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
+    await deleteQueueKeys(sharedRedisUrl(), prefix);
+  });
+
+  it('finishes every in-flight request and fails none while a replica is terminated', async () => {
+    const env = {
+      REDIS_URL: sharedRedisUrl(),
+      QUEUE_PREFIX: prefix,
+      CHAOS_LATENCY_MS: String(REQUEST_LATENCY_MS),
+      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+      LOG_LEVEL: 'warn',
+    };
+    const [terminated, survivor] = await Promise.all([startService('api', { env }), startService('api', { env })]);
+    replicas.push(terminated, survivor);
+
+    let inRotation = [terminated.url, survivor.url];
+    let sigtermAtMs = Number.NaN;
+    let readyAfterSigterm: number | string = 'not probed';
+    let exitAfterSigtermMs = Number.NaN;
+
+    const loadStartedAt = performance.now();
+    const kubelet = (async () => {
+      await sleep(TERMINATE_AT_MS);
+      const terminatingAt = performance.now();
+      setTimeout(() => (inRotation = inRotation.filter((url) => url !== terminated.url)), ENDPOINT_PROPAGATION_MS);
+      await sleep(PRE_STOP_MS - (performance.now() - terminatingAt));
+      sigtermAtMs = performance.now() - loadStartedAt;
+      terminated.process.kill('SIGTERM');
+      readyAfterSigterm = await fetch(`${terminated.url}/ready`, { signal: AbortSignal.timeout(1_000) })
+        .then((response) => response.status)
+        .catch((error: Error) => `no answer (${error.cause instanceof Error ? error.cause.message : error.message})`);
+      const exit = await terminated.exited;
+      exitAfterSigtermMs = performance.now() - loadStartedAt - sigtermAtMs;
+      return exit;
+    })();
+
+    const load = await runOpenLoopLoad({
+      route: (sequence) => (inRotation.length === 0 ? undefined : inRotation[sequence % inRotation.length]),
+      ratePerSecond: RATE_PER_SECOND,
+      durationMs: LOAD_MS,
+      request: requestNumber,
+      isSuccess: (status, request) => status === (request.method === 'POST' ? 202 : 200),
+      timeoutMs: REQUEST_LATENCY_MS + 5_000,
+      maxSockets: 512,
+    });
+    const exit = await kubelet;
+    // The generator's clock started a moment after ours: align record times to it.
+    const sigtermOnLoadClock = sigtermAtMs - (load.startedAt - loadStartedAt);
+    const inFlightAtSigterm = load.records.filter(
+      (record) => record.target === terminated.url && record.sentAtMs < sigtermOnLoadClock && (record.answeredAtMs ?? Infinity) > sigtermOnLoadClock,
+    );
+    const servedByTerminated = load.records.filter((record) => record.target === terminated.url).length;
+
+    const report = {
+      sent: load.sent,
+      failed: load.failures.length,
+      withheld: load.withheld,
+      servedByTerminatedReplica: servedByTerminated,
+      inFlightOnItAtSigterm: inFlightAtSigterm.length,
+      readyAfterSigterm,
+      exit,
+      exitAfterSigtermMs: Math.round(exitAfterSigtermMs),
+      p99Ms: Math.round(percentile(load.latenciesMs, 0.99)),
+    };
+    console.log(`api SIGTERM under load: ${JSON.stringify(report)}`);
+
+    expect(load.failures).toEqual([]);
+    expect(load.withheld).toBe(0);
+    expect(load.sent).toBe((RATE_PER_SECOND * LOAD_MS) / 1000);
+    // The drain was really exercised: many requests were mid-flight on the replica when it got SIGTERM.
+    expect(inFlightAtSigterm.length).toBeGreaterThanOrEqual(20);
+    expect(inFlightAtSigterm.every((record) => record.status === 200 || record.status === 202)).toBe(true);
+    expect(readyAfterSigterm).not.toBe(200);
+    expect(exit).toEqual({ code: 0, signal: null });
+    // It waited for the slowest in-flight request, and not much longer.
+    expect(exitAfterSigtermMs).toBeGreaterThan(REQUEST_LATENCY_MS - PRE_STOP_MS);
+    expect(exitAfterSigtermMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS);
+
+    // Every job the terminated replica acknowledged is in the queue: a 202 is a promise.
+    const acknowledged = inFlightAtSigterm
+      .filter((record) => record.request.method === 'POST')
+      .map((record) => (record.body as { id: string }).id);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    const readBack = await Promise.all(acknowledged.map((id) => fetch(`${survivor.url}/api/job/${encodeURIComponent(id)}`).then((response) => response.status)));
+    expect(readBack.filter((status) => status !== 200)).toEqual([]);
+  });
+
+  // KNOWN DEFECT, kept visible rather than loosened: the API's drain waits for clients to close keep-alive
+  // connections that were busy when SIGTERM arrived. Node's server.close() closes only the connections idle at
+  // that moment; one that finishes its request afterwards stays open until the client closes it (Fastify's
+  // keepAliveTimeout is 72 s). A Gateway or any pooling client therefore holds the drain open, and the
+  // watchdog ends it with exit 1 at SHUTDOWN_TIMEOUT_MS + 5 s. The fix belongs in services/api: while draining,
+  // answer with `Connection: close` (or close each connection as it goes idle), and `closeAllConnections()` at
+  // the bound. `it.failing` passes while the defect exists and fails the day it is fixed: then make it `it`.
+  it.failing('exits 0 within SHUTDOWN_TIMEOUT_MS when a pooling client keeps the connection of an in-flight request', async () => {
+    const shutdownTimeoutMs = 2_000;
+    const requestLatencyMs = 500;
+    const api = await startService('api', {
+      env: { REDIS_URL: sharedRedisUrl(), QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), CHAOS_LATENCY_MS: String(requestLatencyMs), LOG_LEVEL: 'warn' },
+    });
+    replicas.push(api);
+    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
+      // gateway's upstream connection would.
+      const answered = new Promise<number>((resolve, reject) => {
+        http
+          .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
+            response.resume();
+            response.on('end', () => resolve(response.statusCode ?? 0));
+          })
+          .on('error', reject);
+      });
+      await sleep(requestLatencyMs / 2);
+      const signalledAt = performance.now();
+      api.process.kill('SIGTERM');
+      expect(await answered).toBe(200);
+      const exit = await Promise.race([api.exited, sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const)]);
+      const exitAfterMs = performance.now() - signalledAt;
+      console.log(`api SIGTERM, pooled connection of an in-flight request: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs })}`);
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs);
+    } finally {
+      pool.destroy();
+    }
+  });
+});
