@@ -116,6 +116,10 @@ const BROKEN: Record<string, () => void> = {
       container(o, 'redis').image = 'docker.io/library/redis:7';
     });
     expectViolation(run('immutable-image-tags', thirdParty), 'StatefulSet/redis', /full release version/);
+    const pluginImage = breakObject(ARGOCD, 'Application', 'argo-rollouts', (o) => {
+      o.spec.source.helm.valuesObject.controller.initContainers[0].image = 'ghcr.io/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi:latest';
+    });
+    expectViolation(run('immutable-image-tags', pluginImage), 'argocd: Application/argo-rollouts valuesObject.controller.initContainers[0].image', /full release version/);
   },
   'workload-has-pdb': () => {
     expectViolation(run('workload-has-pdb', removeObject(STAGING, 'PodDisruptionBudget', 'worker')), 'gitops/envs/staging: Rollout/worker', /no PodDisruptionBudget selects its pods/);

@@ -157,27 +157,49 @@ const resources: Rule = {
   },
 };
 
+/** Why an image reference can move under us, or undefined when it is immutable. */
+function movingImageProblem(image: string, tree: RenderedTree): string | undefined {
+  const [repository, digest] = image.split('@');
+  const lastColon = repository.lastIndexOf(':');
+  const tag = lastColon > repository.lastIndexOf('/') ? repository.slice(lastColon + 1) : undefined;
+  const name = tag === undefined ? repository : repository.slice(0, lastColon);
+  if (name.startsWith(`${IMAGE_REPOSITORY}/`)) {
+    if (!tag || !IMAGE_TAG_PATTERN.test(tag)) {
+      return `must be tagged with the 40-character git sha that built it: set newTag under images: in ${tree.source}/kustomization.yaml`;
+    }
+  } else if (!digest && (!tag || !THIRD_PARTY_TAG.test(tag))) {
+    return 'must name a full release version (x.y.z) or a digest, never latest or a moving major/minor tag';
+  }
+  return undefined;
+}
+
+/** Every `image: <string>` inside Helm values (e.g. an init container a platform chart is given). */
+function imagesInValues(value: unknown, path: string): { image: string; path: string }[] {
+  if (Array.isArray(value)) return value.flatMap((item, index) => imagesInValues(item, `${path}[${index}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value as K8sObject).flatMap(([key, child]) =>
+    key === 'image' && typeof child === 'string' ? [{ image: child, path: `${path}.image` }] : imagesInValues(child, `${path}.${key}`),
+  );
+}
+
 const immutableImageTags: Rule = {
   name: 'immutable-image-tags',
-  summary: `images of ${IMAGE_REPOSITORY} by full git sha, third-party images by full version or digest; never latest`,
+  summary: `images of ${IMAGE_REPOSITORY} by full git sha, third-party images (also in platform chart values) by full version or digest; never latest`,
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
       for (const workload of workloads(tree)) {
         for (const { container, label } of containersOf(workload)) {
           const image = String(container.image ?? '');
-          const report = (message: string) =>
-            found.push(violation(this.name, where(tree, workload, label), `image "${image}" ${message}`));
-          const [repository, digest] = image.split('@');
-          const lastColon = repository.lastIndexOf(':');
-          const tag = lastColon > repository.lastIndexOf('/') ? repository.slice(lastColon + 1) : undefined;
-          const name = tag === undefined ? repository : repository.slice(0, lastColon);
-          if (name.startsWith(`${IMAGE_REPOSITORY}/`)) {
-            if (!tag || !IMAGE_TAG_PATTERN.test(tag)) {
-              report(`must be tagged with the 40-character git sha that built it: set newTag under images: in ${tree.source}/kustomization.yaml`);
-            }
-          } else if (!digest && (!tag || !THIRD_PARTY_TAG.test(tag))) {
-            report('must name a full release version (x.y.z) or a digest, never latest or a moving major/minor tag');
+          const problem = movingImageProblem(image, tree);
+          if (problem) found.push(violation(this.name, where(tree, workload, label), `image "${image}" ${problem}`));
+        }
+      }
+      for (const application of ofKind(tree, 'Application')) {
+        for (const source of sourcesOf(application.spec ?? {})) {
+          for (const { image, path } of imagesInValues(source.helm?.valuesObject, 'valuesObject')) {
+            const problem = movingImageProblem(image, tree);
+            if (problem) found.push(violation(this.name, where(tree, application, path), `image "${image}" ${problem}`));
           }
         }
       }
