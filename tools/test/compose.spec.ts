@@ -77,14 +77,13 @@ const root = load(rootPath);
 const includedPaths = (root.include ?? [])
   .flatMap((entry) => (typeof entry === 'string' ? [entry] : [entry.path].flat()))
   .map((path) => join(dirname(rootPath), path));
-// observability/compose.yaml is written by another part of the project; each included file is
-// validated as soon as it exists, and compose.yaml's own checks do not wait for it.
 const presentIncludes = includedPaths.filter((path) => existsSync(path));
 const files = [rootPath, ...presentIncludes];
 
 describe('compose.yaml: the local stack', () => {
-  it('includes observability/compose.yaml (the observability profile)', () => {
+  it('includes observability/compose.yaml (the observability profile), which exists: Compose fails on a missing include', () => {
     expect(includedPaths.map((path) => relative(REPO_ROOT, path))).toEqual(['observability/compose.yaml']);
+    expect(presentIncludes).toEqual(includedPaths);
   });
 
   it.each(files.map((path) => [relative(REPO_ROOT, path), path]))(
