@@ -1,0 +1,208 @@
+// No panel or alert that can never show data: every PromQL expression in the rules, the dashboards and the
+// AnalysisTemplates (as the dev overlay renders them) parses with Prometheus' own grammar, and every metric it
+// names is exported by the running services, recorded by our rules, or comes from a platform component listed
+// in platform-metrics.yaml. The log side: the fields the Alloy pipeline and the Grafana derived fields read are
+// what the services really log, and one request id finds the request in both services' logs.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import {
+  deleteQueueKeys,
+  type LogLine,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+} from '../services/common/test/support';
+import { allRules } from './test/support/prometheus-rules';
+import { parsePromQL } from './test/support/promql';
+import {
+  analysisTemplateQueries,
+  dashboardQueries,
+  type NamedQuery,
+  platformMetrics,
+  ruleQueries,
+} from './test/support/queries';
+
+// Labels Prometheus or the ServiceMonitors attach to every scraped series (docs/architecture.md), and `le`,
+// which histogram buckets carry.
+const TARGET_LABELS = ['namespace', 'pod', 'service', 'job', 'instance', 'rollouts_pod_template_hash', 'le'];
+
+let queries: NamedQuery[];
+
+beforeAll(async () => {
+  queries = [...ruleQueries(), ...dashboardQueries(), ...(await analysisTemplateQueries())];
+});
+
+describe('every PromQL expression', () => {
+  it('covers the rules, the dashboards and the three AnalysisTemplates', () => {
+    const sources = new Set(queries.map((q) => q.where.split(':')[0].replace(/ .*/, '')));
+    expect(queries.filter((q) => q.where.startsWith('AnalysisTemplate')).length).toBeGreaterThanOrEqual(3);
+    expect(sources.has('slos.yaml')).toBe(true);
+    expect(sources.has('opsforge-red.json')).toBe(true);
+  });
+
+  it('parses with the Prometheus grammar', () => {
+    const broken = queries
+      .map((q) => ({ where: q.where, errors: parsePromQL(q.expr).errors }))
+      .filter((q) => q.errors.length > 0);
+    expect(broken).toEqual([]);
+  });
+
+  it('the parser check rejects what Prometheus would reject', () => {
+    expect(parsePromQL('sum(rate(x[5m])').errors).not.toEqual([]);
+    expect(parsePromQL('label_replace(x, "a", "$1", "b", "(.+)"){a="c"}').errors).not.toEqual([]);
+    expect(parsePromQL('sum by (a) (rate({__name__="x_total"}[5m])) / y').metrics).toEqual(['x_total', 'y']);
+  });
+});
+
+describe('against the running api and worker', () => {
+  const redisUrl = sharedRedisUrl();
+  const prefix = testQueuePrefix('observability');
+  const requestId = `obs-${process.pid}-${Date.now()}`;
+  let api: RunningService;
+  let worker: RunningService;
+  let exported: Map<string, Set<string>>;
+  let jobId: string;
+
+  /** Names a scrape exposes (a histogram's _bucket/_sum/_count) and the label names seen on its samples. */
+  function exposition(text: string, into: Map<string, Set<string>>): void {
+    for (const line of text.split('\n')) {
+      const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+      if (type) {
+        const [, name, kind] = type;
+        const names =
+          kind === 'histogram'
+            ? ['_bucket', '_sum', '_count'].map((s) => name + s)
+            : kind === 'summary'
+              ? [name, `${name}_sum`, `${name}_count`]
+              : [name];
+        for (const n of names) if (!into.has(n)) into.set(n, new Set());
+        continue;
+      }
+      const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/.exec(line);
+      if (sample) {
+        for (const label of sample[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="/g))
+          into.get(sample[1])?.add(label[1]);
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    const env = { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, APP_VERSION: 'obs-test' };
+    [api, worker] = await Promise.all([startService('api', { env }), startService('worker', { env })]);
+    // Traffic that gives every series its labels: a job created and processed, a read, an unmatched route.
+    const created = await fetch(`${api.url}/api/job`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+      body: JSON.stringify({ type: 'ping', payload: { note: 'observability contract' } }),
+    });
+    expect(created.status).toBe(202);
+    jobId = ((await created.json()) as { id: string }).id;
+    await worker.waitForLog((line) => line.jobId === jobId && /complet/i.test(String(line.msg)), 15_000);
+    await fetch(`${api.url}/api/job/${jobId}`);
+    await fetch(`${api.url}/no-such-route`);
+    exported = new Map();
+    for (const service of [api, worker])
+      exposition(await (await fetch(`${service.url}/metrics`)).text(), exported);
+  });
+
+  afterAll(async () => {
+    await Promise.all([api?.stop(), worker?.stop()]);
+    await deleteQueueKeys(redisUrl, prefix);
+  });
+
+  it('every metric a query names is exported, recorded by our rules, or a declared platform metric', () => {
+    const recorded = new Set(allRules().flatMap((rule) => (rule.record ? [rule.record] : [])));
+    const platform = platformMetrics();
+    const unknown = queries.flatMap((q) =>
+      parsePromQL(q.expr)
+        .metrics.filter((name) => !exported.has(name) && !recorded.has(name) && !platform.has(name))
+        .map((name) => `${q.where}: ${name}`),
+    );
+    expect(unknown).toEqual([]);
+  });
+
+  it('every declared platform metric is used, and none is one the services export', () => {
+    const used = new Set(queries.flatMap((q) => parsePromQL(q.expr).metrics));
+    const platform = [...platformMetrics().keys()];
+    expect(platform.filter((name) => !used.has(name))).toEqual([]);
+    expect(platform.filter((name) => exported.has(name))).toEqual([]);
+  });
+
+  it('exports the metrics of the architecture contract', () => {
+    for (const name of [
+      'http_requests_total',
+      'http_request_duration_seconds_bucket',
+      'jobs_enqueued_total',
+      'jobs_processed_total',
+      'job_duration_seconds_bucket',
+      'queue_jobs',
+      'queue_oldest_waiting_job_age_seconds',
+      'worker_concurrency',
+      'app_info',
+    ]) {
+      expect([name, exported.has(name)]).toEqual([name, true]);
+    }
+    // The label names the queries rely on, as the samples of this run carry them.
+    expect(exported.get('http_requests_total')).toEqual(new Set(['method', 'route', 'status_code']));
+    expect(exported.get('jobs_enqueued_total')).toEqual(new Set(['job_type', 'outcome']));
+    expect(exported.get('jobs_processed_total')).toEqual(new Set(['job_type', 'outcome']));
+    expect(exported.get('queue_jobs')).toEqual(new Set(['queue', 'state']));
+  });
+
+  it('every label a query matches on a service metric is a label that metric carries', () => {
+    const wrong: string[] = [];
+    for (const q of queries) {
+      for (const match of q.expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/g)) {
+        const labels = exported.get(match[1]);
+        if (!labels || labels.size === 0) continue;
+        for (const matcher of match[2].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)/g)) {
+          const label = matcher[1];
+          if (!labels.has(label) && !TARGET_LABELS.includes(label))
+            wrong.push(`${q.where}: ${match[1]}{${label}}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  describe('logs', () => {
+    const datasource = parse(
+      readFileSync(path.join(__dirname, 'grafana', 'datasources', 'loki.yaml'), 'utf8'),
+    ) as {
+      datasources: Array<{ jsonData: { derivedFields: Array<{ name: string; matcherRegex: string }> } }>;
+    };
+    const derived = new Map(
+      datasource.datasources[0].jsonData.derivedFields.map((f) => [f.name, new RegExp(f.matcherRegex)]),
+    );
+    const pipeline = readFileSync(path.join(__dirname, 'loki', 'opsforge-logs.alloy'), 'utf8');
+
+    const linesOf = (predicate: (line: LogLine) => boolean) =>
+      [...api.logs, ...worker.logs].filter(predicate);
+
+    it('one request id finds the request in the api log and the job in the worker log', () => {
+      const lines = linesOf((line) => line.requestId === requestId);
+      expect(new Set(lines.map((line) => line.app))).toEqual(new Set(['api', 'worker']));
+      expect(lines.some((line) => line.app === 'worker' && line.jobId === jobId)).toBe(true);
+    });
+
+    it('every line carries the low-cardinality label fields the pipeline reads: level and app', () => {
+      const lines = [...api.logs, ...worker.logs];
+      expect(lines.length).toBeGreaterThan(3);
+      expect(new Set(lines.map((line) => line.app))).toEqual(new Set(['api', 'worker']));
+      for (const line of lines)
+        expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).toContain(line.level);
+      for (const field of ['level', 'app', 'requestId', 'jobId']) expect(pipeline).toContain(`= "${field}"`);
+    });
+
+    it("the datasource's derived fields capture exactly the request id and job id from a real line", () => {
+      // pino writes JSON.stringify's compact form, which is what Loki stores and the regexes see.
+      const [apiLine] = linesOf((line) => line.app === 'api' && line.requestId === requestId);
+      const [workerLine] = linesOf((line) => line.app === 'worker' && line.jobId === jobId);
+      expect(derived.get('requestId')?.exec(JSON.stringify(apiLine))?.[1]).toBe(requestId);
+      expect(derived.get('requestId')?.exec(JSON.stringify(workerLine))?.[1]).toBe(requestId);
+      expect(derived.get('jobId')?.exec(JSON.stringify(workerLine))?.[1]).toBe(jobId);
+    });
+  });
+});

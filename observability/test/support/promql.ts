@@ -1,0 +1,54 @@
+import { parser } from '@prometheus-io/lezer-promql';
+
+export interface ParsedQuery {
+  /** Syntax errors as `at <offset>: <text around it>`; empty when the expression parses. */
+  errors: string[];
+  /** Every metric name the expression selects, by name or by a `__name__="..."` matcher. */
+  metrics: string[];
+}
+
+/** Parses PromQL with Prometheus' own lezer grammar and lists the metric names it reads. */
+export function parsePromQL(expr: string): ParsedQuery {
+  const tree = parser.parse(expr);
+  const errors: string[] = [];
+  const metrics = new Set<string>();
+  tree.iterate({
+    enter(node) {
+      if (node.type.isError) {
+        errors.push(
+          `at ${node.from}: ${JSON.stringify(expr.slice(Math.max(0, node.from - 20), node.to + 20))}`,
+        );
+      }
+      if (node.name === 'VectorSelector') {
+        const identifier = node.node.getChild('Identifier');
+        if (identifier) metrics.add(expr.slice(identifier.from, identifier.to));
+      }
+      if (node.name === 'UnquotedLabelMatcher' || node.name === 'QuotedLabelMatcher') {
+        const label = node.node.getChild('LabelName') ?? node.node.getChild('QuotedLabelName');
+        const op = node.node.getChild('MatchOp');
+        const value = node.node.getChild('StringLiteral');
+        if (label && op && value && expr.slice(label.from, label.to).replace(/"/g, '') === '__name__') {
+          if (expr.slice(op.from, op.to) === '=') metrics.add(expr.slice(value.from + 1, value.to - 1));
+        }
+      }
+    },
+  });
+  return { errors, metrics: [...metrics].sort() };
+}
+
+/**
+ * Grafana's template variables are not PromQL: replace them with what Grafana would send, so the rest of the
+ * expression can be parsed as Prometheus will see it. Variables inside label values stay as they are.
+ */
+export function expandGrafanaVariables(expr: string): string {
+  return expr
+    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, '5m')
+    .replace(/\$__interval|\$\{__interval\}/g, '1m')
+    .replace(/\$__range|\$\{__range\}/g, '1h');
+}
+
+/** `label_values(<selector>, <label>)` of a Grafana query variable: the selector is PromQL, the rest is not. */
+export function grafanaVariableSelector(query: string): string | undefined {
+  const match = /^label_values\((.*),\s*[a-zA-Z_][a-zA-Z0-9_]*\)$/.exec(query.trim());
+  return match?.[1];
+}

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { allRules } from './prometheus-rules';
+import { expandGrafanaVariables, grafanaVariableSelector } from './promql';
+import { listFiles, observabilityDir, repoPath, run } from './repo';
+
+export interface NamedQuery {
+  /** Where the expression lives, for failure messages: file and rule, panel or metric. */
+  where: string;
+  expr: string;
+}
+
+export const dashboardsDir = path.join(observabilityDir, 'grafana', 'dashboards');
+
+export interface Dashboard {
+  uid: string;
+  title: string;
+  panels: Array<{
+    id: number;
+    gridPos: { x: number; y: number; w: number; h: number };
+    type: string;
+    title: string;
+    datasource?: { uid: string };
+    targets?: Array<{ expr: string }>;
+  }>;
+  templating: { list: Array<{ name: string; type: string; query: string | { query: string } }> };
+}
+
+export function loadDashboards(): Array<{ file: string; dashboard: Dashboard }> {
+  return listFiles(dashboardsDir, ['.json']).map((file) => ({
+    file,
+    dashboard: JSON.parse(readFileSync(file, 'utf8')) as Dashboard,
+  }));
+}
+
+export function ruleQueries(): NamedQuery[] {
+  return allRules().map((rule) => ({
+    where: `${path.basename(rule.file)}: ${rule.alert ?? rule.record}`,
+    expr: rule.expr,
+  }));
+}
+
+export function dashboardQueries(): NamedQuery[] {
+  return loadDashboards().flatMap(({ file, dashboard }) => [
+    ...dashboard.panels.flatMap((panel) =>
+      (panel.targets ?? []).map((target) => ({
+        where: `${path.basename(file)}: panel "${panel.title}"`,
+        expr: expandGrafanaVariables(target.expr),
+      })),
+    ),
+    ...dashboard.templating.list
+      .filter((variable) => variable.type === 'query')
+      .map((variable) => {
+        const query = typeof variable.query === 'string' ? variable.query : variable.query.query;
+        const selector = grafanaVariableSelector(query);
+        if (!selector)
+          throw new Error(`${path.basename(file)}: variable ${variable.name} is not label_values()`);
+        return { where: `${path.basename(file)}: variable ${variable.name}`, expr: selector };
+      }),
+  ]);
+}
+
+interface AnalysisTemplate {
+  kind: string;
+  metadata: { name: string };
+  spec: {
+    args?: Array<{ name: string; value?: string }>;
+    metrics: Array<{ name: string; provider: { prometheus?: { query: string } } }>;
+  };
+}
+
+/**
+ * The AnalysisTemplates as the dev overlay renders them (real kustomize), with their `{{args.x}}` filled in:
+ * defaults where the template has them, a sample value for the ones the Rollout passes.
+ */
+export async function analysisTemplateQueries(): Promise<NamedQuery[]> {
+  const rendered = await run('kubectl', ['kustomize', repoPath('gitops', 'envs', 'dev')]);
+  if (rendered.code !== 0) throw new Error(`kubectl kustomize gitops/envs/dev failed:\n${rendered.stderr}`);
+  const templates = parseAllDocuments(rendered.stdout)
+    .map((doc) => doc.toJS() as AnalysisTemplate)
+    .filter((object) => object?.kind === 'AnalysisTemplate');
+  return templates.flatMap((template) => {
+    const args = new Map(
+      (template.spec.args ?? []).map((arg) => [arg.name, arg.value ?? `sample-${arg.name}`]),
+    );
+    return template.spec.metrics
+      .filter((metric) => metric.provider.prometheus)
+      .map((metric) => ({
+        where: `AnalysisTemplate ${template.metadata.name}: ${metric.name}`,
+        expr: metric.provider.prometheus!.query.replace(
+          /\{\{\s*args\.([\w-]+)\s*\}\}/g,
+          (_m, name: string) => {
+            const value = args.get(name);
+            if (value === undefined)
+              throw new Error(`AnalysisTemplate ${template.metadata.name} uses unknown arg ${name}`);
+            return value;
+          },
+        ),
+      }));
+  });
+}
+
+export function platformMetrics(): Map<string, string> {
+  const bySource = parseAllDocuments(
+    readFileSync(path.join(observabilityDir, 'platform-metrics.yaml'), 'utf8'),
+  )[0].toJS() as Record<string, string[]>;
+  return new Map(
+    Object.entries(bySource).flatMap(([source, names]) => names.map((name) => [name, source] as const)),
+  );
+}
