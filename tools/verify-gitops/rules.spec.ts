@@ -63,6 +63,17 @@ test('every rule has a name, a summary and a test below', () => {
 });
 
 const BROKEN: Record<string, () => void> = {
+  'contract-names': () => {
+    expectViolation(run('contract-names', removeObject(STAGING, 'Service', 'api-canary')), 'gitops/envs/staging', /renders no Service "api-canary"/);
+    const relabelled = breakObject(PROD, 'Rollout', 'worker', (o) => {
+      o.spec.template.metadata.labels['app.kubernetes.io/name'] = 'opsforge-worker';
+    });
+    expectViolation(run('contract-names', relabelled), 'gitops/envs/prod: Rollout/worker', /app.kubernetes.io\/name: worker/);
+    const wrongNamespace = breakObject(DEV, 'Rollout', 'api', (o) => {
+      o.metadata.namespace = 'default';
+    });
+    expectViolation(run('contract-names', wrongNamespace), 'gitops/envs/dev', /must live in namespace "dev"/);
+  },
   'pod-security-restricted': () => {
     const trees = breakObject(PROD, 'Rollout', 'api', (o) => {
       container(o, 'api').securityContext.allowPrivilegeEscalation = true;

@@ -49,6 +49,44 @@ function violation(rule: string, whereText: string, message: string): Violation 
   return { rule, where: whereText, message };
 }
 
+/** Names other parts rely on (docs/architecture.md, "Kubernetes names"), per env. */
+export const CONTRACT = {
+  services: ['api', 'api-canary', 'worker', 'redis'],
+  workloads: { api: 'Rollout', worker: 'Rollout', redis: 'StatefulSet' } as Record<string, string>,
+  partOf: 'opsforge',
+};
+
+const contractNames: Rule = {
+  name: 'contract-names',
+  summary: 'each env renders the Services and workloads docs/architecture.md names, labelled app.kubernetes.io/name and part-of opsforge',
+  check(trees) {
+    const found: Violation[] = [];
+    for (const tree of envTrees(trees)) {
+      const report = (message: string) => found.push(violation(this.name, tree.source, message));
+      for (const name of CONTRACT.services) {
+        if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === name)) {
+          report(`renders no Service "${name}", which docs/architecture.md promises (the HTTPRoute, clients or the analysis rely on it)`);
+        }
+      }
+      for (const [name, kind] of Object.entries(CONTRACT.workloads)) {
+        const workload = ofKind(tree, kind).find((w) => w.metadata?.name === name);
+        if (!workload) {
+          report(`renders no ${kind} "${name}"`);
+          continue;
+        }
+        const labels = podLabels(workload);
+        if (labels['app.kubernetes.io/name'] !== name || labels['app.kubernetes.io/part-of'] !== CONTRACT.partOf) {
+          found.push(violation(this.name, where(tree, workload), `pods must be labelled app.kubernetes.io/name: ${name} and app.kubernetes.io/part-of: ${CONTRACT.partOf} (dashboards, alerts and NetworkPolicies select them by these)`));
+        }
+      }
+      if (tree.env && ofKind(tree, 'Rollout').some((r) => r.metadata?.namespace !== tree.env)) {
+        report(`its objects must live in namespace "${tree.env}" (the folder name is the namespace): set namespace: ${tree.env} in its kustomization.yaml`);
+      }
+    }
+    return found;
+  },
+};
+
 const podSecurityRestricted: Rule = {
   name: 'pod-security-restricted',
   summary: 'every container runs non-root, read-only, without privilege escalation, all capabilities dropped, seccomp RuntimeDefault',
@@ -886,6 +924,7 @@ const notificationsWired: Rule = {
 };
 
 export const RULES: Rule[] = [
+  contractNames,
   podSecurityRestricted,
   probes,
   resources,
