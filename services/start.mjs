@@ -27,7 +27,11 @@ function redisAnswers(url) {
     socket.once('error', (error) => finish(error.code || error.message));
     // An unauthenticated PING answers +PONG or -NOAUTH: either proves a Redis is listening.
     socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => finish(/^(\+PONG|-NOAUTH|-ERR)/.test(data.toString()) ? undefined : 'the server did not answer like Redis'));
+    socket.once('data', (data) =>
+      finish(
+        /^(\+PONG|-NOAUTH|-ERR)/.test(data.toString()) ? undefined : 'the server did not answer like Redis',
+      ),
+    );
   });
 }
 
@@ -40,7 +44,7 @@ async function main() {
         `No Redis answered at ${hostname}:${port || 6379} (${problem}).`,
         'OpsForge needs Redis 7 or newer. Start one, then run `npm start` again:',
         '  redis-server                      # a local install, or',
-        '  docker compose up -d redis        # the repository\'s Compose stack',
+        "  docker compose up -d redis        # the repository's Compose stack",
         'or point REDIS_URL at yours, e.g. REDIS_URL=redis://my-redis:6379 npm start',
       ].join('\n'),
     );
@@ -48,12 +52,16 @@ async function main() {
   }
 
   const services = ['api', 'worker'].map((name) => {
-    const child = spawn(process.execPath, [path.join(servicesDir, name, 'dist', 'main.js')], { stdio: 'inherit', env: process.env });
+    const child = spawn(process.execPath, [path.join(servicesDir, name, 'dist', 'main.js')], {
+      stdio: 'inherit',
+      env: process.env,
+    });
     return { name, child };
   });
   let exiting = false;
   const stopAll = (signal) => {
-    for (const { child } of services) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    for (const { child } of services)
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {

@@ -48,7 +48,10 @@ export class JsonErrorFilter implements ExceptionFilter {
     }
     const body = this.describe(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
-      this.logger.error({ err: exception }, `unhandled error: ${(exception as Error)?.message ?? String(exception)}`);
+      this.logger.error(
+        { err: exception },
+        `unhandled error: ${(exception as Error)?.message ?? String(exception)}`,
+      );
     }
     void reply.code(body.statusCode).send(body);
   }
@@ -59,13 +62,19 @@ export class JsonErrorFilter implements ExceptionFilter {
 
   private describe(exception: unknown): ApiErrorBody {
     // Nest wraps Fastify's own errors in an HttpException; the original, with its FST_ERR_* code, is the cause.
-    const cause = exception instanceof HttpException ? (exception.cause as { code?: unknown } | undefined) : undefined;
-    if (typeof cause?.code === 'string' && cause.code.startsWith('FST_')) return this.describeFastifyError(cause);
+    const cause =
+      exception instanceof HttpException ? (exception.cause as { code?: unknown } | undefined) : undefined;
+    if (typeof cause?.code === 'string' && cause.code.startsWith('FST_'))
+      return this.describeFastifyError(cause);
     if (exception instanceof HttpException) {
       const statusCode = exception.getStatus();
       const response = exception.getResponse();
       if (typeof response === 'object' && response !== null && 'message' in response) {
-        return { error: reasonPhrases[statusCode] ?? 'Error', ...(response as Partial<ApiErrorBody>), statusCode } as ApiErrorBody;
+        return {
+          error: reasonPhrases[statusCode] ?? 'Error',
+          ...(response as Partial<ApiErrorBody>),
+          statusCode,
+        } as ApiErrorBody;
       }
       return { statusCode, error: reasonPhrases[statusCode] ?? 'Error', message: String(response) };
     }
@@ -74,11 +83,21 @@ export class JsonErrorFilter implements ExceptionFilter {
 
   private describeFastifyError(exception: unknown): ApiErrorBody {
     const fastifyError = exception as { code?: string; statusCode?: number; message?: string };
-    const statusCode = fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500 ? fastifyError.statusCode : 500;
+    const statusCode =
+      fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500
+        ? fastifyError.statusCode
+        : 500;
     if (statusCode === 500) return { statusCode, error: reasonPhrases[500], message: 'internal error' };
     const message =
-      fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `request body exceeds the limit of ${this.bodyLimitBytes} bytes` : (fastifyError.message ?? 'bad request');
+      fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `request body exceeds the limit of ${this.bodyLimitBytes} bytes`
+        : (fastifyError.message ?? 'bad request');
     const field = fastifyError.code ? fieldOfFastifyError[fastifyError.code] : undefined;
-    return { statusCode, error: reasonPhrases[statusCode] ?? 'Error', message, ...(field ? { issues: [{ field, message }] } : {}) };
+    return {
+      statusCode,
+      error: reasonPhrases[statusCode] ?? 'Error',
+      message,
+      ...(field ? { issues: [{ field, message }] } : {}),
+    };
   }
 }

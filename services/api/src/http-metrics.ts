@@ -11,7 +11,11 @@ type HttpLabel = 'method' | 'route' | 'status_code';
 const httpLabels: HttpLabel[] = ['method', 'route', 'status_code'];
 
 export const httpMetricProviders = [
-  makeCounterProvider({ name: HTTP_REQUESTS_TOTAL, help: 'HTTP requests answered, by route template and status code.', labelNames: httpLabels }),
+  makeCounterProvider({
+    name: HTTP_REQUESTS_TOTAL,
+    help: 'HTTP requests answered, by route template and status code.',
+    labelNames: httpLabels,
+  }),
   makeHistogramProvider({
     name: HTTP_REQUEST_DURATION_SECONDS,
     help: 'Time from request received to response sent, by route template and status code.',
@@ -37,7 +41,11 @@ export class HttpMetrics {
    */
   instrument(fastify: FastifyInstance): void {
     fastify.addHook('onResponse', (request, reply, done) => {
-      const labels = { method: request.method, route: request.routeOptions.url ?? UNMATCHED_ROUTE, status_code: String(reply.statusCode) };
+      const labels = {
+        method: request.method,
+        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
+        status_code: String(reply.statusCode),
+      };
       this.requests.inc(labels);
       this.duration.observe(labels, reply.elapsedTime / 1000);
       done();

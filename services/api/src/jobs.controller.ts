@@ -1,4 +1,17 @@
-import { BadRequestException, Body, Controller, Get, Headers, HttpCode, NotFoundException, Param, Post, Req, Res, UnsupportedMediaTypeException } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Req,
+  Res,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IDEMPOTENCY_KEY_PATTERN, validateJobRequest } from '@opsforge/common';
 import { type EnqueueReceipt, type JobView, JobsService } from './jobs.service';
@@ -32,17 +45,31 @@ export class JobsController {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
       this.jobs.countRejected(undefined);
       const message = '1 to 128 characters of letters, digits, _ . -, not all digits';
-      throw new BadRequestException({ message: `Idempotency-Key must be ${message}`, issues: [{ field: 'Idempotency-Key', message: `must be ${message}` }] });
+      throw new BadRequestException({
+        message: `Idempotency-Key must be ${message}`,
+        issues: [{ field: 'Idempotency-Key', message: `must be ${message}` }],
+      });
     }
     const validation = validateJobRequest(body);
     if (!validation.ok) {
-      this.jobs.countRejected(validation.ok === false && validation.type !== undefined && validation.issues.every((issue) => issue.field !== 'type') ? validation.type : undefined);
+      this.jobs.countRejected(
+        validation.ok === false &&
+          validation.type !== undefined &&
+          validation.issues.every((issue) => issue.field !== 'type')
+          ? validation.type
+          : undefined,
+      );
       throw new BadRequestException({
         message: validation.issues.map((issue) => `${issue.field}: ${issue.message}`).join('; '),
         issues: validation.issues,
       });
     }
-    const receipt = await this.jobs.enqueue(validation.type, validation.payload, requestIdOf(request), idempotencyKey);
+    const receipt = await this.jobs.enqueue(
+      validation.type,
+      validation.payload,
+      requestIdOf(request),
+      idempotencyKey,
+    );
     void reply.header('location', receipt.links.self);
     // The same key again is answered like the first time, flagged so a client can tell (as Stripe does).
     if (receipt.status === 'duplicate') void reply.header('idempotent-replayed', 'true');
@@ -52,7 +79,10 @@ export class JobsController {
   @Get(':id')
   async read(@Param('id') id: string): Promise<JobView> {
     const job = await this.jobs.find(id);
-    if (!job) throw new NotFoundException({ message: `no job with id ${JSON.stringify(id)} (unknown, or removed after its retention)` });
+    if (!job)
+      throw new NotFoundException({
+        message: `no job with id ${JSON.stringify(id)} (unknown, or removed after its retention)`,
+      });
     return job;
   }
 }

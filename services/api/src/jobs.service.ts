@@ -4,7 +4,15 @@ import { type Job, type JobState, Queue } from 'bullmq';
 import type { Counter } from 'prom-client';
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { type JobData, type JobPayload, JOB_QUEUE_NAME, type JobType, PRODUCER_COMMAND_TIMEOUT_MS, REDIS_CLIENT, withTimeout } from '@opsforge/common';
+import {
+  type JobData,
+  type JobPayload,
+  JOB_QUEUE_NAME,
+  type JobType,
+  PRODUCER_COMMAND_TIMEOUT_MS,
+  REDIS_CLIENT,
+  withTimeout,
+} from '@opsforge/common';
 
 export const JOBS_ENQUEUED_TOTAL = 'jobs_enqueued_total';
 
@@ -63,11 +71,20 @@ export class JobsService {
    * Enqueue a job. With an idempotency key the key is the BullMQ job id, so BullMQ itself refuses a second job
    * with it; reading the stored job back tells whether this request created it or replayed an earlier one.
    */
-  async enqueue<T extends JobType>(type: T, payload: JobPayload<T>, requestId: string, idempotencyKey?: string): Promise<EnqueueReceipt> {
+  async enqueue<T extends JobType>(
+    type: T,
+    payload: JobPayload<T>,
+    requestId: string,
+    idempotencyKey?: string,
+  ): Promise<EnqueueReceipt> {
     try {
-      const added = await this.redis(() => this.queue.add(type, { payload, requestId }, idempotencyKey ? { jobId: idempotencyKey } : {}), 'enqueue');
+      const added = await this.redis(
+        () => this.queue.add(type, { payload, requestId }, idempotencyKey ? { jobId: idempotencyKey } : {}),
+        'enqueue',
+      );
       let stored: Job<JobData> | undefined = added;
-      if (idempotencyKey) stored = (await this.redis(() => this.queue.getJob(idempotencyKey), 'read back')) ?? added;
+      if (idempotencyKey)
+        stored = (await this.redis(() => this.queue.getJob(idempotencyKey), 'read back')) ?? added;
       const duplicate = stored.timestamp !== added.timestamp || stored.data.requestId !== requestId;
       const status = duplicate ? 'duplicate' : 'created';
       this.enqueued.inc({ job_type: type, outcome: status });

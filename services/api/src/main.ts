@@ -1,23 +1,39 @@
+import '@opsforge/common/compile-cache';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { type ApiConfig, ConfigError, createBootstrapLogger, describeRedis, exitGracefullyOnSignals, exitOnUncaughtErrors, loadApiConfig, REQUEST_ID_HEADER, requestIdFrom } from '@opsforge/common';
+import {
+  type ApiConfig,
+  ConfigError,
+  createBootstrapLogger,
+  describeRedis,
+  exitGracefullyOnSignals,
+  exitOnUncaughtErrors,
+  loadApiConfig,
+  REQUEST_ID_HEADER,
+  requestIdFrom,
+} from '@opsforge/common';
 import { AppModule } from './app.module';
 import { injectChaos } from './chaos';
 import { JsonErrorFilter } from './http-errors';
 import { HttpMetrics } from './http-metrics';
 
-const packageVersion = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (
+  JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
+).version;
 
 function loadConfigOrExit(): ApiConfig {
   try {
     return loadApiConfig(process.env, packageVersion);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    createBootstrapLogger({ app: 'api', version: packageVersion }).fatal({ variables: error.variables }, error.message);
+    createBootstrapLogger({ app: 'api', version: packageVersion }).fatal(
+      { variables: error.variables },
+      error.message,
+    );
     // EX_CONFIG from sysexits.h: a configuration error, not a crash.
     process.exit(78);
   }
@@ -30,8 +46,13 @@ async function bootstrap(): Promise<void> {
 
   // Fastify owns the correlation id: it is request.id, middie hands it to pino-http as req.id, and it is echoed
   // in the response so a client can quote it.
-  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, genReqId: (request: IncomingMessage) => requestIdFrom(request.headers[REQUEST_ID_HEADER]) });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { bufferLogs: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    genReqId: (request: IncomingMessage) => requestIdFrom(request.headers[REQUEST_ID_HEADER]),
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new JsonErrorFilter(config.BODY_LIMIT_BYTES));
   const fastify = adapter.getInstance();
@@ -45,7 +66,12 @@ async function bootstrap(): Promise<void> {
 
   await app.listen({ port: config.PORT, host: '0.0.0.0' });
   logger.info(
-    { port: config.PORT, redis: describeRedis(config), version: config.version, chaos: { errorRatio: config.CHAOS_ERROR_RATIO, latencyMs: config.CHAOS_LATENCY_MS } },
+    {
+      port: config.PORT,
+      redis: describeRedis(config),
+      version: config.version,
+      chaos: { errorRatio: config.CHAOS_ERROR_RATIO, latencyMs: config.CHAOS_LATENCY_MS },
+    },
     `api listening on port ${config.PORT}`,
   );
 }

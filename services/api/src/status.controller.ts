@@ -2,7 +2,14 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type ApiConfig, CONFIG, JOB_QUEUE_NAME, PRODUCER_COMMAND_TIMEOUT_MS, REDIS_CLIENT, withTimeout } from '@opsforge/common';
+import {
+  type ApiConfig,
+  CONFIG,
+  JOB_QUEUE_NAME,
+  PRODUCER_COMMAND_TIMEOUT_MS,
+  REDIS_CLIENT,
+  withTimeout,
+} from '@opsforge/common';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'] as const;
 type QueueCounts = Record<(typeof QUEUE_STATES)[number], number>;
@@ -29,12 +36,23 @@ export class StatusController {
 
   @Get()
   async status(): Promise<StatusView> {
-    const base = { service: this.config.app, version: this.config.version, uptimeSeconds: Math.round(process.uptime() * 1000) / 1000 };
+    const base = {
+      service: this.config.app,
+      version: this.config.version,
+      uptimeSeconds: Math.round(process.uptime() * 1000) / 1000,
+    };
     try {
       return { ...base, queue: { name: JOB_QUEUE_NAME, counts: await this.counts() } };
     } catch (error) {
       // The status page stays useful during an outage: it says what is wrong instead of failing as a whole.
-      return { ...base, queue: { name: JOB_QUEUE_NAME, counts: null, error: `Redis unavailable: ${(error as Error).message}` } };
+      return {
+        ...base,
+        queue: {
+          name: JOB_QUEUE_NAME,
+          counts: null,
+          error: `Redis unavailable: ${(error as Error).message}`,
+        },
+      };
     }
   }
 
@@ -43,7 +61,11 @@ export class StatusController {
     if (this.connection.status !== 'ready') throw new Error(`connection is ${this.connection.status}`);
     const now = Date.now();
     if (this.cachedCounts && now - this.cachedCounts.at < COUNTS_MAX_AGE_MS) return this.cachedCounts.counts;
-    const raw = await withTimeout(this.queue.getJobCounts(...QUEUE_STATES), PRODUCER_COMMAND_TIMEOUT_MS + 100, 'Redis job counts');
+    const raw = await withTimeout(
+      this.queue.getJobCounts(...QUEUE_STATES),
+      PRODUCER_COMMAND_TIMEOUT_MS + 100,
+      'Redis job counts',
+    );
     const counts = Object.fromEntries(QUEUE_STATES.map((state) => [state, raw[state] ?? 0])) as QueueCounts;
     this.cachedCounts = { at: now, counts };
     return counts;

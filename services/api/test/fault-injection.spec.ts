@@ -1,5 +1,11 @@
 import request from 'supertest';
-import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix } from '../../common/test/support';
+import {
+  deleteQueueKeys,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+} from '../../common/test/support';
 
 // The chaos knobs a canary rehearsal uses to make a deliberately bad build (off by default; forbidden in prod).
 const redisUrl = sharedRedisUrl();
@@ -7,7 +13,9 @@ const prefix = testQueuePrefix('chaos-knobs');
 let api: RunningService;
 
 beforeAll(async () => {
-  api = await startService('api', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_ERROR_RATIO: '1', CHAOS_LATENCY_MS: '150' } });
+  api = await startService('api', {
+    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_ERROR_RATIO: '1', CHAOS_LATENCY_MS: '150' },
+  });
 });
 
 afterAll(async () => {
@@ -19,7 +27,11 @@ it('answers /api/* with 500 after the added latency, and counts it like any othe
   const started = Date.now();
   const response = await request(api.url).get('/api/status').expect(500);
   expect(Date.now() - started).toBeGreaterThanOrEqual(150);
-  expect(response.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'injected failure (CHAOS_ERROR_RATIO)' });
+  expect(response.body).toEqual({
+    statusCode: 500,
+    error: 'Internal Server Error',
+    message: 'injected failure (CHAOS_ERROR_RATIO)',
+  });
   const { text } = await request(api.url).get('/metrics').expect(200);
   expect(text).toMatch(/^http_requests_total\{method="GET",route="\/api\/status",status_code="500"\} 1$/m);
 });
@@ -34,7 +46,9 @@ it('leaves probes and /metrics alone, so the bad build is judged by its error ra
 it('is off by default', async () => {
   const plain = await startService('api', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix } });
   try {
-    const responses = await Promise.all(Array.from({ length: 20 }, () => request(plain.url).get('/api/status')));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => request(plain.url).get('/api/status')),
+    );
     expect(responses.map((response) => response.status)).toEqual(Array(20).fill(200));
   } finally {
     await plain.stop();

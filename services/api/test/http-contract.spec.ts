@@ -1,6 +1,12 @@
 import request from 'supertest';
 import { Queue } from 'bullmq';
-import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix } from '../../common/test/support';
+import {
+  deleteQueueKeys,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+} from '../../common/test/support';
 
 // The API's HTTP contract as a client sees it, against the built service and the real Redis (no worker runs
 // here, so accepted jobs stay waiting).
@@ -11,11 +17,18 @@ let queue: Queue;
 
 const invoice = {
   type: 'invoice.total',
-  payload: { invoiceId: 'INV-7', currency: 'EUR', taxRatePercent: 19, lines: [{ sku: 'cable', quantity: 3, unitPriceCents: 1999 }] },
+  payload: {
+    invoiceId: 'INV-7',
+    currency: 'EUR',
+    taxRatePercent: 19,
+    lines: [{ sku: 'cable', quantity: 3, unitPriceCents: 1999 }],
+  },
 };
 
 beforeAll(async () => {
-  api = await startService('api', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, BODY_LIMIT_BYTES: '2048', APP_VERSION: 'abc1234' } });
+  api = await startService('api', {
+    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, BODY_LIMIT_BYTES: '2048', APP_VERSION: 'abc1234' },
+  });
   queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
 });
 
@@ -36,7 +49,14 @@ describe('probes and status', () => {
     const { body } = await request(api.url).get('/api/status').expect(200);
     expect(body).toMatchObject({ service: 'api', version: 'abc1234', queue: { name: 'jobs' } });
     expect(body.uptimeSeconds).toBeGreaterThan(0);
-    expect(Object.keys(body.queue.counts).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'prioritized', 'waiting']);
+    expect(Object.keys(body.queue.counts).sort()).toEqual([
+      'active',
+      'completed',
+      'delayed',
+      'failed',
+      'prioritized',
+      'waiting',
+    ]);
   });
 
   it('serves Prometheus text on /metrics with process metrics and app_info', async () => {
@@ -51,15 +71,28 @@ describe('probes and status', () => {
 describe('POST /api/job and GET /api/job/:id', () => {
   it('accepts a valid job with 202, its id, status and a link that reads it back', async () => {
     const created = await request(api.url).post('/api/job').send(invoice).expect(202);
-    expect(created.body).toEqual({ id: expect.any(String), status: 'created', links: { self: `/api/job/${created.body.id}` } });
+    expect(created.body).toEqual({
+      id: expect.any(String),
+      status: 'created',
+      links: { self: `/api/job/${created.body.id}` },
+    });
     expect(created.headers.location).toBe(created.body.links.self);
 
     const read = await request(api.url).get(created.body.links.self).expect(200);
-    expect(read.body).toMatchObject({ id: created.body.id, type: 'invoice.total', state: 'waiting', attemptsMade: 0, attempts: 5 });
+    expect(read.body).toMatchObject({
+      id: created.body.id,
+      type: 'invoice.total',
+      state: 'waiting',
+      attemptsMade: 0,
+      attempts: 5,
+    });
     const stored = await queue.getJob(created.body.id);
     expect(stored?.data.payload).toEqual(invoice.payload);
     // The contract's retry policy travels with every job the API creates.
-    expect(stored?.opts).toMatchObject({ attempts: 5, backoff: { type: 'exponential', delay: 1000, jitter: 0.5 } });
+    expect(stored?.opts).toMatchObject({
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+    });
   });
 
   it('answers 404 with a JSON error for an unknown job id', async () => {
@@ -69,9 +102,21 @@ describe('POST /api/job and GET /api/job/:id', () => {
 
   it('turns one Idempotency-Key into exactly one job, however often it is sent', async () => {
     const key = `order-${Date.now()}`;
-    const first = await request(api.url).post('/api/job').set('Idempotency-Key', key).send(invoice).expect(202);
-    const second = await request(api.url).post('/api/job').set('Idempotency-Key', key).send(invoice).expect(202);
-    const concurrent = await Promise.all(Array.from({ length: 5 }, () => request(api.url).post('/api/job').set('Idempotency-Key', key).send(invoice)));
+    const first = await request(api.url)
+      .post('/api/job')
+      .set('Idempotency-Key', key)
+      .send(invoice)
+      .expect(202);
+    const second = await request(api.url)
+      .post('/api/job')
+      .set('Idempotency-Key', key)
+      .send(invoice)
+      .expect(202);
+    const concurrent = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        request(api.url).post('/api/job').set('Idempotency-Key', key).send(invoice),
+      ),
+    );
 
     expect(first.body).toMatchObject({ id: key, status: 'created' });
     expect(first.headers['idempotent-replayed']).toBeUndefined();
@@ -86,46 +131,117 @@ describe('POST /api/job and GET /api/job/:id', () => {
 });
 
 describe('bad input is a 4xx naming the field, never a 500', () => {
-  const cases: { name: string; body?: unknown; raw?: string; contentType?: string; headers?: Record<string, string>; status: number; field: string }[] = [
+  const cases: {
+    name: string;
+    body?: unknown;
+    raw?: string;
+    contentType?: string;
+    headers?: Record<string, string>;
+    status: number;
+    field: string;
+  }[] = [
     { name: 'malformed JSON', raw: '{"type": "ping", ', status: 400, field: 'body' },
     { name: 'a JSON array instead of an object', body: [1, 2], status: 400, field: 'body' },
     { name: 'missing type', body: { payload: {} }, status: 400, field: 'type' },
     { name: 'unknown job type', body: { type: 'rm-rf', payload: {} }, status: 400, field: 'type' },
-    { name: 'wrong type of a nested field', body: { ...invoice, payload: { ...invoice.payload, taxRatePercent: '19' } }, status: 400, field: 'payload.taxRatePercent' },
-    { name: 'missing nested field', body: { ...invoice, payload: { ...invoice.payload, currency: undefined } }, status: 400, field: 'payload.currency' },
-    { name: 'out-of-range array element', body: { ...invoice, payload: { ...invoice.payload, lines: [{ sku: 'x', quantity: 0, unitPriceCents: 1 }] } }, status: 400, field: 'payload.lines.0.quantity' },
-    { name: 'unknown field', body: { ...invoice, payload: { ...invoice.payload, discount: 5 } }, status: 400, field: 'payload.discount' },
-    { name: 'an all-digit Idempotency-Key', body: invoice, headers: { 'Idempotency-Key': '12345' }, status: 400, field: 'Idempotency-Key' },
-    { name: 'a body over BODY_LIMIT_BYTES', raw: JSON.stringify({ type: 'ping', payload: { note: 'x'.repeat(4096) } }), status: 413, field: 'body' },
-    { name: 'text/plain content', raw: 'ping', contentType: 'text/plain', status: 415, field: 'content-type' },
-    { name: 'an unsupported content type', raw: '<job/>', contentType: 'application/xml', status: 415, field: 'content-type' },
+    {
+      name: 'wrong type of a nested field',
+      body: { ...invoice, payload: { ...invoice.payload, taxRatePercent: '19' } },
+      status: 400,
+      field: 'payload.taxRatePercent',
+    },
+    {
+      name: 'missing nested field',
+      body: { ...invoice, payload: { ...invoice.payload, currency: undefined } },
+      status: 400,
+      field: 'payload.currency',
+    },
+    {
+      name: 'out-of-range array element',
+      body: {
+        ...invoice,
+        payload: { ...invoice.payload, lines: [{ sku: 'x', quantity: 0, unitPriceCents: 1 }] },
+      },
+      status: 400,
+      field: 'payload.lines.0.quantity',
+    },
+    {
+      name: 'unknown field',
+      body: { ...invoice, payload: { ...invoice.payload, discount: 5 } },
+      status: 400,
+      field: 'payload.discount',
+    },
+    {
+      name: 'an all-digit Idempotency-Key',
+      body: invoice,
+      headers: { 'Idempotency-Key': '12345' },
+      status: 400,
+      field: 'Idempotency-Key',
+    },
+    {
+      name: 'a body over BODY_LIMIT_BYTES',
+      raw: JSON.stringify({ type: 'ping', payload: { note: 'x'.repeat(4096) } }),
+      status: 413,
+      field: 'body',
+    },
+    {
+      name: 'text/plain content',
+      raw: 'ping',
+      contentType: 'text/plain',
+      status: 415,
+      field: 'content-type',
+    },
+    {
+      name: 'an unsupported content type',
+      raw: '<job/>',
+      contentType: 'application/xml',
+      status: 415,
+      field: 'content-type',
+    },
   ];
 
-  it.each(cases)('$name → $status naming $field', async ({ body, raw, contentType, headers, status, field }) => {
-    let call = request(api.url).post('/api/job').set('content-type', contentType ?? 'application/json');
-    for (const [name, value] of Object.entries(headers ?? {})) call = call.set(name, value);
-    const response = await call.send(raw ?? JSON.stringify(body));
-    expect(response.status).toBe(status);
-    expect(response.headers['content-type']).toMatch(/^application\/json/);
-    expect(response.body.issues).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
-    expect(response.body.message).toEqual(expect.any(String));
-  });
+  it.each(cases)(
+    '$name → $status naming $field',
+    async ({ body, raw, contentType, headers, status, field }) => {
+      let call = request(api.url)
+        .post('/api/job')
+        .set('content-type', contentType ?? 'application/json');
+      for (const [name, value] of Object.entries(headers ?? {})) call = call.set(name, value);
+      const response = await call.send(raw ?? JSON.stringify(body));
+      expect(response.status).toBe(status);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(response.body.issues).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
+      expect(response.body.message).toEqual(expect.any(String));
+    },
+  );
 });
 
 describe('correlation and metrics', () => {
   it('echoes a client x-request-id, mints one when absent, and logs one line per request carrying it', async () => {
-    const echoed = await request(api.url).get('/api/status').set('x-request-id', 'client-chosen-42').expect(200);
+    const echoed = await request(api.url)
+      .get('/api/status')
+      .set('x-request-id', 'client-chosen-42')
+      .expect(200);
     expect(echoed.headers['x-request-id']).toBe('client-chosen-42');
     const minted = await request(api.url).get('/api/status').expect(200);
     expect(minted.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
 
     const line = await api.waitForLog((entry) => entry.requestId === 'client-chosen-42');
-    expect(line).toMatchObject({ level: 'info', app: 'api', req: { method: 'GET', url: '/api/status' }, res: { statusCode: 200 } });
+    expect(line).toMatchObject({
+      level: 'info',
+      app: 'api',
+      req: { method: 'GET', url: '/api/status' },
+      res: { statusCode: 200 },
+    });
     expect(api.logs.filter((entry) => entry.requestId === 'client-chosen-42')).toHaveLength(1);
   });
 
   it('never logs an Authorization header', async () => {
-    await request(api.url).get('/api/status').set('x-request-id', 'with-secret').set('authorization', 'Bearer hunter2').expect(200);
+    await request(api.url)
+      .get('/api/status')
+      .set('x-request-id', 'with-secret')
+      .set('authorization', 'Bearer hunter2')
+      .expect(200);
     await api.waitForLog((entry) => entry.requestId === 'with-secret');
     expect(JSON.stringify(api.logs)).not.toContain('hunter2');
   });
@@ -137,13 +253,19 @@ describe('correlation and metrics', () => {
     await request(api.url).post('/api/job').send({ type: 'nope', payload: {} }).expect(400);
     const { text } = await request(api.url).get('/metrics').expect(200);
 
-    expect(text).toMatch(/^http_requests_total\{method="GET",route="\/api\/job\/:id",status_code="404"\} ([2-9]|\d\d+)$/m);
+    expect(text).toMatch(
+      /^http_requests_total\{method="GET",route="\/api\/job\/:id",status_code="404"\} ([2-9]|\d\d+)$/m,
+    );
     expect(text).toMatch(/^http_requests_total\{method="GET",route="unmatched",status_code="404"\} \d+$/m);
     expect(text).not.toContain('some-id-1');
     expect(text).not.toContain('/definitely/not/a/route');
-    expect(text).toMatch(/^http_request_duration_seconds_bucket\{le="0\.3",method="POST",route="\/api\/job",status_code="202"\} \d+$/m);
+    expect(text).toMatch(
+      /^http_request_duration_seconds_bucket\{le="0\.3",method="POST",route="\/api\/job",status_code="202"\} \d+$/m,
+    );
     expect(text).toMatch(/^jobs_enqueued_total\{job_type="invoice\.total",outcome="created"\} \d+$/m);
-    expect(text).toMatch(/^jobs_enqueued_total\{job_type="invoice\.total",outcome="duplicate"\} ([6-9]|\d\d+)$/m);
+    expect(text).toMatch(
+      /^jobs_enqueued_total\{job_type="invoice\.total",outcome="duplicate"\} ([6-9]|\d\d+)$/m,
+    );
     expect(text).toMatch(/^jobs_enqueued_total\{job_type="invalid",outcome="rejected"\} \d+$/m);
   });
 });

@@ -56,10 +56,14 @@ export class CommonModule {
         ...bullModules,
       ],
       controllers: [HealthController],
-      providers: [{ provide: CONFIG, useValue: config }, appInfoGauge, AppInfoReporter, LifecycleState, QueueErrorListener],
+      providers: [
+        { provide: CONFIG, useValue: config },
+        appInfoGauge,
+        AppInfoReporter,
+        LifecycleState,
+        QueueErrorListener,
+      ],
       exports: [CONFIG, LifecycleState, redisClient, ...bullModules],
     };
   }
 }
-
-

@@ -13,8 +13,14 @@ const nonNegativeInt = z.coerce.number().int().min(0);
 const redisUrl = z
   .string()
   .refine((value) => URL.canParse(value), 'must be a URL such as redis://127.0.0.1:6379')
-  .refine((value) => !URL.canParse(value) || ['redis:', 'rediss:'].includes(new URL(value).protocol), 'must use the redis:// or rediss:// scheme')
-  .refine((value) => !URL.canParse(value) || /^\/?\d*$/.test(new URL(value).pathname), 'the path, if any, must be a database number such as /0');
+  .refine(
+    (value) => !URL.canParse(value) || ['redis:', 'rediss:'].includes(new URL(value).protocol),
+    'must use the redis:// or rediss:// scheme',
+  )
+  .refine(
+    (value) => !URL.canParse(value) || /^\/?\d*$/.test(new URL(value).pathname),
+    'the path, if any, must be a database number such as /0',
+  );
 
 const sharedVariables = {
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
@@ -23,7 +29,10 @@ const sharedVariables = {
   // (and the job effects, which Lua scripts touch together with them) lands in one slot.
   QUEUE_PREFIX: z
     .string()
-    .regex(/^\{[A-Za-z0-9_.-]+\}$|^[A-Za-z0-9_.-]+$/, 'must be a name such as {opsforge} (letters, digits, _ . -)')
+    .regex(
+      /^\{[A-Za-z0-9_.-]+\}$|^[A-Za-z0-9_.-]+$/,
+      'must be a name such as {opsforge} (letters, digits, _ . -)',
+    )
     .default('{opsforge}'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   APP_VERSION: z.string().min(1).max(128).optional(),
@@ -33,7 +42,12 @@ const sharedVariables = {
 const apiSchema = z.object({
   PORT: port.default(3000),
   ...sharedVariables,
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(65_536),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(10 * 1024 * 1024)
+    .default(65_536),
   CHAOS_ERROR_RATIO: ratio.default(0),
   CHAOS_LATENCY_MS: nonNegativeInt.max(60_000).default(0),
 });
@@ -72,7 +86,11 @@ export class ConfigError extends Error {
 // Kubernetes and shells often set a variable to the empty string to "unset" it: treat that as absent so the
 // default applies, rather than coercing "" to 0.
 function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+    ),
+  );
 }
 
 function parse<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
@@ -83,7 +101,10 @@ function parse<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv)
   const problems = result.error.issues.map((issue) => {
     const variable = String(issue.path[0]);
     // Never echo a secret back into the logs.
-    const shown = variable === 'REDIS_PASSWORD' || variable === 'REDIS_URL' ? '' : ` (got ${JSON.stringify(cleaned[variable])})`;
+    const shown =
+      variable === 'REDIS_PASSWORD' || variable === 'REDIS_URL'
+        ? ''
+        : ` (got ${JSON.stringify(cleaned[variable])})`;
     return `${variable}: ${issue.message}${shown}`;
   });
   throw new ConfigError(variables, problems);

@@ -35,18 +35,18 @@ export class HealthController {
 
   private notDraining() {
     const session = this.indicators.check('shutdown');
-    return this.lifecycle.draining ? session.down({ message: 'shutting down: draining in-flight work' }) : session.up();
+    return this.lifecycle.draining
+      ? session.down({ message: 'shutting down: draining in-flight work' })
+      : session.up();
   }
 
   private async redisAnswers() {
     const session = this.indicators.check('redis');
     try {
-      const pong = await withTimeout(
-        this.redis.ping(),
-        READINESS_PING_TIMEOUT_MS,
-        'Redis PING',
-      );
-      return pong === 'PONG' ? session.up() : session.down({ message: `unexpected PING reply ${JSON.stringify(pong)}` });
+      const pong = await withTimeout(this.redis.ping(), READINESS_PING_TIMEOUT_MS, 'Redis PING');
+      return pong === 'PONG'
+        ? session.up()
+        : session.down({ message: `unexpected PING reply ${JSON.stringify(pong)}` });
     } catch (error) {
       return session.down({ message: (error as Error).message });
     }

@@ -114,7 +114,11 @@ function toFieldIssues(error: z.ZodError, prefix: string): FieldIssue[] {
 /** Validate a `POST /api/job` body `{ type, payload }` against the contract, naming every bad field. */
 export function validateJobRequest(body: unknown): JobRequestValidation {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, type: undefined, issues: [{ field: 'body', message: 'must be a JSON object { "type", "payload" }' }] };
+    return {
+      ok: false,
+      type: undefined,
+      issues: [{ field: 'body', message: 'must be a JSON object { "type", "payload" }' }],
+    };
   }
   const envelope = requestEnvelope.safeParse(body);
   const rawType = (body as { type?: unknown }).type;
@@ -124,7 +128,12 @@ export function validateJobRequest(body: unknown): JobRequestValidation {
     return {
       ok: false,
       type,
-      issues: [{ field: 'type', message: `unknown job type ${JSON.stringify(envelope.data.type)}; expected one of ${JOB_TYPES.join(', ')}` }],
+      issues: [
+        {
+          field: 'type',
+          message: `unknown job type ${JSON.stringify(envelope.data.type)}; expected one of ${JOB_TYPES.join(', ')}`,
+        },
+      ],
     };
   }
   const jobType = envelope.data.type as JobType;

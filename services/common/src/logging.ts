@@ -72,8 +72,10 @@ export function httpLoggingParams(identity: ServiceIdentity, level: string): Par
         if (res.statusCode >= 400) return 'warn';
         return quietWhenHealthy.has((req.url ?? '').split('?')[0]) ? 'silent' : 'info';
       },
-      customSuccessMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${req.url} ${res.statusCode}`,
-      customErrorMessage: (req: IncomingMessage, res: ServerResponse) => `${req.method} ${req.url} ${res.statusCode}`,
+      customSuccessMessage: (req: IncomingMessage, res: ServerResponse) =>
+        `${req.method} ${req.url} ${res.statusCode}`,
+      customErrorMessage: (req: IncomingMessage, res: ServerResponse) =>
+        `${req.method} ${req.url} ${res.statusCode}`,
       serializers: {
         req: (req: { method: string; url: string; headers: Record<string, string> }) => ({
           method: req.method,

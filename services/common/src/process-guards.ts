@@ -26,13 +26,19 @@ const SHUTDOWN_WATCHDOG_MARGIN_MS = 5000;
  * SHUTDOWN_TIMEOUT_MS, connections close) and exits 0. If that hangs anyway, a watchdog exits 1 before the
  * kubelet's SIGKILL so the stuck shutdown shows in the logs and the exit code.
  */
-export function exitGracefullyOnSignals(app: INestApplicationContext, logger: Logger, shutdownTimeoutMs: number): void {
+export function exitGracefullyOnSignals(
+  app: INestApplicationContext,
+  logger: Logger,
+  shutdownTimeoutMs: number,
+): void {
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, `received ${signal}, shutting down`);
       setTimeout(() => {
-        logger.fatal(`shutdown did not finish within ${shutdownTimeoutMs + SHUTDOWN_WATCHDOG_MARGIN_MS} ms, exiting`);
+        logger.fatal(
+          `shutdown did not finish within ${shutdownTimeoutMs + SHUTDOWN_WATCHDOG_MARGIN_MS} ms, exiting`,
+        );
         process.exit(1);
       }, shutdownTimeoutMs + SHUTDOWN_WATCHDOG_MARGIN_MS).unref();
     });

@@ -1,4 +1,11 @@
-import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { ApiConfig, WorkerConfig } from './config';
 import { redisConnectionOptions, type RedisRole } from './redis';
@@ -37,7 +44,10 @@ export class RedisClientModule {
   static forService(config: ApiConfig | WorkerConfig, role: RedisRole): DynamicModule {
     return {
       module: RedisClientModule,
-      providers: [{ provide: REDIS_CLIENT, useFactory: () => new Redis(redisConnectionOptions(config, role)) }, RedisClientLifecycle],
+      providers: [
+        { provide: REDIS_CLIENT, useFactory: () => new Redis(redisConnectionOptions(config, role)) },
+        RedisClientLifecycle,
+      ],
       exports: [REDIS_CLIENT],
     };
   }

@@ -34,7 +34,13 @@ export function redisConnectionOptions(config: ApiConfig | WorkerConfig, role: R
     retryStrategy: reconnectDelay,
   };
   if (role === 'producer') {
-    return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1000, commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS };
+    return {
+      ...base,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: 1000,
+      commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS,
+    };
   }
   return { ...base, maxRetriesPerRequest: null, connectTimeout: 5000 };
 }

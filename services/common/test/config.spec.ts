@@ -16,11 +16,19 @@ describe('configuration from the environment', () => {
       CHAOS_ERROR_RATIO: 0,
       CHAOS_LATENCY_MS: 0,
     });
-    expect(loadWorkerConfig({}, '1.2.3')).toMatchObject({ app: 'worker', PORT: 3001, WORKER_CONCURRENCY: 5, CHAOS_JOB_FAILURE_RATIO: 0 });
+    expect(loadWorkerConfig({}, '1.2.3')).toMatchObject({
+      app: 'worker',
+      PORT: 3001,
+      WORKER_CONCURRENCY: 5,
+      CHAOS_JOB_FAILURE_RATIO: 0,
+    });
   });
 
   it('takes APP_VERSION over the package version, and treats empty strings as unset', () => {
-    expect(loadApiConfig({ APP_VERSION: '9f1c2ab', PORT: '' }, '1.2.3')).toMatchObject({ version: '9f1c2ab', PORT: 3000 });
+    expect(loadApiConfig({ APP_VERSION: '9f1c2ab', PORT: '' }, '1.2.3')).toMatchObject({
+      version: '9f1c2ab',
+      PORT: 3000,
+    });
   });
 
   it.each([
@@ -46,7 +54,9 @@ describe('configuration from the environment', () => {
     ['WORKER_CONCURRENCY', '2.5'],
     ['CHAOS_JOB_FAILURE_RATIO', '-0.1'],
   ])('worker: rejects %s=%j naming the variable', (variable, value) => {
-    expect(() => loadWorkerConfig({ [variable]: value }, '1.0.0')).toThrow(new RegExp(`^invalid configuration: ${variable}: `));
+    expect(() => loadWorkerConfig({ [variable]: value }, '1.0.0')).toThrow(
+      new RegExp(`^invalid configuration: ${variable}: `),
+    );
   });
 
   it('names every bad variable at once and never echoes a Redis credential', () => {
@@ -65,20 +75,32 @@ describe('the processes at start', () => {
   it.each([
     ['api', { PORT: 'eighty' }, 'PORT'],
     ['worker', { WORKER_CONCURRENCY: 'many' }, 'WORKER_CONCURRENCY'],
-  ] as const)('%s exits 78 with one fatal JSON line naming %j when configuration is bad', async (name, env, variable) => {
-    const service = await startService(name, { env, waitUntil: 'none' });
-    expect(await service.exited).toEqual({ code: 78, signal: null });
-    const fatal = await service.waitForLog((line) => line.level === 'fatal');
-    expect(fatal).toMatchObject({ app: name, variables: [variable], msg: expect.stringContaining(`${variable}: `) });
-  });
+  ] as const)(
+    '%s exits 78 with one fatal JSON line naming %j when configuration is bad',
+    async (name, env, variable) => {
+      const service = await startService(name, { env, waitUntil: 'none' });
+      expect(await service.exited).toEqual({ code: 78, signal: null });
+      const fatal = await service.waitForLog((line) => line.level === 'fatal');
+      expect(fatal).toMatchObject({
+        app: name,
+        variables: [variable],
+        msg: expect.stringContaining(`${variable}: `),
+      });
+    },
+  );
 
   it('a real crash (the port is taken) exits non-zero with a fatal line saying why', async () => {
     const port = await freePort();
     const squatter = createServer().listen(port, '0.0.0.0');
     try {
-      const api = await startService('api', { env: { PORT: String(port), REDIS_URL: 'redis://127.0.0.1:1' }, waitUntil: 'none' });
+      const api = await startService('api', {
+        env: { PORT: String(port), REDIS_URL: 'redis://127.0.0.1:1' },
+        waitUntil: 'none',
+      });
       expect(await api.exited).toEqual({ code: 1, signal: null });
-      expect(await api.waitForLog((line) => line.level === 'fatal')).toMatchObject({ msg: expect.stringContaining('EADDRINUSE') });
+      expect(await api.waitForLog((line) => line.level === 'fatal')).toMatchObject({
+        msg: expect.stringContaining('EADDRINUSE'),
+      });
     } finally {
       squatter.close();
     }

@@ -6,24 +6,47 @@ describe('the job contract', () => {
   });
 
   it('accepts a valid invoice and strips nothing from it', () => {
-    const payload = { invoiceId: 'INV-1', currency: 'EUR', taxRatePercent: 7.5, lines: [{ sku: 'a', quantity: 2, unitPriceCents: 100 }] };
-    expect(validateJobRequest({ type: 'invoice.total', payload })).toEqual({ ok: true, type: 'invoice.total', payload });
+    const payload = {
+      invoiceId: 'INV-1',
+      currency: 'EUR',
+      taxRatePercent: 7.5,
+      lines: [{ sku: 'a', quantity: 2, unitPriceCents: 100 }],
+    };
+    expect(validateJobRequest({ type: 'invoice.total', payload })).toEqual({
+      ok: true,
+      type: 'invoice.total',
+      payload,
+    });
   });
 
   it('names each offending field with its path', () => {
-    const result = validateJobRequest({ type: 'invoice.total', payload: { invoiceId: '', currency: 'euro', taxRatePercent: 101, lines: [] } });
+    const result = validateJobRequest({
+      type: 'invoice.total',
+      payload: { invoiceId: '', currency: 'euro', taxRatePercent: 101, lines: [] },
+    });
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.issues.map((issue) => issue.field).sort()).toEqual(['payload.currency', 'payload.invoiceId', 'payload.lines', 'payload.taxRatePercent']);
+    expect(result.issues.map((issue) => issue.field).sort()).toEqual([
+      'payload.currency',
+      'payload.invoiceId',
+      'payload.lines',
+      'payload.taxRatePercent',
+    ]);
   });
 
   it('reports an unknown type with the list of known ones', () => {
     const result = validateJobRequest({ type: 'send.email', payload: {} });
-    expect(result).toMatchObject({ ok: false, issues: [{ field: 'type', message: expect.stringContaining('invoice.total, ping') }] });
+    expect(result).toMatchObject({
+      ok: false,
+      issues: [{ field: 'type', message: expect.stringContaining('invoice.total, ping') }],
+    });
   });
 
   it('rejects unknown top-level fields', () => {
-    expect(validateJobRequest({ type: 'ping', payload: {}, priority: 1 })).toMatchObject({ ok: false, issues: [{ field: 'priority' }] });
+    expect(validateJobRequest({ type: 'ping', payload: {}, priority: 1 })).toMatchObject({
+      ok: false,
+      issues: [{ field: 'priority' }],
+    });
   });
 
   it.each([

@@ -10,13 +10,18 @@ export const MAX_INVOICE_TOTAL_CENTS = 1_000_000_000_000;
  * succeed however often it is retried, so it fails at once with the reason.
  */
 export function computeInvoiceTotal(invoice: InvoiceTotalPayload): InvoiceTotalResult {
-  const subtotal = invoice.lines.reduce((sum, line) => sum + BigInt(line.quantity) * BigInt(line.unitPriceCents), 0n);
+  const subtotal = invoice.lines.reduce(
+    (sum, line) => sum + BigInt(line.quantity) * BigInt(line.unitPriceCents),
+    0n,
+  );
   // Tax rate in hundredths of a percent keeps 19.25 % exact: tax = subtotal * basisPoints / 10000, rounded.
   const basisPoints = BigInt(Math.round(invoice.taxRatePercent * 100));
   const tax = (subtotal * basisPoints + 5_000n) / 10_000n;
   const total = subtotal + tax;
   if (total > BigInt(MAX_INVOICE_TOTAL_CENTS)) {
-    throw new UnrecoverableError(`invoice ${invoice.invoiceId} totals ${total} cents, above the limit of ${MAX_INVOICE_TOTAL_CENTS} cents`);
+    throw new UnrecoverableError(
+      `invoice ${invoice.invoiceId} totals ${total} cents, above the limit of ${MAX_INVOICE_TOTAL_CENTS} cents`,
+    );
   }
   return {
     invoiceId: invoice.invoiceId,

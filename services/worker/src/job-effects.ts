@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { CONFIG, JOB_EFFECT_TTL_SECONDS, jobEffectKey, REDIS_CLIENT, type WorkerConfig } from '@opsforge/common';
+import {
+  CONFIG,
+  JOB_EFFECT_TTL_SECONDS,
+  jobEffectKey,
+  REDIS_CLIENT,
+  type WorkerConfig,
+} from '@opsforge/common';
 
 // SET NX and the read of the winner in one script: whichever run of a job records first, every later run of the
 // same job id (a retry, or a re-run after a worker died mid-job) gets that first record back instead of
@@ -21,7 +27,13 @@ export class JobEffects {
   ) {}
 
   async recordOnce<T>(jobId: string, effect: T): Promise<T> {
-    const stored = (await this.redis.eval(RECORD_ONCE, 1, jobEffectKey(this.config.QUEUE_PREFIX, jobId), JSON.stringify(effect), JOB_EFFECT_TTL_SECONDS)) as string;
+    const stored = (await this.redis.eval(
+      RECORD_ONCE,
+      1,
+      jobEffectKey(this.config.QUEUE_PREFIX, jobId),
+      JSON.stringify(effect),
+      JOB_EFFECT_TTL_SECONDS,
+    )) as string;
     return JSON.parse(stored) as T;
   }
 }

@@ -1,6 +1,11 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
-import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import {
+  InjectMetric,
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+} from '@willsoto/nestjs-prometheus';
 import type { Queue } from 'bullmq';
 import { Gauge, register, type Counter, type Histogram } from 'prom-client';
 import { CONFIG, JOB_QUEUE_NAME, withTimeout, type WorkerConfig } from '@opsforge/common';
@@ -24,7 +29,10 @@ export const jobMetricProviders = [
     labelNames: ['job_type', 'outcome'],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   }),
-  makeGaugeProvider({ name: WORKER_CONCURRENCY, help: 'Jobs this worker processes at once (WORKER_CONCURRENCY).' }),
+  makeGaugeProvider({
+    name: WORKER_CONCURRENCY,
+    help: 'Jobs this worker processes at once (WORKER_CONCURRENCY).',
+  }),
 ];
 
 @Injectable()
@@ -71,7 +79,9 @@ export class QueueMetrics implements OnModuleInit {
       registers: [register],
       async collect() {
         const counts = await refresh();
-        if (counts) for (const state of QUEUE_STATES) this.set({ queue: JOB_QUEUE_NAME, state }, counts.depth[state] ?? 0);
+        if (counts)
+          for (const state of QUEUE_STATES)
+            this.set({ queue: JOB_QUEUE_NAME, state }, counts.depth[state] ?? 0);
       },
     });
     new Gauge({
@@ -87,7 +97,9 @@ export class QueueMetrics implements OnModuleInit {
   }
 
   /** Both gauges collect in the same scrape: one Redis read serves them. */
-  private async refresh(): Promise<{ depth: Record<string, number>; oldestWaitingAgeSeconds: number } | undefined> {
+  private async refresh(): Promise<
+    { depth: Record<string, number>; oldestWaitingAgeSeconds: number } | undefined
+  > {
     this.inFlight ??= this.read().finally(() => {
       setImmediate(() => (this.inFlight = undefined));
     });
@@ -103,7 +115,10 @@ export class QueueMetrics implements OnModuleInit {
         'queue depth read',
       );
       const oldestTimestamp = oldest[0]?.timestamp;
-      this.latest = { depth, oldestWaitingAgeSeconds: oldestTimestamp ? Math.max(0, (Date.now() - oldestTimestamp) / 1000) : 0 };
+      this.latest = {
+        depth,
+        oldestWaitingAgeSeconds: oldestTimestamp ? Math.max(0, (Date.now() - oldestTimestamp) / 1000) : 0,
+      };
     } catch (error) {
       this.logger.warn(`queue metrics not refreshed: ${(error as Error).message}`);
     }

@@ -1,9 +1,24 @@
-import { Inject, Logger as NestLogger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Logger as NestLogger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CONFIG, type InvoiceTotalPayload, type JobData, type PingPayload, type PingResult, JOB_QUEUE_NAME, jobPayloadSchemas, type JobType, type WorkerConfig } from '@opsforge/common';
+import {
+  CONFIG,
+  type InvoiceTotalPayload,
+  type JobData,
+  type PingPayload,
+  type PingResult,
+  JOB_QUEUE_NAME,
+  jobPayloadSchemas,
+  type JobType,
+  type WorkerConfig,
+} from '@opsforge/common';
 import { computeInvoiceTotal } from './invoice';
 import { JobEffects } from './job-effects';
 import { type AttemptOutcome, JobMetrics } from './job-metrics';
@@ -30,9 +45,15 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
     this.worker.concurrency = this.config.WORKER_CONCURRENCY;
     // An `error` event without a listener would crash the process; Redis outages are waited out, not fatal.
     this.worker.on('error', (error) => this.lifecycleLogger.error(`worker error: ${error.message}`));
-    this.worker.on('stalled', (jobId) => this.lifecycleLogger.warn(`job ${jobId} stalled (its worker stopped renewing the lock); it will run again`));
+    this.worker.on('stalled', (jobId) =>
+      this.lifecycleLogger.warn(
+        `job ${jobId} stalled (its worker stopped renewing the lock); it will run again`,
+      ),
+    );
     this.worker.run().catch((error: Error) => this.lifecycleLogger.error(`worker stopped: ${error.message}`));
-    this.lifecycleLogger.log(`processing queue ${JOB_QUEUE_NAME} with concurrency ${this.config.WORKER_CONCURRENCY}`);
+    this.lifecycleLogger.log(
+      `processing queue ${JOB_QUEUE_NAME} with concurrency ${this.config.WORKER_CONCURRENCY}`,
+    );
   }
 
   /**
@@ -44,26 +65,35 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
       this.worker.pause(false).then(() => true),
       sleep(this.config.SHUTDOWN_TIMEOUT_MS, false, { ref: false }),
     ]);
-    if (!finished) this.lifecycleLogger.warn(`active jobs did not finish within ${this.config.SHUTDOWN_TIMEOUT_MS} ms; leaving them to be retried`);
+    if (!finished)
+      this.lifecycleLogger.warn(
+        `active jobs did not finish within ${this.config.SHUTDOWN_TIMEOUT_MS} ms; leaving them to be retried`,
+      );
     await this.worker.close(!finished);
-    this.lifecycleLogger.log(finished ? 'drained: every active job finished' : 'closed with jobs still active');
+    this.lifecycleLogger.log(
+      finished ? 'drained: every active job finished' : 'closed with jobs still active',
+    );
   }
 
   async process(job: Job<JobData>): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
-    const log = this.logger.logger.child({ jobId: job.id, requestId: job.data?.requestId, jobType: job.name, attempt });
+    // The correlation fields go on every line about this job; passed per call, which is cheaper per job than
+    // deriving a child logger.
+    const about = { jobId: job.id, requestId: job.data?.requestId, jobType: job.name, attempt };
+    const log = this.logger.logger;
     const started = performance.now();
     let outcome: AttemptOutcome = 'completed';
     try {
       const result = await this.run(job);
-      log.info({ durationMs: Math.round(performance.now() - started) }, `job ${job.id} completed`);
+      log.info({ ...about, durationMs: Math.round(performance.now() - started) }, `job ${job.id} completed`);
       return result;
     } catch (error) {
       const final = error instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
       outcome = final ? 'failed' : 'retried';
       const message = (error as Error).message;
-      if (final) log.error({ err: error, durationMs: Math.round(performance.now() - started) }, `job ${job.id} failed for good: ${message}`);
-      else log.warn({ err: error, durationMs: Math.round(performance.now() - started) }, `job ${job.id} attempt ${attempt} failed, will retry: ${message}`);
+      const details = { ...about, err: error, durationMs: Math.round(performance.now() - started) };
+      if (final) log.error(details, `job ${job.id} failed for good: ${message}`);
+      else log.warn(details, `job ${job.id} attempt ${attempt} failed, will retry: ${message}`);
       throw error;
     } finally {
       this.metrics.attempt(job.name, outcome, (performance.now() - started) / 1000);
@@ -71,12 +101,15 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
   }
 
   private async run(job: Job<JobData>): Promise<unknown> {
-    if (!(job.name in jobPayloadSchemas)) throw new UnrecoverableError(`unknown job type ${JSON.stringify(job.name)}`);
+    if (!(job.name in jobPayloadSchemas))
+      throw new UnrecoverableError(`unknown job type ${JSON.stringify(job.name)}`);
     const type = job.name as JobType;
     // The API validated the payload already; anything else that can write to the queue may not have.
     const parsed = jobPayloadSchemas[type].safeParse(job.data?.payload);
     if (!parsed.success) {
-      throw new UnrecoverableError(`invalid payload: ${parsed.error.issues.map((issue) => `payload.${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+      throw new UnrecoverableError(
+        `invalid payload: ${parsed.error.issues.map((issue) => `payload.${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+      );
     }
     if (this.config.CHAOS_JOB_FAILURE_RATIO > 0 && Math.random() < this.config.CHAOS_JOB_FAILURE_RATIO) {
       throw new Error('injected failure (CHAOS_JOB_FAILURE_RATIO)');
@@ -88,7 +121,10 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
         return { pong: true, ...(ping.note === undefined ? {} : { note: ping.note }) } satisfies PingResult;
       }
       case 'invoice.total':
-        return this.effects.recordOnce(String(job.id), computeInvoiceTotal(parsed.data as InvoiceTotalPayload));
+        return this.effects.recordOnce(
+          String(job.id),
+          computeInvoiceTotal(parsed.data as InvoiceTotalPayload),
+        );
     }
   }
 }

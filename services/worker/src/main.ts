@@ -1,19 +1,33 @@
+import '@opsforge/common/compile-cache';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { ConfigError, createBootstrapLogger, describeRedis, exitGracefullyOnSignals, exitOnUncaughtErrors, loadWorkerConfig, type WorkerConfig } from '@opsforge/common';
+import {
+  ConfigError,
+  createBootstrapLogger,
+  describeRedis,
+  exitGracefullyOnSignals,
+  exitOnUncaughtErrors,
+  loadWorkerConfig,
+  type WorkerConfig,
+} from '@opsforge/common';
 import { WorkerModule } from './worker.module';
 
-const packageVersion = (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (
+  JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
+).version;
 
 function loadConfigOrExit(): WorkerConfig {
   try {
     return loadWorkerConfig(process.env, packageVersion);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    createBootstrapLogger({ app: 'worker', version: packageVersion }).fatal({ variables: error.variables }, error.message);
+    createBootstrapLogger({ app: 'worker', version: packageVersion }).fatal(
+      { variables: error.variables },
+      error.message,
+    );
     // EX_CONFIG from sysexits.h: a configuration error, not a crash.
     process.exit(78);
   }
@@ -28,13 +42,23 @@ async function bootstrap(): Promise<void> {
   const logger = createBootstrapLogger(config, config.LOG_LEVEL);
   exitOnUncaughtErrors(logger);
 
-  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule.forRoot(config), new FastifyAdapter(), { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    WorkerModule.forRoot(config),
+    new FastifyAdapter(),
+    { bufferLogs: true },
+  );
   app.useLogger(app.get(Logger));
   exitGracefullyOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
 
   await app.listen({ port: config.PORT, host: '0.0.0.0' });
   logger.info(
-    { port: config.PORT, redis: describeRedis(config), version: config.version, concurrency: config.WORKER_CONCURRENCY, chaos: { jobFailureRatio: config.CHAOS_JOB_FAILURE_RATIO } },
+    {
+      port: config.PORT,
+      redis: describeRedis(config),
+      version: config.version,
+      concurrency: config.WORKER_CONCURRENCY,
+      chaos: { jobFailureRatio: config.CHAOS_JOB_FAILURE_RATIO },
+    },
     `worker probes and metrics listening on port ${config.PORT}`,
   );
 }

@@ -1,7 +1,14 @@
 import request from 'supertest';
 import { Queue } from 'bullmq';
 import { defaultJobOptions } from '../../common/src/job-contract';
-import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix, waitFor } from '../../common/test/support';
+import {
+  deleteQueueKeys,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+  waitFor,
+} from '../../common/test/support';
 
 // SIGTERM as Kubernetes sends it: readiness fails first, work in flight finishes within SHUTDOWN_TIMEOUT_MS,
 // then the process exits 0.
@@ -19,22 +26,33 @@ afterAll(async () => {
 });
 
 async function activeJob(holdMs: number): Promise<string> {
-  const job = await queue.add('ping', { payload: { holdMs }, requestId: `hold-${holdMs}` }, { ...defaultJobOptions });
+  const job = await queue.add(
+    'ping',
+    { payload: { holdMs }, requestId: `hold-${holdMs}` },
+    { ...defaultJobOptions },
+  );
   const id = String(job.id);
   await waitFor(`job ${id} to be active`, async () => (await queue.getJobState(id)) === 'active', 5000, 20);
   return id;
 }
 
 it('worker: stops taking jobs, fails readiness, finishes the active job, exits 0', async () => {
-  const worker: RunningService = await startService('worker', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '10000' } });
+  const worker: RunningService = await startService('worker', {
+    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '10000' },
+  });
   try {
     const id = await activeJob(1500);
     const signalled = Date.now();
     worker.process.kill('SIGTERM');
-    await waitFor('readiness to fail while draining', async () => {
-      const response = await request(worker.url).get('/ready');
-      return response.status === 503 && response.body.error?.shutdown?.status === 'down';
-    }, 1000, 20);
+    await waitFor(
+      'readiness to fail while draining',
+      async () => {
+        const response = await request(worker.url).get('/ready');
+        return response.status === 503 && response.body.error?.shutdown?.status === 'down';
+      },
+      1000,
+      20,
+    );
     // A job enqueued during the drain is left for the next worker, not started.
     const late = await queue.add('ping', { payload: {}, requestId: 'late' }, { ...defaultJobOptions });
 
@@ -50,7 +68,9 @@ it('worker: stops taking jobs, fails readiness, finishes the active job, exits 0
 });
 
 it('worker: gives up on a job that outlasts SHUTDOWN_TIMEOUT_MS and still exits 0 in time', async () => {
-  const worker = await startService('worker', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '500' } });
+  const worker = await startService('worker', {
+    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '500' },
+  });
   try {
     const id = await activeJob(20_000);
     const signalled = Date.now();
@@ -66,7 +86,9 @@ it('worker: gives up on a job that outlasts SHUTDOWN_TIMEOUT_MS and still exits 
 
 it('api: a request in flight at SIGTERM is answered, then the process exits 0', async () => {
   // CHAOS_LATENCY_MS stands in for a slow request.
-  const api = await startService('api', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_LATENCY_MS: '800' } });
+  const api = await startService('api', {
+    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_LATENCY_MS: '800' },
+  });
   try {
     const inFlight = request(api.url).get('/api/status');
     const answered = inFlight.then((response) => response);

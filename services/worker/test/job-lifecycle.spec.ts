@@ -2,12 +2,23 @@ import request from 'supertest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { defaultJobOptions, jobEffectKey } from '../../common/src/job-contract';
-import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix, waitFor } from '../../common/test/support';
+import {
+  deleteQueueKeys,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+  waitFor,
+} from '../../common/test/support';
 
 // Jobs end to end through real processes: API → Redis → worker → result read back through the API.
 const redisUrl = sharedRedisUrl();
 
-async function settled(api: RunningService, id: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+async function settled(
+  api: RunningService,
+  id: string,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
   return waitFor(
     `job ${id} to complete or fail`,
     async () => {
@@ -26,7 +37,10 @@ describe('with a healthy worker', () => {
 
   beforeAll(async () => {
     const env = { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
-    [api, worker] = await Promise.all([startService('api', { env }), startService('worker', { env: { ...env, WORKER_CONCURRENCY: '3' } })]);
+    [api, worker] = await Promise.all([
+      startService('api', { env }),
+      startService('worker', { env: { ...env, WORKER_CONCURRENCY: '3' } }),
+    ]);
     redis = new Redis(redisUrl);
   });
 
@@ -37,14 +51,32 @@ describe('with a healthy worker', () => {
   });
 
   it('computes an invoice total and returns it through GET /api/job/:id', async () => {
-    const payload = { invoiceId: 'INV-100', currency: 'EUR', taxRatePercent: 19.25, lines: [{ sku: 'a', quantity: 3, unitPriceCents: 1999 }, { sku: 'b', quantity: 1, unitPriceCents: 1 }] };
-    const { body: receipt } = await request(api.url).post('/api/job').send({ type: 'invoice.total', payload }).expect(202);
+    const payload = {
+      invoiceId: 'INV-100',
+      currency: 'EUR',
+      taxRatePercent: 19.25,
+      lines: [
+        { sku: 'a', quantity: 3, unitPriceCents: 1999 },
+        { sku: 'b', quantity: 1, unitPriceCents: 1 },
+      ],
+    };
+    const { body: receipt } = await request(api.url)
+      .post('/api/job')
+      .send({ type: 'invoice.total', payload })
+      .expect(202);
     const job = await settled(api, receipt.id);
     // 3 × 19.99 + 0.01 = 59.98; 19.25 % tax = 11.546 → 11.55
     expect(job).toMatchObject({
       state: 'completed',
       attemptsMade: 1,
-      result: { invoiceId: 'INV-100', currency: 'EUR', lineCount: 2, subtotalCents: 5998, taxCents: 1155, totalCents: 7153 },
+      result: {
+        invoiceId: 'INV-100',
+        currency: 'EUR',
+        lineCount: 2,
+        subtotalCents: 5998,
+        taxCents: 1155,
+        totalCents: 7153,
+      },
     });
     expect(job.finishedAt).toEqual(expect.any(String));
     // The effect is recorded once, under the job id, with the result the client reads.
@@ -52,8 +84,16 @@ describe('with a healthy worker', () => {
   });
 
   it('fails a job that can never succeed at once, with the reason, and keeps it in the failed set', async () => {
-    const payload = { invoiceId: 'INV-HUGE', currency: 'USD', taxRatePercent: 0, lines: [{ sku: 'yacht', quantity: 1_000_000, unitPriceCents: 10_000_000_000 }] };
-    const { body: receipt } = await request(api.url).post('/api/job').send({ type: 'invoice.total', payload }).expect(202);
+    const payload = {
+      invoiceId: 'INV-HUGE',
+      currency: 'USD',
+      taxRatePercent: 0,
+      lines: [{ sku: 'yacht', quantity: 1_000_000, unitPriceCents: 10_000_000_000 }],
+    };
+    const { body: receipt } = await request(api.url)
+      .post('/api/job')
+      .send({ type: 'invoice.total', payload })
+      .expect(202);
     const job = await settled(api, receipt.id);
     expect(job).toMatchObject({ state: 'failed', attemptsMade: 1, attempts: defaultJobOptions.attempts });
     expect(job.failedReason).toMatch(/INV-HUGE totals 10000000000000000 cents, above the limit/);
@@ -68,7 +108,11 @@ describe('with a healthy worker', () => {
   it('fails a job whose payload bypassed the API validation, instead of retrying it', async () => {
     const queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
     try {
-      const job = await queue.add('invoice.total', { payload: { invoiceId: 'INV-X' }, requestId: 'direct-add' }, { ...defaultJobOptions });
+      const job = await queue.add(
+        'invoice.total',
+        { payload: { invoiceId: 'INV-X' }, requestId: 'direct-add' },
+        { ...defaultJobOptions },
+      );
       const read = await settled(api, String(job.id));
       expect(read).toMatchObject({ state: 'failed', attemptsMade: 1 });
       expect(read.failedReason).toMatch(/^invalid payload: payload\.currency/);
@@ -81,24 +125,44 @@ describe('with a healthy worker', () => {
 
   it('carries one correlation id from the HTTP request through the job to every worker line about it', async () => {
     const requestId = `trace-${Date.now()}`;
-    const response = await request(api.url).post('/api/job').set('x-request-id', requestId).send({ type: 'ping', payload: { note: 'hello' } }).expect(202);
+    const response = await request(api.url)
+      .post('/api/job')
+      .set('x-request-id', requestId)
+      .send({ type: 'ping', payload: { note: 'hello' } })
+      .expect(202);
     expect(response.headers['x-request-id']).toBe(requestId);
     const job = await settled(api, response.body.id);
     expect(job).toMatchObject({ state: 'completed', requestId, result: { pong: true, note: 'hello' } });
 
     const apiLine = await api.waitForLog((line) => line.requestId === requestId);
-    expect(apiLine).toMatchObject({ app: 'api', req: { method: 'POST', url: '/api/job' }, res: { statusCode: 202 } });
+    expect(apiLine).toMatchObject({
+      app: 'api',
+      req: { method: 'POST', url: '/api/job' },
+      res: { statusCode: 202 },
+    });
     const workerLine = await worker.waitForLog((line) => line.jobId === response.body.id);
-    expect(workerLine).toMatchObject({ app: 'worker', level: 'info', requestId, jobType: 'ping', attempt: 1 });
-    for (const line of worker.logs.filter((entry) => entry.jobId === response.body.id)) expect(line.requestId).toBe(requestId);
+    expect(workerLine).toMatchObject({
+      app: 'worker',
+      level: 'info',
+      requestId,
+      jobType: 'ping',
+      attempt: 1,
+    });
+    for (const line of worker.logs.filter((entry) => entry.jobId === response.body.id))
+      expect(line.requestId).toBe(requestId);
   });
 
   it('exports job outcomes, durations, queue depth and concurrency on the worker /metrics', async () => {
     const { text } = await request(worker.url).get('/metrics').expect(200);
     expect(text).toMatch(/^jobs_processed_total\{job_type="invoice\.total",outcome="completed"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^jobs_processed_total\{job_type="invoice\.total",outcome="failed"\} ([2-9]|\d\d+)$/m);
-    expect(text).toMatch(/^job_duration_seconds_bucket\{le="0\.01",job_type="ping",outcome="completed"\} [1-9]\d*$/m);
-    for (const state of ['waiting', 'active', 'delayed', 'prioritized', 'completed']) expect(text).toMatch(new RegExp(`^queue_jobs\\{queue="jobs",state="${state}"\\} \\d+$`, 'm'));
+    expect(text).toMatch(
+      /^jobs_processed_total\{job_type="invoice\.total",outcome="failed"\} ([2-9]|\d\d+)$/m,
+    );
+    expect(text).toMatch(
+      /^job_duration_seconds_bucket\{le="0\.01",job_type="ping",outcome="completed"\} [1-9]\d*$/m,
+    );
+    for (const state of ['waiting', 'active', 'delayed', 'prioritized', 'completed'])
+      expect(text).toMatch(new RegExp(`^queue_jobs\\{queue="jobs",state="${state}"\\} \\d+$`, 'm'));
     expect(text).toMatch(/^queue_jobs\{queue="jobs",state="failed"\} ([2-9]|\d\d+)$/m);
     expect(text).toMatch(/^queue_oldest_waiting_job_age_seconds\{queue="jobs"\} 0$/m);
     expect(text).toMatch(/^worker_concurrency 3$/m);
@@ -112,7 +176,9 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
   let queue: Queue;
 
   beforeAll(async () => {
-    worker = await startService('worker', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_JOB_FAILURE_RATIO: '1' } });
+    worker = await startService('worker', {
+      env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_JOB_FAILURE_RATIO: '1' },
+    });
     queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
   });
 
@@ -125,13 +191,19 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
   it('retries with exponentially growing delays, then keeps the exhausted job in the failed set', async () => {
     // The contract's policy with a 100 ms base delay instead of 1 s and no jitter, so the test sees all five
     // attempts in about 1.5 s and the growth of each delay exactly.
-    const job = await queue.add('ping', { payload: {}, requestId: 'retry-test' }, { ...defaultJobOptions, backoff: { type: 'exponential', delay: 100, jitter: 0 } });
+    const job = await queue.add(
+      'ping',
+      { payload: {}, requestId: 'retry-test' },
+      { ...defaultJobOptions, backoff: { type: 'exponential', delay: 100, jitter: 0 } },
+    );
     const id = String(job.id);
     await waitFor('the job to fail for good', async () => (await queue.getJobState(id)) === 'failed', 15_000);
 
     const attemptLines = worker.logs.filter((line) => line.jobId === id);
     expect(attemptLines.map((line) => line.attempt)).toEqual([1, 2, 3, 4, 5]);
-    expect(attemptLines.slice(0, 4).every((line) => line.level === 'warn' && /will retry/.test(String(line.msg)))).toBe(true);
+    expect(
+      attemptLines.slice(0, 4).every((line) => line.level === 'warn' && /will retry/.test(String(line.msg))),
+    ).toBe(true);
     expect(attemptLines[4]).toMatchObject({ level: 'error', requestId: 'retry-test' });
     const times = attemptLines.map((line) => Date.parse(String(line.time)));
     const gaps = times.slice(1).map((time, index) => time - times[index]);

@@ -14,6 +14,14 @@
  */
 export { freePort } from './ports';
 export { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server';
-export { startService, ensureServicesBuilt, type RunningService, type ServiceName, type StartServiceOptions, type LogLine, type ExitResult } from './services';
+export {
+  startService,
+  ensureServicesBuilt,
+  type RunningService,
+  type ServiceName,
+  type StartServiceOptions,
+  type LogLine,
+  type ExitResult,
+} from './services';
 export { testQueuePrefix, deleteQueueKeys, sharedRedisUrl } from './queue-prefix';
 export { waitFor } from './wait';

@@ -16,7 +16,8 @@ export function testQueuePrefix(label = 'test'): string {
 
 /** Delete every key under `prefix` (queue, jobs, effects); returns how many were deleted. */
 export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<number> {
-  if (!/^\{opsforge-[^}]+\}$/.test(prefix)) throw new Error(`refusing to delete keys of ${prefix}: not a test prefix`);
+  if (!/^\{opsforge-[^}]+\}$/.test(prefix))
+    throw new Error(`refusing to delete keys of ${prefix}: not a test prefix`);
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();

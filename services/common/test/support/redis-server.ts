@@ -8,8 +8,10 @@ import { freePort } from './ports';
 import { waitFor } from './wait';
 
 export interface RedisServerOptions {
-  /** Turn on AOF with fsync every write, as production runs it (compose.yaml, the Redis StatefulSet). */
+  /** Turn on AOF (append-only file), so data survives `kill()` + `restart()`. */
   appendOnly?: boolean;
+  /** AOF fsync policy: `always` (default here: nothing acknowledged is lost on SIGKILL) or Redis' own `everysec`. */
+  appendFsync?: 'always' | 'everysec';
 }
 
 export interface RedisServer {
@@ -33,13 +35,21 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const dir = mkdtempSync(join(tmpdir(), 'opsforge-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--dir', dir,
-    '--save', '',
-    '--daemonize', 'no',
-    '--maxmemory-policy', 'noeviction',
-    ...(options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--daemonize',
+    'no',
+    '--maxmemory-policy',
+    'noeviction',
+    ...(options.appendOnly
+      ? ['--appendonly', 'yes', '--appendfsync', options.appendFsync ?? 'always']
+      : ['--appendonly', 'no']),
   ];
   let child: ChildProcess | undefined;
 
@@ -50,8 +60,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     started.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child = started;
     await waitFor(`redis-server on port ${port} to answer PING`, async () => {
-      if (started.exitCode !== null) throw new Error(`redis-server exited with ${started.exitCode}: ${output.slice(-500)}`);
+      if (started.exitCode !== null)
+        throw new Error(`redis-server exited with ${started.exitCode}: ${output.slice(-500)}`);
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => undefined);
       try {
         await probe.connect();
         return (await probe.ping()) === 'PONG';

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, mkdtempSync, openSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,6 +24,11 @@ export interface StartServiceOptions {
   /** `ready` (default): wait for GET /ready = 200; `health`: only for /health = 200; `none`: return at once. */
   waitUntil?: 'ready' | 'health' | 'none';
   timeoutMs?: number;
+  /**
+   * `true` (default): parse stdout into `logs`. `false`: stdout goes to a file instead, so that a benchmark does
+   * not spend its own CPU reading the service's logs (the service still formats and writes every line).
+   */
+  captureLogs?: boolean;
 }
 
 export interface RunningService {
@@ -56,10 +62,20 @@ export function ensureServicesBuilt(): void {
   const tsc = join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(
     'flock',
-    [join(tmpdir(), 'opsforge-services-build.lock'), process.execPath, tsc, '-b', 'services/api/tsconfig.build.json', 'services/worker/tsconfig.build.json'],
+    [
+      join(tmpdir(), 'opsforge-services-build.lock'),
+      process.execPath,
+      tsc,
+      '-b',
+      'services/api/tsconfig.build.json',
+      'services/worker/tsconfig.build.json',
+    ],
     { cwd: repositoryRoot, encoding: 'utf8' },
   );
-  if (result.status !== 0) throw new Error(`building the services failed:\n${result.stdout}${result.stderr}${result.error?.message ?? ''}`);
+  if (result.status !== 0)
+    throw new Error(
+      `building the services failed:\n${result.stdout}${result.stderr}${result.error?.message ?? ''}`,
+    );
   builtInThisProcess = true;
 }
 
@@ -76,37 +92,60 @@ function answers(url: string): Promise<boolean> {
 }
 
 /** Spawn `node services/<name>/dist/main.js` as a real process; see StartServiceOptions. */
-export async function startService(name: ServiceName, options: StartServiceOptions = {}): Promise<RunningService> {
+export async function startService(
+  name: ServiceName,
+  options: StartServiceOptions = {},
+): Promise<RunningService> {
   ensureServicesBuilt();
   const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? tmpdir(), LOG_LEVEL: 'info' };
-  for (const [key, value] of Object.entries({ ...options.env, PORT: String(port) })) if (value !== undefined) env[key] = value;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? tmpdir(),
+    LOG_LEVEL: 'info',
+  };
+  for (const [key, value] of Object.entries({ ...options.env, PORT: String(port) }))
+    if (value !== undefined) env[key] = value;
 
-  const child = spawn(process.execPath, [join(repositoryRoot, 'services', name, 'dist', 'main.js')], { cwd: repositoryRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const captureLogs = options.captureLogs ?? true;
+  const logFile = captureLogs
+    ? undefined
+    : openSync(join(mkdtempSync(join(tmpdir(), `opsforge-${name}-`)), 'stdout.log'), 'w');
+  const child = spawn(process.execPath, [join(repositoryRoot, 'services', name, 'dist', 'main.js')], {
+    cwd: repositoryRoot,
+    env,
+    stdio: ['ignore', logFile ?? 'pipe', 'pipe'],
+  });
+  if (logFile !== undefined) closeSync(logFile);
   const logs: LogLine[] = [];
   const rawOutput: string[] = [];
   const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
 
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    let line: LogLine;
-    try {
-      line = JSON.parse(text) as LogLine;
-    } catch {
-      rawOutput.push(text);
-      return;
-    }
-    logs.push(line);
-    for (const waiter of waiters) {
-      if (waiter.predicate(line)) {
-        waiters.delete(waiter);
-        waiter.resolve(line);
+  if (child.stdout)
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        rawOutput.push(text);
+        return;
       }
-    }
-  });
+      logs.push(line);
+      for (const waiter of waiters) {
+        if (waiter.predicate(line)) {
+          waiters.delete(waiter);
+          waiter.resolve(line);
+        }
+      }
+    });
   createInterface({ input: child.stderr! }).on('line', (text) => rawOutput.push(text));
 
   const exited: Promise<ExitResult> =
-    child.exitCode !== null ? Promise.resolve({ code: child.exitCode, signal: null }) : once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+    child.exitCode !== null
+      ? Promise.resolve({ code: child.exitCode, signal: null })
+      : once(child, 'exit').then(([code, signal]) => ({
+          code: code as number | null,
+          signal: signal as NodeJS.Signals | null,
+        }));
 
   const service: RunningService = {
     name,
@@ -123,7 +162,15 @@ export async function startService(name: ServiceName, options: StartServiceOptio
         const waiter = { predicate, resolve: resolveLine };
         waiters.add(waiter);
         setTimeout(() => {
-          if (waiters.delete(waiter)) reject(new Error(`${name}: no matching log line within ${timeoutMs} ms; last lines:\n${logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`));
+          if (waiters.delete(waiter))
+            reject(
+              new Error(
+                `${name}: no matching log line within ${timeoutMs} ms; last lines:\n${logs
+                  .slice(-5)
+                  .map((l) => JSON.stringify(l))
+                  .join('\n')}`,
+              ),
+            );
         }, timeoutMs).unref();
       });
     },
@@ -137,10 +184,17 @@ export async function startService(name: ServiceName, options: StartServiceOptio
   if (waitUntil !== 'none') {
     const path = waitUntil === 'ready' ? '/ready' : '/health';
     try {
-      await waitFor(`${name} ${path} = 200`, async () => {
-        if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}: ${[...rawOutput, ...logs.map((l) => JSON.stringify(l))].slice(-5).join('\n')}`);
-        return answers(`${service.url}${path}`);
-      }, options.timeoutMs ?? 15_000);
+      await waitFor(
+        `${name} ${path} = 200`,
+        async () => {
+          if (child.exitCode !== null)
+            throw new Error(
+              `${name} exited with code ${child.exitCode}: ${[...rawOutput, ...logs.map((l) => JSON.stringify(l))].slice(-5).join('\n')}`,
+            );
+          return answers(`${service.url}${path}`);
+        },
+        options.timeoutMs ?? 15_000,
+      );
     } catch (error) {
       child.kill('SIGKILL');
       throw error;

@@ -1,5 +1,12 @@
 import { Redis } from 'ioredis';
-import { deleteQueueKeys, freePort, sharedRedisUrl, startRedisServer, startService, testQueuePrefix } from '.';
+import {
+  deleteQueueKeys,
+  freePort,
+  sharedRedisUrl,
+  startRedisServer,
+  startService,
+  testQueuePrefix,
+} from '.';
 
 describe('test support', () => {
   it('starts a private redis-server, kills it and brings it back with its AOF data', async () => {
