@@ -5,6 +5,7 @@
 // what the services really log, and one request id finds the request in both services' logs.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Queue } from 'bullmq';
 import { parse } from 'yaml';
 import {
   deleteQueueKeys,
@@ -102,6 +103,15 @@ describe('against the running api and worker', () => {
     await worker.waitForLog((line) => line.jobId === jobId && /complet/i.test(String(line.msg)), 15_000);
     await fetch(`${api.url}/api/job/${jobId}`);
     await fetch(`${api.url}/no-such-route`);
+    // A job that fails for good, for the failure lines and series: a payload the API would have refused, put
+    // on the queue directly.
+    const queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
+    try {
+      const bad = await queue.add('ping', { payload: { holdMs: -1 }, requestId: `${requestId}-bad` });
+      await worker.waitForLog((line) => line.jobId === bad.id && line.level === 'error', 15_000);
+    } finally {
+      await queue.close();
+    }
     exported = new Map();
     for (const service of [api, worker])
       exposition(await (await fetch(`${service.url}/metrics`)).text(), exported);
@@ -178,6 +188,7 @@ describe('against the running api and worker', () => {
     );
     const pipeline = readFileSync(path.join(__dirname, 'loki', 'opsforge-logs.alloy'), 'utf8');
 
+    const LOGQL_STAGES = ['line_format', 'label_format', 'keep', 'drop', 'unwrap', 'decolorize'];
     const linesOf = (predicate: (line: LogLine) => boolean) =>
       [...api.logs, ...worker.logs].filter(predicate);
 
@@ -194,6 +205,26 @@ describe('against the running api and worker', () => {
       for (const line of lines)
         expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).toContain(line.level);
       for (const field of ['level', 'app', 'requestId', 'jobId']) expect(pipeline).toContain(`= "${field}"`);
+    });
+
+    it('the fields the LogQL examples of docs/observability.md read are in the lines the services write', () => {
+      // Loki's `| json` flattens nested objects with `_`: {"req":{"method":"GET"}} becomes req_method.
+      const flatten = (value: unknown, prefix = ''): string[] =>
+        value && typeof value === 'object' && !Array.isArray(value)
+          ? Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}_${key}` : key))
+          : [prefix];
+      const fields = new Set([...api.logs, ...worker.logs].flatMap((line) => flatten(line)));
+      const docs = readFileSync(path.join(__dirname, '..', 'docs', 'observability.md'), 'utf8');
+      const logql = [...docs.matchAll(/```logql\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
+      const used = new Set([
+        ...[...logql.matchAll(/\{\{\.(\w+)\}\}/g)].map((m) => m[1]),
+        ...[...logql.matchAll(/\| json \| (\w+)/g)].map((m) => m[1]).filter((f) => !LOGQL_STAGES.includes(f)),
+        ...[...logql.matchAll(/sum by \((\w+)\)/g)]
+          .map((m) => m[1])
+          .filter((f) => !['app', 'level'].includes(f)),
+      ]);
+      expect(used.size).toBeGreaterThan(5);
+      expect([...used].filter((field) => !fields.has(field))).toEqual([]);
     });
 
     it("the datasource's derived fields capture exactly the request id and job id from a real line", () => {
