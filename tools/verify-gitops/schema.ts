@@ -7,6 +7,7 @@
 // CLI as a child process to exercise it.
 import type { K8sObject, RenderedTree, Violation } from './model';
 import { objectName } from './model';
+import { unknownFieldViolations } from './strict-fields';
 
 /** CRD model packages, tried in order for a non-core API group. */
 const CRD_PACKAGES = [
@@ -38,8 +39,8 @@ async function loadModule(specifier: string): Promise<Record<string, unknown> | 
   return moduleCache.get(specifier) ?? null;
 }
 
-/** The model class for an apiVersion/kind, or undefined when no installed package defines it. */
-export async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+/** The module of the package that defines an apiVersion/kind, or undefined when none does. */
+export async function modelSpecifier(apiVersion: string, kind: string): Promise<string | undefined> {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const candidates =
     group === '' || !group.includes('.') || group.endsWith('.k8s.io')
@@ -49,10 +50,15 @@ export async function modelFor(apiVersion: string, kind: string): Promise<ModelC
   candidates.push(...CRD_PACKAGES.map((pkg) => `${pkg}/${group}/${version}`));
   for (const specifier of candidates) {
     const loaded = await loadModule(specifier);
-    const model = loaded?.[kind];
-    if (typeof model === 'function') return model as ModelClass;
+    if (typeof loaded?.[kind] === 'function') return specifier;
   }
   return undefined;
+}
+
+/** The model class for an apiVersion/kind, or undefined when no installed package defines it. */
+export async function modelFor(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  const specifier = await modelSpecifier(apiVersion, kind);
+  return specifier === undefined ? undefined : ((await loadModule(specifier))?.[kind] as ModelClass);
 }
 
 function describeValidationError(error: unknown): string {
@@ -84,11 +90,14 @@ export async function validateObject(object: K8sObject): Promise<string | undefi
 
 export async function validateTrees(trees: RenderedTree[]): Promise<Violation[]> {
   const violations: Violation[] = [];
+  const specifiers = new Map<K8sObject, string>();
   for (const tree of trees) {
     for (const object of tree.objects) {
       const problem = await validateObject(object);
       if (problem) violations.push({ rule: 'schema', where: `${tree.source}: ${objectName(object)}`, message: problem });
+      const specifier = problem ? undefined : await modelSpecifier(object.apiVersion, object.kind);
+      if (specifier) specifiers.set(object, specifier);
     }
   }
-  return violations;
+  return [...violations, ...unknownFieldViolations(trees, specifiers)];
 }

@@ -46,7 +46,7 @@ test('the committed tree renders, matches every schema and passes every rule', (
   expect(report.rules).toBeGreaterThanOrEqual(20);
 });
 
-test('a kind no schema package knows, a field of the wrong type and a moving image tag each fail with the object named', () => {
+test('a kind no schema package knows, a field of the wrong type, a misspelt field and a moving image tag each fail with the object named', () => {
   const root = scratchTree();
   scratchRoots.push(root);
   // An object of an unknown kind in the base reaches every env.
@@ -59,6 +59,9 @@ test('a kind no schema package knows, a field of the wrong type and a moving ima
   // A PDB whose maxUnavailable is an object, not an int-or-string.
   const pdb = join(root, 'gitops/base/worker/pdb.yaml');
   writeFileSync(pdb, readFileSync(pdb, 'utf8').replace('maxUnavailable: 1', 'maxUnavailable: { pods: 1 }'));
+  // A misspelt field: valid YAML, valid types, silently dropped by Kubernetes.
+  const hpa = join(root, 'gitops/base/api/hpa.yaml');
+  writeFileSync(hpa, readFileSync(hpa, 'utf8').replace('  behavior:', '  behaviour:'));
   // prod asks for a moving tag.
   const prod = join(root, 'gitops/envs/prod/kustomization.yaml');
   writeFileSync(prod, readFileSync(prod, 'utf8').replace(/newTag: [0-9a-f]{40}\n(?![\s\S]*newTag)/, 'newTag: latest\n'));
@@ -67,6 +70,7 @@ test('a kind no schema package knows, a field of the wrong type and a moving ima
   expect(status).toBe(1);
   expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/dev: CanaryDashboard\/api: unknown kind CanaryDashboard in example.com\/v1/);
   expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/prod: PodDisruptionBudget\/worker: does not match the policy\/v1 PodDisruptionBudget schema: \/spec\/maxUnavailable/);
+  expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/staging: HorizontalPodAutoscaler\/api: unknown field spec.behaviour: the autoscaling\/v2 HorizontalPodAutoscaler schema has no such field/);
   expect(stdout).toMatch(/✗ \[immutable-image-tags\] gitops\/envs\/prod: Rollout\/worker container "worker": image "ghcr.io\/opsforge\/worker:latest" must be tagged with the 40-character git sha/);
   expect(stdout).toMatch(/verify-gitops: \d+ violation\(s\)/);
 });
