@@ -102,3 +102,40 @@ describe('bump: set one image tag in one environment overlay', () => {
     );
   });
 });
+
+describe('bump --only-forward: a re-run of an old release does not take an environment back in time', () => {
+  let repo: GitopsRepo;
+  beforeEach(() => {
+    repo = new GitopsRepo();
+  });
+  afterEach(() => repo.remove());
+
+  it('keeps a later commit, and still moves forward to one', () => {
+    repo.commit('second');
+    const [older, later] = [repo.git('rev-parse', 'HEAD~1').trim(), repo.git('rev-parse', 'HEAD').trim()];
+    expect(bump(repo.root, 'dev', 'api', later, { onlyForward: true }).changed).toBe(true);
+    repo.commit('dev runs the later one');
+
+    const rerun = runTool(
+      'bump',
+      ['--env', 'dev', '--service', 'api', '--tag', older, '--only-forward'],
+      repo.root,
+    );
+
+    expect(rerun.status).toBe(0);
+    expect(rerun.stdout).toBe(
+      `dev: ghcr.io/opsforge/api already at ${later}, a later commit than ${older}; nothing to change\n`,
+    );
+    expect(repo.changedFiles()).toEqual([]);
+    // Without the flag the same request is an ordinary bump.
+    expect(bump(repo.root, 'dev', 'api', older).changed).toBe(true);
+  });
+
+  it('sets the tag when the current one is not a commit of this repository', () => {
+    const head = repo.git('rev-parse', 'HEAD').trim();
+    expect(bump(repo.root, 'dev', 'api', head, { onlyForward: true })).toMatchObject({
+      changed: true,
+      previousTag: SHA.a,
+    });
+  });
+});
