@@ -267,6 +267,17 @@ const BROKEN: Record<string, () => void> = {
     });
     expectViolation(run('canary-series-labelled', unselected), 'gitops/envs/dev: Rollout/worker', /lacks the labels \{"release":"kube-prometheus-stack"\}/);
   },
+  'traffic-router-wired': () => {
+    const noNamespace = breakObject(STAGING, 'Rollout', 'api', (o) => {
+      delete o.spec.strategy.canary.trafficRouting.plugins['argoproj-labs/gatewayAPI'].namespace;
+    });
+    expectViolation(run('traffic-router-wired', noNamespace), 'gitops/envs/staging: Rollout/api', /looks for HTTPRoute api in namespace "", not the Rollout's "staging"/);
+    const wrongBackend = breakObject(PROD, 'HTTPRoute', 'api', (o) => {
+      o.spec.rules[0].backendRefs[1].name = 'api-preview';
+    });
+    expectViolation(run('traffic-router-wired', wrongBackend), 'gitops/envs/prod: Rollout/api', /HTTPRoute api has no backendRef to its canaryService "api-canary"/);
+    expectViolation(run('traffic-router-wired', removeObject(DEV, 'HTTPRoute', 'api')), 'gitops/envs/dev: Rollout/api', /routes HTTPRoute "api", which gitops\/envs\/dev does not render/);
+  },
   'chaos-off-in-prod': () => {
     const trees = structuredClone(rendered);
     const prod = trees.find((t) => t.source === PROD) as RenderedTree;

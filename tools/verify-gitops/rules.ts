@@ -705,6 +705,42 @@ const canarySeriesLabelled: Rule = {
   },
 };
 
+const trafficRouterWired: Rule = {
+  name: 'traffic-router-wired',
+  summary: 'a Rollout routed by the Gateway API plugin names its own namespace and an HTTPRoute whose backends are its stable and canary Services',
+  check(trees) {
+    const found: Violation[] = [];
+    for (const tree of trees) {
+      for (const rollout of ofKind(tree, 'Rollout')) {
+        const canary = rollout.spec?.strategy?.canary ?? {};
+        const plugin = canary.trafficRouting?.plugins?.['argoproj-labs/gatewayAPI'];
+        if (!plugin) continue;
+        const report = (message: string) => found.push(violation(this.name, where(tree, rollout), message));
+        if (plugin.namespace !== rollout.metadata?.namespace) {
+          report(`the Gateway API plugin looks for HTTPRoute ${plugin.httpRoute} in namespace "${plugin.namespace ?? ''}", not the Rollout's "${rollout.metadata?.namespace}": keep the namespace replacement in ${tree.source}/kustomization.yaml`);
+        }
+        const route = ofKind(tree, 'HTTPRoute').find((r) => r.metadata?.name === plugin.httpRoute);
+        if (!route) {
+          report(`the Gateway API plugin routes HTTPRoute "${plugin.httpRoute}", which ${tree.source} does not render`);
+          continue;
+        }
+        const backends = new Set(
+          (route.spec?.rules ?? []).flatMap((rule: K8sObject) => (rule.backendRefs ?? []).map((b: K8sObject) => b.name)),
+        );
+        for (const [role, service] of [
+          ['stableService', canary.stableService],
+          ['canaryService', canary.canaryService],
+        ]) {
+          if (!service) report(`routes traffic but sets no ${role}`);
+          else if (!backends.has(service)) report(`HTTPRoute ${route.metadata.name} has no backendRef to its ${role} "${service}": the plugin could not shift weight to it`);
+          else if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === service)) report(`${role} "${service}" is not rendered`);
+        }
+      }
+    }
+    return found;
+  },
+};
+
 const chaosOffInProd: Rule = {
   name: 'chaos-off-in-prod',
   summary: 'fault-injection knobs (CHAOS_*) are 0 or unset in prod',
@@ -942,6 +978,7 @@ export const RULES: Rule[] = [
   noServiceAccountToken,
   topologySpread,
   canarySeriesLabelled,
+  trafficRouterWired,
   chaosOffInProd,
   argocdPinnedRevisions,
   argocdSourcesExist,
