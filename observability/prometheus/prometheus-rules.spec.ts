@@ -1,6 +1,6 @@
 // The alert rules as Argo CD deploys them (PrometheusRule objects), checked and unit-tested by the real
 // promtool after their spec.groups are extracted: one source of truth, no hand-kept copy of the rules.
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -92,6 +92,11 @@ describe.each(alerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as con
       const file = repoPath(url.slice(RUNBOOK_BASE.length));
       expect(existsSync(file)).toBe(true);
       expect(path.basename(file)).toBe(`${alert.alert}.md`);
+      // What an on-call engineer opens the page for: what it means, how to triage, how to fix.
+      const runbook = readFileSync(file, 'utf8');
+      expect(runbook.split('\n')[0]).toMatch(new RegExp(`^# ${alert.alert}: `));
+      for (const section of ['## Meaning', '## Impact', '## Triage', '## Fix'])
+        expect(runbook).toContain(section);
     });
   },
 );
