@@ -353,6 +353,15 @@ const BROKEN: Record<string, () => void> = {
       stringData: { password: 'hunter2' },
     });
     expectViolation(run('no-secret-data-in-git', trees), 'gitops/envs/dev: Secret/redis-password', /carries secret data in git/);
+    // Alertmanager's configuration Secret passes only while every credential is a *_file.
+    const inline = structuredClone(rendered);
+    const observability = inline.find((t) => t.source === 'observability') as RenderedTree;
+    const config = observability.objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'alertmanager-opsforge') as K8sObject;
+    const text = Buffer.from(config.data['alertmanager.yaml'].replace(/\s/g, ''), 'base64').toString('utf8');
+    config.data['alertmanager.yaml'] = Buffer.from(
+      text.replace(/api_url_file: \S+slack-api-webhook-url/, 'api_url: https://hooks.slack.com/services/T0/B0/secret'),
+    ).toString('base64');
+    expectViolation(run('no-secret-data-in-git', inline), 'observability: Secret/alertmanager-opsforge', /inline credential at receivers\[\d+\]\.slack_configs\[0\]\.api_url: use api_url_file/);
   },
   'notifications-wired': () => {
     const badYaml = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {

@@ -72,6 +72,21 @@ function describeValidationError(error: unknown): string {
   return (error as Error).message;
 }
 
+/**
+ * kustomize's secretGenerator wraps base64 at 76 columns; the API server's decoder (Go's encoding/base64)
+ * ignores those newlines, so the format check must too.
+ */
+function normalizedForValidation(object: K8sObject): K8sObject {
+  if (object.kind !== 'Secret' || object.data === null || typeof object.data !== 'object') return object;
+  const data = Object.fromEntries(
+    Object.entries(object.data as Record<string, unknown>).map(([key, value]) => [
+      key,
+      typeof value === 'string' ? value.replace(/[\r\n]/g, '') : value,
+    ]),
+  );
+  return { ...object, data };
+}
+
 export async function validateObject(object: K8sObject): Promise<string | undefined> {
   if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
     return 'has no apiVersion/kind';
@@ -81,7 +96,7 @@ export async function validateObject(object: K8sObject): Promise<string | undefi
     return `unknown kind ${object.kind} in ${object.apiVersion}: no schema in the kubernetes-models packages; fix the apiVersion/kind or add the model package that defines it`;
   }
   try {
-    new model(object).validate();
+    new model(normalizedForValidation(object)).validate();
     return undefined;
   } catch (error) {
     return `does not match the ${object.apiVersion} ${object.kind} schema: ${describeValidationError(error)}`;
