@@ -44,9 +44,17 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.WORKER_CONCURRENCY;
     // An `error` event without a listener would crash the process; Redis outages are waited out, not fatal.
-    this.worker.on('error', (error) => this.lifecycleLogger.error(`worker error: ${error.message}`));
+    // One line per distinct error: during an outage every reconnect attempt fails the same way.
+    let lastError: string | undefined;
+    this.worker.on('error', (error) => {
+      if (error.message === lastError) return;
+      lastError = error.message;
+      this.lifecycleLogger.error(`worker error: ${error.message}`);
+    });
+    this.worker.on('ready', () => (lastError = undefined));
     this.worker.on('stalled', (jobId) =>
-      this.lifecycleLogger.warn(
+      this.logger.logger.warn(
+        { jobId },
         `job ${jobId} stalled (its worker stopped renewing the lock); it will run again`,
       ),
     );
