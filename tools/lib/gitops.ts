@@ -3,7 +3,7 @@
 // tags live, and what a valid tag looks like. bump, promote and render-diff all read it from here.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Document, isMap, isSeq, parseDocument, YAMLMap, YAMLSeq } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parse, parseDocument, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 
 /** Promotion order: a release reaches staging only from dev, and prod only from staging. */
 export const ENVIRONMENTS = ['dev', 'staging', 'prod'] as const;
@@ -79,10 +79,17 @@ export function kustomizationPath(root: string, env: Environment): string {
   return join(root, 'gitops', 'envs', env, 'kustomization.yaml');
 }
 
+/**
+ * Overlays are read with YAML's failsafe schema: every value stays the string written in the file. A sha
+ * of decimal digits only (or digits around one "e") would otherwise be read as a number and written back
+ * as 1.2345678901234568e+38, corrupting a tag nobody touched.
+ */
+const READ_AS_WRITTEN = { schema: 'failsafe' } as const;
+
 /** The image tags a kustomization text sets, by service (a service it does not set is absent). */
 export function imageTagsIn(text: string): Map<Service, string> {
   const tags = new Map<Service, string>();
-  const images: unknown = parseDocument(text).toJS()?.images;
+  const images: unknown = parseDocument(text, READ_AS_WRITTEN).toJS()?.images;
   if (!Array.isArray(images)) return tags;
   for (const service of SERVICES) {
     const entry = images.find(
@@ -91,6 +98,18 @@ export function imageTagsIn(text: string): Map<Service, string> {
     if (entry?.newTag !== undefined && entry.newTag !== null) tags.set(service, String(entry.newTag));
   }
   return tags;
+}
+
+/** True when a YAML reader (kustomize's among them) would take the plain text for something else, a number. */
+function needsQuotes(tag: string): boolean {
+  return parse(tag) !== tag;
+}
+
+/** A tag as kustomize must read it: quoted when the plain text would not read back as this string. */
+function tagScalar(tag: string): Scalar<string> {
+  const scalar = new Scalar(tag);
+  if (needsQuotes(tag)) scalar.type = Scalar.QUOTE_DOUBLE;
+  return scalar;
 }
 
 /**
@@ -109,7 +128,7 @@ export class EnvironmentKustomization {
     const path = kustomizationPath(root, env);
     if (!existsSync(path)) throw new Error(`${env}: ${path} does not exist`);
     const text = readFileSync(path, 'utf8');
-    const document = parseDocument(text);
+    const document = parseDocument(text, READ_AS_WRITTEN);
     if (document.errors.length > 0) {
       throw new Error(`${env}: ${path} is not valid YAML: ${document.errors[0].message}`);
     }
@@ -129,10 +148,18 @@ export class EnvironmentKustomization {
     if (!IMAGE_TAG_PATTERN.test(tag)) throw new UsageError(`malformed image tag "${tag}"`);
     if (this.tagOf(service) === tag) return false;
     const entry = this.imageEntry(service);
-    if (entry) {
-      entry.set('newTag', tag);
+    const current = entry?.get('newTag', true);
+    if (isScalar(current)) {
+      // Change the value in place: the node keeps its trailing comment ("# set by CI") and its quoting.
+      current.value = tag;
+      if (needsQuotes(tag)) current.type = Scalar.QUOTE_DOUBLE;
+    } else if (entry) {
+      entry.set('newTag', tagScalar(tag));
     } else {
-      this.imagesSequence(true)!.add(this.document.createNode({ name: imageName(service), newTag: tag }));
+      const created = new YAMLMap();
+      created.set('name', imageName(service));
+      created.set('newTag', tagScalar(tag));
+      this.imagesSequence(true)!.add(created);
     }
     return true;
   }

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { bump } from '../bump/main';
 import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
 
@@ -137,5 +139,48 @@ describe('bump --only-forward: a re-run of an old release does not take an envir
       changed: true,
       previousTag: SHA.a,
     });
+  });
+});
+
+describe('bump: a sha that looks like a number', () => {
+  const DIGITS_ONLY = '1234567890123456789012345678901234567890';
+  const FLOAT_LOOKING = '12345678901234567890123456789012345e6789';
+  let repo: GitopsRepo;
+  beforeEach(() => {
+    // Quoted, as bump writes it: kustomize itself refuses a plain numeric newTag.
+    repo = new GitopsRepo({
+      dev: [SHA.a, `"${DIGITS_ONLY}"`],
+      staging: [SHA.a, SHA.a],
+      prod: [SHA.a, SHA.a],
+    });
+  });
+  afterEach(() => repo.remove());
+
+  it('is written quoted, so kustomize renders it as the image tag', () => {
+    bump(repo.root, 'dev', 'api', FLOAT_LOOKING);
+
+    expect(repo.changedLines(repo.overlayPath('dev')).added).toEqual([
+      `    newTag: "${FLOAT_LOOKING}" # set by CI`,
+    ]);
+    const rendered = execFileSync('kubectl', ['kustomize', join(repo.root, 'gitops', 'envs', 'dev')], {
+      encoding: 'utf8',
+    });
+    expect(rendered).toContain(`image: ghcr.io/opsforge/api:${FLOAT_LOOKING}\n`);
+  });
+
+  it('leaves every other value as written: no number is reformatted when a tag changes', () => {
+    repo.write(
+      repo.overlayPath('dev'),
+      `${repo.read(repo.overlayPath('dev'))}replicas:\n  - name: api\n    count: 02\n`,
+    );
+    repo.commit('a zero-padded count');
+
+    expect(bump(repo.root, 'dev', 'api', SHA.b).changed).toBe(true);
+
+    expect(repo.changedLines(repo.overlayPath('dev'))).toEqual({
+      removed: [`    newTag: ${SHA.a} # set by CI`],
+      added: [`    newTag: ${SHA.b} # set by CI`],
+    });
+    expect(bump(repo.root, 'dev', 'worker', DIGITS_ONLY).changed).toBe(false);
   });
 });
