@@ -1,6 +1,8 @@
 // amtool does not evaluate inhibition, so this runs the real Alertmanager on a loopback port with the same
 // configuration file, posts alerts as Prometheus would, and reads back which ones Alertmanager suppresses.
+// Its receivers deliver to a local HTTP sink, which also proves the secret-file wiring of the receivers.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,20 +28,39 @@ let alertmanager: ChildProcess;
 let workDir: string;
 let baseUrl: string;
 let output = '';
+let sink: Server;
+/** Every notification Alertmanager delivered: the path it posted to (one per receiver) and the body. */
+const delivered: Array<{ path: string; body: string }> = [];
 
 beforeAll(async () => {
   workDir = mkdtempSync(path.join(tmpdir(), 'opsforge-alertmanager-'));
-  // The one change to the file under test: its receivers' secret files live in a temporary directory. They
-  // point at a closed loopback port, so nothing is ever delivered anywhere.
+  sink = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      delivered.push({ path: request.url ?? '', body });
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success"}');
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
+
+  // The changes to the file under test: its receivers' secret files live in a temporary directory and point at
+  // the sink, and PagerDuty's API URL (a global default the file does not set) is the sink too, so nothing is
+  // ever sent off this machine.
   const secretsDir = path.join(workDir, 'secrets');
   mkdirSync(secretsDir);
   for (const key of SECRET_KEYS) {
     writeFileSync(
       path.join(secretsDir, key),
-      key.endsWith('-url') ? 'http://127.0.0.1:9/' : 'test-routing-key',
+      key.endsWith('-url') ? `${sinkUrl}/${key}` : 'test-routing-key',
     );
   }
-  const config = readFileSync(configFile, 'utf8').split(SECRETS_DIR).join(`${secretsDir}/`);
+  const config = readFileSync(configFile, 'utf8')
+    .split(SECRETS_DIR)
+    .join(`${secretsDir}/`)
+    .replace(/^global:\n/m, `global:\n  pagerduty_url: ${sinkUrl}/pagerduty\n`);
+  expect(config).toContain(`pagerduty_url: ${sinkUrl}/pagerduty`);
   writeFileSync(path.join(workDir, 'alertmanager.yaml'), config);
 
   const port = await freePort();
@@ -73,6 +94,7 @@ afterAll(async () => {
     await exited;
   }
   if (workDir) rmSync(workDir, { recursive: true, force: true });
+  await new Promise((resolve) => sink?.close(resolve));
 });
 
 async function post(alerts: Labels[]): Promise<void> {
@@ -81,7 +103,11 @@ async function post(alerts: Labels[]): Promise<void> {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(
-      alerts.map((labels) => ({ labels, annotations: { summary: labels.alertname }, startsAt })),
+      alerts.map((labels) => ({
+        labels,
+        annotations: { summary: `${labels.alertname} in ${labels.namespace ?? labels.node}` },
+        startsAt,
+      })),
     ),
   });
   expect(response.status).toBe(200);
@@ -263,4 +289,42 @@ describe('Alertmanager inhibition (real Alertmanager)', () => {
       'OpsforgePodCrashLooping/warning/inh-f/inh-node-2': 'active',
     });
   });
+
+  it('delivers a page to the SRE pager and the owning team, reading both endpoints from the secret files', async () => {
+    await post([
+      {
+        alertname: 'OpsforgeWorkerStuck',
+        severity: 'critical',
+        team: 'worker',
+        namespace: 'notify-a',
+        workload: 'worker',
+      },
+    ]);
+    // Pages wait group_wait (10 s) before the first notification.
+    await waitFor(
+      'the page and the team notification',
+      () =>
+        delivered.some((d) => d.path === '/pagerduty' && d.body.includes('notify-a')) &&
+        delivered.some(
+          (d) => d.path === '/slack-worker-webhook-url' && d.body.includes('OpsforgeWorkerStuck'),
+        ),
+      20_000,
+    ).catch(() => undefined);
+    const page = delivered.find((d) => d.path === '/pagerduty' && d.body.includes('notify-a'));
+    expect(JSON.parse(page?.body ?? '{}')).toMatchObject({
+      routing_key: 'test-routing-key',
+      event_action: 'trigger',
+    });
+    const team = delivered.find(
+      (d) => d.path === '/slack-worker-webhook-url' && d.body.includes('OpsforgeWorkerStuck'),
+    );
+    expect(JSON.parse(team?.body ?? '{}')).toMatchObject({ channel: '#opsforge-worker' });
+    // Nothing for this alert went to another team.
+    expect(
+      delivered
+        .filter((d) => d.body.includes('notify-a'))
+        .map((d) => d.path)
+        .sort(),
+    ).toEqual(['/pagerduty', '/slack-worker-webhook-url']);
+  }, 30_000);
 });
