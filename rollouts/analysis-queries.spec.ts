@@ -66,7 +66,11 @@ function expectQuery(expr: string, input: Series[], expected: number | 'empty'):
           interval: '15s',
           input_series: inputSeries,
           promql_expr_test: [
-            { expr, eval_time: '3m', exp_samples: expected === 'empty' ? [] : [{ labels: '{}', value: expected }] },
+            {
+              expr,
+              eval_time: '3m',
+              exp_samples: expected === 'empty' ? [] : [{ labels: '{}', value: expected }],
+            },
           ],
         },
       ],
@@ -75,7 +79,9 @@ function expectQuery(expr: string, input: Series[], expected: number | 'empty'):
   try {
     execFileSync('promtool', ['test', 'rules', file], { encoding: 'utf8', stdio: 'pipe' });
   } catch (error) {
-    throw new Error(`promtool disagrees:\n${String((error as { stdout?: string }).stdout ?? error)}`, { cause: error });
+    throw new Error(`promtool disagrees:\n${String((error as { stdout?: string }).stdout ?? error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -115,7 +121,10 @@ describe('http-error-rate', () => {
   test('a trickle below min-request-rate is not judged, even if half of it failed', () => {
     expectQuery(
       query('http-error-rate', 'api'),
-      [apiRequests(CANARY, '/api/job', '200', '0+0.5x20'), apiRequests(CANARY, '/api/job', '500', '0+0.5x20')],
+      [
+        apiRequests(CANARY, '/api/job', '200', '0+0.5x20'),
+        apiRequests(CANARY, '/api/job', '500', '0+0.5x20'),
+      ],
       'empty',
     );
   });
@@ -124,15 +133,28 @@ describe('http-error-rate', () => {
 describe('http-latency-p99', () => {
   const buckets = (hash: string, perBucket: Record<string, string>) =>
     Object.entries(perBucket).map(([le, values]) =>
-      series('http_request_duration_seconds_bucket', hash, { service: 'api', method: 'GET', route: '/api/status', status_code: '200', le }, values),
+      series(
+        'http_request_duration_seconds_bucket',
+        hash,
+        { service: 'api', method: 'GET', route: '/api/status', status_code: '200', le },
+        values,
+      ),
     );
   const count = (hash: string, values: string) =>
-    series('http_request_duration_seconds_count', hash, { service: 'api', method: 'GET', route: '/api/status', status_code: '200' }, values);
+    series(
+      'http_request_duration_seconds_count',
+      hash,
+      { service: 'api', method: 'GET', route: '/api/status', status_code: '200' },
+      values,
+    );
 
   test('a canary whose every request takes 1-2.5 s has a p99 above the 0.5 s threshold', () => {
     expectQuery(
       `(${query('http-latency-p99', 'api')}) > bool 0.5`,
-      [...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+10x20', '+Inf': '0+10x20' }), count(CANARY, '0+10x20')],
+      [
+        ...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+10x20', '+Inf': '0+10x20' }),
+        count(CANARY, '0+10x20'),
+      ],
       1,
     );
   });
@@ -140,7 +162,10 @@ describe('http-latency-p99', () => {
   test('a fast canary is below it', () => {
     expectQuery(
       `(${query('http-latency-p99', 'api')}) > bool 0.5`,
-      [...buckets(CANARY, { '0.05': '0+10x20', '0.5': '0+10x20', '+Inf': '0+10x20' }), count(CANARY, '0+10x20')],
+      [
+        ...buckets(CANARY, { '0.05': '0+10x20', '0.5': '0+10x20', '+Inf': '0+10x20' }),
+        count(CANARY, '0+10x20'),
+      ],
       0,
     );
   });
@@ -161,7 +186,11 @@ describe('job-failure-ratio', () => {
   test('a worker canary whose every attempt fails measures 1', () => {
     expectQuery(
       query('job-failure-ratio', 'worker'),
-      [attempts(CANARY, 'retried', '0+4x20'), attempts(CANARY, 'failed', '0+1x20'), attempts(STABLE, 'completed', '0+50x20')],
+      [
+        attempts(CANARY, 'retried', '0+4x20'),
+        attempts(CANARY, 'failed', '0+1x20'),
+        attempts(STABLE, 'completed', '0+50x20'),
+      ],
       1,
     );
   });

@@ -38,7 +38,9 @@ export async function verify(root: string): Promise<Report> {
 }
 
 export function formatReport(report: Report): string {
-  const lines = Object.entries(report.objects).map(([source, count]) => `rendered ${source}: ${count} objects`);
+  const lines = Object.entries(report.objects).map(
+    ([source, count]) => `rendered ${source}: ${count} objects`,
+  );
   for (const v of report.violations) lines.push(`✗ [${v.rule}] ${v.where}: ${v.message}`);
   lines.push(
     report.violations.length === 0

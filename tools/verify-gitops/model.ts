@@ -67,7 +67,10 @@ export interface NamedContainer {
 export function containersOf(workload: K8sObject): NamedContainer[] {
   const spec = podSpec(workload);
   return [
-    ...(spec.initContainers ?? []).map((c: K8sObject) => ({ container: c, label: `initContainer "${c.name}"` })),
+    ...(spec.initContainers ?? []).map((c: K8sObject) => ({
+      container: c,
+      label: `initContainer "${c.name}"`,
+    })),
     ...(spec.containers ?? []).map((c: K8sObject) => ({ container: c, label: `container "${c.name}"` })),
   ];
 }
@@ -75,7 +78,9 @@ export function containersOf(workload: K8sObject): NamedContainer[] {
 /** Replicas a workload keeps at least: the HPA floor when an HPA targets it, else spec.replicas (default 1). */
 export function minimumReplicas(tree: RenderedTree, workload: K8sObject): number {
   const hpa = ofKind(tree, 'HorizontalPodAutoscaler').find(
-    (h) => h.spec?.scaleTargetRef?.kind === workload.kind && h.spec?.scaleTargetRef?.name === workload.metadata?.name,
+    (h) =>
+      h.spec?.scaleTargetRef?.kind === workload.kind &&
+      h.spec?.scaleTargetRef?.name === workload.metadata?.name,
   );
   if (hpa) return hpa.spec?.minReplicas ?? 1;
   return workload.spec?.replicas ?? 1;

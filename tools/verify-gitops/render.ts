@@ -41,7 +41,8 @@ export function renderDirectory(root: string, relativeDirectory: string): K8sObj
 function parseDocuments(text: string, origin: string): K8sObject[] {
   const objects: K8sObject[] = [];
   for (const document of parseAllDocuments(text)) {
-    if (document.errors.length > 0) throw new RenderError(`${origin} is invalid YAML: ${document.errors[0].message}`);
+    if (document.errors.length > 0)
+      throw new RenderError(`${origin} is invalid YAML: ${document.errors[0].message}`);
     const value = document.toJS() as unknown;
     if (value !== null && value !== undefined) objects.push(value as K8sObject);
   }
@@ -58,12 +59,16 @@ export function renderApplicationSource(root: string, relativeDirectory: string)
   return readdirSync(directory)
     .filter((file) => /\.(ya?ml|json)$/.test(file))
     .sort()
-    .flatMap((file) => parseDocuments(readFileSync(join(directory, file), 'utf8'), `${relativeDirectory}/${file}`));
+    .flatMap((file) =>
+      parseDocuments(readFileSync(join(directory, file), 'utf8'), `${relativeDirectory}/${file}`),
+    );
 }
 
 /** Directories of this repository that argocd/ Applications deploy, other than the env overlays and argocd/. */
 function applicationSourceDirectories(root: string, argocd: K8sObject[]): string[] {
-  const rootApplication = argocd.find((o) => o.kind === 'Application' && o.spec?.source?.path === ARGOCD_DIRECTORY);
+  const rootApplication = argocd.find(
+    (o) => o.kind === 'Application' && o.spec?.source?.path === ARGOCD_DIRECTORY,
+  );
   const repoURL = rootApplication?.spec?.source?.repoURL;
   const paths = argocd
     .filter((o) => o.kind === 'Application')

@@ -19,7 +19,12 @@ function run(ruleName: string, trees: RenderedTree[]): Violation[] {
 }
 
 /** A deep copy of the rendered trees with one object changed. */
-function breakObject(source: string, kind: string, name: string, mutate: (object: K8sObject) => void): RenderedTree[] {
+function breakObject(
+  source: string,
+  kind: string,
+  name: string,
+  mutate: (object: K8sObject) => void,
+): RenderedTree[] {
   const copy = structuredClone(rendered);
   const tree = copy.find((t) => t.source === source);
   const object = tree?.objects.find((o) => o.kind === kind && o.metadata?.name === name);
@@ -46,13 +51,27 @@ const ARGOCD = 'argocd';
 
 function expectViolation(violations: Violation[], whereText: string, message: RegExp): void {
   expect(violations).toEqual(
-    expect.arrayContaining([expect.objectContaining({ where: expect.stringContaining(whereText), message: expect.stringMatching(message) })]),
+    expect.arrayContaining([
+      expect.objectContaining({
+        where: expect.stringContaining(whereText),
+        message: expect.stringMatching(message),
+      }),
+    ]),
   );
 }
 
 test('the committed tree renders dev, staging, prod and argocd and breaks no rule', () => {
-  expect(rendered.filter((t) => t.role !== 'application-source').map((t) => t.source).sort()).toEqual([ARGOCD, DEV, PROD, STAGING].sort());
-  for (const rule of RULES) expect({ rule: rule.name, violations: rule.check(rendered, repositoryRoot) }).toEqual({ rule: rule.name, violations: [] });
+  expect(
+    rendered
+      .filter((t) => t.role !== 'application-source')
+      .map((t) => t.source)
+      .sort(),
+  ).toEqual([ARGOCD, DEV, PROD, STAGING].sort());
+  for (const rule of RULES)
+    expect({ rule: rule.name, violations: rule.check(rendered, repositoryRoot) }).toEqual({
+      rule: rule.name,
+      violations: [],
+    });
 });
 
 test('every rule has a name, a summary and a test below', () => {
@@ -64,11 +83,19 @@ test('every rule has a name, a summary and a test below', () => {
 
 const BROKEN: Record<string, () => void> = {
   'contract-names': () => {
-    expectViolation(run('contract-names', removeObject(STAGING, 'Service', 'api-canary')), 'gitops/envs/staging', /renders no Service "api-canary"/);
+    expectViolation(
+      run('contract-names', removeObject(STAGING, 'Service', 'api-canary')),
+      'gitops/envs/staging',
+      /renders no Service "api-canary"/,
+    );
     const relabelled = breakObject(PROD, 'Rollout', 'worker', (o) => {
       o.spec.template.metadata.labels['app.kubernetes.io/name'] = 'opsforge-worker';
     });
-    expectViolation(run('contract-names', relabelled), 'gitops/envs/prod: Rollout/worker', /app.kubernetes.io\/name: worker/);
+    expectViolation(
+      run('contract-names', relabelled),
+      'gitops/envs/prod: Rollout/worker',
+      /app.kubernetes.io\/name: worker/,
+    );
     const wrongNamespace = breakObject(DEV, 'Rollout', 'api', (o) => {
       o.metadata.namespace = 'default';
     });
@@ -81,7 +108,11 @@ const BROKEN: Record<string, () => void> = {
       container(o, 'api').securityContext.capabilities.drop = [];
     });
     const violations = run('pod-security-restricted', trees);
-    expectViolation(violations, 'gitops/envs/prod: Rollout/api container "api"', /allowPrivilegeEscalation: false/);
+    expectViolation(
+      violations,
+      'gitops/envs/prod: Rollout/api container "api"',
+      /allowPrivilegeEscalation: false/,
+    );
     expectViolation(violations, 'Rollout/api container "api"', /readOnlyRootFilesystem: true/);
     expectViolation(violations, 'Rollout/api container "api"', /drop: \[ALL\]/);
     const rootPod = breakObject(DEV, 'StatefulSet', 'redis', (o) => {
@@ -90,20 +121,41 @@ const BROKEN: Record<string, () => void> = {
       delete o.spec.template.spec.securityContext.seccompProfile;
       delete container(o, 'redis').securityContext.seccompProfile;
     });
-    expectViolation(run('pod-security-restricted', rootPod), 'StatefulSet/redis container "redis"', /runAsNonRoot: true/);
-    expectViolation(run('pod-security-restricted', rootPod), 'StatefulSet/redis container "redis"', /seccompProfile.type: RuntimeDefault/);
+    expectViolation(
+      run('pod-security-restricted', rootPod),
+      'StatefulSet/redis container "redis"',
+      /runAsNonRoot: true/,
+    );
+    expectViolation(
+      run('pod-security-restricted', rootPod),
+      'StatefulSet/redis container "redis"',
+      /seccompProfile.type: RuntimeDefault/,
+    );
   },
   probes: () => {
-    const missing = breakObject(DEV, 'StatefulSet', 'redis', (o) => delete container(o, 'redis').readinessProbe);
+    const missing = breakObject(
+      DEV,
+      'StatefulSet',
+      'redis',
+      (o) => delete container(o, 'redis').readinessProbe,
+    );
     expectViolation(run('probes', missing), 'StatefulSet/redis container "redis"', /no readinessProbe/);
     const wrongPath = breakObject(STAGING, 'Rollout', 'worker', (o) => {
       container(o, 'worker').readinessProbe.httpGet.path = '/health';
     });
-    expectViolation(run('probes', wrongPath), 'Rollout/worker container "worker"', /readinessProbe must be an httpGet on \/ready/);
+    expectViolation(
+      run('probes', wrongPath),
+      'Rollout/worker container "worker"',
+      /readinessProbe must be an httpGet on \/ready/,
+    );
     const wrongPort = breakObject(STAGING, 'Rollout', 'api', (o) => {
       container(o, 'api').livenessProbe.httpGet.port = 8080;
     });
-    expectViolation(run('probes', wrongPort), 'Rollout/api container "api"', /port 8080, which the container does not declare/);
+    expectViolation(
+      run('probes', wrongPort),
+      'Rollout/api container "api"',
+      /port 8080, which the container does not declare/,
+    );
   },
   resources: () => {
     const trees = breakObject(PROD, 'Rollout', 'worker', (o) => {
@@ -118,7 +170,11 @@ const BROKEN: Record<string, () => void> = {
     const ours = breakObject(PROD, 'Rollout', 'api', (o) => {
       container(o, 'api').image = 'ghcr.io/opsforge/api:latest';
     });
-    expectViolation(run('immutable-image-tags', ours), 'Rollout/api container "api"', /40-character git sha.*gitops\/envs\/prod\/kustomization.yaml/);
+    expectViolation(
+      run('immutable-image-tags', ours),
+      'Rollout/api container "api"',
+      /40-character git sha.*gitops\/envs\/prod\/kustomization.yaml/,
+    );
     const shortSha = breakObject(DEV, 'Rollout', 'worker', (o) => {
       container(o, 'worker').image = 'ghcr.io/opsforge/worker:9779db8';
     });
@@ -128,22 +184,39 @@ const BROKEN: Record<string, () => void> = {
     });
     expectViolation(run('immutable-image-tags', thirdParty), 'StatefulSet/redis', /full release version/);
     const pluginImage = breakObject(ARGOCD, 'Application', 'argo-rollouts', (o) => {
-      o.spec.source.helm.valuesObject.controller.initContainers[0].image = 'ghcr.io/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi:latest';
+      o.spec.source.helm.valuesObject.controller.initContainers[0].image =
+        'ghcr.io/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi:latest';
     });
-    expectViolation(run('immutable-image-tags', pluginImage), 'argocd: Application/argo-rollouts valuesObject.controller.initContainers[0].image', /full release version/);
+    expectViolation(
+      run('immutable-image-tags', pluginImage),
+      'argocd: Application/argo-rollouts valuesObject.controller.initContainers[0].image',
+      /full release version/,
+    );
   },
   'workload-has-pdb': () => {
-    expectViolation(run('workload-has-pdb', removeObject(STAGING, 'PodDisruptionBudget', 'worker')), 'gitops/envs/staging: Rollout/worker', /no PodDisruptionBudget selects its pods/);
+    expectViolation(
+      run('workload-has-pdb', removeObject(STAGING, 'PodDisruptionBudget', 'worker')),
+      'gitops/envs/staging: Rollout/worker',
+      /no PodDisruptionBudget selects its pods/,
+    );
   },
   'workload-has-networkpolicy': () => {
-    expectViolation(run('workload-has-networkpolicy', removeObject(PROD, 'NetworkPolicy', 'redis')), 'gitops/envs/prod: StatefulSet/redis', /no NetworkPolicy/);
+    expectViolation(
+      run('workload-has-networkpolicy', removeObject(PROD, 'NetworkPolicy', 'redis')),
+      'gitops/envs/prod: StatefulSet/redis',
+      /no NetworkPolicy/,
+    );
   },
   'pdb-allows-eviction': () => {
     const trees = breakObject(DEV, 'PodDisruptionBudget', 'api', (o) => {
       delete o.spec.maxUnavailable;
       o.spec.minAvailable = 1;
     });
-    expectViolation(run('pdb-allows-eviction', trees), 'gitops/envs/dev: PodDisruptionBudget/api', /allows no eviction of Rollout\/api at 1 replica/);
+    expectViolation(
+      run('pdb-allows-eviction', trees),
+      'gitops/envs/dev: PodDisruptionBudget/api',
+      /allows no eviction of Rollout\/api at 1 replica/,
+    );
     const percent = breakObject(PROD, 'PodDisruptionBudget', 'worker', (o) => {
       o.spec.maxUnavailable = '0%';
     });
@@ -153,7 +226,11 @@ const BROKEN: Record<string, () => void> = {
     const floor = breakObject(PROD, 'HorizontalPodAutoscaler', 'api', (o) => {
       o.spec.minReplicas = 2;
     });
-    expectViolation(run('hpa-consistent', floor), 'gitops/envs/prod: HorizontalPodAutoscaler/api', /minReplicas 2 differs from Rollout\/api replicas 3/);
+    expectViolation(
+      run('hpa-consistent', floor),
+      'gitops/envs/prod: HorizontalPodAutoscaler/api',
+      /minReplicas 2 differs from Rollout\/api replicas 3/,
+    );
     const target = breakObject(DEV, 'HorizontalPodAutoscaler', 'worker', (o) => {
       o.spec.scaleTargetRef.apiVersion = 'apps/v1';
       o.spec.scaleTargetRef.kind = 'Deployment';
@@ -162,88 +239,169 @@ const BROKEN: Record<string, () => void> = {
     const metrics = breakObject(DEV, 'HorizontalPodAutoscaler', 'api', (o) => {
       o.spec.metrics = o.spec.metrics.filter((m: K8sObject) => m.resource.name !== 'memory');
     });
-    expectViolation(run('hpa-consistent', metrics), 'HorizontalPodAutoscaler/api', /does not scale on memory/);
+    expectViolation(
+      run('hpa-consistent', metrics),
+      'HorizontalPodAutoscaler/api',
+      /does not scale on memory/,
+    );
   },
   'env-sizing': () => {
     const prodTwo = breakObject(PROD, 'Rollout', 'api', (o) => {
       o.spec.replicas = 2;
     });
-    expectViolation(run('env-sizing', prodTwo), 'gitops/envs/prod: Rollout/api', /prod runs 3 replicas per service, not 2/);
+    expectViolation(
+      run('env-sizing', prodTwo),
+      'gitops/envs/prod: Rollout/api',
+      /prod runs 3 replicas per service, not 2/,
+    );
     const devThree = breakObject(DEV, 'Rollout', 'worker', (o) => {
       o.spec.replicas = 3;
     });
-    expectViolation(run('env-sizing', devThree), 'gitops/envs/dev: Rollout/worker', /dev runs 1 replica per service, not 3/);
+    expectViolation(
+      run('env-sizing', devThree),
+      'gitops/envs/dev: Rollout/worker',
+      /dev runs 1 replica per service, not 3/,
+    );
     const smallProd = breakObject(PROD, 'Rollout', 'worker', (o) => {
       container(o, 'worker').resources.requests.memory = '64Mi';
     });
-    expectViolation(run('env-sizing', smallProd), 'gitops/envs/prod: Rollout/worker', /requests less memory than in staging/);
+    expectViolation(
+      run('env-sizing', smallProd),
+      'gitops/envs/prod: Rollout/worker',
+      /requests less memory than in staging/,
+    );
   },
   'analysis-templates-resolve': () => {
     const missingTemplate = removeObject(PROD, 'AnalysisTemplate', 'http-latency-p99');
-    expectViolation(run('analysis-templates-resolve', missingTemplate), 'gitops/envs/prod: Rollout/api background analysis', /names AnalysisTemplate "http-latency-p99", which gitops\/envs\/prod does not render/);
+    expectViolation(
+      run('analysis-templates-resolve', missingTemplate),
+      'gitops/envs/prod: Rollout/api background analysis',
+      /names AnalysisTemplate "http-latency-p99", which gitops\/envs\/prod does not render/,
+    );
     const missingArg = breakObject(DEV, 'Rollout', 'worker', (o) => {
-      o.spec.strategy.canary.analysis.args = o.spec.strategy.canary.analysis.args.filter((a: K8sObject) => a.name !== 'canary-hash');
+      o.spec.strategy.canary.analysis.args = o.spec.strategy.canary.analysis.args.filter(
+        (a: K8sObject) => a.name !== 'canary-hash',
+      );
     });
-    expectViolation(run('analysis-templates-resolve', missingArg), 'Rollout/worker background analysis', /does not pass arg "canary-hash"/);
+    expectViolation(
+      run('analysis-templates-resolve', missingArg),
+      'Rollout/worker background analysis',
+      /does not pass arg "canary-hash"/,
+    );
     const unknownArg = breakObject(DEV, 'Rollout', 'api', (o) => {
       o.spec.strategy.canary.analysis.args.push({ name: 'service-name', value: 'api' });
     });
-    expectViolation(run('analysis-templates-resolve', unknownArg), 'Rollout/api', /passes arg "service-name", which none of its AnalysisTemplates declares/);
+    expectViolation(
+      run('analysis-templates-resolve', unknownArg),
+      'Rollout/api',
+      /passes arg "service-name", which none of its AnalysisTemplates declares/,
+    );
     const undeclared = breakObject(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
       o.spec.args = o.spec.args.filter((a: K8sObject) => a.name !== 'max-error-ratio');
     });
-    expectViolation(run('analysis-templates-resolve', undeclared), 'AnalysisTemplate/http-error-rate', /uses \{\{args.max-error-ratio\}\} but declares no arg/);
+    expectViolation(
+      run('analysis-templates-resolve', undeclared),
+      'AnalysisTemplate/http-error-rate',
+      /uses \{\{args.max-error-ratio\}\} but declares no arg/,
+    );
   },
   'pause-budget': () => {
     const short = breakObject(PROD, 'Rollout', 'api', (o) => {
       for (const step of o.spec.strategy.canary.steps) if (step.pause) step.pause.duration = '10s';
     });
-    expectViolation(run('pause-budget', short), 'gitops/envs/prod: Rollout/api', /pauses 30s in total after step 1, less than the 60s http-error-rate\/error-ratio needs/);
+    expectViolation(
+      run('pause-budget', short),
+      'gitops/envs/prod: Rollout/api',
+      /pauses 30s in total after step 1, less than the 60s http-error-rate\/error-ratio needs/,
+    );
     const firstShort = breakObject(PROD, 'Rollout', 'worker', (o) => {
       o.spec.strategy.canary.steps[1].pause.duration = '30s';
     });
-    expectViolation(run('pause-budget', firstShort), 'Rollout/worker', /first pause \(30s\) ends before job-failure-ratio\/job-failure-ratio can decide \(100s\)/);
+    expectViolation(
+      run('pause-budget', firstShort),
+      'Rollout/worker',
+      /first pause \(30s\) ends before job-failure-ratio\/job-failure-ratio can decide \(100s\)/,
+    );
     const manual = breakObject(DEV, 'Rollout', 'api', (o) => {
       o.spec.strategy.canary.steps[1].pause = {};
     });
-    expectViolation(run('pause-budget', manual), 'Rollout/api', /step 1 pauses until someone promotes by hand/);
+    expectViolation(
+      run('pause-budget', manual),
+      'Rollout/api',
+      /step 1 pauses until someone promotes by hand/,
+    );
     const tooFewMeasurements = breakObject(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
       o.spec.metrics[0].count = 4;
     });
-    expectViolation(run('pause-budget', tooFewMeasurements), 'Rollout/api', /stops measuring after 75s but the canary pauses 270s/);
+    expectViolation(
+      run('pause-budget', tooFewMeasurements),
+      'Rollout/api',
+      /stops measuring after 75s but the canary pauses 270s/,
+    );
   },
   'analysis-no-traffic-inconclusive': () => {
     const oneCondition = breakObject(DEV, 'AnalysisTemplate', 'job-failure-ratio', (o) => {
       delete o.spec.metrics[0].failureCondition;
     });
-    expectViolation(run('analysis-no-traffic-inconclusive', oneCondition), 'AnalysisTemplate/job-failure-ratio metric "job-failure-ratio"', /needs both successCondition and failureCondition/);
+    expectViolation(
+      run('analysis-no-traffic-inconclusive', oneCondition),
+      'AnalysisTemplate/job-failure-ratio metric "job-failure-ratio"',
+      /needs both successCondition and failureCondition/,
+    );
     const unguarded = breakObject(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
       o.spec.metrics[0].successCondition = 'result[0] < 0.05';
     });
-    expectViolation(run('analysis-no-traffic-inconclusive', unguarded), 'AnalysisTemplate/http-error-rate', /without checking len\(result\)/);
-    expectViolation(run('analysis-no-traffic-inconclusive', unguarded), 'AnalysisTemplate/http-error-rate', /does not guard isNaN/);
+    expectViolation(
+      run('analysis-no-traffic-inconclusive', unguarded),
+      'AnalysisTemplate/http-error-rate',
+      /without checking len\(result\)/,
+    );
+    expectViolation(
+      run('analysis-no-traffic-inconclusive', unguarded),
+      'AnalysisTemplate/http-error-rate',
+      /does not guard isNaN/,
+    );
     const passesIdle = breakObject(PROD, 'AnalysisTemplate', 'http-latency-p99', (o) => {
       o.spec.metrics[0].inconclusiveLimit = 18;
     });
-    expectViolation(run('analysis-no-traffic-inconclusive', passesIdle), 'AnalysisTemplate/http-latency-p99', /inconclusiveLimit 18 is not below count 18/);
+    expectViolation(
+      run('analysis-no-traffic-inconclusive', passesIdle),
+      'AnalysisTemplate/http-latency-p99',
+      /inconclusiveLimit 18 is not below count 18/,
+    );
   },
   'analysis-queries-parse': () => {
     const trees = breakObject(STAGING, 'AnalysisTemplate', 'http-error-rate', (o) => {
-      o.spec.metrics[0].provider.prometheus.query = o.spec.metrics[0].provider.prometheus.query.replace('or vector(0)', 'or vector(0');
+      o.spec.metrics[0].provider.prometheus.query = o.spec.metrics[0].provider.prometheus.query.replace(
+        'or vector(0)',
+        'or vector(0',
+      );
     });
-    expectViolation(run('analysis-queries-parse', trees), 'gitops/envs/staging: AnalysisTemplate/http-error-rate metric "error-ratio"', /query is not valid PromQL near/);
+    expectViolation(
+      run('analysis-queries-parse', trees),
+      'gitops/envs/staging: AnalysisTemplate/http-error-rate metric "error-ratio"',
+      /query is not valid PromQL near/,
+    );
   },
   'graceful-shutdown': () => {
     const trees = breakObject(PROD, 'Rollout', 'api', (o) => {
       o.spec.template.spec.terminationGracePeriodSeconds = 20;
     });
-    expectViolation(run('graceful-shutdown', trees), 'Rollout/api container "api"', /needs 25s to stop \(preStop 5s \+ SHUTDOWN_TIMEOUT_MS 20000\).*terminationGracePeriodSeconds 20s/);
+    expectViolation(
+      run('graceful-shutdown', trees),
+      'Rollout/api container "api"',
+      /needs 25s to stop \(preStop 5s \+ SHUTDOWN_TIMEOUT_MS 20000\).*terminationGracePeriodSeconds 20s/,
+    );
   },
   'no-service-account-token': () => {
     const trees = breakObject(DEV, 'Rollout', 'worker', (o) => {
       o.spec.template.spec.automountServiceAccountToken = true;
     });
-    expectViolation(run('no-service-account-token', trees), 'gitops/envs/dev: Rollout/worker', /automountServiceAccountToken: false/);
+    expectViolation(
+      run('no-service-account-token', trees),
+      'gitops/envs/dev: Rollout/worker',
+      /automountServiceAccountToken: false/,
+    );
   },
   'topology-spread': () => {
     const trees = breakObject(PROD, 'Rollout', 'api', (o) => {
@@ -251,98 +409,183 @@ const BROKEN: Record<string, () => void> = {
         (c: K8sObject) => c.topologyKey !== 'topology.kubernetes.io/zone',
       );
     });
-    expectViolation(run('topology-spread', trees), 'gitops/envs/prod: Rollout/api', /topology.kubernetes.io\/zone/);
+    expectViolation(
+      run('topology-spread', trees),
+      'gitops/envs/prod: Rollout/api',
+      /topology.kubernetes.io\/zone/,
+    );
   },
   'canary-series-labelled': () => {
     const noHash = breakObject(PROD, 'ServiceMonitor', 'api', (o) => {
       o.spec.podTargetLabels = [];
     });
-    expectViolation(run('canary-series-labelled', noHash), 'gitops/envs/prod: Rollout/api', /ServiceMonitor\/api does not carry rollouts-pod-template-hash/);
+    expectViolation(
+      run('canary-series-labelled', noHash),
+      'gitops/envs/prod: Rollout/api',
+      /ServiceMonitor\/api does not carry rollouts-pod-template-hash/,
+    );
     const rewrittenService = breakObject(PROD, 'ServiceMonitor', 'api', (o) => {
       o.spec.selector = { matchLabels: { 'app.kubernetes.io/name': 'api' } };
     });
-    expectViolation(run('canary-series-labelled', rewrittenService), 'Rollout/api', /scrapes Service api-canary, whose selector Argo Rollouts rewrites/);
+    expectViolation(
+      run('canary-series-labelled', rewrittenService),
+      'Rollout/api',
+      /scrapes Service api-canary, whose selector Argo Rollouts rewrites/,
+    );
     const unselected = breakObject(DEV, 'ServiceMonitor', 'worker', (o) => {
       delete o.metadata.labels.release;
     });
-    expectViolation(run('canary-series-labelled', unselected), 'gitops/envs/dev: Rollout/worker', /lacks the labels \{"release":"kube-prometheus-stack"\}/);
+    expectViolation(
+      run('canary-series-labelled', unselected),
+      'gitops/envs/dev: Rollout/worker',
+      /lacks the labels \{"release":"kube-prometheus-stack"\}/,
+    );
   },
   'traffic-router-wired': () => {
     const noNamespace = breakObject(STAGING, 'Rollout', 'api', (o) => {
       delete o.spec.strategy.canary.trafficRouting.plugins['argoproj-labs/gatewayAPI'].namespace;
     });
-    expectViolation(run('traffic-router-wired', noNamespace), 'gitops/envs/staging: Rollout/api', /looks for HTTPRoute api in namespace "", not the Rollout's "staging"/);
+    expectViolation(
+      run('traffic-router-wired', noNamespace),
+      'gitops/envs/staging: Rollout/api',
+      /looks for HTTPRoute api in namespace "", not the Rollout's "staging"/,
+    );
     const wrongBackend = breakObject(PROD, 'HTTPRoute', 'api', (o) => {
       o.spec.rules[0].backendRefs[1].name = 'api-preview';
     });
-    expectViolation(run('traffic-router-wired', wrongBackend), 'gitops/envs/prod: Rollout/api', /HTTPRoute api has no backendRef to its canaryService "api-canary"/);
-    expectViolation(run('traffic-router-wired', removeObject(DEV, 'HTTPRoute', 'api')), 'gitops/envs/dev: Rollout/api', /routes HTTPRoute "api", which gitops\/envs\/dev does not render/);
+    expectViolation(
+      run('traffic-router-wired', wrongBackend),
+      'gitops/envs/prod: Rollout/api',
+      /HTTPRoute api has no backendRef to its canaryService "api-canary"/,
+    );
+    expectViolation(
+      run('traffic-router-wired', removeObject(DEV, 'HTTPRoute', 'api')),
+      'gitops/envs/dev: Rollout/api',
+      /routes HTTPRoute "api", which gitops\/envs\/dev does not render/,
+    );
   },
   'chaos-off-in-prod': () => {
     const trees = structuredClone(rendered);
     const prod = trees.find((t) => t.source === PROD) as RenderedTree;
-    const configMap = prod.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('api-config-')) as K8sObject;
+    const configMap = prod.objects.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('api-config-'),
+    ) as K8sObject;
     configMap.data.CHAOS_ERROR_RATIO = '0.2';
-    expectViolation(run('chaos-off-in-prod', trees), 'gitops/envs/prod: ConfigMap/api-config-', /CHAOS_ERROR_RATIO=0.2 injects faults in prod/);
+    expectViolation(
+      run('chaos-off-in-prod', trees),
+      'gitops/envs/prod: ConfigMap/api-config-',
+      /CHAOS_ERROR_RATIO=0.2 injects faults in prod/,
+    );
     const direct = breakObject(PROD, 'Rollout', 'worker', (o) => {
       container(o, 'worker').env.push({ name: 'CHAOS_JOB_FAILURE_RATIO', value: '0.5' });
     });
-    expectViolation(run('chaos-off-in-prod', direct), 'Rollout/worker container "worker"', /CHAOS_JOB_FAILURE_RATIO injects faults in prod/);
+    expectViolation(
+      run('chaos-off-in-prod', direct),
+      'Rollout/worker container "worker"',
+      /CHAOS_JOB_FAILURE_RATIO injects faults in prod/,
+    );
     // The same knob in dev is what the canary rehearsal is for.
     const devTrees = structuredClone(rendered);
     const dev = devTrees.find((t) => t.source === DEV) as RenderedTree;
-    (dev.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('api-config-')) as K8sObject).data.CHAOS_ERROR_RATIO = '0.2';
+    (
+      dev.objects.find(
+        (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('api-config-'),
+      ) as K8sObject
+    ).data.CHAOS_ERROR_RATIO = '0.2';
     expect(run('chaos-off-in-prod', devTrees)).toEqual([]);
   },
   'argocd-pinned-revisions': () => {
     const range = breakObject(ARGOCD, 'Application', 'argo-rollouts', (o) => {
       o.spec.source.targetRevision = '2.40.*';
     });
-    expectViolation(run('argocd-pinned-revisions', range), 'argocd: Application/argo-rollouts', /chart argo-rollouts at "2.40.\*" is not an exact version/);
+    expectViolation(
+      run('argocd-pinned-revisions', range),
+      'argocd: Application/argo-rollouts',
+      /chart argo-rollouts at "2.40.\*" is not an exact version/,
+    );
     const head = breakObject(ARGOCD, 'Application', 'observability', (o) => {
       o.spec.source.targetRevision = 'HEAD';
     });
-    expectViolation(run('argocd-pinned-revisions', head), 'argocd: Application/observability', /follows this repository at "HEAD" while the root Application tracks "main"/);
+    expectViolation(
+      run('argocd-pinned-revisions', head),
+      'argocd: Application/observability',
+      /follows this repository at "HEAD" while the root Application tracks "main"/,
+    );
     const otherProject = breakObject(ARGOCD, 'Application', 'alloy', (o) => {
       o.spec.project = 'default';
       o.spec.source = { repoURL: 'https://example.org/other.git', targetRevision: 'main', path: '.' };
       delete o.spec.sources;
     });
     const violations = run('argocd-pinned-revisions', otherProject);
-    expectViolation(violations, 'argocd: Application/alloy', /is in project "default": put it in the opsforge AppProject/);
-    expectViolation(violations, 'argocd: Application/alloy', /git source https:\/\/example.org\/other.git at "main" can move/);
+    expectViolation(
+      violations,
+      'argocd: Application/alloy',
+      /is in project "default": put it in the opsforge AppProject/,
+    );
+    expectViolation(
+      violations,
+      'argocd: Application/alloy',
+      /git source https:\/\/example.org\/other.git at "main" can move/,
+    );
     const envSetProject = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
       o.spec.template.spec.project = 'platform';
     });
-    expectViolation(run('argocd-pinned-revisions', envSetProject), 'ApplicationSet/opsforge-envs', /is in project "platform"/);
+    expectViolation(
+      run('argocd-pinned-revisions', envSetProject),
+      'ApplicationSet/opsforge-envs',
+      /is in project "platform"/,
+    );
   },
   'argocd-sources-exist': () => {
     const path = breakObject(ARGOCD, 'Application', 'observability', (o) => {
       o.spec.source.path = 'observability/prometheus/alerts';
     });
-    expectViolation(run('argocd-sources-exist', path), 'argocd: Application/observability', /source path "observability\/prometheus\/alerts" does not exist/);
+    expectViolation(
+      run('argocd-sources-exist', path),
+      'argocd: Application/observability',
+      /source path "observability\/prometheus\/alerts" does not exist/,
+    );
     const generator = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
       o.spec.generators[0].git.directories[0].path = 'gitops/environments/*';
     });
-    expectViolation(run('argocd-sources-exist', generator), 'ApplicationSet/opsforge-envs', /"gitops\/environments\/\*" matches nothing/);
+    expectViolation(
+      run('argocd-sources-exist', generator),
+      'ApplicationSet/opsforge-envs',
+      /"gitops\/environments\/\*" matches nothing/,
+    );
     const values = breakObject(ARGOCD, 'Application', 'loki', (o) => {
       o.spec.sources = [
-        { ...o.spec.source, helm: { releaseName: 'loki', valueFiles: ['$values/observability/loki/values.yaml'] } },
+        {
+          ...o.spec.source,
+          helm: { releaseName: 'loki', valueFiles: ['$values/observability/loki/values.yaml'] },
+        },
         { repoURL: 'https://github.com/opsforge/opsforge.git', targetRevision: 'main', ref: 'values' },
       ];
       delete o.spec.source;
     });
-    expectViolation(run('argocd-sources-exist', values), 'Application/loki', /values file "\$values\/observability\/loki\/values.yaml" does not exist/);
+    expectViolation(
+      run('argocd-sources-exist', values),
+      'Application/loki',
+      /values file "\$values\/observability\/loki\/values.yaml" does not exist/,
+    );
   },
   'appproject-scope': () => {
     const destination = breakObject(ARGOCD, 'AppProject', 'opsforge', (o) => {
       o.spec.destinations = o.spec.destinations.filter((d: K8sObject) => d.namespace !== 'prod');
     });
-    expectViolation(run('appproject-scope', destination), 'argocd: ApplicationSet/opsforge-envs', /deploys to namespace "prod", which AppProject opsforge does not list/);
+    expectViolation(
+      run('appproject-scope', destination),
+      'argocd: ApplicationSet/opsforge-envs',
+      /deploys to namespace "prod", which AppProject opsforge does not list/,
+    );
     const repo = breakObject(ARGOCD, 'AppProject', 'opsforge', (o) => {
       o.spec.sourceRepos = o.spec.sourceRepos.filter((r: string) => !r.includes('grafana'));
     });
-    expectViolation(run('appproject-scope', repo), 'Application/loki', /source https:\/\/grafana.github.io\/helm-charts is not in AppProject opsforge sourceRepos/);
+    expectViolation(
+      run('appproject-scope', repo),
+      'Application/loki',
+      /source https:\/\/grafana.github.io\/helm-charts is not in AppProject opsforge sourceRepos/,
+    );
   },
   'no-secret-data-in-git': () => {
     const trees = structuredClone(rendered);
@@ -352,30 +595,56 @@ const BROKEN: Record<string, () => void> = {
       metadata: { name: 'redis-password', namespace: 'dev' },
       stringData: { password: 'hunter2' },
     });
-    expectViolation(run('no-secret-data-in-git', trees), 'gitops/envs/dev: Secret/redis-password', /carries secret data in git/);
+    expectViolation(
+      run('no-secret-data-in-git', trees),
+      'gitops/envs/dev: Secret/redis-password',
+      /carries secret data in git/,
+    );
     // Alertmanager's configuration Secret passes only while every credential is a *_file.
     const inline = structuredClone(rendered);
     const observability = inline.find((t) => t.source === 'observability') as RenderedTree;
-    const config = observability.objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'alertmanager-opsforge') as K8sObject;
+    const config = observability.objects.find(
+      (o) => o.kind === 'Secret' && o.metadata.name === 'alertmanager-opsforge',
+    ) as K8sObject;
     const text = Buffer.from(config.data['alertmanager.yaml'].replace(/\s/g, ''), 'base64').toString('utf8');
     config.data['alertmanager.yaml'] = Buffer.from(
-      text.replace(/api_url_file: \S+slack-api-webhook-url/, 'api_url: https://hooks.slack.com/services/T0/B0/secret'),
+      text.replace(
+        /api_url_file: \S+slack-api-webhook-url/,
+        'api_url: https://hooks.slack.com/services/T0/B0/secret',
+      ),
     ).toString('base64');
-    expectViolation(run('no-secret-data-in-git', inline), 'observability: Secret/alertmanager-opsforge', /inline credential at receivers\[\d+\]\.slack_configs\[0\]\.api_url: use api_url_file/);
+    expectViolation(
+      run('no-secret-data-in-git', inline),
+      'observability: Secret/alertmanager-opsforge',
+      /inline credential at receivers\[\d+\]\.slack_configs\[0\]\.api_url: use api_url_file/,
+    );
   },
   'notifications-wired': () => {
     const badYaml = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
-      o.data['trigger.on-health-degraded'] = '- description: turned Degraded (for an env: a Rollout aborted)\n  send: [app-health-degraded]\n';
+      o.data['trigger.on-health-degraded'] =
+        '- description: turned Degraded (for an env: a Rollout aborted)\n  send: [app-health-degraded]\n';
     });
-    expectViolation(run('notifications-wired', badYaml), 'ConfigMap/argocd-notifications-cm', /trigger.on-health-degraded is not valid YAML/);
+    expectViolation(
+      run('notifications-wired', badYaml),
+      'ConfigMap/argocd-notifications-cm',
+      /trigger.on-health-degraded is not valid YAML/,
+    );
     const missingTemplate = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
       delete o.data['template.app-sync-failed'];
     });
-    expectViolation(run('notifications-wired', missingTemplate), 'ConfigMap/argocd-notifications-cm', /sends template "app-sync-failed", which is not defined/);
+    expectViolation(
+      run('notifications-wired', missingTemplate),
+      'ConfigMap/argocd-notifications-cm',
+      /sends template "app-sync-failed", which is not defined/,
+    );
     const missingTrigger = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
       delete o.data['trigger.on-sync-failed'];
     });
-    expectViolation(run('notifications-wired', missingTrigger), 'AppProject/opsforge', /subscribes to trigger "on-sync-failed"/);
+    expectViolation(
+      run('notifications-wired', missingTrigger),
+      'AppProject/opsforge',
+      /subscribes to trigger "on-sync-failed"/,
+    );
   },
 };
 

@@ -58,14 +58,17 @@ export const CONTRACT = {
 
 const contractNames: Rule = {
   name: 'contract-names',
-  summary: 'each env renders the Services and workloads docs/architecture.md names, labelled app.kubernetes.io/name and part-of opsforge',
+  summary:
+    'each env renders the Services and workloads docs/architecture.md names, labelled app.kubernetes.io/name and part-of opsforge',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of envTrees(trees)) {
       const report = (message: string) => found.push(violation(this.name, tree.source, message));
       for (const name of CONTRACT.services) {
         if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === name)) {
-          report(`renders no Service "${name}", which docs/architecture.md promises (the HTTPRoute, clients or the analysis rely on it)`);
+          report(
+            `renders no Service "${name}", which docs/architecture.md promises (the HTTPRoute, clients or the analysis rely on it)`,
+          );
         }
       }
       for (const [name, kind] of Object.entries(CONTRACT.workloads)) {
@@ -75,12 +78,23 @@ const contractNames: Rule = {
           continue;
         }
         const labels = podLabels(workload);
-        if (labels['app.kubernetes.io/name'] !== name || labels['app.kubernetes.io/part-of'] !== CONTRACT.partOf) {
-          found.push(violation(this.name, where(tree, workload), `pods must be labelled app.kubernetes.io/name: ${name} and app.kubernetes.io/part-of: ${CONTRACT.partOf} (dashboards, alerts and NetworkPolicies select them by these)`));
+        if (
+          labels['app.kubernetes.io/name'] !== name ||
+          labels['app.kubernetes.io/part-of'] !== CONTRACT.partOf
+        ) {
+          found.push(
+            violation(
+              this.name,
+              where(tree, workload),
+              `pods must be labelled app.kubernetes.io/name: ${name} and app.kubernetes.io/part-of: ${CONTRACT.partOf} (dashboards, alerts and NetworkPolicies select them by these)`,
+            ),
+          );
         }
       }
       if (tree.env && ofKind(tree, 'Rollout').some((r) => r.metadata?.namespace !== tree.env)) {
-        report(`its objects must live in namespace "${tree.env}" (the folder name is the namespace): set namespace: ${tree.env} in its kustomization.yaml`);
+        report(
+          `its objects must live in namespace "${tree.env}" (the folder name is the namespace): set namespace: ${tree.env} in its kustomization.yaml`,
+        );
       }
     }
     return found;
@@ -89,7 +103,8 @@ const contractNames: Rule = {
 
 const podSecurityRestricted: Rule = {
   name: 'pod-security-restricted',
-  summary: 'every container runs non-root, read-only, without privilege escalation, all capabilities dropped, seccomp RuntimeDefault',
+  summary:
+    'every container runs non-root, read-only, without privilege escalation, all capabilities dropped, seccomp RuntimeDefault',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
@@ -99,28 +114,39 @@ const podSecurityRestricted: Rule = {
         const report = (detail: string, message: string) =>
           found.push(violation(this.name, where(tree, workload, detail), message));
         for (const flag of ['hostNetwork', 'hostPID', 'hostIPC']) {
-          if (pod[flag] === true) report('', `${flag} is forbidden by the restricted Pod Security level: remove it`);
+          if (pod[flag] === true)
+            report('', `${flag} is forbidden by the restricted Pod Security level: remove it`);
         }
         for (const volume of pod.volumes ?? []) {
-          if (volume.hostPath) report('', `volume "${volume.name}" is a hostPath: use an emptyDir, ConfigMap, Secret or PVC`);
+          if (volume.hostPath)
+            report('', `volume "${volume.name}" is a hostPath: use an emptyDir, ConfigMap, Secret or PVC`);
         }
         for (const { container, label } of containersOf(workload)) {
           const context = container.securityContext ?? {};
           const runAsNonRoot = context.runAsNonRoot ?? podContext.runAsNonRoot;
-          if (runAsNonRoot !== true) report(label, 'must run as non-root: set securityContext.runAsNonRoot: true');
-          if ((context.runAsUser ?? podContext.runAsUser) === 0) report(label, 'runs as uid 0: set runAsUser to the image\'s non-root user');
+          if (runAsNonRoot !== true)
+            report(label, 'must run as non-root: set securityContext.runAsNonRoot: true');
+          if ((context.runAsUser ?? podContext.runAsUser) === 0)
+            report(label, "runs as uid 0: set runAsUser to the image's non-root user");
           if (context.privileged === true) report(label, 'is privileged: remove securityContext.privileged');
           if (context.allowPrivilegeEscalation !== false) {
             report(label, 'must set securityContext.allowPrivilegeEscalation: false');
           }
           if (context.readOnlyRootFilesystem !== true) {
-            report(label, 'must set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where it writes)');
+            report(
+              label,
+              'must set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where it writes)',
+            );
           }
           const drop: string[] = context.capabilities?.drop ?? [];
-          if (!drop.includes('ALL')) report(label, 'must drop all capabilities: securityContext.capabilities.drop: [ALL]');
+          if (!drop.includes('ALL'))
+            report(label, 'must drop all capabilities: securityContext.capabilities.drop: [ALL]');
           const added: string[] = context.capabilities?.add ?? [];
           if (added.some((capability) => capability !== 'NET_BIND_SERVICE')) {
-            report(label, `adds capabilities ${added.join(', ')}: the restricted level allows only NET_BIND_SERVICE`);
+            report(
+              label,
+              `adds capabilities ${added.join(', ')}: the restricted level allows only NET_BIND_SERVICE`,
+            );
           }
           const seccomp = (context.seccompProfile ?? podContext.seccompProfile)?.type;
           if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') {
@@ -135,14 +161,16 @@ const podSecurityRestricted: Rule = {
 
 const probes: Rule = {
   name: 'probes',
-  summary: 'every container has liveness and readiness probes; the services probe /health (liveness) and /ready (readiness) on a declared port',
+  summary:
+    'every container has liveness and readiness probes; the services probe /health (liveness) and /ready (readiness) on a declared port',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
       for (const workload of workloads(tree)) {
         for (const container of podSpec(workload).containers ?? []) {
           const label = `container "${container.name}"`;
-          const report = (message: string) => found.push(violation(this.name, where(tree, workload, label), message));
+          const report = (message: string) =>
+            found.push(violation(this.name, where(tree, workload, label), message));
           for (const [probe, path] of [
             ['livenessProbe', '/health'],
             ['readinessProbe', '/ready'],
@@ -155,13 +183,16 @@ const probes: Rule = {
             if (!String(container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`)) continue;
             // Our services' contract (docs/architecture.md): liveness checks the process, readiness Redis.
             if (spec.httpGet?.path !== path) {
-              report(`${probe} must be an httpGet on ${path} (docs/architecture.md), not ${JSON.stringify(spec.httpGet?.path ?? spec)}`);
+              report(
+                `${probe} must be an httpGet on ${path} (docs/architecture.md), not ${JSON.stringify(spec.httpGet?.path ?? spec)}`,
+              );
             }
             const port = spec.httpGet?.port;
             const declared = (container.ports ?? []).some(
               (p: K8sObject) => p.name === port || p.containerPort === port,
             );
-            if (!declared) report(`${probe} targets port ${JSON.stringify(port)}, which the container does not declare`);
+            if (!declared)
+              report(`${probe} targets port ${JSON.stringify(port)}, which the container does not declare`);
           }
         }
       }
@@ -178,14 +209,21 @@ const resources: Rule = {
     for (const tree of trees) {
       for (const workload of workloads(tree)) {
         for (const { container, label } of containersOf(workload)) {
-          const report = (message: string) => found.push(violation(this.name, where(tree, workload, label), message));
+          const report = (message: string) =>
+            found.push(violation(this.name, where(tree, workload, label), message));
           for (const resource of ['cpu', 'memory']) {
             const request = container.resources?.requests?.[resource];
             const limit = container.resources?.limits?.[resource];
             if (request === undefined) report(`has no resources.requests.${resource}: set one`);
             if (limit === undefined) report(`has no resources.limits.${resource}: set one`);
-            if (request !== undefined && limit !== undefined && parseQuantity(request) > parseQuantity(limit)) {
-              report(`requests ${resource} ${request} above its limit ${limit}: lower the request or raise the limit`);
+            if (
+              request !== undefined &&
+              limit !== undefined &&
+              parseQuantity(request) > parseQuantity(limit)
+            ) {
+              report(
+                `requests ${resource} ${request} above its limit ${limit}: lower the request or raise the limit`,
+              );
             }
           }
         }
@@ -216,7 +254,9 @@ function imagesInValues(value: unknown, path: string): { image: string; path: st
   if (Array.isArray(value)) return value.flatMap((item, index) => imagesInValues(item, `${path}[${index}]`));
   if (value === null || typeof value !== 'object') return [];
   return Object.entries(value as K8sObject).flatMap(([key, child]) =>
-    key === 'image' && typeof child === 'string' ? [{ image: child, path: `${path}.image` }] : imagesInValues(child, `${path}.${key}`),
+    key === 'image' && typeof child === 'string'
+      ? [{ image: child, path: `${path}.image` }]
+      : imagesInValues(child, `${path}.${key}`),
   );
 }
 
@@ -230,14 +270,16 @@ const immutableImageTags: Rule = {
         for (const { container, label } of containersOf(workload)) {
           const image = String(container.image ?? '');
           const problem = movingImageProblem(image, tree);
-          if (problem) found.push(violation(this.name, where(tree, workload, label), `image "${image}" ${problem}`));
+          if (problem)
+            found.push(violation(this.name, where(tree, workload, label), `image "${image}" ${problem}`));
         }
       }
       for (const application of ofKind(tree, 'Application')) {
         for (const source of sourcesOf(application.spec ?? {})) {
           for (const { image, path } of imagesInValues(source.helm?.valuesObject, 'valuesObject')) {
             const problem = movingImageProblem(image, tree);
-            if (problem) found.push(violation(this.name, where(tree, application, path), `image "${image}" ${problem}`));
+            if (problem)
+              found.push(violation(this.name, where(tree, application, path), `image "${image}" ${problem}`));
           }
         }
       }
@@ -246,8 +288,15 @@ const immutableImageTags: Rule = {
   },
 };
 
-function matchingObjects(tree: RenderedTree, kind: string, workload: K8sObject, selectorPath: (o: K8sObject) => K8sObject | undefined) {
-  return ofKind(tree, kind).filter((candidate) => selectorMatches(selectorPath(candidate), podLabels(workload)));
+function matchingObjects(
+  tree: RenderedTree,
+  kind: string,
+  workload: K8sObject,
+  selectorPath: (o: K8sObject) => K8sObject | undefined,
+) {
+  return ofKind(tree, kind).filter((candidate) =>
+    selectorMatches(selectorPath(candidate), podLabels(workload)),
+  );
 }
 
 const workloadHasPdb: Rule = {
@@ -258,7 +307,13 @@ const workloadHasPdb: Rule = {
     for (const tree of trees) {
       for (const workload of workloads(tree)) {
         if (matchingObjects(tree, 'PodDisruptionBudget', workload, (p) => p.spec?.selector).length === 0) {
-          found.push(violation(this.name, where(tree, workload), `no PodDisruptionBudget selects its pods: add one with maxUnavailable: 1 selecting ${JSON.stringify(podLabels(workload))}`));
+          found.push(
+            violation(
+              this.name,
+              where(tree, workload),
+              `no PodDisruptionBudget selects its pods: add one with maxUnavailable: 1 selecting ${JSON.stringify(podLabels(workload))}`,
+            ),
+          );
         }
       }
     }
@@ -277,7 +332,13 @@ const workloadHasNetworkPolicy: Rule = {
           (p) => (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
         );
         if (policies.length === 0) {
-          found.push(violation(this.name, where(tree, workload), 'no NetworkPolicy with policyTypes Ingress selects its pods: add one admitting only its real clients'));
+          found.push(
+            violation(
+              this.name,
+              where(tree, workload),
+              'no NetworkPolicy with policyTypes Ingress selects its pods: add one admitting only its real clients',
+            ),
+          );
         }
       }
     }
@@ -300,15 +361,23 @@ function disruptionsAllowed(pdb: K8sObject, replicas: number): number {
 
 const pdbAllowsEviction: Rule = {
   name: 'pdb-allows-eviction',
-  summary: 'a PodDisruptionBudget never blocks every eviction at the workload\'s minimum replicas',
+  summary: "a PodDisruptionBudget never blocks every eviction at the workload's minimum replicas",
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
       for (const pdb of ofKind(tree, 'PodDisruptionBudget')) {
-        for (const workload of workloads(tree).filter((w) => selectorMatches(pdb.spec?.selector, podLabels(w)))) {
+        for (const workload of workloads(tree).filter((w) =>
+          selectorMatches(pdb.spec?.selector, podLabels(w)),
+        )) {
           const replicas = minimumReplicas(tree, workload);
           if (disruptionsAllowed(pdb, replicas) < 1) {
-            found.push(violation(this.name, where(tree, pdb), `allows no eviction of ${objectName(workload)} at ${replicas} replica(s), so node drains hang: use maxUnavailable: 1`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, pdb),
+                `allows no eviction of ${objectName(workload)} at ${replicas} replica(s), so node drains hang: use maxUnavailable: 1`,
+              ),
+            );
           }
         }
       }
@@ -319,7 +388,8 @@ const pdbAllowsEviction: Rule = {
 
 const hpaConsistent: Rule = {
   name: 'hpa-consistent',
-  summary: 'every HPA targets an existing workload, its floor equals the workload\'s replicas, it scales on cpu and memory',
+  summary:
+    "every HPA targets an existing workload, its floor equals the workload's replicas, it scales on cpu and memory",
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
@@ -327,23 +397,30 @@ const hpaConsistent: Rule = {
         const target = hpa.spec?.scaleTargetRef ?? {};
         const report = (message: string) => found.push(violation(this.name, where(tree, hpa), message));
         const workload = workloads(tree).find(
-          (w) => w.kind === target.kind && w.metadata?.name === target.name && w.apiVersion === target.apiVersion,
+          (w) =>
+            w.kind === target.kind && w.metadata?.name === target.name && w.apiVersion === target.apiVersion,
         );
         if (!workload) {
-          report(`scaleTargetRef ${target.apiVersion} ${target.kind}/${target.name} matches no workload in ${tree.source}: fix apiVersion, kind or name`);
+          report(
+            `scaleTargetRef ${target.apiVersion} ${target.kind}/${target.name} matches no workload in ${tree.source}: fix apiVersion, kind or name`,
+          );
           continue;
         }
         const floor = hpa.spec?.minReplicas ?? 1;
         const replicas = workload.spec?.replicas ?? 1;
         if (floor !== replicas) {
-          report(`minReplicas ${floor} differs from ${objectName(workload)} replicas ${replicas}: set both to the env's replica count`);
+          report(
+            `minReplicas ${floor} differs from ${objectName(workload)} replicas ${replicas}: set both to the env's replica count`,
+          );
         }
-        if ((hpa.spec?.maxReplicas ?? 0) < floor) report(`maxReplicas ${hpa.spec?.maxReplicas} is below minReplicas ${floor}`);
+        if ((hpa.spec?.maxReplicas ?? 0) < floor)
+          report(`maxReplicas ${hpa.spec?.maxReplicas} is below minReplicas ${floor}`);
         const scaledOn = (hpa.spec?.metrics ?? [])
           .filter((m: K8sObject) => m.type === 'Resource')
           .map((m: K8sObject) => m.resource?.name);
         for (const resource of ['cpu', 'memory']) {
-          if (!scaledOn.includes(resource)) report(`does not scale on ${resource}: add a Resource metric for it`);
+          if (!scaledOn.includes(resource))
+            report(`does not scale on ${resource}: add a Resource metric for it`);
         }
       }
     }
@@ -368,10 +445,14 @@ const envSizing: Rule = {
       for (const rollout of ofKind(tree, 'Rollout')) {
         const replicas = rollout.spec?.replicas ?? 1;
         const report = (message: string) => found.push(violation(this.name, where(tree, rollout), message));
-        if (tree.env === 'dev' && replicas !== ENV_REPLICAS.dev) report(`dev runs ${ENV_REPLICAS.dev} replica per service, not ${replicas}`);
-        if (tree.env === 'prod' && replicas !== ENV_REPLICAS.prod) report(`prod runs ${ENV_REPLICAS.prod} replicas per service, not ${replicas}`);
+        if (tree.env === 'dev' && replicas !== ENV_REPLICAS.dev)
+          report(`dev runs ${ENV_REPLICAS.dev} replica per service, not ${replicas}`);
+        if (tree.env === 'prod' && replicas !== ENV_REPLICAS.prod)
+          report(`prod runs ${ENV_REPLICAS.prod} replicas per service, not ${replicas}`);
         if (tree.env === 'staging' && !(replicas > ENV_REPLICAS.dev && replicas < ENV_REPLICAS.prod)) {
-          report(`staging runs between dev (${ENV_REPLICAS.dev}) and prod (${ENV_REPLICAS.prod}) replicas, not ${replicas}`);
+          report(
+            `staging runs between dev (${ENV_REPLICAS.dev}) and prod (${ENV_REPLICAS.prod}) replicas, not ${replicas}`,
+          );
         }
       }
     }
@@ -379,11 +460,19 @@ const envSizing: Rule = {
     for (let index = 1; index < ordered.length; index += 1) {
       const [smaller, larger] = [ordered[index - 1], ordered[index]];
       for (const rollout of ofKind(larger, 'Rollout')) {
-        const counterpart = ofKind(smaller, 'Rollout').find((r) => r.metadata?.name === rollout.metadata?.name);
+        const counterpart = ofKind(smaller, 'Rollout').find(
+          (r) => r.metadata?.name === rollout.metadata?.name,
+        );
         if (!counterpart) continue;
         for (const resource of ['cpu', 'memory']) {
           if (totalRequest(rollout, resource) < totalRequest(counterpart, resource)) {
-            found.push(violation(this.name, where(larger, rollout), `requests less ${resource} than in ${smaller.env}: ${larger.env} must be sized at least as large`));
+            found.push(
+              violation(
+                this.name,
+                where(larger, rollout),
+                `requests less ${resource} than in ${smaller.env}: ${larger.env} must be sized at least as large`,
+              ),
+            );
           }
         }
       }
@@ -402,11 +491,19 @@ function analysisUses(rollout: K8sObject): AnalysisUse[] {
   const canary = rollout.spec?.strategy?.canary ?? {};
   const uses: AnalysisUse[] = [];
   if (canary.analysis) {
-    uses.push({ label: 'background analysis', templates: canary.analysis.templates ?? [], args: canary.analysis.args ?? [] });
+    uses.push({
+      label: 'background analysis',
+      templates: canary.analysis.templates ?? [],
+      args: canary.analysis.args ?? [],
+    });
   }
   (canary.steps ?? []).forEach((step: K8sObject, index: number) => {
     if (step.analysis) {
-      uses.push({ label: `step ${index} analysis`, templates: step.analysis.templates ?? [], args: step.analysis.args ?? [] });
+      uses.push({
+        label: `step ${index} analysis`,
+        templates: step.analysis.templates ?? [],
+        args: step.analysis.args ?? [],
+      });
     }
   });
   return uses;
@@ -419,16 +516,25 @@ function templateNamed(tree: RenderedTree, reference: K8sObject): K8sObject | un
 
 const analysisTemplatesResolve: Rule = {
   name: 'analysis-templates-resolve',
-  summary: 'every AnalysisTemplate a Rollout names exists in its env, receives every arg it needs, and uses only args it declares',
+  summary:
+    'every AnalysisTemplate a Rollout names exists in its env, receives every arg it needs, and uses only args it declares',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
       for (const template of ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate')) {
         const declared = new Set((template.spec?.args ?? []).map((a: K8sObject) => a.name));
-        const used = [...JSON.stringify(template.spec?.metrics ?? []).matchAll(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g)].map((m) => m[1]);
+        const used = [
+          ...JSON.stringify(template.spec?.metrics ?? []).matchAll(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g),
+        ].map((m) => m[1]);
         for (const name of new Set(used)) {
           if (!declared.has(name)) {
-            found.push(violation(this.name, where(tree, template), `uses {{args.${name}}} but declares no arg "${name}": add it to spec.args`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, template),
+                `uses {{args.${name}}} but declares no arg "${name}": add it to spec.args`,
+              ),
+            );
           }
         }
       }
@@ -439,7 +545,13 @@ const analysisTemplatesResolve: Rule = {
           for (const reference of use.templates) {
             const template = templateNamed(tree, reference);
             if (!template) {
-              found.push(violation(this.name, where(tree, rollout, use.label), `names AnalysisTemplate "${reference.templateName}", which ${tree.source} does not render: include the rollouts component or fix the name`));
+              found.push(
+                violation(
+                  this.name,
+                  where(tree, rollout, use.label),
+                  `names AnalysisTemplate "${reference.templateName}", which ${tree.source} does not render: include the rollouts component or fix the name`,
+                ),
+              );
               continue;
             }
             for (const arg of template.spec?.args ?? []) {
@@ -448,13 +560,25 @@ const analysisTemplatesResolve: Rule = {
               // by the controller (argo-rollouts issue 3361), so the Rollout must pass that arg.
               const hasDefault = arg.value !== undefined || arg.valueFrom?.secretKeyRef !== undefined;
               if (!hasDefault && !supplied.has(arg.name)) {
-                found.push(violation(this.name, where(tree, rollout, use.label), `does not pass arg "${arg.name}" that AnalysisTemplate ${reference.templateName} requires: add it under args`));
+                found.push(
+                  violation(
+                    this.name,
+                    where(tree, rollout, use.label),
+                    `does not pass arg "${arg.name}" that AnalysisTemplate ${reference.templateName} requires: add it under args`,
+                  ),
+                );
               }
             }
           }
           for (const name of supplied) {
             if (!accepted.has(name)) {
-              found.push(violation(this.name, where(tree, rollout, use.label), `passes arg "${name}", which none of its AnalysisTemplates declares: remove it or fix its name`));
+              found.push(
+                violation(
+                  this.name,
+                  where(tree, rollout, use.label),
+                  `passes arg "${name}", which none of its AnalysisTemplates declares: remove it or fix its name`,
+                ),
+              );
             }
           }
         }
@@ -481,7 +605,8 @@ export function lifetimeSeconds(metric: K8sObject): number {
 
 const pauseBudget: Rule = {
   name: 'pause-budget',
-  summary: 'background analysis decides within the canary\'s pauses (pause >= initialDelay + interval x (failureLimit + 1)), keeps measuring through all of them, and no pause waits for a human',
+  summary:
+    "background analysis decides within the canary's pauses (pause >= initialDelay + interval x (failureLimit + 1)), keeps measuring through all of them, and no pause waits for a human",
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
@@ -492,11 +617,16 @@ const pauseBudget: Rule = {
         const steps: K8sObject[] = canary.steps ?? [];
         steps.forEach((step, index) => {
           if (step.pause && step.pause.duration === undefined) {
-            report(`step ${index} pauses until someone promotes by hand: give it a duration so the analysis, not a person, decides`);
+            report(
+              `step ${index} pauses until someone promotes by hand: give it a duration so the analysis, not a person, decides`,
+            );
           }
         });
         if (!canary.analysis) {
-          if (!steps.some((s) => s.analysis)) report('runs a canary with no analysis: add the rollouts/ AnalysisTemplates so a bad release aborts by itself');
+          if (!steps.some((s) => s.analysis))
+            report(
+              'runs a canary with no analysis: add the rollouts/ AnalysisTemplates so a bad release aborts by itself',
+            );
           continue;
         }
         const startingStep = canary.analysis.startingStep ?? 0;
@@ -510,12 +640,18 @@ const pauseBudget: Rule = {
             const lifetime = lifetimeSeconds(metric);
             const name = `${reference.templateName}/${metric.name}`;
             if (!(totalPause >= decision)) {
-              report(`pauses ${totalPause}s in total after step ${startingStep}, less than the ${decision}s ${name} needs to fail a bad canary: lengthen the pauses`);
+              report(
+                `pauses ${totalPause}s in total after step ${startingStep}, less than the ${decision}s ${name} needs to fail a bad canary: lengthen the pauses`,
+              );
             } else if (!(firstPause >= decision)) {
-              report(`its first pause (${firstPause}s) ends before ${name} can decide (${decision}s): the canary reaches a larger weight unjudged; lengthen it`);
+              report(
+                `its first pause (${firstPause}s) ends before ${name} can decide (${decision}s): the canary reaches a larger weight unjudged; lengthen it`,
+              );
             }
             if (!(lifetime >= totalPause)) {
-              report(`${name} stops measuring after ${lifetime}s but the canary pauses ${totalPause}s: raise the metric's count so every weight is analysed`);
+              report(
+                `${name} stops measuring after ${lifetime}s but the canary pauses ${totalPause}s: raise the metric's count so every weight is analysed`,
+              );
             }
           }
         }
@@ -527,7 +663,8 @@ const pauseBudget: Rule = {
 
 const analysisNoTrafficInconclusive: Rule = {
   name: 'analysis-no-traffic-inconclusive',
-  summary: 'every analysis metric has success and failure conditions guarding empty and NaN results, and inconclusiveLimit < count, so no traffic never passes',
+  summary:
+    'every analysis metric has success and failure conditions guarding empty and NaN results, and inconclusiveLimit < count, so no traffic never passes',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
@@ -536,24 +673,34 @@ const analysisNoTrafficInconclusive: Rule = {
           const report = (message: string) =>
             found.push(violation(this.name, where(tree, template, `metric "${metric.name}"`), message));
           if (!metric.successCondition || !metric.failureCondition) {
-            report('needs both successCondition and failureCondition: with one alone, a result that satisfies neither (no traffic) is decided instead of Inconclusive');
+            report(
+              'needs both successCondition and failureCondition: with one alone, a result that satisfies neither (no traffic) is decided instead of Inconclusive',
+            );
           }
           for (const [field, condition] of [
             ['successCondition', metric.successCondition],
             ['failureCondition', metric.failureCondition],
           ] as const) {
             if (!condition) continue;
-            if (!/len\(result\)/.test(condition)) report(`${field} reads result[0] without checking len(result): an empty result errors instead of being Inconclusive`);
-            if (!/isNaN\(result\[0\]\)/.test(condition)) report(`${field} does not guard isNaN(result[0]): a 0/0 ratio must be Inconclusive`);
+            if (!/len\(result\)/.test(condition))
+              report(
+                `${field} reads result[0] without checking len(result): an empty result errors instead of being Inconclusive`,
+              );
+            if (!/isNaN\(result\[0\]\)/.test(condition))
+              report(`${field} does not guard isNaN(result[0]): a 0/0 ratio must be Inconclusive`);
           }
           const count = parseCount(metric.count);
-          const inconclusiveLimit = metric.inconclusiveLimit === undefined ? 0 : parseCount(metric.inconclusiveLimit);
+          const inconclusiveLimit =
+            metric.inconclusiveLimit === undefined ? 0 : parseCount(metric.inconclusiveLimit);
           if (!Number.isFinite(count)) {
             report('has no count: set how many measurements the run takes');
           } else if (!(inconclusiveLimit < count)) {
-            report(`inconclusiveLimit ${inconclusiveLimit} is not below count ${count}: a canary with no traffic would finish Successful; lower it`);
+            report(
+              `inconclusiveLimit ${inconclusiveLimit} is not below count ${count}: a canary with no traffic would finish Successful; lower it`,
+            );
           }
-          if (metric.consecutiveErrorLimit === undefined) report('has no consecutiveErrorLimit: set how many failed queries in a row end the run');
+          if (metric.consecutiveErrorLimit === undefined)
+            report('has no consecutiveErrorLimit: set how many failed queries in a row end the run');
         }
       }
     }
@@ -566,7 +713,10 @@ export function resolvedQuery(template: K8sObject, query: string): string {
   const defaults = new Map<string, string>(
     (template.spec?.args ?? []).map((arg: K8sObject) => [arg.name, arg.value ?? `sample-${arg.name}`]),
   );
-  return query.replace(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g, (_, name: string) => defaults.get(name) ?? `sample-${name}`);
+  return query.replace(
+    /\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g,
+    (_, name: string) => defaults.get(name) ?? `sample-${name}`,
+  );
 }
 
 /** Offset of the first PromQL syntax error, or undefined when the query parses. */
@@ -594,7 +744,13 @@ const analysisQueriesParse: Rule = {
           const errorAt = promqlSyntaxError(resolved);
           if (errorAt !== undefined) {
             const context = resolved.slice(Math.max(0, errorAt - 30), errorAt + 30).replace(/\s+/g, ' ');
-            found.push(violation(this.name, where(tree, template, `metric "${metric.name}"`), `query is not valid PromQL near "${context}": fix it before a canary depends on it`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, template, `metric "${metric.name}"`),
+                `query is not valid PromQL near "${context}": fix it before a canary depends on it`,
+              ),
+            );
           }
         }
       }
@@ -617,7 +773,13 @@ const gracefulShutdown: Rule = {
           const preStop = Number(container.lifecycle?.preStop?.sleep?.seconds ?? 0);
           const needed = preStop + Number(timeout) / 1000;
           if (!(needed < grace)) {
-            found.push(violation(this.name, where(tree, workload, `container "${container.name}"`), `needs ${needed}s to stop (preStop ${preStop}s + SHUTDOWN_TIMEOUT_MS ${timeout}) but is killed after terminationGracePeriodSeconds ${grace}s: raise the grace period or shorten the drain`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, workload, `container "${container.name}"`),
+                `needs ${needed}s to stop (preStop ${preStop}s + SHUTDOWN_TIMEOUT_MS ${timeout}) but is killed after terminationGracePeriodSeconds ${grace}s: raise the grace period or shorten the drain`,
+              ),
+            );
           }
         }
       }
@@ -635,9 +797,18 @@ const noServiceAccountToken: Rule = {
       for (const workload of workloads(tree)) {
         const pod = podSpec(workload);
         if (pod.automountServiceAccountToken === false) continue;
-        const account = ofKind(tree, 'ServiceAccount').find((s) => s.metadata?.name === (pod.serviceAccountName ?? 'default'));
-        if (account?.automountServiceAccountToken === false && pod.automountServiceAccountToken === undefined) continue;
-        found.push(violation(this.name, where(tree, workload), 'mounts a service-account token it never uses: set automountServiceAccountToken: false'));
+        const account = ofKind(tree, 'ServiceAccount').find(
+          (s) => s.metadata?.name === (pod.serviceAccountName ?? 'default'),
+        );
+        if (account?.automountServiceAccountToken === false && pod.automountServiceAccountToken === undefined)
+          continue;
+        found.push(
+          violation(
+            this.name,
+            where(tree, workload),
+            'mounts a service-account token it never uses: set automountServiceAccountToken: false',
+          ),
+        );
       }
     }
     return found;
@@ -654,7 +825,13 @@ const topologySpread: Rule = {
         const keys = (podSpec(workload).topologySpreadConstraints ?? []).map((c: K8sObject) => c.topologyKey);
         for (const key of ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']) {
           if (!keys.includes(key)) {
-            found.push(violation(this.name, where(tree, workload), `has no topologySpreadConstraint on ${key}: one node or zone outage could take every replica`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, workload),
+                `has no topologySpreadConstraint on ${key}: one node or zone outage could take every replica`,
+              ),
+            );
           }
         }
       }
@@ -665,13 +842,14 @@ const topologySpread: Rule = {
 
 const canarySeriesLabelled: Rule = {
   name: 'canary-series-labelled',
-  summary: 'every analysed Rollout is scraped by a ServiceMonitor Prometheus selects, carrying rollouts-pod-template-hash, through a Service Argo Rollouts does not rewrite',
+  summary:
+    'every analysed Rollout is scraped by a ServiceMonitor Prometheus selects, carrying rollouts-pod-template-hash, through a Service Argo Rollouts does not rewrite',
   check(trees) {
     const found: Violation[] = [];
     const argocd = argocdTrees(trees)[0];
     const prometheusSelector = argocd
-      ? ofKind(argocd, 'Application').find((a) => a.spec?.source?.chart === 'kube-prometheus-stack')?.spec?.source?.helm
-          ?.valuesObject?.prometheus?.prometheusSpec?.serviceMonitorSelector
+      ? ofKind(argocd, 'Application').find((a) => a.spec?.source?.chart === 'kube-prometheus-stack')?.spec
+          ?.source?.helm?.valuesObject?.prometheus?.prometheusSpec?.serviceMonitorSelector
       : undefined;
     for (const tree of envTrees(trees)) {
       for (const rollout of ofKind(tree, 'Rollout')) {
@@ -688,15 +866,23 @@ const canarySeriesLabelled: Rule = {
           continue;
         }
         for (const monitor of monitors) {
-          const scraped = services.filter((s) => selectorMatches(monitor.spec?.selector, s.metadata?.labels ?? {}));
+          const scraped = services.filter((s) =>
+            selectorMatches(monitor.spec?.selector, s.metadata?.labels ?? {}),
+          );
           for (const service of scraped.filter((s) => rewritten.has(s.metadata?.name))) {
-            report(`${objectName(monitor)} scrapes Service ${service.metadata.name}, whose selector Argo Rollouts rewrites during a canary: the canary's series would carry the wrong service label; scrape a Service that always selects every pod`);
+            report(
+              `${objectName(monitor)} scrapes Service ${service.metadata.name}, whose selector Argo Rollouts rewrites during a canary: the canary's series would carry the wrong service label; scrape a Service that always selects every pod`,
+            );
           }
           if (!(monitor.spec?.podTargetLabels ?? []).includes('rollouts-pod-template-hash')) {
-            report(`${objectName(monitor)} does not carry rollouts-pod-template-hash (podTargetLabels): the analysis cannot select the canary's series`);
+            report(
+              `${objectName(monitor)} does not carry rollouts-pod-template-hash (podTargetLabels): the analysis cannot select the canary's series`,
+            );
           }
           if (prometheusSelector && !selectorMatches(prometheusSelector, monitor.metadata?.labels ?? {})) {
-            report(`${objectName(monitor)} lacks the labels ${JSON.stringify(prometheusSelector.matchLabels ?? {})} the kube-prometheus-stack Prometheus selects: it would never be scraped`);
+            report(
+              `${objectName(monitor)} lacks the labels ${JSON.stringify(prometheusSelector.matchLabels ?? {})} the kube-prometheus-stack Prometheus selects: it would never be scraped`,
+            );
           }
         }
       }
@@ -707,7 +893,8 @@ const canarySeriesLabelled: Rule = {
 
 const trafficRouterWired: Rule = {
   name: 'traffic-router-wired',
-  summary: 'a Rollout routed by the Gateway API plugin names its own namespace and an HTTPRoute whose backends are its stable and canary Services',
+  summary:
+    'a Rollout routed by the Gateway API plugin names its own namespace and an HTTPRoute whose backends are its stable and canary Services',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
@@ -717,23 +904,33 @@ const trafficRouterWired: Rule = {
         if (!plugin) continue;
         const report = (message: string) => found.push(violation(this.name, where(tree, rollout), message));
         if (plugin.namespace !== rollout.metadata?.namespace) {
-          report(`the Gateway API plugin looks for HTTPRoute ${plugin.httpRoute} in namespace "${plugin.namespace ?? ''}", not the Rollout's "${rollout.metadata?.namespace}": keep the namespace replacement in ${tree.source}/kustomization.yaml`);
+          report(
+            `the Gateway API plugin looks for HTTPRoute ${plugin.httpRoute} in namespace "${plugin.namespace ?? ''}", not the Rollout's "${rollout.metadata?.namespace}": keep the namespace replacement in ${tree.source}/kustomization.yaml`,
+          );
         }
         const route = ofKind(tree, 'HTTPRoute').find((r) => r.metadata?.name === plugin.httpRoute);
         if (!route) {
-          report(`the Gateway API plugin routes HTTPRoute "${plugin.httpRoute}", which ${tree.source} does not render`);
+          report(
+            `the Gateway API plugin routes HTTPRoute "${plugin.httpRoute}", which ${tree.source} does not render`,
+          );
           continue;
         }
         const backends = new Set(
-          (route.spec?.rules ?? []).flatMap((rule: K8sObject) => (rule.backendRefs ?? []).map((b: K8sObject) => b.name)),
+          (route.spec?.rules ?? []).flatMap((rule: K8sObject) =>
+            (rule.backendRefs ?? []).map((b: K8sObject) => b.name),
+          ),
         );
         for (const [role, service] of [
           ['stableService', canary.stableService],
           ['canaryService', canary.canaryService],
         ]) {
           if (!service) report(`routes traffic but sets no ${role}`);
-          else if (!backends.has(service)) report(`HTTPRoute ${route.metadata.name} has no backendRef to its ${role} "${service}": the plugin could not shift weight to it`);
-          else if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === service)) report(`${role} "${service}" is not rendered`);
+          else if (!backends.has(service))
+            report(
+              `HTTPRoute ${route.metadata.name} has no backendRef to its ${role} "${service}": the plugin could not shift weight to it`,
+            );
+          else if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === service))
+            report(`${role} "${service}" is not rendered`);
         }
       }
     }
@@ -750,15 +947,30 @@ const chaosOffInProd: Rule = {
       for (const configMap of ofKind(tree, 'ConfigMap')) {
         for (const [key, value] of Object.entries(configMap.data ?? {})) {
           if (key.startsWith('CHAOS_') && Number(value) !== 0) {
-            found.push(violation(this.name, where(tree, configMap), `${key}=${String(value)} injects faults in prod: set it to 0`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, configMap),
+                `${key}=${String(value)} injects faults in prod: set it to 0`,
+              ),
+            );
           }
         }
       }
       for (const workload of workloads(tree)) {
         for (const { container, label } of containersOf(workload)) {
           for (const variable of container.env ?? []) {
-            if (String(variable.name).startsWith('CHAOS_') && (variable.valueFrom || Number(variable.value) !== 0)) {
-              found.push(violation(this.name, where(tree, workload, label), `${variable.name} injects faults in prod: set it to "0" or remove it`));
+            if (
+              String(variable.name).startsWith('CHAOS_') &&
+              (variable.valueFrom || Number(variable.value) !== 0)
+            ) {
+              found.push(
+                violation(
+                  this.name,
+                  where(tree, workload, label),
+                  `${variable.name} injects faults in prod: set it to "0" or remove it`,
+                ),
+              );
             }
           }
         }
@@ -792,7 +1004,8 @@ function trackedRepository(tree: RenderedTree): { repoURL?: string; revision?: s
 
 const argocdPinnedRevisions: Rule = {
   name: 'argocd-pinned-revisions',
-  summary: 'every Application belongs to the opsforge AppProject; charts pinned to an exact version, this repository at the branch the root tracks, other git sources at a commit',
+  summary:
+    'every Application belongs to the opsforge AppProject; charts pinned to an exact version, this repository at the branch the root tracks, other git sources at a commit',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of argocdTrees(trees)) {
@@ -802,21 +1015,36 @@ const argocdPinnedRevisions: Rule = {
         const report = (message: string) => found.push(violation(this.name, where(tree, owner), message));
         // The root lives in `default` because it creates the opsforge project; nothing else may.
         if (!isRootApplication(owner) && (spec.project !== 'opsforge' || !projects.has(spec.project))) {
-          report(`is in project "${spec.project}": put it in the opsforge AppProject (argocd/projects/opsforge.yaml)`);
+          report(
+            `is in project "${spec.project}": put it in the opsforge AppProject (argocd/projects/opsforge.yaml)`,
+          );
         }
         for (const source of sourcesOf(spec)) {
           const revision = String(source.targetRevision ?? '');
           if (source.chart) {
-            if (!SEMVER.test(revision)) report(`chart ${source.chart} at "${revision}" is not an exact version: pin targetRevision to x.y.z`);
+            if (!SEMVER.test(revision))
+              report(
+                `chart ${source.chart} at "${revision}" is not an exact version: pin targetRevision to x.y.z`,
+              );
           } else if (source.repoURL === tracked.repoURL) {
-            if (revision !== tracked.revision) report(`follows this repository at "${revision}" while the root Application tracks "${tracked.revision}": use the same branch`);
+            if (revision !== tracked.revision)
+              report(
+                `follows this repository at "${revision}" while the root Application tracks "${tracked.revision}": use the same branch`,
+              );
           } else if (!COMMIT_SHA.test(revision)) {
-            report(`git source ${source.repoURL} at "${revision}" can move: pin targetRevision to a 40-character commit`);
+            report(
+              `git source ${source.repoURL} at "${revision}" can move: pin targetRevision to a 40-character commit`,
+            );
           }
         }
         for (const generator of owner.spec?.generators ?? []) {
-          if (generator.git && (generator.git.repoURL !== tracked.repoURL || generator.git.revision !== tracked.revision)) {
-            report(`git generator reads ${generator.git.repoURL}@${generator.git.revision}, not the tracked ${tracked.repoURL}@${tracked.revision}`);
+          if (
+            generator.git &&
+            (generator.git.repoURL !== tracked.repoURL || generator.git.revision !== tracked.revision)
+          ) {
+            report(
+              `git generator reads ${generator.git.repoURL}@${generator.git.revision}, not the tracked ${tracked.repoURL}@${tracked.revision}`,
+            );
           }
         }
       }
@@ -837,15 +1065,25 @@ const argocdSourcesExist: Rule = {
         const sources = sourcesOf(spec);
         const valuesReference = sources.find((s) => s.ref && s.repoURL === tracked.repoURL)?.ref;
         for (const source of sources) {
-          if (source.repoURL === tracked.repoURL && source.path !== undefined && !String(source.path).includes('{{')) {
+          if (
+            source.repoURL === tracked.repoURL &&
+            source.path !== undefined &&
+            !String(source.path).includes('{{')
+          ) {
             const directory = join(root, source.path);
             if (!existsSync(directory) || !statSync(directory).isDirectory()) {
-              report(`source path "${source.path}" does not exist in this repository: Argo CD would fail to generate manifests`);
+              report(
+                `source path "${source.path}" does not exist in this repository: Argo CD would fail to generate manifests`,
+              );
             }
           }
           for (const file of source.helm?.valueFiles ?? []) {
             const prefix = `$${valuesReference}/`;
-            if (valuesReference && String(file).startsWith(prefix) && !existsSync(join(root, String(file).slice(prefix.length)))) {
+            if (
+              valuesReference &&
+              String(file).startsWith(prefix) &&
+              !existsSync(join(root, String(file).slice(prefix.length)))
+            ) {
               report(`values file "${file}" does not exist in this repository`);
             }
           }
@@ -854,10 +1092,14 @@ const argocdSourcesExist: Rule = {
           for (const directory of generator.git?.directories ?? []) {
             const pattern = String(directory.path);
             const parent = join(root, pattern.replace(/\/\*$/, ''));
-            const matches = pattern.endsWith('/*') && existsSync(parent)
-              ? readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).length
-              : Number(existsSync(join(root, pattern)));
-            if (matches === 0) report(`git generator directory "${pattern}" matches nothing in this repository: no Application would be generated`);
+            const matches =
+              pattern.endsWith('/*') && existsSync(parent)
+                ? readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).length
+                : Number(existsSync(join(root, pattern)));
+            if (matches === 0)
+              report(
+                `git generator directory "${pattern}" matches nothing in this repository: no Application would be generated`,
+              );
           }
         }
       }
@@ -872,7 +1114,8 @@ function templatedNamespaces(namespace: string, envs: string[]): string[] {
 
 const appProjectScope: Rule = {
   name: 'appproject-scope',
-  summary: 'every Application\'s sources and destinations are allowed by its AppProject, and every env namespace is a destination',
+  summary:
+    "every Application's sources and destinations are allowed by its AppProject, and every env namespace is a destination",
   check(trees) {
     const found: Violation[] = [];
     const envs = envTrees(trees).map((t) => t.env as string);
@@ -884,15 +1127,22 @@ const appProjectScope: Rule = {
         const allowedRepos: string[] = project.spec?.sourceRepos ?? [];
         for (const source of sourcesOf(spec)) {
           if (!allowedRepos.includes('*') && !allowedRepos.includes(source.repoURL)) {
-            report(`source ${source.repoURL} is not in AppProject ${spec.project} sourceRepos: add it there or fix the URL`);
+            report(
+              `source ${source.repoURL} is not in AppProject ${spec.project} sourceRepos: add it there or fix the URL`,
+            );
           }
         }
         const destinations: K8sObject[] = project.spec?.destinations ?? [];
         for (const namespace of templatedNamespaces(String(spec.destination?.namespace ?? ''), envs)) {
           const allowed = destinations.some(
-            (d) => (d.namespace === '*' || d.namespace === namespace) && (d.server === '*' || d.server === spec.destination?.server),
+            (d) =>
+              (d.namespace === '*' || d.namespace === namespace) &&
+              (d.server === '*' || d.server === spec.destination?.server),
           );
-          if (!allowed) report(`deploys to namespace "${namespace}", which AppProject ${spec.project} does not list as a destination`);
+          if (!allowed)
+            report(
+              `deploys to namespace "${namespace}", which AppProject ${spec.project} does not list as a destination`,
+            );
         }
       }
     }
@@ -905,7 +1155,8 @@ const ALERTMANAGER_CREDENTIAL_KEY = /(^|_)(url|key|secret|password|token|credent
 
 /** Paths of inline credentials in an Alertmanager configuration. */
 function inlineAlertmanagerCredentials(value: unknown, path: string): string[] {
-  if (Array.isArray(value)) return value.flatMap((item, index) => inlineAlertmanagerCredentials(item, `${path}[${index}]`));
+  if (Array.isArray(value))
+    return value.flatMap((item, index) => inlineAlertmanagerCredentials(item, `${path}[${index}]`));
   if (value === null || typeof value !== 'object') return [];
   return Object.entries(value as K8sObject).flatMap(([key, child]) =>
     ALERTMANAGER_CREDENTIAL_KEY.test(key) && typeof child === 'string'
@@ -924,13 +1175,15 @@ function alertmanagerConfigSecret(trees: RenderedTree[]): string | undefined {
 
 function secretValue(secret: K8sObject, key: string): string | undefined {
   if (secret.stringData?.[key] !== undefined) return String(secret.stringData[key]);
-  if (secret.data?.[key] !== undefined) return Buffer.from(String(secret.data[key]).replace(/\s/g, ''), 'base64').toString('utf8');
+  if (secret.data?.[key] !== undefined)
+    return Buffer.from(String(secret.data[key]).replace(/\s/g, ''), 'base64').toString('utf8');
   return undefined;
 }
 
 const noSecretDataInGit: Rule = {
   name: 'no-secret-data-in-git',
-  summary: 'no Secret with data is rendered from git (secrets come from the secrets controller); the one exception, Alertmanager\'s configuration, reads every credential from a file',
+  summary:
+    "no Secret with data is rendered from git (secrets come from the secrets controller); the one exception, Alertmanager's configuration, reads every credential from a file",
   check(trees) {
     const found: Violation[] = [];
     const configSecret = alertmanagerConfigSecret(trees);
@@ -945,15 +1198,33 @@ const noSecretDataInGit: Rule = {
           try {
             config = parseYaml(secretValue(secret, 'alertmanager.yaml') ?? '');
           } catch (error) {
-            found.push(violation(this.name, where(tree, secret), `alertmanager.yaml does not parse: ${(error as Error).message.split('\n')[0]}`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, secret),
+                `alertmanager.yaml does not parse: ${(error as Error).message.split('\n')[0]}`,
+              ),
+            );
             continue;
           }
           for (const path of inlineAlertmanagerCredentials(config, '')) {
-            found.push(violation(this.name, where(tree, secret), `alertmanager.yaml has an inline credential at ${path}: use ${path.split('.').pop()}_file pointing into the alertmanager-receivers Secret`));
+            found.push(
+              violation(
+                this.name,
+                where(tree, secret),
+                `alertmanager.yaml has an inline credential at ${path}: use ${path.split('.').pop()}_file pointing into the alertmanager-receivers Secret`,
+              ),
+            );
           }
           continue;
         }
-        found.push(violation(this.name, where(tree, secret), 'carries secret data in git: generate it in the cluster with an ExternalSecret (see gitops/base/redis/password.yaml)'));
+        found.push(
+          violation(
+            this.name,
+            where(tree, secret),
+            'carries secret data in git: generate it in the cluster with an ExternalSecret (see gitops/base/redis/password.yaml)',
+          ),
+        );
       }
     }
     return found;
@@ -962,7 +1233,8 @@ const noSecretDataInGit: Rule = {
 
 const notificationsWired: Rule = {
   name: 'notifications-wired',
-  summary: 'Argo CD notification triggers, templates and services parse, reference each other, and every subscription names one that exists',
+  summary:
+    'Argo CD notification triggers, templates and services parse, reference each other, and every subscription names one that exists',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of argocdTrees(trees)) {
@@ -970,7 +1242,10 @@ const notificationsWired: Rule = {
       if (!configMap) continue;
       const data: Record<string, string> = configMap.data ?? {};
       const report = (message: string) => found.push(violation(this.name, where(tree, configMap), message));
-      const names = (prefix: string) => Object.keys(data).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+      const names = (prefix: string) =>
+        Object.keys(data)
+          .filter((k) => k.startsWith(prefix))
+          .map((k) => k.slice(prefix.length));
       const templates = new Set(names('template.'));
       const services = new Set(names('service.webhook.').concat(names('service.')));
       for (const key of Object.keys(data)) {
@@ -984,7 +1259,8 @@ const notificationsWired: Rule = {
         if (key.startsWith('trigger.')) {
           for (const condition of Array.isArray(parsed) ? (parsed as K8sObject[]) : []) {
             for (const template of condition.send ?? []) {
-              if (!templates.has(template)) report(`${key} sends template "${template}", which is not defined: add template.${template}`);
+              if (!templates.has(template))
+                report(`${key} sends template "${template}", which is not defined: add template.${template}`);
             }
           }
         }
@@ -994,8 +1270,22 @@ const notificationsWired: Rule = {
         for (const annotation of Object.keys(subscriber.metadata?.annotations ?? {})) {
           const match = /^notifications\.argoproj\.io\/subscribe\.([^.]+)\.(.+)$/.exec(annotation);
           if (!match) continue;
-          if (!triggers.has(match[1])) found.push(violation(this.name, where(tree, subscriber), `subscribes to trigger "${match[1]}", which argocd-notifications-cm does not define`));
-          if (!services.has(match[2])) found.push(violation(this.name, where(tree, subscriber), `subscribes through service "${match[2]}", which argocd-notifications-cm does not define`));
+          if (!triggers.has(match[1]))
+            found.push(
+              violation(
+                this.name,
+                where(tree, subscriber),
+                `subscribes to trigger "${match[1]}", which argocd-notifications-cm does not define`,
+              ),
+            );
+          if (!services.has(match[2]))
+            found.push(
+              violation(
+                this.name,
+                where(tree, subscriber),
+                `subscribes through service "${match[2]}", which argocd-notifications-cm does not define`,
+              ),
+            );
         }
       }
     }

@@ -30,7 +30,11 @@ async function loadModule(specifier: string): Promise<Record<string, unknown> | 
       moduleCache.set(specifier, (await import(specifier)) as Record<string, unknown>);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') {
+      if (
+        code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' &&
+        code !== 'ERR_MODULE_NOT_FOUND' &&
+        code !== 'MODULE_NOT_FOUND'
+      ) {
         throw error;
       }
       moduleCache.set(specifier, null);
@@ -109,7 +113,8 @@ export async function validateTrees(trees: RenderedTree[]): Promise<Violation[]>
   for (const tree of trees) {
     for (const object of tree.objects) {
       const problem = await validateObject(object);
-      if (problem) violations.push({ rule: 'schema', where: `${tree.source}: ${objectName(object)}`, message: problem });
+      if (problem)
+        violations.push({ rule: 'schema', where: `${tree.source}: ${objectName(object)}`, message: problem });
       const specifier = problem ? undefined : await modelSpecifier(object.apiVersion, object.kind);
       if (specifier) specifiers.set(object, specifier);
     }

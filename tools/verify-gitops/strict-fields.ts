@@ -28,7 +28,10 @@ function propertyPath(node: ts.Node, position: number): string[] {
       next = [...prefix, name];
       path = next;
     } else if (ts.isArrayLiteralExpression(current.parent) && ts.isExpression(current)) {
-      next = [...prefix.slice(0, -1), `${prefix[prefix.length - 1]}[${current.parent.elements.indexOf(current)}]`];
+      next = [
+        ...prefix.slice(0, -1),
+        `${prefix[prefix.length - 1]}[${current.parent.elements.indexOf(current)}]`,
+      ];
     }
     current.forEachChild((child) => visit(child, next));
   };
@@ -36,7 +39,10 @@ function propertyPath(node: ts.Node, position: number): string[] {
   return path;
 }
 
-export function unknownFieldViolations(trees: RenderedTree[], specifiers: Map<K8sObject, string>): Violation[] {
+export function unknownFieldViolations(
+  trees: RenderedTree[],
+  specifiers: Map<K8sObject, string>,
+): Violation[] {
   const entries: Entry[] = [];
   const lines: string[] = [];
   for (const tree of trees) {
@@ -45,7 +51,9 @@ export function unknownFieldViolations(trees: RenderedTree[], specifiers: Map<K8
       if (!specifier) continue;
       const variable = `object${entries.length}`;
       entries.push({ tree, object, variable });
-      lines.push(`import type { I${object.kind} as T${entries.length - 1} } from ${JSON.stringify(`${specifier}/${object.kind}`)};`);
+      lines.push(
+        `import type { I${object.kind} as T${entries.length - 1} } from ${JSON.stringify(`${specifier}/${object.kind}`)};`,
+      );
       lines.push(`export const ${variable}: T${entries.length - 1} = ${JSON.stringify(object)};`);
     }
   }
@@ -66,9 +74,14 @@ export function unknownFieldViolations(trees: RenderedTree[], specifiers: Map<K8
   const readFile = host.readFile.bind(host);
   const getSourceFile = host.getSourceFile.bind(host);
   host.readFile = (name) => (name === fileName ? source : readFile(name));
-  host.fileExists = ((exists) => (name: string) => name === fileName || exists(name))(host.fileExists.bind(host));
+  host.fileExists = (
+    (exists) => (name: string) =>
+      name === fileName || exists(name)
+  )(host.fileExists.bind(host));
   host.getSourceFile = (name, version, onError, create) =>
-    name === fileName ? ts.createSourceFile(name, source, version, true) : getSourceFile(name, version, onError, create);
+    name === fileName
+      ? ts.createSourceFile(name, source, version, true)
+      : getSourceFile(name, version, onError, create);
   const program = ts.createProgram([fileName], options, host);
   const sourceFile = program.getSourceFile(fileName) as ts.SourceFile;
   const byVariable = new Map(entries.map((entry) => [entry.variable, entry]));
@@ -76,7 +89,8 @@ export function unknownFieldViolations(trees: RenderedTree[], specifiers: Map<K8
   for (const diagnostic of program.getSemanticDiagnostics(sourceFile)) {
     if (!EXCESS_PROPERTY_CODES.has(diagnostic.code) || diagnostic.start === undefined) continue;
     const statement = sourceFile.statements.find(
-      (s) => diagnostic.start !== undefined && diagnostic.start >= s.getStart() && diagnostic.start < s.getEnd(),
+      (s) =>
+        diagnostic.start !== undefined && diagnostic.start >= s.getStart() && diagnostic.start < s.getEnd(),
     );
     if (!statement || !ts.isVariableStatement(statement)) continue;
     const declaration = statement.declarationList.declarations[0];

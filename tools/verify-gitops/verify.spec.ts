@@ -35,9 +35,16 @@ afterAll(() => {
 test('the committed tree renders, matches every schema and passes every rule', () => {
   const { status, stdout, stderr } = runVerify(repositoryRoot, '--json');
   expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
-  const report = JSON.parse(stdout) as { objects: Record<string, number>; rules: number; violations: unknown[]; milliseconds: number };
+  const report = JSON.parse(stdout) as {
+    objects: Record<string, number>;
+    rules: number;
+    violations: unknown[];
+    milliseconds: number;
+  };
   expect(report.violations).toEqual([]);
-  expect(Object.keys(report.objects)).toEqual(expect.arrayContaining(['argocd', 'gitops/envs/dev', 'gitops/envs/prod', 'gitops/envs/staging']));
+  expect(Object.keys(report.objects)).toEqual(
+    expect.arrayContaining(['argocd', 'gitops/envs/dev', 'gitops/envs/prod', 'gitops/envs/staging']),
+  );
   // What the observability Application deploys is validated too.
   expect(Object.keys(report.objects).some((source) => source.startsWith('observability'))).toBe(true);
   for (const source of ['argocd', 'gitops/envs/dev', 'gitops/envs/prod', 'gitops/envs/staging']) {
@@ -55,7 +62,10 @@ test('a kind no schema package knows, a field of the wrong type, a misspelt fiel
     'apiVersion: example.com/v1\nkind: CanaryDashboard\nmetadata:\n  name: api\nspec: {}\n',
   );
   const apiKustomization = join(root, 'gitops/base/api/kustomization.yaml');
-  writeFileSync(apiKustomization, readFileSync(apiKustomization, 'utf8').replace('resources:\n', 'resources:\n  - canary-dashboard.yaml\n'));
+  writeFileSync(
+    apiKustomization,
+    readFileSync(apiKustomization, 'utf8').replace('resources:\n', 'resources:\n  - canary-dashboard.yaml\n'),
+  );
   // A PDB whose maxUnavailable is an object, not an int-or-string.
   const pdb = join(root, 'gitops/base/worker/pdb.yaml');
   writeFileSync(pdb, readFileSync(pdb, 'utf8').replace('maxUnavailable: 1', 'maxUnavailable: { pods: 1 }'));
@@ -64,18 +74,29 @@ test('a kind no schema package knows, a field of the wrong type, a misspelt fiel
   writeFileSync(hpa, readFileSync(hpa, 'utf8').replace('  behavior:', '  behaviour:'));
   // prod asks for a moving tag.
   const prod = join(root, 'gitops/envs/prod/kustomization.yaml');
-  writeFileSync(prod, readFileSync(prod, 'utf8').replace(/newTag: [0-9a-f]{40}\n(?![\s\S]*newTag)/, 'newTag: latest\n'));
+  writeFileSync(
+    prod,
+    readFileSync(prod, 'utf8').replace(/newTag: [0-9a-f]{40}\n(?![\s\S]*newTag)/, 'newTag: latest\n'),
+  );
 
   const { status, stdout } = runVerify(root);
   expect(status).toBe(1);
-  expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/dev: CanaryDashboard\/api: unknown kind CanaryDashboard in example.com\/v1/);
-  expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/prod: PodDisruptionBudget\/worker: does not match the policy\/v1 PodDisruptionBudget schema: \/spec\/maxUnavailable/);
-  expect(stdout).toMatch(/✗ \[schema\] gitops\/envs\/staging: HorizontalPodAutoscaler\/api: unknown field spec.behaviour: the autoscaling\/v2 HorizontalPodAutoscaler schema has no such field/);
-  expect(stdout).toMatch(/✗ \[immutable-image-tags\] gitops\/envs\/prod: Rollout\/worker container "worker": image "ghcr.io\/opsforge\/worker:latest" must be tagged with the 40-character git sha/);
+  expect(stdout).toMatch(
+    /✗ \[schema\] gitops\/envs\/dev: CanaryDashboard\/api: unknown kind CanaryDashboard in example.com\/v1/,
+  );
+  expect(stdout).toMatch(
+    /✗ \[schema\] gitops\/envs\/prod: PodDisruptionBudget\/worker: does not match the policy\/v1 PodDisruptionBudget schema: \/spec\/maxUnavailable/,
+  );
+  expect(stdout).toMatch(
+    /✗ \[schema\] gitops\/envs\/staging: HorizontalPodAutoscaler\/api: unknown field spec.behaviour: the autoscaling\/v2 HorizontalPodAutoscaler schema has no such field/,
+  );
+  expect(stdout).toMatch(
+    /✗ \[immutable-image-tags\] gitops\/envs\/prod: Rollout\/worker container "worker": image "ghcr.io\/opsforge\/worker:latest" must be tagged with the 40-character git sha/,
+  );
   expect(stdout).toMatch(/verify-gitops: \d+ violation\(s\)/);
 });
 
-test('a tree kustomize cannot render fails with kustomize\'s own message', () => {
+test("a tree kustomize cannot render fails with kustomize's own message", () => {
   const root = scratchTree();
   scratchRoots.push(root);
   const staging = join(root, 'gitops/envs/staging/kustomization.yaml');
