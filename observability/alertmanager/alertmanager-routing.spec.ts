@@ -27,7 +27,7 @@ describe('Alertmanager routing', () => {
   });
 
   it.each([
-    // team, severity, receivers in the order Alertmanager notifies them
+    // team, severity, receivers in the order Alertmanager notifies them, for an alert in prod
     ['api', 'critical', ['sre-pager', 'api-team']],
     ['api', 'warning', ['api-team']],
     ['worker', 'critical', ['sre-pager', 'worker-team']],
@@ -36,6 +36,26 @@ describe('Alertmanager routing', () => {
     ['sre', 'warning', ['sre-team']],
   ])('team=%s severity=%s goes to %j', async (team, severity, receivers) => {
     const result = await routesTo({ alertname: 'AnyAlert', namespace: 'prod', team, severity }, receivers);
+    expect(result.stdout.trim()).toBe(receivers.join(','));
+    expect(result.code).toBe(0);
+  });
+
+  it.each([
+    ['dev', 'api', ['api-team']],
+    ['staging', 'worker', ['worker-team']],
+  ])('a critical alert in %s goes to the %s team only, paging nobody', async (namespace, team, receivers) => {
+    const result = await routesTo(
+      { alertname: 'AnyAlert', namespace, team, severity: 'critical' },
+      receivers,
+    );
+    expect(result.stdout.trim()).toBe(receivers.join(','));
+    expect(result.code).toBe(0);
+  });
+
+  it('a critical cluster-wide alert (no namespace, like a node) pages SRE', async () => {
+    const receivers = ['sre-pager', 'sre-team'];
+    const labels = { alertname: 'OpsforgeNodeNotReady', node: 'node-a', team: 'sre', severity: 'critical' };
+    const result = await routesTo(labels, receivers);
     expect(result.stdout.trim()).toBe(receivers.join(','));
     expect(result.code).toBe(0);
   });
@@ -66,10 +86,10 @@ describe('Alertmanager routing', () => {
     const config = parse(readFileSync(configFile, 'utf8')) as {
       route: {
         repeat_interval: string;
-        routes: Array<{ matchers: string[]; repeat_interval?: string; group_wait?: string }>;
+        routes: Array<{ receiver: string; repeat_interval?: string; group_wait?: string }>;
       };
     };
-    const pager = config.route.routes.find((r) => r.matchers.includes('severity="critical"'));
+    const pager = config.route.routes.find((r) => r.receiver === 'sre-pager');
     expect(pager).toMatchObject({ group_wait: '10s', repeat_interval: '1h' });
     expect(config.route.repeat_interval).toBe('12h');
   });
