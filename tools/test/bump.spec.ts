@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { bump } from '../bump/main';
+import { UsageError } from '../lib/gitops';
 import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
 
 describe('bump: set one image tag in one environment overlay', () => {
@@ -61,15 +62,33 @@ describe('bump: set one image tag in one environment overlay', () => {
     );
   });
 
+  // In-process: the same validation the command runs (one spawned process per case would cost seconds).
+  it.each([
+    ['qa', 'api', SHA.b, 'unknown environment "qa"'],
+    ['dev', 'web', SHA.b, 'unknown service "web"'],
+    ['dev', 'api', 'latest', 'malformed image tag "latest"'],
+    ['dev', 'api', 'abc1234', 'malformed image tag "abc1234"'],
+    ['dev', 'api', SHA.b.toUpperCase(), 'malformed image tag'],
+    ['dev', 'api', undefined, '--tag is required'],
+  ])(
+    'refuses env %s, service %s, tag %s with a clear message and no file changed',
+    (env, service, tag, message) => {
+      let thrown: unknown;
+      try {
+        bump(repo.root, env, service, tag);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(UsageError);
+      expect((thrown as Error).message).toContain(message);
+      expect(repo.changedFiles()).toEqual([]);
+    },
+  );
+
   it.each([
     [['--env', 'qa', '--service', 'api', '--tag', SHA.b], 'unknown environment "qa"'],
-    [['--env', 'dev', '--service', 'web', '--tag', SHA.b], 'unknown service "web"'],
-    [['--env', 'dev', '--service', 'api', '--tag', 'latest'], 'malformed image tag "latest"'],
-    [['--env', 'dev', '--service', 'api', '--tag', 'abc1234'], 'malformed image tag "abc1234"'],
-    [['--env', 'dev', '--service', 'api', '--tag', SHA.b.toUpperCase()], 'malformed image tag'],
-    [['--env', 'dev', '--service', 'api'], '--tag is required'],
     [['--env', 'dev', '--service', 'api', '--tag', SHA.b, '--force'], "Unknown option '--force'"],
-  ])('refuses %j with a clear message, exit status 2, and no file changed', (args, message) => {
+  ])('as a command, refuses %j with exit status 2 and nothing on stdout', (args, message) => {
     const result = runTool('bump', args, repo.root);
 
     expect(result.status).toBe(2);

@@ -1,4 +1,5 @@
-import { planAsMarkdown, promote } from '../promote/main';
+import { UsageError } from '../lib/gitops';
+import { planAsMarkdown, promote, PromotionRefused } from '../promote/main';
 import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
 
 describe('promote: move the tags one environment runs into the next', () => {
@@ -86,23 +87,34 @@ describe('promote: move the tags one environment runs into the next', () => {
     expect(repo.changedFiles()).toEqual([repo.overlayPath('dev')]);
   });
 
+  // In-process: the same validation the command runs; the exit statuses are checked once each above and below.
   it.each([
-    [['--from', 'staging', '--to', 'dev'], 2, 'nothing is promoted into dev'],
+    [{ from: 'staging', to: 'dev' }, UsageError, 'nothing is promoted into dev'],
     [
-      ['--from', 'prod', '--to', 'staging'],
-      1,
+      { from: 'prod', to: 'staging' },
+      PromotionRefused,
       'refusing to promote prod -> staging: promotion only moves forward',
     ],
-    [['--to', 'qa'], 2, 'unknown environment "qa" for --to'],
-    [['--to', 'staging', '--service', 'web'], 2, 'unknown service "web"'],
-    [['--to', 'staging', '--tag', SHA.b], 2, '--tag needs --service'],
-    [['--to', 'staging', '--service', 'api', '--tag', 'v1.2.3'], 2, 'malformed image tag "v1.2.3"'],
-  ])('refuses %j (exit %i) and writes nothing', (args, status, message) => {
-    const result = runTool('promote', args as string[], repo.root);
-
-    expect(result.status).toBe(status);
-    expect(result.stderr).toContain(message);
+    [{ to: 'qa' }, UsageError, 'unknown environment "qa" for --to'],
+    [{ to: 'staging', service: 'web' }, UsageError, 'unknown service "web"'],
+    [{ to: 'staging', tag: SHA.b }, UsageError, '--tag needs --service'],
+    [{ to: 'staging', service: 'api', tag: 'v1.2.3' }, UsageError, 'malformed image tag "v1.2.3"'],
+  ])('refuses %j (%p) and writes nothing', (request, kind, message) => {
+    let thrown: unknown;
+    try {
+      promote({ root: repo.root, ...request });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(kind);
+    expect((thrown as Error).message).toContain(message);
     expect(repo.changedFiles()).toEqual([]);
+  });
+
+  it('as a command, a usage mistake exits 2', () => {
+    const result = runTool('promote', ['--to', 'qa'], repo.root);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('unknown environment "qa" for --to');
   });
 
   it('--dry-run --markdown prints the pull request body without writing', () => {
