@@ -645,6 +645,17 @@ const BROKEN: Record<string, () => void> = {
       'AppProject/opsforge',
       /subscribes to trigger "on-sync-failed"/,
     );
+    const missingRunbook = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
+      o.data['template.app-sync-failed'] = o.data['template.app-sync-failed'].replace(
+        'OpsforgeArgoCdAppOutOfSync.md',
+        'ArgoCDSyncFailed.md',
+      );
+    });
+    expectViolation(
+      run('notifications-wired', missingRunbook),
+      'ConfigMap/argocd-notifications-cm',
+      /template.app-sync-failed links runbook .*ArgoCDSyncFailed.md, which is not a file in docs\/runbooks\//,
+    );
   },
 };
 

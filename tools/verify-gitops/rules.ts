@@ -1234,8 +1234,8 @@ const noSecretDataInGit: Rule = {
 const notificationsWired: Rule = {
   name: 'notifications-wired',
   summary:
-    'Argo CD notification triggers, templates and services parse, reference each other, and every subscription names one that exists',
-  check(trees) {
+    'Argo CD notification triggers, templates and services parse, reference each other, link existing runbooks, and every subscription names one that exists',
+  check(trees, root) {
     const found: Violation[] = [];
     for (const tree of argocdTrees(trees)) {
       const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === 'argocd-notifications-cm');
@@ -1255,6 +1255,15 @@ const notificationsWired: Rule = {
         } catch (error) {
           report(`${key} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
           continue;
+        }
+        // Every alert has a runbook: a notification posted to Alertmanager names one that exists in docs/runbooks.
+        for (const match of data[key].matchAll(/"runbook_url":\s*"([^"]+)"/g)) {
+          const file = /\/blob\/[^/]+\/(docs\/runbooks\/[^"#?]+)$/.exec(match[1])?.[1] ?? match[1];
+          if (!file.startsWith('docs/runbooks/') || !existsSync(join(root, file))) {
+            report(
+              `${key} links runbook ${match[1]}, which is not a file in docs/runbooks/: point it at the runbook of that alert`,
+            );
+          }
         }
         if (key.startsWith('trigger.')) {
           for (const condition of Array.isArray(parsed) ? (parsed as K8sObject[]) : []) {
