@@ -88,9 +88,10 @@ describe('worker: no job lost when the worker dies', () => {
     await redis?.stop();
   });
 
-  async function start(name: 'api' | 'worker', prefix: string, env: Record<string, string> = {}): Promise<RunningService> {
+  async function start(name: 'api' | 'worker', prefix: string, env: Record<string, string> = {}, waitUntil: 'ready' | 'none' = 'ready'): Promise<RunningService> {
     const service = await startService(name, {
       env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), LOG_LEVEL: 'warn', ...env },
+      waitUntil,
     });
     started.push(service);
     return service;
@@ -106,24 +107,22 @@ describe('worker: no job lost when the worker dies', () => {
 
       // Kill the first worker from inside the effect notification handler once a quarter of the effects are
       // written: mid-stream, with jobs active, some of them past their effect but not yet marked completed.
+      const firstWorker = await start('worker', prefix, {}, 'none');
       let killedAt = 0;
-      let heldAtKill: string[] = [];
-      let effectsAtKill = new Set<string>();
       const killed = new Promise<void>((resolve) =>
         probe.onWrites(JOB_COUNT / 4, () => {
-          doomed.then((worker) => {
-            worker.process.kill('SIGKILL');
-            killedAt = performance.now();
-            resolve();
-          });
+          firstWorker.process.kill('SIGKILL');
+          killedAt = performance.now();
+          resolve();
         }),
       );
-      const doomed = start('worker', prefix);
-      await killed;
-      const firstWorker = await doomed;
+      // A worker that dies on its own before doing the work would leave the test waiting for writes forever.
+      const diedFirst = firstWorker.exited.then((exit) => Promise.reject(new Error(`the worker exited before it was killed: ${JSON.stringify(exit)}\n${firstWorker.rawOutput.join('\n')}`)));
+      await Promise.race([killed, diedFirst]);
+      diedFirst.catch(() => undefined);
       expect(await firstWorker.exited).toEqual({ code: null, signal: 'SIGKILL' });
-      heldAtKill = await client.lrange(`${prefix}:${JOB_QUEUE_NAME}:active`, 0, -1);
-      effectsAtKill = new Set(ids.filter((id) => probe.writesFor(id) > 0));
+      const heldAtKill = await client.lrange(`${prefix}:${JOB_QUEUE_NAME}:active`, 0, -1);
+      const effectsAtKill = new Set(ids.filter((id) => probe.writesFor(id) > 0));
       const completedAtKill = await queue.getCompletedCount();
       const effectWrittenButNotCompleted = heldAtKill.filter((id) => effectsAtKill.has(id));
 
