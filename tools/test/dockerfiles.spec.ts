@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dockerfileProblems } from './support/dockerfile-policy';
+import { buildContext, contextSources, dockerfileProblems } from './support/dockerfile-policy';
 import { REPO_ROOT } from './support/gitops-repo';
 
 const SERVICES = [
@@ -102,5 +103,55 @@ describe('service Dockerfiles (parsed with dockerfile-ast: no Docker engine runs
         (pattern) => pattern.startsWith('!') && /\.env|\.git\b|gitops|node_modules/.test(pattern),
       ),
     ).toEqual([]);
+  });
+});
+
+describe('the build context after .dockerignore (what docker build receives from a checkout)', () => {
+  const tracked = execFileSync('git', ['-C', REPO_ROOT, 'ls-files'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+  const context = buildContext(tracked, readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8'));
+
+  it.each(SERVICES)('holds every file services/$service/Dockerfile copies from it', ({ service }) => {
+    for (const source of contextSources(read(service))) {
+      if (source === '.') continue;
+      expect([source, context.includes(source)]).toEqual([source, true]);
+    }
+  });
+
+  it('holds what `npm run build` compiles: the TypeScript configs and every service source file', () => {
+    expect(context).toEqual(
+      expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.base.json']),
+    );
+    for (const service of ['common', 'api', 'worker']) {
+      expect(context).toContain(`services/${service}/tsconfig.build.json`);
+      const sources = tracked.filter(
+        (file) => file.startsWith(`services/${service}/src/`) && !file.endsWith('.spec.ts'),
+      );
+      expect(sources.length).toBeGreaterThan(0);
+      expect(sources.filter((file) => !context.includes(file))).toEqual([]);
+    }
+  });
+
+  it('leaves out what the image must not see: tests, the GitOps tree, docs, workflows, the Dockerfiles', () => {
+    const leaked = context.filter((file) =>
+      /(^|\/)(\.git|\.github|gitops|argocd|docs|observability|rollouts|tools|test)\/|\.spec\.ts$|Dockerfile$|^\.env/.test(
+        file,
+      ),
+    );
+    expect(leaked).toEqual([]);
+  });
+
+  it('applies .dockerignore as Docker does (last match wins, a parent directory counts)', () => {
+    const files = [
+      'package.json',
+      'secret.env',
+      'services/api/src/main.ts',
+      'services/api/dist/main.js',
+      'services/api/test/x.ts',
+    ];
+    expect(buildContext(files, '*\n!package.json\n!services/\nservices/**/dist\nservices/**/test\n')).toEqual(
+      ['package.json', 'services/api/src/main.ts'],
+    );
   });
 });

@@ -7,6 +7,7 @@ import {
   type Instruction,
   type JSONInstruction,
 } from 'dockerfile-ast';
+import { minimatch } from 'minimatch';
 
 /** An exact Node.js 24 release tag, optionally followed by the digest Dependabot adds. */
 export const NODE_BASE_IMAGE = /^node:24\.\d+\.\d+-[a-z0-9][a-z0-9.-]*(@sha256:[0-9a-f]{64})?$/;
@@ -138,4 +139,39 @@ export function dockerfileProblems(text: string, service: string, port: number):
   if (!copies.some((copy) => argumentsOf(copy).includes(`services/${service}/dist`)))
     problems.push(`final stage does not copy services/${service}/dist`);
   return problems;
+}
+
+/**
+ * The files `docker build` sends for a build context, as the engine filters them with .dockerignore: a path
+ * is left out when the last pattern matching it, or one of its parent directories, is not a "!" exception.
+ */
+export function buildContext(files: string[], dockerignore: string): string[] {
+  const patterns = dockerignore
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => ({
+      exception: line.startsWith('!'),
+      glob: line.replace(/^!/, '').replace(/^\/+|\/+$/g, ''),
+    }));
+  return files.filter((file) => {
+    const segments = file.split('/');
+    const selfAndParents = segments.map((_, index) => segments.slice(0, index + 1).join('/'));
+    let excluded = false;
+    for (const { exception, glob } of patterns) {
+      if (selfAndParents.some((path) => minimatch(path, glob, { dot: true }))) excluded = !exception;
+    }
+    return !excluded;
+  });
+}
+
+/** The sources of COPY/ADD instructions that read the build context (no --from). */
+export function contextSources(text: string): string[] {
+  return DockerfileParser.parse(text)
+    .getInstructions()
+    .filter((instruction) => ['COPY', 'ADD'].includes(instruction.getKeyword()) && !copyFrom(instruction))
+    .flatMap((instruction) => {
+      const words = argumentsOf(instruction).split(/\s+/);
+      return words.slice(0, -1);
+    });
 }
