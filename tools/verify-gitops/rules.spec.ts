@@ -1,6 +1,7 @@
 // Every policy rule against the real rendered tree (it must pass) and against a copy broken in the one way the
 // rule exists to catch (it must fail, naming the object and the fix). A rule that cannot fail fails here.
 import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { K8sObject, RenderedTree, Violation } from './model';
 import { renderAll } from './render';
 import { RULES } from './rules';
@@ -606,13 +607,14 @@ const BROKEN: Record<string, () => void> = {
     const config = observability.objects.find(
       (o) => o.kind === 'Secret' && o.metadata.name === 'alertmanager-opsforge',
     ) as K8sObject;
-    const text = Buffer.from(config.data['alertmanager.yaml'].replace(/\s/g, ''), 'base64').toString('utf8');
-    config.data['alertmanager.yaml'] = Buffer.from(
-      text.replace(
-        /api_url_file: \S+slack-api-webhook-url/,
-        'api_url: https://hooks.slack.com/services/T0/B0/secret',
-      ),
-    ).toString('base64');
+    const alertmanagerConfig = parseYaml(
+      Buffer.from(config.data['alertmanager.yaml'].replace(/\s/g, ''), 'base64').toString('utf8'),
+    ) as K8sObject;
+    alertmanagerConfig.receivers.push({
+      name: 'inline-slack',
+      slack_configs: [{ api_url: 'https://hooks.slack.com/services/T0/B0/secret' }],
+    });
+    config.data['alertmanager.yaml'] = Buffer.from(stringifyYaml(alertmanagerConfig)).toString('base64');
     expectViolation(
       run('no-secret-data-in-git', inline),
       'observability: Secret/alertmanager-opsforge',
