@@ -13,6 +13,7 @@ import {
   pathFilterSelects,
   prodPromotionProtected,
   pullRequestsVerifyPromotionHistory,
+  releaseOnlyFromMain,
   releaseSkipsItsOwnCommits,
   topLevelPermissionsReadOnly,
   trivyGatesRelease,
@@ -201,6 +202,13 @@ describe('GitHub Actions workflows', () => {
           ),
         ),
       ).toEqual([expect.stringContaining('pushes with ${{ secrets.RELEASE_PAT }}')]);
+    });
+
+    it('release: only main is built, signed and deployed, also when started by hand', () => {
+      expect(releaseOnlyFromMain(workflow('release.yml'))).toEqual([]);
+      expect(
+        releaseOnlyFromMain(broken('release.yml', /^ {4}if: github\.ref == 'refs\/heads\/main'\n/m, '')),
+      ).toEqual([expect.stringContaining('job image can run on any branch')]);
     });
 
     it('release: the Trivy scan fails the build before the image is signed or deployed', () => {

@@ -309,3 +309,20 @@ export function pullRequestsVerifyPromotionHistory(workflow: Workflow): string[]
     ? []
     : [`${workflow.name}: no job runs "promote -- --verify --ran-on HEAD^1" on pull requests`];
 }
+
+/** Only main is released: a manual run on another branch must not sign or deploy an unreviewed commit. */
+export function releaseOnlyFromMain(workflow: Workflow): string[] {
+  const push = (workflow.data.on as Json | undefined)?.push as Json | undefined;
+  const problems: string[] = [];
+  if (JSON.stringify(push?.branches) !== JSON.stringify(['main']))
+    problems.push(`${workflow.name}: push trigger is not limited to main`);
+  for (const [id, job] of jobsOf(workflow)) {
+    if (needsOf(job).length > 0) continue; // runs only after a job that is itself guarded
+    if (!/github\.ref\s*==\s*'refs\/heads\/main'/.test(String(job.if ?? ''))) {
+      problems.push(
+        `${workflow.name}: job ${id} can run on any branch (workflow_dispatch); guard it with github.ref == 'refs/heads/main'`,
+      );
+    }
+  }
+  return problems;
+}
