@@ -1,0 +1,78 @@
+import { Redis } from 'ioredis';
+import { defaultJobOptions, type JobData } from '../../common/src/job-contract';
+import { type RedisServer, type RunningService, startRedisServer, startService, testQueuePrefix, waitFor } from '../../common/test/support';
+import { openQueue } from '../../common/test/chaos/job-effects-probe';
+
+/**
+ * What one job costs in Redis, waiting and completed (with its effect record and its share of BullMQ's event
+ * stream), measured on a private redis-server with the contract's job options. The figures size `maxmemory`
+ * against the retention counts (docs/architecture.md, "What scales how"); the bounds catch a change that makes
+ * every job much heavier (a result that copies the payload, a bigger default retention of attempts' data).
+ */
+
+const JOB_COUNT = 5_000;
+
+async function usedMemory(client: Redis): Promise<number> {
+  return Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))![1]);
+}
+
+describe('Redis footprint of a job', () => {
+  let redis: RedisServer;
+  let client: Redis;
+  let worker: RunningService | undefined;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  });
+
+  afterAll(async () => {
+    await worker?.stop('SIGKILL');
+    client?.disconnect();
+    await redis?.stop();
+  });
+
+  it(`stays within 2 KB per waiting and 4 KB per completed invoice job (${JOB_COUNT} jobs)`, async () => {
+    const prefix = testQueuePrefix('footprint');
+    const queue = openQueue(redis.url, prefix);
+    try {
+      await queue.waitUntilReady();
+      const empty = await usedMemory(client);
+      for (let start = 0; start < JOB_COUNT; start += 500) {
+        await queue.addBulk(
+          Array.from({ length: 500 }, (_, offset) => ({
+            name: 'invoice.total',
+            data: {
+              payload: {
+                invoiceId: `inv-${start + offset}`,
+                currency: 'EUR',
+                taxRatePercent: 20,
+                lines: [
+                  { sku: 'sku-1', quantity: 2, unitPriceCents: 1250 },
+                  { sku: 'shipping', quantity: 1, unitPriceCents: 495 },
+                ],
+              },
+              requestId: '7f9c2ba4-e88f-4a4b-9d4f-0123456789ab',
+            } satisfies JobData,
+            opts: defaultJobOptions,
+          })),
+        );
+      }
+      const waiting = await usedMemory(client);
+      worker = await startService('worker', { env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' } });
+      await waitFor('every job completed', async () => (await queue.getCompletedCount()) === JOB_COUNT || undefined, 60_000, 200);
+      const completed = await usedMemory(client);
+
+      const perWaitingJob = (waiting - empty) / JOB_COUNT;
+      const perCompletedJob = (completed - empty) / JOB_COUNT;
+      const retainedCompleted = defaultJobOptions.removeOnComplete.count;
+      console.log(
+        `Redis footprint: ${JSON.stringify({ jobs: JOB_COUNT, bytesPerWaitingJob: Math.round(perWaitingJob), bytesPerCompletedJob: Math.round(perCompletedJob), retainedCompletedJobsAtMost: retainedCompleted, mebibytesForThem: Math.round((retainedCompleted * perCompletedJob) / 2 ** 20) })}`,
+      );
+      expect(perWaitingJob).toBeLessThan(2_048);
+      expect(perCompletedJob).toBeLessThan(4_096);
+    } finally {
+      await queue.close();
+    }
+  });
+});
