@@ -130,6 +130,8 @@ describe('crash behaviour', () => {
     const crashLoop = alerts.filter((rule) => /CrashLoopBackOff/.test(rule.expr) && /api\|worker/.test(rule.expr));
     expect(crashLoop.map((rule) => rule.alert)).not.toEqual([]);
     for (const rule of crashLoop) {
+      // One alert covers both containers, so the team must come from the crashing container (api → API team,
+      // worker → worker team), never a fixed value.
       expect(rule.labels.team).toBe('{{ $labels.container }}');
       const runbook = /\/docs\/runbooks\/([^/]+\.md)$/.exec(rule.annotations.runbook_url)?.[1];
       expect(runbook && existsSync(join(repositoryRoot, 'docs', 'runbooks', runbook))).toBe(true);
