@@ -1,10 +1,11 @@
 // Fault-injection and load suites: minutes, not seconds, so they stay out of the inner loop.
-const { base } = require('./jest.config.js');
+const config = require('./jest.config.js');
 
 /** @type {import('jest').Config} */
 module.exports = {
-  ...base,
+  ...config,
   testMatch: ['**/*.chaos.spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   testTimeout: 300_000,
   maxWorkers: 1,
 };

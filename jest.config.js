@@ -2,7 +2,7 @@
 // kustomize, rules through real promtool/amtool, the canary rehearsal against a real Prometheus.
 // Long fault-injection suites (`*.chaos.spec.ts`) run separately via jest.chaos.config.js.
 /** @type {import('jest').Config} */
-const base = {
+module.exports = {
   rootDir: __dirname,
   roots: ['<rootDir>/services', '<rootDir>/tools', '<rootDir>/observability', '<rootDir>/rollouts', '<rootDir>/gitops', '<rootDir>/argocd'],
   testEnvironment: 'node',
@@ -11,13 +11,7 @@ const base = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true, diagnostics: false }],
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  testMatch: ['**/*.spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.chaos\\.spec\\.ts$'],
   testTimeout: 60_000,
 };
-
-module.exports = {
-  ...base,
-  testMatch: ['**/*.spec.ts'],
-  testPathIgnorePatterns: [...base.testPathIgnorePatterns, '\\.chaos\\.spec\\.ts$'],
-};
-module.exports.base = base;
