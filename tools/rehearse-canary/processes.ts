@@ -17,6 +17,13 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
+// Children still running when this process exits (a crash, an interrupted test run) are killed with it:
+// a rehearsal pod or Prometheus must never outlive the rehearsal.
+const liveChildren = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of liveChildren) child.kill('SIGKILL');
+});
+
 export class ManagedProcess {
   private output = '';
   private exited = false;
@@ -30,6 +37,7 @@ export class ManagedProcess {
     env: NodeJS.ProcessEnv,
   ) {
     this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    liveChildren.add(this.child);
     const keep = (chunk: Buffer) => {
       // Only the tail matters for a diagnosis; bound the memory of a chatty process.
       this.output = (this.output + chunk.toString('utf8')).slice(-8000);
@@ -39,10 +47,12 @@ export class ManagedProcess {
     this.child.on('error', (error) => {
       this.exited = true;
       this.exitDescription = error.message;
+      liveChildren.delete(this.child);
     });
     this.child.on('exit', (code, signal) => {
       this.exited = true;
       this.exitDescription = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      liveChildren.delete(this.child);
     });
   }
 

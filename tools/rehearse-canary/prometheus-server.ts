@@ -22,6 +22,7 @@ export interface PrometheusOptions {
 
 export class PrometheusServer {
   private targets = new Map<string, ScrapeTarget>();
+  private pendingWrite: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly url: string,
@@ -83,12 +84,19 @@ export class PrometheusServer {
     await this.writeTargets();
   }
 
-  private async writeTargets(): Promise<void> {
-    const groups = [...this.targets.values()].map((target) => ({ targets: [target.address], labels: target.labels }));
-    // Prometheus watches the file: write a sibling and rename so it never reads a half-written list.
-    const staging = `${this.targetsFile}.${process.pid}.tmp`;
-    await writeFile(staging, JSON.stringify(groups, null, 2));
-    await rename(staging, this.targetsFile);
+  private writeTargets(): Promise<void> {
+    // Rehearsals running side by side change the list concurrently: one write at a time, each with the
+    // whole list as it is when its turn comes.
+    const write = async () => {
+      const groups = [...this.targets.values()].map((target) => ({ targets: [target.address], labels: target.labels }));
+      // Prometheus watches the file: write a sibling and rename so it never reads a half-written list.
+      const staging = `${this.targetsFile}.tmp`;
+      await writeFile(staging, JSON.stringify(groups, null, 2));
+      await rename(staging, this.targetsFile);
+    };
+    const next = this.pendingWrite.then(write, write);
+    this.pendingWrite = next;
+    return next;
   }
 
   /** Resolves once Prometheus reports every target in `addresses` as scraped successfully (health "up"). */

@@ -54,17 +54,18 @@ function metric(runReport: RunReport, name: string): MetricReport {
 }
 
 /**
- * The failing metric must fail on failureLimit + 1 consecutive failed measurements from its first failure.
- * Before that, at most the first measurement may have seen no canary error yet: rate() needs two scrapes
- * of a series, and the canary's 5xx series is born with its first error (docs/canary.md).
+ * The failing metric fails on failureLimit + 1 consecutive failed measurements once the canary's errors are
+ * visible, and never passes on them: a measurement before the first failure may only have seen no canary
+ * error series yet ([0] from `or vector(0)`, or [] below the traffic floor), because rate() needs two
+ * scrapes of a series and the 5xx series is born with the canary's first error (docs/canary.md). The whole
+ * decision stays well inside two production minutes, against Flagger's five.
  */
-function expectPromptFailure(failing: MetricReport): void {
+function expectPromptFailure(report: RehearsalReport, failing: MetricReport): void {
   const firstFailure = failing.measurements.findIndex((measurement) => measurement.phase === 'Failed');
   expect(firstFailure).toBeGreaterThanOrEqual(0);
-  expect(firstFailure).toBeLessThanOrEqual(1);
-  for (const early of failing.measurements.slice(0, firstFailure)) expect(['[0]', '[]']).toContain(early.value);
-  const afterFirst = failing.measurements.slice(firstFailure);
-  expect(afterFirst.map((measurement) => measurement.phase)).toEqual(Array(failing.limits.failureLimit + 1).fill('Failed'));
+  for (const blind of failing.measurements.slice(0, firstFailure)) expect(['[0]', '[]']).toContain(blind.value);
+  expect(failing.measurements.slice(firstFailure).map((measurement) => measurement.phase)).toEqual(Array(failing.limits.failureLimit + 1).fill('Failed'));
+  expect(report.runs[0].decidedAfterMs * report.timeScale).toBeLessThan(120_000);
 }
 
 beforeAll(async () => {
@@ -94,14 +95,14 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
   );
 
   test.concurrent(
-    'a canary answering 20% errors is aborted within failureLimit + 1 failed measurements',
+    'a canary answering 20% errors is aborted on failureLimit + 1 failed measurements, without a human',
     async () => {
       const report = await run('api-errors');
       const [analysis] = report.runs;
       expect(analysis.phase).toBe('Failed');
       expect(analysis.decision).toBe('abort');
       expect(analysis.message).toContain('error-ratio');
-      expectPromptFailure(metric(analysis, 'error-ratio'));
+      expectPromptFailure(report, metric(analysis, 'error-ratio'));
       // The users noticed: some canary requests failed before the abort, and only canary ones.
       expect(analysis.canary.failed).toBeGreaterThan(0);
       expect(report.background.failed).toBe(0);
@@ -120,9 +121,10 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       expect(analysis.message).toContain('latency-p99');
       const latency = metric(analysis, 'latency-p99');
       expect(latency.phase).toBe('Failed');
-      const failed = latency.measurements.filter((measurement) => measurement.phase === 'Failed');
-      expect(failed).toHaveLength(latency.limits.failureLimit + 1);
-      for (const measurement of failed) expect(Number(measurement.value!.slice(1, -1))).toBeGreaterThanOrEqual(0.5);
+      expectPromptFailure(report, latency);
+      for (const measurement of latency.measurements.filter((m) => m.phase === 'Failed')) {
+        expect(Number(measurement.value!.slice(1, -1))).toBeGreaterThanOrEqual(0.5);
+      }
     },
     SCENARIO_TIMEOUT_MS,
   );
@@ -186,7 +188,7 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       const [analysis] = report.runs;
       expect(analysis.phase).toBe('Failed');
       expect(analysis.decision).toBe('abort');
-      expectPromptFailure(metric(analysis, 'job-failure-ratio'));
+      expectPromptFailure(report, metric(analysis, 'job-failure-ratio'));
       expect(analysis.canary.failed).toBeGreaterThan(0);
       expect(report.background.failed).toBe(0);
     },

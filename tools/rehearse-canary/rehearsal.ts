@@ -116,6 +116,16 @@ const DECISIONS: Partial<Record<AnalysisPhase, Decision>> = {
   Successful: 'promote',
 };
 
+/**
+ * Runs every cleanup step even when one fails (a pod must never outlive its rehearsal), then reports the
+ * first failure.
+ */
+async function cleanUp(steps: (() => Promise<unknown>)[]): Promise<void> {
+  const outcomes = await Promise.allSettled(steps.map((step) => step()));
+  const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
 /** Deletes every Redis key of a rehearsal's queue prefix: the shared Redis keeps nothing of it. */
 async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -342,9 +352,12 @@ async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, setting
     };
   } finally {
     await traffic?.stop();
-    for (const pod of started) await settings.prometheus.removeTarget(pod.address);
-    await Promise.all(started.map((pod) => pod.stop()));
-    await deleteQueueKeys(settings.redisUrl, queuePrefix);
+    try {
+      await cleanUp([...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)), ...started.map((pod) => () => pod.stop())]);
+    } finally {
+      // After the pods are gone, so none of them writes a key back.
+      await deleteQueueKeys(settings.redisUrl, queuePrefix);
+    }
   }
 }
 
@@ -430,9 +443,12 @@ async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, s
     };
   } finally {
     await jobs?.stop();
-    for (const pod of started) await settings.prometheus.removeTarget(pod.address);
-    await Promise.all(started.map((pod) => pod.stop()));
-    await deleteQueueKeys(settings.redisUrl, queuePrefix);
+    try {
+      await cleanUp([...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)), ...started.map((pod) => () => pod.stop())]);
+    } finally {
+      // After the pods are gone, so none of them writes a key back.
+      await deleteQueueKeys(settings.redisUrl, queuePrefix);
+    }
   }
 }
 

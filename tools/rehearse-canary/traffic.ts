@@ -5,7 +5,7 @@
 //
 // Open loop on purpose: users do not slow down because the canary got slow, so neither does this. (The
 // chaos suite's open-loop generator drives one target for a fixed time; this one needs two targets, a
-// weight that changes while it runs, and a record of when each canary request failed.)
+// weight that changes while it runs, and counts per target that can be read at any moment.)
 import http from 'node:http';
 
 export interface TrafficRequest {
@@ -31,10 +31,6 @@ export interface TargetStats {
   sent: number;
   /** Answered 5xx, or not answered (connection error, timeout). */
   failed: number;
-  /** When each failed request was sent, in ms on the traffic's clock (performance.now()). */
-  failedAt: number[];
-  /** When each request was sent. */
-  sentAt: number[];
 }
 
 export interface TrafficStats {
@@ -44,7 +40,7 @@ export interface TrafficStats {
 }
 
 function newStats(): TargetStats {
-  return { sent: 0, failed: 0, failedAt: [], sentAt: [] };
+  return { sent: 0, failed: 0 };
 }
 
 export class SplitTraffic {
@@ -95,14 +91,15 @@ export class SplitTraffic {
 
   private send(target: 'stable' | 'canary', request: TrafficRequest): Promise<void> {
     const stats = this.stats[target];
-    const sentAt = performance.now();
     stats.sent += 1;
-    stats.sentAt.push(sentAt);
     const url = new URL(request.path, target === 'stable' ? this.options.stableUrl : this.options.canaryUrl);
     return new Promise<void>((resolve) => {
-      const fail = () => {
-        stats.failed += 1;
-        stats.failedAt.push(sentAt);
+      // A request can report both a response error and a socket error: count it once.
+      let settled = false;
+      const settle = (failed: boolean) => {
+        if (settled) return;
+        settled = true;
+        if (failed) stats.failed += 1;
         resolve();
       };
       const outgoing = http.request(
@@ -115,17 +112,19 @@ export class SplitTraffic {
         },
         (response) => {
           response.resume();
-          response.on('end', () => ((response.statusCode ?? 500) >= 500 ? fail() : resolve()));
-          response.on('error', fail);
+          response.on('end', () => settle((response.statusCode ?? 500) >= 500));
+          response.on('error', () => settle(true));
+          // A response cut short emits close without end.
+          response.on('close', () => settle(!response.complete || (response.statusCode ?? 500) >= 500));
         },
       );
       outgoing.on('timeout', () => outgoing.destroy(new Error('timeout')));
-      outgoing.on('error', fail);
+      outgoing.on('error', () => settle(true));
       outgoing.end(request.body);
     });
   }
 
-  /** Milliseconds on the traffic's clock, for comparing with `failedAt` / `sentAt`. */
+  /** Milliseconds on the traffic's clock (performance.now()). */
   now(): number {
     return performance.now();
   }
