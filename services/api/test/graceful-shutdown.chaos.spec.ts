@@ -1,6 +1,12 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix } from '../../common/test/support';
+import {
+  deleteQueueKeys,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+} from '../../common/test/support';
 import { type LoadRequest, percentile, runOpenLoopLoad } from '../../common/test/chaos/open-loop-load';
 
 /**
@@ -52,7 +58,10 @@ describe('api: SIGTERM under load', () => {
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       LOG_LEVEL: 'warn',
     };
-    const [terminated, survivor] = await Promise.all([startService('api', { env }), startService('api', { env })]);
+    const [terminated, survivor] = await Promise.all([
+      startService('api', { env }),
+      startService('api', { env }),
+    ]);
     replicas.push(terminated, survivor);
 
     let inRotation = [terminated.url, survivor.url];
@@ -64,13 +73,19 @@ describe('api: SIGTERM under load', () => {
     const kubelet = (async () => {
       await sleep(TERMINATE_AT_MS);
       const terminatingAt = performance.now();
-      setTimeout(() => (inRotation = inRotation.filter((url) => url !== terminated.url)), ENDPOINT_PROPAGATION_MS);
+      setTimeout(
+        () => (inRotation = inRotation.filter((url) => url !== terminated.url)),
+        ENDPOINT_PROPAGATION_MS,
+      );
       await sleep(PRE_STOP_MS - (performance.now() - terminatingAt));
       sigtermAtMs = performance.now() - loadStartedAt;
       terminated.process.kill('SIGTERM');
       readyAfterSigterm = await fetch(`${terminated.url}/ready`, { signal: AbortSignal.timeout(1_000) })
         .then((response) => response.status)
-        .catch((error: Error) => `no answer (${error.cause instanceof Error ? error.cause.message : error.message})`);
+        .catch(
+          (error: Error) =>
+            `no answer (${error.cause instanceof Error ? error.cause.message : error.message})`,
+        );
       const exit = await terminated.exited;
       exitAfterSigtermMs = performance.now() - loadStartedAt - sigtermAtMs;
       return exit;
@@ -89,7 +104,10 @@ describe('api: SIGTERM under load', () => {
     // The generator's clock started a moment after ours: align record times to it.
     const sigtermOnLoadClock = sigtermAtMs - (load.startedAt - loadStartedAt);
     const inFlightAtSigterm = load.records.filter(
-      (record) => record.target === terminated.url && record.sentAtMs < sigtermOnLoadClock && (record.answeredAtMs ?? Infinity) > sigtermOnLoadClock,
+      (record) =>
+        record.target === terminated.url &&
+        record.sentAtMs < sigtermOnLoadClock &&
+        (record.answeredAtMs ?? Infinity) > sigtermOnLoadClock,
     );
     const servedByTerminated = load.records.filter((record) => record.target === terminated.url).length;
 
@@ -123,7 +141,11 @@ describe('api: SIGTERM under load', () => {
       .filter((record) => record.request.method === 'POST')
       .map((record) => (record.body as { id: string }).id);
     expect(acknowledged.length).toBeGreaterThan(0);
-    const readBack = await Promise.all(acknowledged.map((id) => fetch(`${survivor.url}/api/job/${encodeURIComponent(id)}`).then((response) => response.status)));
+    const readBack = await Promise.all(
+      acknowledged.map((id) =>
+        fetch(`${survivor.url}/api/job/${encodeURIComponent(id)}`).then((response) => response.status),
+      ),
+    );
     expect(readBack.filter((status) => status !== 200)).toEqual([]);
   });
 
@@ -134,36 +156,50 @@ describe('api: SIGTERM under load', () => {
   // watchdog ends it with exit 1 at SHUTDOWN_TIMEOUT_MS + 5 s. The fix belongs in services/api: while draining,
   // answer with `Connection: close` (or close each connection as it goes idle), and `closeAllConnections()` at
   // the bound. `it.failing` passes while the defect exists and fails the day it is fixed: then make it `it`.
-  it.failing('exits 0 within SHUTDOWN_TIMEOUT_MS when a pooling client keeps the connection of an in-flight request', async () => {
-    const shutdownTimeoutMs = 2_000;
-    const requestLatencyMs = 500;
-    const api = await startService('api', {
-      env: { REDIS_URL: sharedRedisUrl(), QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), CHAOS_LATENCY_MS: String(requestLatencyMs), LOG_LEVEL: 'warn' },
-    });
-    replicas.push(api);
-    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
-      // gateway's upstream connection would.
-      const answered = new Promise<number>((resolve, reject) => {
-        http
-          .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
-            response.resume();
-            response.on('end', () => resolve(response.statusCode ?? 0));
-          })
-          .on('error', reject);
+  it.failing(
+    'exits 0 within SHUTDOWN_TIMEOUT_MS when a pooling client keeps the connection of an in-flight request',
+    async () => {
+      const shutdownTimeoutMs = 2_000;
+      const requestLatencyMs = 500;
+      const api = await startService('api', {
+        env: {
+          REDIS_URL: sharedRedisUrl(),
+          QUEUE_PREFIX: prefix,
+          SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+          CHAOS_LATENCY_MS: String(requestLatencyMs),
+          LOG_LEVEL: 'warn',
+        },
       });
-      await sleep(requestLatencyMs / 2);
-      const signalledAt = performance.now();
-      api.process.kill('SIGTERM');
-      expect(await answered).toBe(200);
-      const exit = await Promise.race([api.exited, sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const)]);
-      const exitAfterMs = performance.now() - signalledAt;
-      console.log(`api SIGTERM, pooled connection of an in-flight request: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs })}`);
-      expect(exit).toEqual({ code: 0, signal: null });
-      expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs);
-    } finally {
-      pool.destroy();
-    }
-  });
+      replicas.push(api);
+      const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      try {
+        // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
+        // gateway's upstream connection would.
+        const answered = new Promise<number>((resolve, reject) => {
+          http
+            .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
+              response.resume();
+              response.on('end', () => resolve(response.statusCode ?? 0));
+            })
+            .on('error', reject);
+        });
+        await sleep(requestLatencyMs / 2);
+        const signalledAt = performance.now();
+        api.process.kill('SIGTERM');
+        expect(await answered).toBe(200);
+        const exit = await Promise.race([
+          api.exited,
+          sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const),
+        ]);
+        const exitAfterMs = performance.now() - signalledAt;
+        console.log(
+          `api SIGTERM, pooled connection of an in-flight request: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs })}`,
+        );
+        expect(exit).toEqual({ code: 0, signal: null });
+        expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs);
+      } finally {
+        pool.destroy();
+      }
+    },
+  );
 });

@@ -1,7 +1,17 @@
 import http from 'node:http';
 import fc from 'fast-check';
-import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix } from '../../common/test/support';
-import { type MalformedFamily, type MalformedRequest, malformedJobRequests } from '../../common/test/chaos/malformed-job-requests';
+import {
+  deleteQueueKeys,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+} from '../../common/test/support';
+import {
+  type MalformedFamily,
+  type MalformedRequest,
+  malformedJobRequests,
+} from '../../common/test/chaos/malformed-job-requests';
 
 /**
  * Bad input never costs a 5xx: thousands of generated malformed `POST /api/job` requests (broken JSON, wrong
@@ -21,17 +31,35 @@ interface Answer {
 
 function post(api: RunningService, agent: http.Agent, request: MalformedRequest): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { ...request.headers, 'content-length': request.body.length };
+    const headers: Record<string, string | number> = {
+      ...request.headers,
+      'content-length': request.body.length,
+    };
     if (request.contentType !== undefined) headers['content-type'] = request.contentType;
     let answer: Answer | undefined;
-    const outgoing = http.request({ agent, host: '127.0.0.1', port: api.port, method: 'POST', path: '/api/job', headers, timeout: 10_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        answer = { status: response.statusCode ?? 0, contentType: response.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') };
-        resolve(answer);
-      });
-    });
+    const outgoing = http.request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port: api.port,
+        method: 'POST',
+        path: '/api/job',
+        headers,
+        timeout: 10_000,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          answer = {
+            status: response.statusCode ?? 0,
+            contentType: response.headers['content-type'],
+            body: Buffer.concat(chunks).toString('utf8'),
+          };
+          resolve(answer);
+        });
+      },
+    );
     outgoing.on('timeout', () => outgoing.destroy(new Error('no answer within 10 s')));
     // A server may answer 413 before reading an oversize body and close the socket while the body is still
     // being written: the client then sees EPIPE/ECONNRESET *after* a complete answer, which is not a failure.
@@ -45,7 +73,14 @@ describe('api: generated malformed requests to POST /api/job', () => {
   let api: RunningService;
 
   beforeAll(async () => {
-    api = await startService('api', { env: { REDIS_URL: sharedRedisUrl(), QUEUE_PREFIX: prefix, BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES), LOG_LEVEL: 'warn' } });
+    api = await startService('api', {
+      env: {
+        REDIS_URL: sharedRedisUrl(),
+        QUEUE_PREFIX: prefix,
+        BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
+        LOG_LEVEL: 'warn',
+      },
+    });
   });
 
   afterAll(async () => {
@@ -68,10 +103,16 @@ describe('api: generated malformed requests to POST /api/job', () => {
         if (answer.status >= 500) fiveHundreds += 1;
 
         const context = `${request.family} request ${request.summary} answered ${answer.status} ${answer.body.slice(0, 300)}`;
-        if (!request.allowedStatuses.includes(answer.status)) throw new Error(`expected ${request.allowedStatuses.join(' or ')}: ${context}`);
-        if (!/^application\/json\b/.test(answer.contentType ?? '')) throw new Error(`error answer is not JSON (${answer.contentType}): ${context}`);
+        if (!request.allowedStatuses.includes(answer.status))
+          throw new Error(`expected ${request.allowedStatuses.join(' or ')}: ${context}`);
+        if (!/^application\/json\b/.test(answer.contentType ?? ''))
+          throw new Error(`error answer is not JSON (${answer.contentType}): ${context}`);
         const error = JSON.parse(answer.body) as { statusCode?: unknown; message?: unknown };
-        if (error.statusCode !== answer.status || typeof error.message !== 'string' || error.message.length === 0) {
+        if (
+          error.statusCode !== answer.status ||
+          typeof error.message !== 'string' ||
+          error.message.length === 0
+        ) {
           throw new Error(`error body lacks statusCode/message: ${context}`);
         }
       }),
@@ -80,13 +121,24 @@ describe('api: generated malformed requests to POST /api/job', () => {
     agent.destroy();
 
     const elapsedSeconds = (performance.now() - startedAt) / 1000;
-    const tally = Object.fromEntries([...statusesByFamily].map(([family, counts]) => [family, Object.fromEntries(counts)]));
-    console.log(`malformed requests: ${GENERATED_REQUESTS} in ${elapsedSeconds.toFixed(1)} s, 5xx: ${fiveHundreds}, statuses by family: ${JSON.stringify(tally)}`);
+    const tally = Object.fromEntries(
+      [...statusesByFamily].map(([family, counts]) => [family, Object.fromEntries(counts)]),
+    );
+    console.log(
+      `malformed requests: ${GENERATED_REQUESTS} in ${elapsedSeconds.toFixed(1)} s, 5xx: ${fiveHundreds}, statuses by family: ${JSON.stringify(tally)}`,
+    );
     expect(fiveHundreds).toBe(0);
     // Every family was exercised, not just the cheap ones.
-    expect([...statusesByFamily.keys()].sort()).toEqual(
-      ['bad-idempotency-key', 'bad-json', 'deep-nesting', 'huge-strings', 'oversize-body', 'prototype-keys', 'wrong-content-type', 'wrong-types'],
-    );
+    expect([...statusesByFamily.keys()].sort()).toEqual([
+      'bad-idempotency-key',
+      'bad-json',
+      'deep-nesting',
+      'huge-strings',
+      'oversize-body',
+      'prototype-keys',
+      'wrong-content-type',
+      'wrong-types',
+    ]);
 
     // Still alive, still ready, still accepting a good job, and Object.prototype was not polluted in a way that
     // leaks into answers.

@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deleteQueueKeys, type RunningService, sharedRedisUrl, startService, testQueuePrefix, waitFor } from '../../common/test/support';
+import {
+  deleteQueueKeys,
+  type RunningService,
+  sharedRedisUrl,
+  startService,
+  testQueuePrefix,
+  waitFor,
+} from '../../common/test/support';
 import { type LoadRequest, percentile, runOpenLoopLoad } from '../../common/test/chaos/open-loop-load';
 
 /**
@@ -28,7 +35,12 @@ interface HeapCheckpoint {
 async function liveHeapAfterFullGc(service: RunningService): Promise<Omit<HeapCheckpoint, 'atS'>> {
   const before = service.logs.length;
   service.process.kill('SIGWINCH');
-  const line = await waitFor('the heap probe to answer', () => service.logs.slice(before).find((entry) => entry.app === 'heap-probe'), 5_000, 10);
+  const line = await waitFor(
+    'the heap probe to answer',
+    () => service.logs.slice(before).find((entry) => entry.app === 'heap-probe'),
+    5_000,
+    10,
+  );
   return { heapUsedBytes: Number(line.heapUsedBytes), rssBytes: Number(line.rssBytes) };
 }
 
@@ -54,7 +66,11 @@ describe('api: sustained fixed-rate load', () => {
     // Jobs to read back during the run, so every route a client uses is under load.
     const knownIds: string[] = [];
     for (let index = 0; index < 20; index += 1) {
-      const response = await fetch(`${api.url}/api/job`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"ping","payload":{}}' });
+      const response = await fetch(`${api.url}/api/job`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"type":"ping","payload":{}}',
+      });
       knownIds.push(((await response.json()) as { id: string }).id);
     }
     const requestMix = (sequence: number): LoadRequest => {
@@ -64,7 +80,15 @@ describe('api: sustained fixed-rate load', () => {
             method: 'POST',
             path: '/api/job',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ type: 'invoice.total', payload: { invoiceId: `load-${sequence}`, currency: 'EUR', taxRatePercent: 20, lines: [{ sku: 'sku', quantity: 3, unitPriceCents: 1999 }] } }),
+            body: JSON.stringify({
+              type: 'invoice.total',
+              payload: {
+                invoiceId: `load-${sequence}`,
+                currency: 'EUR',
+                taxRatePercent: 20,
+                lines: [{ sku: 'sku', quantity: 3, unitPriceCents: 1999 }],
+              },
+            }),
           };
         case 1:
           return { method: 'GET', path: `/api/job/${knownIds[sequence % knownIds.length]}` };
@@ -91,7 +115,8 @@ describe('api: sustained fixed-rate load', () => {
       timeoutMs: 5_000,
     });
     const heap = await heapCheckpoints;
-    const requestsBetweenFirstAndLast = (RATE_PER_SECOND * (HEAP_CHECKPOINTS_MS[2] - HEAP_CHECKPOINTS_MS[0])) / 1000;
+    const requestsBetweenFirstAndLast =
+      (RATE_PER_SECOND * (HEAP_CHECKPOINTS_MS[2] - HEAP_CHECKPOINTS_MS[0])) / 1000;
     const liveHeapGrowth = heap[2].heapUsedBytes - heap[0].heapUsedBytes;
 
     const report = {
@@ -104,7 +129,9 @@ describe('api: sustained fixed-rate load', () => {
       p99Ms: Number(percentile(load.latenciesMs, 0.99).toFixed(1)),
       maxMs: Number(percentile(load.latenciesMs, 1).toFixed(1)),
       p99WithinObjective: percentile(load.latenciesMs, 0.99) < LATENCY_OBJECTIVE_MS,
-      liveHeapAfterFullGcMiB: heap.map((checkpoint) => `${checkpoint.atS}s: ${mebibytes(checkpoint.heapUsedBytes)}`),
+      liveHeapAfterFullGcMiB: heap.map(
+        (checkpoint) => `${checkpoint.atS}s: ${mebibytes(checkpoint.heapUsedBytes)}`,
+      ),
       liveHeapGrowthBytesPerRequest: Math.round(liveHeapGrowth / requestsBetweenFirstAndLast),
       rssMiB: heap.map((checkpoint) => `${checkpoint.atS}s: ${mebibytes(checkpoint.rssBytes)}`),
     };

@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { jobEffectKey } from '../src/job-contract';
-import { type RedisServer, type RunningService, startRedisServer, startService, testQueuePrefix, waitFor } from './support';
+import {
+  type RedisServer,
+  type RunningService,
+  startRedisServer,
+  startService,
+  testQueuePrefix,
+  waitFor,
+} from './support';
 import { type LoadRequest, runOpenLoopLoad } from './chaos/open-loop-load';
 import { openQueue } from './chaos/job-effects-probe';
 
@@ -63,7 +70,12 @@ function invoiceRequest(sequence: number): LoadRequest {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       type: 'invoice.total',
-      payload: { invoiceId: `outage-${sequence}`, currency: 'EUR', taxRatePercent: 7, lines: [{ sku: 'sku', quantity: 1 + (sequence % 5), unitPriceCents: 999 }] },
+      payload: {
+        invoiceId: `outage-${sequence}`,
+        currency: 'EUR',
+        taxRatePercent: 7,
+        lines: [{ sku: 'sku', quantity: 1 + (sequence % 5), unitPriceCents: 999 }],
+      },
     }),
   };
 }
@@ -111,32 +123,54 @@ describe('api + worker: Redis outage under load', () => {
       timeoutMs: 5_000,
     });
     const aliveDuringOutage = await outage;
-    await waitFor('both services ready again', () => apiReadiness.firstReadyAfter(redisBackAt) !== undefined && workerReadiness.firstReadyAfter(redisBackAt) !== undefined, 10_000);
+    await waitFor(
+      'both services ready again',
+      () =>
+        apiReadiness.firstReadyAfter(redisBackAt) !== undefined &&
+        workerReadiness.firstReadyAfter(redisBackAt) !== undefined,
+      10_000,
+    );
     await Promise.all([apiReadiness.stop(), workerReadiness.stop()]);
 
     // Times on one clock: the generator's record times are relative to its own start.
     const killedOnLoadClock = killedAt - load.startedAt;
     const backOnLoadClock = redisBackAt - load.startedAt;
-    const duringOutage = load.records.filter((record) => record.sentAtMs >= killedOnLoadClock && record.sentAtMs < backOnLoadClock);
+    const duringOutage = load.records.filter(
+      (record) => record.sentAtMs >= killedOnLoadClock && record.sentAtMs < backOnLoadClock,
+    );
     const outageLatencies = duringOutage.map((record) => (record.answeredAtMs ?? Infinity) - record.sentAtMs);
-    const acknowledged = load.records.filter((record) => record.status === 202).map((record) => ({ id: (record.body as { id: string }).id, sentAtMs: record.sentAtMs }));
+    const acknowledged = load.records
+      .filter((record) => record.status === 202)
+      .map((record) => ({ id: (record.body as { id: string }).id, sentAtMs: record.sentAtMs }));
 
     const queue = openQueue(redis.url, prefix);
     const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     try {
-      await waitFor('every acknowledged job completed', async () => (await queue.getCompletedCount()) >= acknowledged.length || undefined, 30_000, 200);
+      await waitFor(
+        'every acknowledged job completed',
+        async () => (await queue.getCompletedCount()) >= acknowledged.length || undefined,
+        30_000,
+        200,
+      );
       const states = await Promise.all(acknowledged.map(({ id }) => queue.getJobState(id)));
       const lost = acknowledged.filter((_, index) => states[index] !== 'completed');
-      const effects = await Promise.all(acknowledged.map(({ id }) => client.exists(jobEffectKey(prefix, id))));
+      const effects = await Promise.all(
+        acknowledged.map(({ id }) => client.exists(jobEffectKey(prefix, id))),
+      );
 
-      const seconds = (ms: number | undefined) => (ms === undefined ? 'never' : Number((ms / 1000).toFixed(2)));
+      const seconds = (ms: number | undefined) =>
+        ms === undefined ? 'never' : Number((ms / 1000).toFixed(2));
       const report = {
         requests: load.sent,
         acknowledgedBefore: acknowledged.filter((job) => job.sentAtMs < killedOnLoadClock).length,
-        acknowledgedDuringOutage: acknowledged.filter((job) => job.sentAtMs >= killedOnLoadClock && job.sentAtMs < backOnLoadClock).length,
+        acknowledgedDuringOutage: acknowledged.filter(
+          (job) => job.sentAtMs >= killedOnLoadClock && job.sentAtMs < backOnLoadClock,
+        ).length,
         acknowledgedAfter: acknowledged.filter((job) => job.sentAtMs >= backOnLoadClock).length,
         answered503DuringOutage: duringOutage.filter((record) => record.status === 503).length,
-        answered503AfterRestart: load.records.filter((record) => record.sentAtMs >= backOnLoadClock && record.status === 503).length,
+        answered503AfterRestart: load.records.filter(
+          (record) => record.sentAtMs >= backOnLoadClock && record.status === 503,
+        ).length,
         slowestOutageAnswerMs: Math.round(Math.max(...outageLatencies)),
         apiNotReadyAfterKillS: seconds(apiReadiness.firstNotReadyAfter(killedAt)! - killedAt),
         workerNotReadyAfterKillS: seconds(workerReadiness.firstNotReadyAfter(killedAt)! - killedAt),
@@ -154,7 +188,9 @@ describe('api + worker: Redis outage under load', () => {
       // 503 within a second, no hang.
       expect(Math.max(...outageLatencies)).toBeLessThan(1_000);
       const outage503s = duringOutage.filter((record) => record.status === 503);
-      expect(outage503s.every((record) => typeof (record.body as { message?: unknown }).message === 'string')).toBe(true);
+      expect(
+        outage503s.every((record) => typeof (record.body as { message?: unknown }).message === 'string'),
+      ).toBe(true);
       // Readiness followed Redis down and back up, within 5 s each way; neither process exited.
       expect(apiReadiness.firstNotReadyAfter(killedAt)! - killedAt).toBeLessThan(5_000);
       expect(workerReadiness.firstNotReadyAfter(killedAt)! - killedAt).toBeLessThan(5_000);

@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 import { jobEffectKey, JOB_QUEUE_NAME, defaultJobOptions, type JobData } from '../../common/src/job-contract';
-import { type RedisServer, type RunningService, startRedisServer, startService, testQueuePrefix, waitFor } from '../../common/test/support';
+import {
+  type RedisServer,
+  type RunningService,
+  startRedisServer,
+  startService,
+  testQueuePrefix,
+  waitFor,
+} from '../../common/test/support';
 import { JobEffectsProbe, openQueue } from '../../common/test/chaos/job-effects-probe';
 
 /**
@@ -40,14 +47,19 @@ async function enqueueThroughApi(api: RunningService, count: number, parallel = 
     Array.from({ length: parallel }, async () => {
       while (next < count) {
         const index = next++;
-        const response = await fetch(`${api.url}/api/job`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(invoice(index)) });
+        const response = await fetch(`${api.url}/api/job`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(invoice(index)),
+        });
         const body = (await response.json()) as { id?: string };
         if (response.status !== 202 || !body.id) failures.push(`${response.status} ${JSON.stringify(body)}`);
         else ids[index] = body.id;
       }
     }),
   );
-  if (failures.length > 0) throw new Error(`${failures.length} jobs were not accepted, first: ${failures[0]}`);
+  if (failures.length > 0)
+    throw new Error(`${failures.length} jobs were not accepted, first: ${failures[0]}`);
   return ids;
 }
 
@@ -65,7 +77,10 @@ async function readJobs(api: RunningService, ids: string[], parallel = 16): Prom
       while (next < ids.length) {
         const index = next++;
         const response = await fetch(`${api.url}/api/job/${encodeURIComponent(ids[index])}`);
-        jobs[index] = response.status === 200 ? ((await response.json()) as JobReadBack) : { id: ids[index], state: `http ${response.status}` };
+        jobs[index] =
+          response.status === 200
+            ? ((await response.json()) as JobReadBack)
+            : { id: ids[index], state: `http ${response.status}` };
       }
     }),
   );
@@ -88,9 +103,20 @@ describe('worker: no job lost when the worker dies', () => {
     await redis?.stop();
   });
 
-  async function start(name: 'api' | 'worker', prefix: string, env: Record<string, string> = {}, waitUntil: 'ready' | 'none' = 'ready'): Promise<RunningService> {
+  async function start(
+    name: 'api' | 'worker',
+    prefix: string,
+    env: Record<string, string> = {},
+    waitUntil: 'ready' | 'none' = 'ready',
+  ): Promise<RunningService> {
     const service = await startService(name, {
-      env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), LOG_LEVEL: 'warn', ...env },
+      env: {
+        REDIS_URL: redis.url,
+        QUEUE_PREFIX: prefix,
+        WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+        LOG_LEVEL: 'warn',
+        ...env,
+      },
       waitUntil,
     });
     started.push(service);
@@ -117,7 +143,13 @@ describe('worker: no job lost when the worker dies', () => {
         }),
       );
       // A worker that dies on its own before doing the work would leave the test waiting for writes forever.
-      const diedFirst = firstWorker.exited.then((exit) => Promise.reject(new Error(`the worker exited before it was killed: ${JSON.stringify(exit)}\n${firstWorker.rawOutput.join('\n')}`)));
+      const diedFirst = firstWorker.exited.then((exit) =>
+        Promise.reject(
+          new Error(
+            `the worker exited before it was killed: ${JSON.stringify(exit)}\n${firstWorker.rawOutput.join('\n')}`,
+          ),
+        ),
+      );
       await Promise.race([killed, diedFirst]);
       diedFirst.catch(() => undefined);
       expect(await firstWorker.exited).toEqual({ code: null, signal: 'SIGKILL' });
@@ -130,14 +162,21 @@ describe('worker: no job lost when the worker dies', () => {
       // then moves them back to `waiting`. That is the only wait in this test.
       const replacement = await start('worker', prefix);
       const replacementStartedAt = performance.now();
-      await waitFor('every job completed', async () => (await queue.getCompletedCount()) === JOB_COUNT || undefined, 150_000, 250);
+      await waitFor(
+        'every job completed',
+        async () => (await queue.getCompletedCount()) === JOB_COUNT || undefined,
+        150_000,
+        250,
+      );
       const allCompletedAt = performance.now();
 
       const jobs = await readJobs(api, ids);
       const notCompleted = jobs.filter((job) => job.state !== 'completed');
       const effectKeys = await Promise.all(ids.map((id) => client.get(jobEffectKey(prefix, id))));
       const missingEffects = ids.filter((_, index) => effectKeys[index] === null);
-      const effectMismatches = ids.filter((_, index) => effectKeys[index] !== null && effectKeys[index] !== JSON.stringify(jobs[index].result));
+      const effectMismatches = ids.filter(
+        (_, index) => effectKeys[index] !== null && effectKeys[index] !== JSON.stringify(jobs[index].result),
+      );
       const duplicated = probe.duplicated();
 
       const report = {
@@ -148,7 +187,9 @@ describe('worker: no job lost when the worker dies', () => {
         lost: notCompleted.length + missingEffects.length,
         duplicatedEffects: [...duplicated.values()].reduce((sum, count) => sum + count - 1, 0),
         secondsFromKillToAllCompleted: Number(((allCompletedAt - killedAt) / 1000).toFixed(1)),
-        secondsFromReplacementStartToAllCompleted: Number(((allCompletedAt - replacementStartedAt) / 1000).toFixed(1)),
+        secondsFromReplacementStartToAllCompleted: Number(
+          ((allCompletedAt - replacementStartedAt) / 1000).toFixed(1),
+        ),
       };
       console.log(`kill -9 durability: ${JSON.stringify(report)}`);
 
@@ -162,7 +203,10 @@ describe('worker: no job lost when the worker dies', () => {
       expect(probe.writes).toBe(JOB_COUNT);
       expect(await queue.getFailedCount()).toBe(0);
       // The orphaned jobs went through BullMQ's stalled path and the replacement said so.
-      await replacement.waitForLog((line) => typeof line.msg === 'string' && line.msg.includes('stalled'), 1_000);
+      await replacement.waitForLog(
+        (line) => typeof line.msg === 'string' && line.msg.includes('stalled'),
+        1_000,
+      );
       expect(await replacement.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     } finally {
       probe.close();
@@ -180,14 +224,23 @@ describe('worker: no job lost when the worker dies', () => {
       // worker busy for holdMs, so the signal certainly lands in the middle of jobs.
       const ids = Array.from({ length: 4 * WORKER_CONCURRENCY }, (_, index) => `drain-${index}`);
       await queue.addBulk(
-        ids.map((id) => ({ name: 'ping', data: { payload: { holdMs }, requestId: `req-${id}` } satisfies JobData, opts: { ...defaultJobOptions, jobId: id } })),
+        ids.map((id) => ({
+          name: 'ping',
+          data: { payload: { holdMs }, requestId: `req-${id}` } satisfies JobData,
+          opts: { ...defaultJobOptions, jobId: id },
+        })),
       );
-      const worker = await start('worker', prefix, { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), LOG_LEVEL: 'info' });
+      const worker = await start('worker', prefix, {
+        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+        LOG_LEVEL: 'info',
+      });
       const activeAtSignal = await waitFor(
         'the worker to be busy with a full set of jobs',
         async () => {
           const active = await queue.getActive();
-          return active.length === WORKER_CONCURRENCY && active.every((job) => job.processedOn) ? active.map((job) => String(job.id)) : undefined;
+          return active.length === WORKER_CONCURRENCY && active.every((job) => job.processedOn)
+            ? active.map((job) => String(job.id))
+            : undefined;
         },
         10_000,
         20,
@@ -195,14 +248,18 @@ describe('worker: no job lost when the worker dies', () => {
       const signalledAt = performance.now();
       worker.process.kill('SIGTERM');
       // Readiness fails first: nothing should route work to a draining worker.
-      const readyWhileDraining = await fetch(`${worker.url}/ready`).then((response) => response.status).catch(() => 'refused');
+      const readyWhileDraining = await fetch(`${worker.url}/ready`)
+        .then((response) => response.status)
+        .catch(() => 'refused');
       const exit = await worker.exited;
       const exitAfterMs = performance.now() - signalledAt;
 
       const states = await Promise.all(ids.map(async (id) => [id, await queue.getJobState(id)] as const));
       const completed = states.filter(([, state]) => state === 'completed').map(([id]) => id);
       const waiting = states.filter(([, state]) => state === 'waiting').map(([id]) => id);
-      console.log(`worker SIGTERM drain: ${JSON.stringify({ jobs: ids.length, holdMs, activeAtSignal: activeAtSignal.length, exit, exitAfterMs: Math.round(exitAfterMs), completed: completed.length, waiting: waiting.length, readyWhileDraining })}`);
+      console.log(
+        `worker SIGTERM drain: ${JSON.stringify({ jobs: ids.length, holdMs, activeAtSignal: activeAtSignal.length, exit, exitAfterMs: Math.round(exitAfterMs), completed: completed.length, waiting: waiting.length, readyWhileDraining })}`,
+      );
 
       expect(exit).toEqual({ code: 0, signal: null });
       expect(readyWhileDraining).not.toBe(200);
@@ -221,13 +278,26 @@ describe('worker: no job lost when the worker dies', () => {
     const queue = openQueue(redis.url, prefix);
     const shutdownTimeoutMs = 1_000;
     try {
-      await queue.add('ping', { payload: { holdMs: 30_000 }, requestId: 'req-too-long' } satisfies JobData, { ...defaultJobOptions, jobId: 'too-long' });
-      const worker = await start('worker', prefix, { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), LOG_LEVEL: 'info' });
-      await waitFor('the long job to start', async () => (await queue.getJobState('too-long')) === 'active' || undefined, 10_000, 20);
+      await queue.add('ping', { payload: { holdMs: 30_000 }, requestId: 'req-too-long' } satisfies JobData, {
+        ...defaultJobOptions,
+        jobId: 'too-long',
+      });
+      const worker = await start('worker', prefix, {
+        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+        LOG_LEVEL: 'info',
+      });
+      await waitFor(
+        'the long job to start',
+        async () => (await queue.getJobState('too-long')) === 'active' || undefined,
+        10_000,
+        20,
+      );
       const signalledAt = performance.now();
       const exit = await worker.stop('SIGTERM');
       const exitAfterMs = performance.now() - signalledAt;
-      console.log(`worker SIGTERM past the bound: ${JSON.stringify({ shutdownTimeoutMs, exit, exitAfterMs: Math.round(exitAfterMs), jobState: await queue.getJobState('too-long') })}`);
+      console.log(
+        `worker SIGTERM past the bound: ${JSON.stringify({ shutdownTimeoutMs, exit, exitAfterMs: Math.round(exitAfterMs), jobState: await queue.getJobState('too-long') })}`,
+      );
 
       expect(exit).toEqual({ code: 0, signal: null });
       // Within the bound plus the time to close connections: well inside terminationGracePeriodSeconds.

@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 import { defaultJobOptions, type JobData } from '../../common/src/job-contract';
-import { type RedisServer, type RunningService, startRedisServer, startService, testQueuePrefix, waitFor } from '../../common/test/support';
+import {
+  type RedisServer,
+  type RunningService,
+  startRedisServer,
+  startService,
+  testQueuePrefix,
+  waitFor,
+} from '../../common/test/support';
 import { openQueue } from '../../common/test/chaos/job-effects-probe';
 
 /**
@@ -59,8 +66,15 @@ describe('Redis footprint of a job', () => {
         );
       }
       const waiting = await usedMemory(client);
-      worker = await startService('worker', { env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' } });
-      await waitFor('every job completed', async () => (await queue.getCompletedCount()) === JOB_COUNT || undefined, 60_000, 200);
+      worker = await startService('worker', {
+        env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' },
+      });
+      await waitFor(
+        'every job completed',
+        async () => (await queue.getCompletedCount()) === JOB_COUNT || undefined,
+        60_000,
+        200,
+      );
       const completed = await usedMemory(client);
 
       const perWaitingJob = (waiting - empty) / JOB_COUNT;

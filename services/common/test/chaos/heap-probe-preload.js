@@ -8,5 +8,7 @@
 process.on('SIGWINCH', () => {
   globalThis.gc();
   const { heapUsed, rss } = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({ level: 'info', app: 'heap-probe', msg: 'heap after full gc', heapUsedBytes: heapUsed, rssBytes: rss })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ level: 'info', app: 'heap-probe', msg: 'heap after full gc', heapUsedBytes: heapUsed, rssBytes: rss })}\n`,
+  );
 });

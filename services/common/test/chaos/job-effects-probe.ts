@@ -77,5 +77,8 @@ export class JobEffectsProbe {
 /** The queue's own counts and lists, read straight from Redis with BullMQ's client. */
 export function openQueue(redisUrl: string, queuePrefix: string): Queue {
   const url = new URL(redisUrl);
-  return new Queue(JOB_QUEUE_NAME, { connection: { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: 1 }, prefix: queuePrefix });
+  return new Queue(JOB_QUEUE_NAME, {
+    connection: { host: url.hostname, port: Number(url.port), maxRetriesPerRequest: 1 },
+    prefix: queuePrefix,
+  });
 }

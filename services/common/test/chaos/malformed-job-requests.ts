@@ -47,7 +47,14 @@ function request(
   const contentType = extra.contentType === null ? undefined : (extra.contentType ?? JSON_TYPE);
   const headerNote = extra.headers ? ` with headers ${JSON.stringify(extra.headers).slice(0, 160)}` : '';
   const typeNote = ` as ${contentType ?? 'no Content-Type'}`;
-  return { family, contentType, headers: extra.headers, body: buffer, allowedStatuses, summary: describe(buffer) + typeNote + headerNote };
+  return {
+    family,
+    contentType,
+    headers: extra.headers,
+    body: buffer,
+    allowedStatuses,
+    summary: describe(buffer) + typeNote + headerNote,
+  };
 }
 
 const validPing = { type: 'ping', payload: { note: 'chaos' } };
@@ -78,10 +85,23 @@ const badJson = fc
       .tuple(fc.constantFrom(...validBodies), fc.nat())
       .map(([text, cut]) => text.slice(0, 1 + (cut % (text.length - 1)))),
     fc
-      .tuple(fc.constantFrom(...validBodies), fc.nat(), fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', "'", 'NaN', 'undefined'))
+      .tuple(
+        fc.constantFrom(...validBodies),
+        fc.nat(),
+        fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', "'", 'NaN', 'undefined'),
+      )
       .map(([text, at, noise]) => text.slice(0, at % text.length) + noise + text.slice(at % text.length)),
     fc.string({ maxLength: 200 }),
-    fc.constantFrom('', ' ', 'null null', '{"type":"ping",}', "{'type':'ping'}", '{"type":"ping","payload":{}', '\u0000', '\ufeff{'),
+    fc.constantFrom(
+      '',
+      ' ',
+      'null null',
+      '{"type":"ping",}',
+      "{'type':'ping'}",
+      '{"type":"ping","payload":{}',
+      '\u0000',
+      '\ufeff{',
+    ),
   )
   .filter(isInvalidJson)
   .map((text) => request('bad-json', text, [400]));
@@ -96,14 +116,14 @@ const wrongTypes = fc
     fc
       .tuple(fc.constantFrom('invoiceId', 'currency', 'taxRatePercent', 'lines'), fc.jsonValue())
       .map(([field, value]) => ({ ...validInvoice, payload: { ...validInvoice.payload, [field]: value } })),
-    fc
-      .tuple(fc.constantFrom('sku', 'quantity', 'unitPriceCents'), fc.jsonValue())
-      .map(([field, value]) => ({
-        ...validInvoice,
-        payload: { ...validInvoice.payload, lines: [{ ...validInvoice.payload.lines[0], [field]: value }] },
-      })),
+    fc.tuple(fc.constantFrom('sku', 'quantity', 'unitPriceCents'), fc.jsonValue()).map(([field, value]) => ({
+      ...validInvoice,
+      payload: { ...validInvoice.payload, lines: [{ ...validInvoice.payload.lines[0], [field]: value }] },
+    })),
     fc.record({ type: fc.string({ maxLength: 40 }), payload: fc.constant({}) }),
-    fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue(), { minKeys: 1, maxKeys: 4 }).map((extra) => ({ ...validPing, ...extra })),
+    fc
+      .dictionary(fc.string({ maxLength: 12 }), fc.jsonValue(), { minKeys: 1, maxKeys: 4 })
+      .map((extra) => ({ ...validPing, ...extra })),
   )
   .filter((body) => !validateJobRequest(body).ok)
   .map((body) => request('wrong-types', JSON.stringify(body), [400]));
@@ -112,9 +132,16 @@ const wrongTypes = fc
 function deepNesting(bodyLimitBytes: number): fc.Arbitrary<MalformedRequest> {
   const maxDepth = Math.floor((bodyLimitBytes - 100) / 6);
   return fc
-    .tuple(fc.integer({ min: 50, max: maxDepth }), fc.constantFrom('array', 'object'), fc.constantFrom('top', 'payload', 'note'))
+    .tuple(
+      fc.integer({ min: 50, max: maxDepth }),
+      fc.constantFrom('array', 'object'),
+      fc.constantFrom('top', 'payload', 'note'),
+    )
     .map(([depth, shape, where]) => {
-      const nested = shape === 'array' ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+      const nested =
+        shape === 'array'
+          ? '['.repeat(depth) + ']'.repeat(depth)
+          : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
       const text =
         where === 'top'
           ? nested
@@ -146,7 +173,13 @@ function hugeStrings(bodyLimitBytes: number): fc.Arbitrary<MalformedRequest> {
             : field === 'key'
               ? { ...validPing, [huge]: 1 }
               : field === 'sku'
-                ? { ...validInvoice, payload: { ...validInvoice.payload, lines: [{ ...validInvoice.payload.lines[0], sku: huge }] } }
+                ? {
+                    ...validInvoice,
+                    payload: {
+                      ...validInvoice.payload,
+                      lines: [{ ...validInvoice.payload.lines[0], sku: huge }],
+                    },
+                  }
                 : { ...validInvoice, payload: { ...validInvoice.payload, [field]: huge } };
       return body;
     })
@@ -160,7 +193,13 @@ function hugeStrings(bodyLimitBytes: number): fc.Arbitrary<MalformedRequest> {
  */
 const prototypeKeys = fc
   .tuple(
-    fc.constantFrom('"__proto__":{"polluted":true}', '"constructor":{"prototype":{"polluted":true}}', '"__proto__":null', '"prototype":{}', '"__proto__":[]'),
+    fc.constantFrom(
+      '"__proto__":{"polluted":true}',
+      '"constructor":{"prototype":{"polluted":true}}',
+      '"__proto__":null',
+      '"prototype":{}',
+      '"__proto__":[]',
+    ),
     fc.constantFrom('top', 'payload', 'line'),
   )
   .map(([member, where]) => {
@@ -197,9 +236,7 @@ function oversizeBody(bodyLimitBytes: number): fc.Arbitrary<MalformedRequest> {
   return fc
     .tuple(fc.integer({ min: bodyLimitBytes + 1, max: bodyLimitBytes * 4 }), fc.boolean())
     .map(([size, looksValid]) => {
-      const text = looksValid
-        ? `{"type":"ping","payload":{"note":"${'x'.repeat(size)}"}}`
-        : 'z'.repeat(size);
+      const text = looksValid ? `{"type":"ping","payload":{"note":"${'x'.repeat(size)}"}}` : 'z'.repeat(size);
       return request('oversize-body', text, [413]);
     });
 }

@@ -85,7 +85,17 @@ export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult>
   const timeoutMs = options.timeoutMs ?? 5_000;
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
   const startedAt = performance.now();
-  const result: LoadResult = { due: 0, sent: 0, withheld: 0, succeeded: 0, failures: [], records: [], latenciesMs: [], startedAt, elapsedMs: 0 };
+  const result: LoadResult = {
+    due: 0,
+    sent: 0,
+    withheld: 0,
+    succeeded: 0,
+    failures: [],
+    records: [],
+    latenciesMs: [],
+    startedAt,
+    elapsedMs: 0,
+  };
   const inFlight = new Set<Promise<void>>();
   const intervalMs = 1000 / options.ratePerSecond;
 
@@ -93,13 +103,24 @@ export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult>
     new Promise<void>((resolve) => {
       const target = new URL(baseUrl);
       const request = options.request(sequence);
-      const record: RequestRecord = { sequence, target: baseUrl, request, sentAtMs: performance.now() - startedAt };
+      const record: RequestRecord = {
+        sequence,
+        target: baseUrl,
+        request,
+        sentAtMs: performance.now() - startedAt,
+      };
       result.records.push(record);
       const headers: Record<string, string | number> = { ...request.headers };
       if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
       const fail = (failure: Omit<RequestFailure, 'sequence' | 'target' | 'method' | 'path'>): void => {
         record.answeredAtMs ??= performance.now() - startedAt;
-        result.failures.push({ sequence, target: baseUrl, method: request.method, path: request.path, ...failure });
+        result.failures.push({
+          sequence,
+          target: baseUrl,
+          method: request.method,
+          path: request.path,
+          ...failure,
+        });
         resolve();
       };
       const outgoing = http.request(
@@ -147,7 +168,10 @@ export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult>
     const tick = (): void => {
       const now = performance.now();
       const elapsed = now - startedAt;
-      const dueByNow = Math.min(Math.floor(elapsed / intervalMs) + 1, Math.floor((options.durationMs / 1000) * options.ratePerSecond));
+      const dueByNow = Math.min(
+        Math.floor(elapsed / intervalMs) + 1,
+        Math.floor((options.durationMs / 1000) * options.ratePerSecond),
+      );
       while (result.due < dueByNow) {
         const sequence = result.due;
         result.due += 1;
