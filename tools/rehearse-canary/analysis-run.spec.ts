@@ -1,8 +1,17 @@
-import { AnalysisRun, runToCompletion, type AnalysisPhase, type MeasurementOutcome, type MetricSpec } from './analysis-run';
+import {
+  AnalysisRun,
+  runToCompletion,
+  type AnalysisPhase,
+  type MeasurementOutcome,
+  type MetricSpec,
+} from './analysis-run';
 
 // The run-outcome rules on a fake clock: each metric's provider replays a script of measurement phases
 // (the last one repeats), and the test reads back what the controller would have decided and when.
-function scriptedRun(metrics: { spec: Partial<MetricSpec> & { name: string }; script: AnalysisPhase[] }[], dryRun: string[] = []) {
+function scriptedRun(
+  metrics: { spec: Partial<MetricSpec> & { name: string }; script: AnalysisPhase[] }[],
+  dryRun: string[] = [],
+) {
   let now = 0;
   const taken = new Map<string, number>();
   const byName = new Map(metrics.map((metric) => [metric.spec.name, metric.script]));
@@ -25,7 +34,8 @@ function scriptedRun(metrics: { spec: Partial<MetricSpec> & { name: string }; sc
         now += ms;
       },
     });
-  const measuredAt = (name: string) => run.results.get(name)!.measurements.map((measurement) => Math.round(measurement.finishedAt / 1000));
+  const measuredAt = (name: string) =>
+    run.results.get(name)!.measurements.map((measurement) => Math.round(measurement.finishedAt / 1000));
   return { run, finish, measuredAt, now: () => now };
 }
 
@@ -40,7 +50,9 @@ const ERROR_RATIO: Partial<MetricSpec> = {
 
 describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   it('fails a metric on failureLimit + 1 failed measurements, the first one after initialDelay', async () => {
-    const { run, finish, measuredAt } = scriptedRun([{ spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Failed'] }]);
+    const { run, finish, measuredAt } = scriptedRun([
+      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Failed'] },
+    ]);
     await finish();
     expect(run.phase).toBe('Failed');
     expect(run.message).toBe('Metric "error-ratio" assessed Failed due to failed (2) > failureLimit (1)');
@@ -48,14 +60,18 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   });
 
   it('tolerates failures up to failureLimit when the other measurements pass', async () => {
-    const { run, finish } = scriptedRun([{ spec: { name: 'm', interval: '1s', count: 4, failureLimit: 1 }, script: ['Failed', 'Successful'] }]);
+    const { run, finish } = scriptedRun([
+      { spec: { name: 'm', interval: '1s', count: 4, failureLimit: 1 }, script: ['Failed', 'Successful'] },
+    ]);
     await finish();
     expect(run.phase).toBe('Successful');
     expect(run.results.get('m')!.failed).toBe(1);
   });
 
   it('is Successful only once count measurements are taken', async () => {
-    const { run, finish, measuredAt } = scriptedRun([{ spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Successful'] }]);
+    const { run, finish, measuredAt } = scriptedRun([
+      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Successful'] },
+    ]);
     await finish();
     expect(run.phase).toBe('Successful');
     const times = measuredAt('error-ratio');
@@ -64,7 +80,9 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   });
 
   it('is Inconclusive, not Successful, when inconclusive measurements exceed inconclusiveLimit', async () => {
-    const { run, finish, measuredAt } = scriptedRun([{ spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Inconclusive'] }]);
+    const { run, finish, measuredAt } = scriptedRun([
+      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Inconclusive'] },
+    ]);
     await finish();
     expect(run.phase).toBe('Inconclusive');
     expect(measuredAt('error-ratio')).toEqual([30, 45, 60]);
@@ -72,7 +90,10 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
 
   it('trap: Inconclusive measurements do not reset the failure count, and count toward count', async () => {
     const { run, finish } = scriptedRun([
-      { spec: { name: 'm', interval: '1s', count: 5, failureLimit: 1, inconclusiveLimit: 3 }, script: ['Failed', 'Inconclusive', 'Failed'] },
+      {
+        spec: { name: 'm', interval: '1s', count: 5, failureLimit: 1, inconclusiveLimit: 3 },
+        script: ['Failed', 'Inconclusive', 'Failed'],
+      },
     ]);
     await finish();
     expect(run.phase).toBe('Failed');
@@ -80,7 +101,9 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   });
 
   it('errors after consecutiveErrorLimit + 1 errors in a row, retried every 10 s whatever the interval', async () => {
-    const { run, finish, measuredAt } = scriptedRun([{ spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Error'] }]);
+    const { run, finish, measuredAt } = scriptedRun([
+      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Error'] },
+    ]);
     await finish();
     expect(run.phase).toBe('Error');
     expect(run.message).toContain('consecutiveErrors (3) > consecutiveErrorLimit (2)');
@@ -91,7 +114,10 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
 
   it('defaults consecutiveErrorLimit to 4 and resets it on any other outcome', async () => {
     const { run, finish } = scriptedRun([
-      { spec: { name: 'm', interval: '1s', count: 20 }, script: ['Error', 'Error', 'Error', 'Error', 'Successful', 'Error'] },
+      {
+        spec: { name: 'm', interval: '1s', count: 20 },
+        script: ['Error', 'Error', 'Error', 'Error', 'Successful', 'Error'],
+      },
     ]);
     await finish();
     expect(run.phase).toBe('Error');
@@ -162,14 +188,18 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   });
 
   it('takes no measurement of a delayed metric in the first reconcile', async () => {
-    const { run } = scriptedRun([{ spec: { name: 'delayed', initialDelay: '1s', count: 1 }, script: ['Successful'] }]);
+    const { run } = scriptedRun([
+      { spec: { name: 'delayed', initialDelay: '1s', count: 1 }, script: ['Successful'] },
+    ]);
     await run.reconcile();
     expect(run.results.size).toBe(0);
     expect(run.nextReconcileAt()).toBe(1000);
   });
 
   it('is an Error run when the spec is invalid, before any measurement', async () => {
-    const { run, finish } = scriptedRun([{ spec: { name: 'bad', count: 3, failureLimit: 5, interval: '1s' }, script: ['Successful'] }]);
+    const { run, finish } = scriptedRun([
+      { spec: { name: 'bad', count: 3, failureLimit: 5, interval: '1s' }, script: ['Successful'] },
+    ]);
     await finish();
     expect(run.phase).toBe('Error');
     expect(run.message).toContain('count must be >= failureLimit');
@@ -179,7 +209,16 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   it('scales every duration, the error retry included, by the time scale', async () => {
     let now = 0;
     const run = new AnalysisRun({
-      metrics: [{ name: 'm', initialDelay: '30s', interval: '15s', count: 3, consecutiveErrorLimit: 1, provider: { prometheus: {} } }],
+      metrics: [
+        {
+          name: 'm',
+          initialDelay: '30s',
+          interval: '15s',
+          count: 3,
+          consecutiveErrorLimit: 1,
+          provider: { prometheus: {} },
+        },
+      ],
       provider: async () => ({ phase: 'Error' }),
       clock: () => now,
       timeScale: 10,

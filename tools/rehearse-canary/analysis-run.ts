@@ -118,8 +118,10 @@ export function validateMetric(metric: MetricSpec): string | undefined {
     return `metric ${metric.name}: consecutiveSuccessLimit / negative failureLimit are not reproduced by the rehearsal`;
   }
   if (count > 0 && count < failureLimit) return `metric ${metric.name}: count must be >= failureLimit`;
-  if (count > 0 && count < inconclusiveLimit) return `metric ${metric.name}: count must be >= inconclusiveLimit`;
-  if (count > 1 && !metric.interval) return `metric ${metric.name}: interval must be specified when count > 1`;
+  if (count > 0 && count < inconclusiveLimit)
+    return `metric ${metric.name}: count must be >= inconclusiveLimit`;
+  if (count > 1 && !metric.interval)
+    return `metric ${metric.name}: interval must be specified when count > 1`;
   for (const field of ['interval', 'initialDelay'] as const) {
     const text = metric[field];
     if (text === undefined) continue;
@@ -129,7 +131,8 @@ export function validateMetric(metric: MetricSpec): string | undefined {
       return `metric ${metric.name}: ${field}: ${(error as Error).message}`;
     }
   }
-  if (Object.keys(metric.provider ?? {}).length !== 1) return `metric ${metric.name}: exactly one provider must be specified`;
+  if (Object.keys(metric.provider ?? {}).length !== 1)
+    return `metric ${metric.name}: exactly one provider must be specified`;
   return undefined;
 }
 
@@ -178,7 +181,11 @@ export class AnalysisRun {
   private isTerminating(): boolean {
     if (this.terminateRequested) return true;
     for (const result of this.results.values()) {
-      if (!result.dryRun && (result.phase === 'Failed' || result.phase === 'Error' || result.phase === 'Inconclusive')) return true;
+      if (
+        !result.dryRun &&
+        (result.phase === 'Failed' || result.phase === 'Error' || result.phase === 'Inconclusive')
+      )
+        return true;
     }
     return false;
   }
@@ -204,7 +211,9 @@ export class AnalysisRun {
       const count = effectiveCount(metric);
       if (count !== undefined && result!.count >= count) continue;
       const interval =
-        last.phase === 'Error' || !metric.interval ? ERROR_RETRY_INTERVAL_MS / this.timeScale : this.duration(metric.interval);
+        last.phase === 'Error' || !metric.interval
+          ? ERROR_RETRY_INTERVAL_MS / this.timeScale
+          : this.duration(metric.interval);
       if (now > last.finishedAt + interval) due.push(metric);
     }
     return due;
@@ -258,14 +267,23 @@ export class AnalysisRun {
   }
 
   /** assessMetricFailureInconclusiveOrError: the later checks win, as in the controller. */
-  private failureInconclusiveOrError(metric: MetricSpec, result: MetricResult): { phase?: AnalysisPhase; message?: string } {
+  private failureInconclusiveOrError(
+    metric: MetricSpec,
+    result: MetricResult,
+  ): { phase?: AnalysisPhase; message?: string } {
     const limits = metricLimits(metric);
     let verdict: { phase?: AnalysisPhase; message?: string } = {};
     if (result.failed > limits.failureLimit) {
-      verdict = { phase: 'Failed', message: `failed (${result.failed}) > failureLimit (${limits.failureLimit})` };
+      verdict = {
+        phase: 'Failed',
+        message: `failed (${result.failed}) > failureLimit (${limits.failureLimit})`,
+      };
     }
     if (result.inconclusive > limits.inconclusiveLimit) {
-      verdict = { phase: 'Inconclusive', message: `inconclusive (${result.inconclusive}) > inconclusiveLimit (${limits.inconclusiveLimit})` };
+      verdict = {
+        phase: 'Inconclusive',
+        message: `inconclusive (${result.inconclusive}) > inconclusiveLimit (${limits.inconclusiveLimit})`,
+      };
     }
     if (result.consecutiveError > limits.consecutiveErrorLimit) {
       verdict = {
@@ -344,7 +362,8 @@ export class AnalysisRun {
       if (result && isCompleted(result.phase)) continue;
       const last = result?.measurements.at(-1);
       if (!last) {
-        if (metric.initialDelay) consider((this.startedAt ?? this.options.clock()) + this.duration(metric.initialDelay));
+        if (metric.initialDelay)
+          consider((this.startedAt ?? this.options.clock()) + this.duration(metric.initialDelay));
         continue;
       }
       const count = effectiveCount(metric);
@@ -356,7 +375,11 @@ export class AnalysisRun {
   }
 
   private statusSnapshot(): string {
-    return JSON.stringify([this.phase, this.message, [...this.results.values()].map((result) => [result.phase, result.measurements.length])]);
+    return JSON.stringify([
+      this.phase,
+      this.message,
+      [...this.results.values()].map((result) => [result.phase, result.measurements.length]),
+    ]);
   }
 
   /**
@@ -396,14 +419,19 @@ export class AnalysisRun {
  */
 export async function runToCompletion(
   run: AnalysisRun,
-  options: { sleep: (ms: number) => Promise<void>; clock: () => number; onReconciled?: (run: AnalysisRun) => void },
+  options: {
+    sleep: (ms: number) => Promise<void>;
+    clock: () => number;
+    onReconciled?: (run: AnalysisRun) => void;
+  },
 ): Promise<AnalysisRun> {
   for (;;) {
     await run.reconcileUntilSettled();
     options.onReconciled?.(run);
     if (isCompleted(run.phase)) return run;
     const next = run.nextReconcileAt();
-    if (next === undefined) throw new Error('the analysis run is not complete but nothing is scheduled: the spec never ends');
+    if (next === undefined)
+      throw new Error('the analysis run is not complete but nothing is scheduled: the spec never ends');
     await options.sleep(Math.max(0, next - options.clock()) + 1);
   }
 }

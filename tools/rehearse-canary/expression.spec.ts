@@ -44,7 +44,9 @@ describe('condition evaluator (expr subset used by Argo Rollouts)', () => {
 
   it('trap: indexing an empty vector is a run-time error (the measurement becomes Error, not Failed)', () => {
     expect(() => evaluateCondition('result[0] < 0.05', [])).toThrow(ConditionRuntimeError);
-    expect(() => evaluateCondition('result[0] < 0.05', [])).toThrow('index out of range: 0 (array length is 0)');
+    expect(() => evaluateCondition('result[0] < 0.05', [])).toThrow(
+      'index out of range: 0 (array length is 0)',
+    );
   });
 
   it('trap: every comparison with NaN is false, so an unguarded success condition fails a NaN', () => {
@@ -62,9 +64,13 @@ describe('condition evaluator (expr subset used by Argo Rollouts)', () => {
   it('type-checks the whole expression before running it, as expr compiles first', () => {
     // The right side would never run, but it does not compile: Argo reports an Error, not false.
     expect(() => evaluateCondition('false && isNaN(result)', [1])).toThrow(ConditionCompileError);
-    expect(() => evaluateCondition('result < 0.05', [0.01])).toThrow('mismatched types []float64 and float64');
+    expect(() => evaluateCondition('result < 0.05', [0.01])).toThrow(
+      'mismatched types []float64 and float64',
+    );
     expect(() => evaluateCondition('result[0] < 1', 0.5)).toThrow(ConditionCompileError);
-    expect(() => evaluateCondition('len(result) > 0', 0.5)).toThrow('invalid argument for len (type float64)');
+    expect(() => evaluateCondition('len(result) > 0', 0.5)).toThrow(
+      'invalid argument for len (type float64)',
+    );
     expect(() => evaluateCondition('result[0.5] > 0', [1])).toThrow(ConditionCompileError);
     expect(() => evaluateCondition('!result[0]', [1])).toThrow(ConditionCompileError);
     expect(() => evaluateCondition('reslt[0] > 0', [1])).toThrow('unknown name reslt');
@@ -120,6 +126,8 @@ describe('measurement verdict (EvaluateResult)', () => {
   });
 
   it('an unguarded condition on an empty vector throws (the provider records Error)', () => {
-    expect(() => measurementPhase({ successCondition: 'result[0] < 0.05' }, [])).toThrow(ConditionRuntimeError);
+    expect(() => measurementPhase({ successCondition: 'result[0] < 0.05' }, [])).toThrow(
+      ConditionRuntimeError,
+    );
   });
 });

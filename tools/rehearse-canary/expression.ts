@@ -116,7 +116,9 @@ interface FunctionSignature {
 function requireFloatArgument(args: ValueType[], name: string): ValueType {
   // expr converts an integer argument to the float64 parameter; anything else does not compile.
   if (!isNumeric(args[0]) && args[0] !== 'any') {
-    throw new ConditionCompileError(`cannot use ${GO_TYPE_NAMES[args[0]]} as argument (type float64) to call ${name}`);
+    throw new ConditionCompileError(
+      `cannot use ${GO_TYPE_NAMES[args[0]]} as argument (type float64) to call ${name}`,
+    );
   }
   return 'bool';
 }
@@ -136,7 +138,8 @@ const FUNCTIONS: Record<string, FunctionSignature> = {
   abs: {
     arity: 1,
     check(args) {
-      if (!isNumeric(args[0])) throw new ConditionCompileError(`invalid argument for abs (type ${GO_TYPE_NAMES[args[0]]})`);
+      if (!isNumeric(args[0]))
+        throw new ConditionCompileError(`invalid argument for abs (type ${GO_TYPE_NAMES[args[0]]})`);
       return args[0];
     },
   },
@@ -146,14 +149,15 @@ const FUNCTIONS: Record<string, FunctionSignature> = {
   isNil: { arity: 1, check: () => 'bool' },
 };
 
-
 function literalType(node: jsep.Literal): ValueType {
   if (typeof node.value === 'boolean') return 'bool';
   if (typeof node.value === 'number') {
     // expr reads `1` as int and `1.0` / `1e3` as float64: `%` takes ints only, `/` always yields a float.
     return /^[0-9_]+$|^0[xX][0-9a-fA-F_]+$/.test(node.raw) ? 'int' : 'float';
   }
-  throw new UnsupportedConditionError(`literal ${node.raw} is outside the numeric/boolean subset the rehearsal evaluates`);
+  throw new UnsupportedConditionError(
+    `literal ${node.raw} is outside the numeric/boolean subset the rehearsal evaluates`,
+  );
 }
 
 class Checker {
@@ -166,7 +170,8 @@ class Checker {
       case 'Identifier': {
         const name = (node as jsep.Identifier).name;
         if (name === 'result') return this.resultType;
-        if (name === 'nil') throw new UnsupportedConditionError('`nil` is outside the subset the rehearsal evaluates');
+        if (name === 'nil')
+          throw new UnsupportedConditionError('`nil` is outside the subset the rehearsal evaluates');
         if (name in FUNCTIONS || KNOWN_BUT_UNSUPPORTED_FUNCTIONS.has(name)) {
           throw new ConditionCompileError(`${name} is a function, not a value`);
         }
@@ -176,30 +181,41 @@ class Checker {
         const member = node as jsep.MemberExpression;
         const objectType = this.check(member.object);
         if (!member.computed) {
-          throw new ConditionCompileError(`type ${GO_TYPE_NAMES[objectType]} has no field ${(member.property as jsep.Identifier).name}`);
+          throw new ConditionCompileError(
+            `type ${GO_TYPE_NAMES[objectType]} has no field ${(member.property as jsep.Identifier).name}`,
+          );
         }
         const indexType = this.check(member.property);
         if (objectType === 'any') return 'any';
         if (objectType !== 'floatArray') {
-          throw new ConditionCompileError(`type ${GO_TYPE_NAMES[objectType]}[${GO_TYPE_NAMES[indexType]}] is undefined`);
+          throw new ConditionCompileError(
+            `type ${GO_TYPE_NAMES[objectType]}[${GO_TYPE_NAMES[indexType]}] is undefined`,
+          );
         }
         if (indexType !== 'int' && indexType !== 'any') {
-          throw new ConditionCompileError(`array elements can only be selected using an integer (got ${GO_TYPE_NAMES[indexType]})`);
+          throw new ConditionCompileError(
+            `array elements can only be selected using an integer (got ${GO_TYPE_NAMES[indexType]})`,
+          );
         }
         return 'float';
       }
       case 'CallExpression': {
         const call = node as jsep.CallExpression;
-        if (call.callee.type !== 'Identifier') throw new UnsupportedConditionError('only named functions can be called');
+        if (call.callee.type !== 'Identifier')
+          throw new UnsupportedConditionError('only named functions can be called');
         const name = (call.callee as jsep.Identifier).name;
         if (KNOWN_BUT_UNSUPPORTED_FUNCTIONS.has(name)) {
-          throw new UnsupportedConditionError(`function ${name}() is valid in Argo Rollouts but not reproduced by the rehearsal evaluator`);
+          throw new UnsupportedConditionError(
+            `function ${name}() is valid in Argo Rollouts but not reproduced by the rehearsal evaluator`,
+          );
         }
         const signature = FUNCTIONS[name];
         if (!signature) throw new ConditionCompileError(`unknown func ${name}`);
         const argTypes = call.arguments.map((argument) => this.check(argument));
-        if (argTypes.length < signature.arity) throw new ConditionCompileError(`not enough arguments to call ${name}`);
-        if (argTypes.length > signature.arity) throw new ConditionCompileError(`too many arguments to call ${name}`);
+        if (argTypes.length < signature.arity)
+          throw new ConditionCompileError(`not enough arguments to call ${name}`);
+        if (argTypes.length > signature.arity)
+          throw new ConditionCompileError(`too many arguments to call ${name}`);
         return signature.check(argTypes, name);
       }
       case 'UnaryExpression': {
@@ -207,12 +223,16 @@ class Checker {
         const operandType = this.check(unary.argument);
         if (unary.operator === '!' || unary.operator === 'not') {
           if (operandType !== 'bool' && operandType !== 'any') {
-            throw new ConditionCompileError(`invalid operation: ${unary.operator} (mismatched type ${GO_TYPE_NAMES[operandType]})`);
+            throw new ConditionCompileError(
+              `invalid operation: ${unary.operator} (mismatched type ${GO_TYPE_NAMES[operandType]})`,
+            );
           }
           return 'bool';
         }
         if (!isNumeric(operandType) && operandType !== 'any') {
-          throw new ConditionCompileError(`invalid operation: ${unary.operator} (mismatched type ${GO_TYPE_NAMES[operandType]})`);
+          throw new ConditionCompileError(
+            `invalid operation: ${unary.operator} (mismatched type ${GO_TYPE_NAMES[operandType]})`,
+          );
         }
         return operandType;
       }
@@ -224,7 +244,9 @@ class Checker {
         const conditional = node as jsep.ConditionalExpression;
         const testType = this.check(conditional.test);
         if (testType !== 'bool' && testType !== 'any') {
-          throw new ConditionCompileError(`non-bool expression (type ${GO_TYPE_NAMES[testType]}) used as condition`);
+          throw new ConditionCompileError(
+            `non-bool expression (type ${GO_TYPE_NAMES[testType]}) used as condition`,
+          );
         }
         const whenTrue = this.check(conditional.consequent);
         const whenFalse = this.check(conditional.alternate);
@@ -237,7 +259,9 @@ class Checker {
 
   private checkBinary(operator: string, left: ValueType, right: ValueType): ValueType {
     const mismatch = () =>
-      new ConditionCompileError(`invalid operation: ${operator} (mismatched types ${GO_TYPE_NAMES[left]} and ${GO_TYPE_NAMES[right]})`);
+      new ConditionCompileError(
+        `invalid operation: ${operator} (mismatched types ${GO_TYPE_NAMES[left]} and ${GO_TYPE_NAMES[right]})`,
+      );
     const eitherAny = left === 'any' || right === 'any';
     switch (operator) {
       case '&&':
@@ -271,7 +295,9 @@ class Checker {
         if (eitherAny || (left === 'int' && right === 'int')) return 'int';
         throw mismatch();
       default:
-        throw new UnsupportedConditionError(`operator ${operator} is outside the subset the rehearsal evaluates`);
+        throw new UnsupportedConditionError(
+          `operator ${operator} is outside the subset the rehearsal evaluates`,
+        );
     }
   }
 }
@@ -284,7 +310,8 @@ function goTypeOf(value: Value): string {
 }
 
 function asNumber(value: Value, operator: string): number {
-  if (typeof value !== 'number') throw new ConditionRuntimeError(`invalid operation: ${operator} on ${goTypeOf(value)}`);
+  if (typeof value !== 'number')
+    throw new ConditionRuntimeError(`invalid operation: ${operator} on ${goTypeOf(value)}`);
   return value;
 }
 
@@ -309,7 +336,8 @@ class Evaluator {
         const member = node as jsep.MemberExpression;
         const array = this.evaluate(member.object);
         const index = asNumber(this.evaluate(member.property), '[]');
-        if (!Array.isArray(array)) throw new ConditionRuntimeError(`cannot fetch ${index} from ${goTypeOf(array)}`);
+        if (!Array.isArray(array))
+          throw new ConditionRuntimeError(`cannot fetch ${index} from ${goTypeOf(array)}`);
         const position = index < 0 ? array.length + index : index;
         if (!Number.isInteger(position) || position < 0 || position >= array.length) {
           throw new ConditionRuntimeError(`index out of range: ${index} (array length is ${array.length})`);
@@ -328,7 +356,9 @@ class Evaluator {
         return this.binary(node as jsep.BinaryExpression);
       case 'ConditionalExpression': {
         const conditional = node as jsep.ConditionalExpression;
-        return this.evaluate(conditional.test) ? this.evaluate(conditional.consequent) : this.evaluate(conditional.alternate);
+        return this.evaluate(conditional.test)
+          ? this.evaluate(conditional.consequent)
+          : this.evaluate(conditional.alternate);
       }
       default:
         throw new UnsupportedConditionError(`${node.type} is outside the subset the rehearsal evaluates`);
@@ -340,7 +370,8 @@ class Evaluator {
     const argument = this.evaluate(call.arguments[0]);
     switch (name) {
       case 'len':
-        if (!Array.isArray(argument)) throw new ConditionRuntimeError(`invalid argument for len (type ${goTypeOf(argument)})`);
+        if (!Array.isArray(argument))
+          throw new ConditionRuntimeError(`invalid argument for len (type ${goTypeOf(argument)})`);
         return argument.length;
       case 'isNaN':
         return Number.isNaN(asNumber(argument, name));
@@ -349,25 +380,35 @@ class Evaluator {
       case 'abs':
         return Math.abs(asNumber(argument, name));
       case 'asInt':
-        if (typeof argument !== 'number') throw new ConditionRuntimeError(`asInt() not supported on ${goTypeOf(argument)} ${String(argument)}`);
+        if (typeof argument !== 'number')
+          throw new ConditionRuntimeError(
+            `asInt() not supported on ${goTypeOf(argument)} ${String(argument)}`,
+          );
         // Go's int64(float64) truncates toward zero.
         return Math.trunc(argument);
       case 'asFloat':
-        if (typeof argument !== 'number') throw new ConditionRuntimeError(`asFloat() not supported on ${goTypeOf(argument)} ${String(argument)}`);
+        if (typeof argument !== 'number')
+          throw new ConditionRuntimeError(
+            `asFloat() not supported on ${goTypeOf(argument)} ${String(argument)}`,
+          );
         return argument;
       case 'isNil':
         // A Prometheus result is never nil: a vector with no sample is an empty, non-nil slice.
         return argument === null;
       default:
-        throw new UnsupportedConditionError(`function ${name}() is not reproduced by the rehearsal evaluator`);
+        throw new UnsupportedConditionError(
+          `function ${name}() is not reproduced by the rehearsal evaluator`,
+        );
     }
   }
 
   private binary(binary: jsep.BinaryExpression): Value {
     const { operator } = binary;
     // expr short-circuits `and`/`or`: `len(result) > 0 && result[0] < 1` never indexes an empty vector.
-    if (operator === '&&' || operator === 'and') return Boolean(this.evaluate(binary.left)) && Boolean(this.evaluate(binary.right));
-    if (operator === '||' || operator === 'or') return Boolean(this.evaluate(binary.left)) || Boolean(this.evaluate(binary.right));
+    if (operator === '&&' || operator === 'and')
+      return Boolean(this.evaluate(binary.left)) && Boolean(this.evaluate(binary.right));
+    if (operator === '||' || operator === 'or')
+      return Boolean(this.evaluate(binary.left)) || Boolean(this.evaluate(binary.right));
     const left = this.evaluate(binary.left);
     const right = this.evaluate(binary.right);
     switch (operator) {
@@ -402,7 +443,9 @@ class Evaluator {
       case '^':
         return asNumber(left, operator) ** asNumber(right, operator);
       default:
-        throw new UnsupportedConditionError(`operator ${operator} is outside the subset the rehearsal evaluates`);
+        throw new UnsupportedConditionError(
+          `operator ${operator} is outside the subset the rehearsal evaluates`,
+        );
     }
   }
 }
@@ -414,10 +457,14 @@ function parse(condition: string): jsep.Expression {
   } catch (error) {
     // Either a typo (expr would fail to compile it too) or expr syntax outside this subset (closures,
     // strings, `in`, pipes): the two cannot be told apart here, so the rehearsal refuses both.
-    throw new UnsupportedConditionError(`cannot parse condition ${JSON.stringify(condition)}: ${(error as Error).message}`);
+    throw new UnsupportedConditionError(
+      `cannot parse condition ${JSON.stringify(condition)}: ${(error as Error).message}`,
+    );
   }
   if (tree.type === 'Compound' || tree.type === 'SequenceExpression') {
-    throw new UnsupportedConditionError(`cannot parse condition ${JSON.stringify(condition)}: more than one expression`);
+    throw new UnsupportedConditionError(
+      `cannot parse condition ${JSON.stringify(condition)}: more than one expression`,
+    );
   }
   return tree;
 }
@@ -431,7 +478,8 @@ export function evaluateCondition(condition: string, result: ConditionResult): b
   const tree = parse(condition);
   new Checker(typeof result === 'number' ? 'float' : 'floatArray').check(tree);
   const output = new Evaluator(result).evaluate(tree);
-  if (typeof output !== 'boolean') throw new ConditionRuntimeError(`expected bool, but got ${goTypeOf(output)}`);
+  if (typeof output !== 'boolean')
+    throw new ConditionRuntimeError(`expected bool, but got ${goTypeOf(output)}`);
   return output;
 }
 

@@ -81,7 +81,11 @@ export class Pod {
 }
 
 /** Sum of a counter's samples in Prometheus text format, over the samples whose labels match `labelFilter`. */
-export function sumCounter(metricsText: string, metric: string, labelFilter: (labels: string) => boolean = () => true): number {
+export function sumCounter(
+  metricsText: string,
+  metric: string,
+  labelFilter: (labels: string) => boolean = () => true,
+): number {
   let total = 0;
   for (const line of metricsText.split('\n')) {
     const match = new RegExp(`^${metric}(?:\\{([^}]*)\\})? ([^ ]+)`).exec(line);

@@ -31,7 +31,8 @@ Exit status: 0 every scenario reached its expected verdict, 1 one did not (or th
 function positiveNumber(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed <= 0) throw new UsageError(`${flag} must be a positive number (got ${JSON.stringify(value)})`);
+  if (!Number.isFinite(parsed) || parsed <= 0)
+    throw new UsageError(`${flag} must be a positive number (got ${JSON.stringify(value)})`);
   return parsed;
 }
 
@@ -47,7 +48,10 @@ async function main(argv: string[]): Promise<void> {
   const requested = (options.scenario as string[] | undefined) ?? DEFAULT_SCENARIOS;
   const names = requested.includes('all') ? Object.keys(CATALOGUE) : requested;
   for (const name of names) {
-    if (!CATALOGUE[name]) throw new UsageError(`unknown scenario ${JSON.stringify(name)} (one of: ${Object.keys(CATALOGUE).join(', ')}, all)`);
+    if (!CATALOGUE[name])
+      throw new UsageError(
+        `unknown scenario ${JSON.stringify(name)} (one of: ${Object.keys(CATALOGUE).join(', ')}, all)`,
+      );
   }
   const timeScale = positiveNumber(options['time-scale'] as string | undefined, '--time-scale', 15);
   if (timeScale < 1) throw new UsageError('--time-scale must be at least 1');
@@ -55,7 +59,9 @@ async function main(argv: string[]): Promise<void> {
 
   const objects = await renderOverlay(environment);
   const placeholderHashes = { stable: 'stable', canary: 'canary' };
-  const scrapeIntervalMs = Math.min(...['api', 'worker'].map((rollout) => canaryPlan(objects, rollout, placeholderHashes).scrapeIntervalMs));
+  const scrapeIntervalMs = Math.min(
+    ...['api', 'worker'].map((rollout) => canaryPlan(objects, rollout, placeholderHashes).scrapeIntervalMs),
+  );
   const prometheus = await PrometheusServer.start({ scrapeIntervalMs: scrapeIntervalMs / timeScale });
   const log = options.json ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   log?.(`prometheus ${prometheus.url}, scraping every ${scrapeIntervalMs / timeScale} ms`);
@@ -71,21 +77,29 @@ async function main(argv: string[]): Promise<void> {
         timeScale,
         prometheus,
         redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-        requestRatePerSecond: positiveNumber(options['request-rate'] as string | undefined, '--request-rate', 200),
+        requestRatePerSecond: positiveNumber(
+          options['request-rate'] as string | undefined,
+          '--request-rate',
+          200,
+        ),
         jobRatePerSecond: positiveNumber(options['job-rate'] as string | undefined, '--job-rate', 20),
         log,
       });
       reports.push(report);
       if (!options.json) process.stdout.write(`${formatReport(report)}\n\n`);
       for (const run of report.runs) {
-        if (run.phase !== entry.expectedPhase) misses.push(`${name}: expected ${entry.expectedPhase} (${entry.expectedDecision}), got ${run.phase} (${run.decision})`);
+        if (run.phase !== entry.expectedPhase)
+          misses.push(
+            `${name}: expected ${entry.expectedPhase} (${entry.expectedDecision}), got ${run.phase} (${run.decision})`,
+          );
       }
     }
   } finally {
     await prometheus.stop();
   }
   if (options.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
-  if (misses.length > 0) throw new Error(`the canary gate did not behave as required:\n  ${misses.join('\n  ')}`);
+  if (misses.length > 0)
+    throw new Error(`the canary gate did not behave as required:\n  ${misses.join('\n  ')}`);
 }
 
 void runCli('rehearse:canary', USAGE, main);

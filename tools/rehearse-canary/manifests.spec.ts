@@ -69,19 +69,33 @@ const TEMPLATE: KubernetesObject = {
         name: 'errors',
         interval: '30s',
         successCondition: 'result[0] < {{ args.limit }}',
-        provider: { prometheus: { address: 'http://prometheus', query: 'x{hash="{{args.hash}}", tier="{{args.tier}}"}' } },
+        provider: {
+          prometheus: {
+            address: 'http://prometheus',
+            query: 'x{hash="{{args.hash}}", tier="{{args.tier}}"}',
+          },
+        },
       },
     ],
   },
 };
 
 const MONITORING: KubernetesObject[] = [
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', labels: { app: 'api' } }, spec: { selector: { app: 'api' } } },
+  {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'api', labels: { app: 'api' } },
+    spec: { selector: { app: 'api' } },
+  },
   {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'ServiceMonitor',
     metadata: { name: 'api' },
-    spec: { selector: { matchLabels: { app: 'api' } }, endpoints: [{ port: 'http', interval: '30s' }], podTargetLabels: ['rollouts-pod-template-hash'] },
+    spec: {
+      selector: { matchLabels: { app: 'api' } },
+      endpoints: [{ port: 'http', interval: '30s' }],
+      podTargetLabels: ['rollouts-pod-template-hash'],
+    },
   },
 ];
 
@@ -95,7 +109,15 @@ describe('canary plan rules', () => {
             { pause: { duration: '1m' } },
             { setWeight: 30 },
             { pause: { duration: 30 } },
-            { analysis: { templates: [{ templateName: 'errors' }], args: [{ name: 'hash', valueFrom: { podTemplateHashValue: 'Stable' } }, { name: 'tier', valueFrom: { fieldRef: { fieldPath: "metadata.labels['tier']" } } }] } },
+            {
+              analysis: {
+                templates: [{ templateName: 'errors' }],
+                args: [
+                  { name: 'hash', valueFrom: { podTemplateHashValue: 'Stable' } },
+                  { name: 'tier', valueFrom: { fieldRef: { fieldPath: "metadata.labels['tier']" } } },
+                ],
+              },
+            },
           ],
         }),
         TEMPLATE,
@@ -108,7 +130,9 @@ describe('canary plan rules', () => {
     expect(plan.analysisStartDelayMs).toBe(90_000);
     expect(plan.weightAtAnalysisStart).toBe(30);
     expect(plan.firstWeight).toBe(10);
-    expect((plan.metrics[0].provider.prometheus as { query: string }).query).toBe(`x{hash="${HASHES.stable}", tier="edge"}`);
+    expect((plan.metrics[0].provider.prometheus as { query: string }).query).toBe(
+      `x{hash="${HASHES.stable}", tier="edge"}`,
+    );
     expect(plan.metrics[0].successCondition).toBe('result[0] < 0.05');
     expect(plan.scrapeIntervalMs).toBe(30_000);
   });
@@ -116,7 +140,17 @@ describe('canary plan rules', () => {
   it('refuses a Rollout whose analysis waits behind an indefinite pause', () => {
     expect(() =>
       canaryPlan(
-        [rollout({ steps: [{ setWeight: 10 }, { pause: {} }, { analysis: { templates: [{ templateName: 'errors' }] } }] }), TEMPLATE, ...MONITORING],
+        [
+          rollout({
+            steps: [
+              { setWeight: 10 },
+              { pause: {} },
+              { analysis: { templates: [{ templateName: 'errors' }] } },
+            ],
+          }),
+          TEMPLATE,
+          ...MONITORING,
+        ],
         'api',
         HASHES,
       ),
@@ -125,22 +159,43 @@ describe('canary plan rules', () => {
 
   it('fails like the controller when a required argument has no value', () => {
     expect(() =>
-      canaryPlan([rollout({ steps: [{ setWeight: 10 }], analysis: { templates: [{ templateName: 'errors' }], args: [] } }), TEMPLATE, ...MONITORING], 'api', HASHES),
+      canaryPlan(
+        [
+          rollout({
+            steps: [{ setWeight: 10 }],
+            analysis: { templates: [{ templateName: 'errors' }], args: [] },
+          }),
+          TEMPLATE,
+          ...MONITORING,
+        ],
+        'api',
+        HASHES,
+      ),
     ).toThrow('args.hash was not resolved');
   });
 
   it('substitutes args JSON-escaped in every string field, and rejects an unknown placeholder', () => {
-    const metric: MetricSpec = { name: 'm', successCondition: '{{args.a}}', provider: { prometheus: { query: 'q{{ args.a }}' } } };
+    const metric: MetricSpec = {
+      name: 'm',
+      successCondition: '{{args.a}}',
+      provider: { prometheus: { query: 'q{{ args.a }}' } },
+    };
     const resolved = substituteArgs(metric, { a: 'say "hi"' });
     expect(resolved.successCondition).toBe('say "hi"');
     expect((resolved.provider.prometheus as { query: string }).query).toBe('qsay "hi"');
-    expect(() => substituteArgs({ ...metric, failureCondition: '{{args.missing}}' }, { a: '1' })).toThrow('failed to resolve {{args.missing}}');
+    expect(() => substituteArgs({ ...metric, failureCondition: '{{args.missing}}' }, { a: '1' })).toThrow(
+      'failed to resolve {{args.missing}}',
+    );
   });
 });
 
 describe('PromQL time scaling', () => {
   it('scales range, subquery and offset durations but never a label value', () => {
-    const scaled = scaleQueryDurations('sum(rate(x{window="1m"}[1m])) / max_over_time(y[5m:30s] offset 2m)', 15, 2000);
+    const scaled = scaleQueryDurations(
+      'sum(rate(x{window="1m"}[1m])) / max_over_time(y[5m:30s] offset 2m)',
+      15,
+      2000,
+    );
     expect(scaled.query).toBe('sum(rate(x{window="1m"}[4s])) / max_over_time(y[20s:2s] offset 8s)');
   });
 

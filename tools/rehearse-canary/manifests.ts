@@ -15,7 +15,12 @@ const execFileAsync = promisify(execFile);
 export interface KubernetesObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   spec?: Record<string, unknown>;
 }
 
@@ -47,15 +52,21 @@ interface CanaryStep {
 export const REPOSITORY_ROOT = join(__dirname, '..', '..');
 
 /** Renders an env overlay with the machine's kubectl (kustomize built in) and parses every object. */
-export async function renderOverlay(environment: string, root = REPOSITORY_ROOT): Promise<KubernetesObject[]> {
+export async function renderOverlay(
+  environment: string,
+  root = REPOSITORY_ROOT,
+): Promise<KubernetesObject[]> {
   const overlay = join(root, 'gitops', 'envs', environment);
   let stdout: string;
   try {
     ({ stdout } = await execFileAsync('kubectl', ['kustomize', overlay], { maxBuffer: 32 * 1024 * 1024 }));
   } catch (error) {
-    throw new Error(`kubectl kustomize ${overlay} failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`, {
-      cause: error,
-    });
+    throw new Error(
+      `kubectl kustomize ${overlay} failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return parseAllDocuments(stdout)
     .map((document) => document.toJS() as KubernetesObject | null)
@@ -102,9 +113,15 @@ export interface CanaryPlan {
 function pauseMs(step: CanaryStep, rolloutName: string): number {
   const duration = step.pause?.duration;
   if (duration === undefined) {
-    throw new Error(`Rollout ${rolloutName} pauses indefinitely before its analysis starts: nothing would be analysed without a human`);
+    throw new Error(
+      `Rollout ${rolloutName} pauses indefinitely before its analysis starts: nothing would be analysed without a human`,
+    );
   }
-  return typeof duration === 'number' ? duration * 1000 : /^\d+$/.test(duration) ? Number(duration) * 1000 : parseGoDuration(duration);
+  return typeof duration === 'number'
+    ? duration * 1000
+    : /^\d+$/.test(duration)
+      ? Number(duration) * 1000
+      : parseGoDuration(duration);
 }
 
 /** fieldpath.ExtractFieldPathAsString for the metadata paths Argo accepts on a Rollout. */
@@ -114,7 +131,9 @@ function extractFieldPath(rollout: KubernetesObject, fieldPath: string): string 
   if (fieldPath === 'metadata.namespace') return metadata.namespace ?? 'default';
   const keyed = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
   if (keyed) return (keyed[1] === 'labels' ? metadata.labels : metadata.annotations)?.[keyed[2]] ?? '';
-  throw new Error(`fieldRef ${fieldPath} is not reproduced by the rehearsal (only metadata.name, .namespace, .labels[...], .annotations[...])`);
+  throw new Error(
+    `fieldRef ${fieldPath} is not reproduced by the rehearsal (only metadata.name, .namespace, .labels[...], .annotations[...])`,
+  );
 }
 
 /**
@@ -125,20 +144,27 @@ export function substituteArgs(metric: MetricSpec, args: Record<string, string>)
   const unresolved: string[] = [];
   const json = JSON.stringify(metric).replace(/\{\{([^}]*)\}\}/g, (_whole, tag: string) => {
     const key = tag.trim();
-    if (key.startsWith('args.') && Object.hasOwn(args, key.slice(5))) return JSON.stringify(args[key.slice(5)]).slice(1, -1);
+    if (key.startsWith('args.') && Object.hasOwn(args, key.slice(5)))
+      return JSON.stringify(args[key.slice(5)]).slice(1, -1);
     unresolved.push(`{{${tag}}}`);
     return '';
   });
-  if (unresolved.length > 0) throw new Error(`metric ${metric.name}: failed to resolve ${unresolved.join(', ')}`);
+  if (unresolved.length > 0)
+    throw new Error(`metric ${metric.name}: failed to resolve ${unresolved.join(', ')}`);
   return JSON.parse(json) as MetricSpec;
 }
 
 /** MergeArgs: the Rollout's values override the templates' defaults; an argument left without value is an error. */
-function mergeArgs(templateArgs: TemplateArgument[], rolloutArgs: Record<string, string>): Record<string, string> {
+function mergeArgs(
+  templateArgs: TemplateArgument[],
+  rolloutArgs: Record<string, string>,
+): Record<string, string> {
   const merged: Record<string, string> = {};
   for (const argument of templateArgs) {
     if (argument.valueFrom?.secretKeyRef) {
-      throw new Error(`argument ${argument.name} comes from a Secret: the rehearsal has no cluster to read it from`);
+      throw new Error(
+        `argument ${argument.name} comes from a Secret: the rehearsal has no cluster to read it from`,
+      );
     }
     const value = Object.hasOwn(rolloutArgs, argument.name) ? rolloutArgs[argument.name] : argument.value;
     if (value === undefined) throw new Error(`args.${argument.name} was not resolved`);
@@ -151,9 +177,15 @@ function mergeArgs(templateArgs: TemplateArgument[], rolloutArgs: Record<string,
  * Reads the canary plan of one Rollout. `hashes` are the pod-template hashes the rehearsal gives its
  * stable and canary pods, which the controller would read from the two ReplicaSets.
  */
-export function canaryPlan(objects: KubernetesObject[], rolloutName: string, hashes: { stable: string; canary: string }): CanaryPlan {
+export function canaryPlan(
+  objects: KubernetesObject[],
+  rolloutName: string,
+  hashes: { stable: string; canary: string },
+): CanaryPlan {
   const rollout = find(objects, 'Rollout', rolloutName);
-  const canary = (rollout.spec?.strategy as { canary?: { steps?: CanaryStep[]; analysis?: RolloutAnalysis } } | undefined)?.canary;
+  const canary = (
+    rollout.spec?.strategy as { canary?: { steps?: CanaryStep[]; analysis?: RolloutAnalysis } } | undefined
+  )?.canary;
   if (!canary) throw new Error(`Rollout ${rolloutName} has no canary strategy`);
   const steps = canary.steps ?? [];
   const firstWeightIndex = steps.findIndex((step) => step.setWeight !== undefined);
@@ -170,12 +202,17 @@ export function canaryPlan(objects: KubernetesObject[], rolloutName: string, has
     analysisKind = 'background';
   } else {
     analysisStepIndex = steps.findIndex((step) => step.analysis !== undefined);
-    if (analysisStepIndex < 0) throw new Error(`Rollout ${rolloutName} runs no analysis: no canary would ever be aborted automatically`);
+    if (analysisStepIndex < 0)
+      throw new Error(
+        `Rollout ${rolloutName} runs no analysis: no canary would ever be aborted automatically`,
+      );
     analysis = steps[analysisStepIndex].analysis!;
     analysisKind = 'step';
   }
   if (analysisStepIndex < firstWeightIndex) {
-    throw new Error(`Rollout ${rolloutName} starts its analysis before the canary takes any traffic (step ${analysisStepIndex})`);
+    throw new Error(
+      `Rollout ${rolloutName} starts its analysis before the canary takes any traffic (step ${analysisStepIndex})`,
+    );
   }
   let analysisStartDelayMs = 0;
   let weightAtAnalysisStart = steps[firstWeightIndex].setWeight!;
@@ -187,7 +224,8 @@ export function canaryPlan(objects: KubernetesObject[], rolloutName: string, has
   const weightSchedule: CanaryPlan['weightSchedule'] = [];
   let elapsedMs = 0;
   for (let index = firstWeightIndex; index < steps.length; index += 1) {
-    if (steps[index].setWeight !== undefined) weightSchedule.push({ atMs: elapsedMs, weight: steps[index].setWeight! });
+    if (steps[index].setWeight !== undefined)
+      weightSchedule.push({ atMs: elapsedMs, weight: steps[index].setWeight! });
     // An indefinite pause waits for a human: the rehearsal's clock stops there (the run keeps measuring).
     if (steps[index].pause) {
       if (steps[index].pause!.duration === undefined) {
@@ -201,10 +239,16 @@ export function canaryPlan(objects: KubernetesObject[], rolloutName: string, has
   const rolloutArgs: Record<string, string> = {};
   for (const argument of analysis.args ?? []) {
     if (argument.value !== undefined) rolloutArgs[argument.name] = argument.value;
-    else if (argument.valueFrom?.podTemplateHashValue === 'Latest') rolloutArgs[argument.name] = hashes.canary;
-    else if (argument.valueFrom?.podTemplateHashValue === 'Stable') rolloutArgs[argument.name] = hashes.stable;
-    else if (argument.valueFrom?.fieldRef) rolloutArgs[argument.name] = extractFieldPath(rollout, argument.valueFrom.fieldRef.fieldPath);
-    else throw new Error(`Rollout ${rolloutName}: argument ${argument.name} has neither a value nor a valueFrom the rehearsal can resolve`);
+    else if (argument.valueFrom?.podTemplateHashValue === 'Latest')
+      rolloutArgs[argument.name] = hashes.canary;
+    else if (argument.valueFrom?.podTemplateHashValue === 'Stable')
+      rolloutArgs[argument.name] = hashes.stable;
+    else if (argument.valueFrom?.fieldRef)
+      rolloutArgs[argument.name] = extractFieldPath(rollout, argument.valueFrom.fieldRef.fieldPath);
+    else
+      throw new Error(
+        `Rollout ${rolloutName}: argument ${argument.name} has neither a value nor a valueFrom the rehearsal can resolve`,
+      );
   }
 
   // FlattenTemplates: metrics of every template, args merged by name.
@@ -215,12 +259,22 @@ export function canaryPlan(objects: KubernetesObject[], rolloutName: string, has
   for (const reference of analysis.templates) {
     const kind = reference.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
     const template = find(objects, kind, reference.templateName);
-    const spec = template.spec as { args?: TemplateArgument[]; metrics: MetricSpec[]; dryRun?: { metricName: string }[] };
+    const spec = template.spec as {
+      args?: TemplateArgument[];
+      metrics: MetricSpec[];
+      dryRun?: { metricName: string }[];
+    };
     for (const argument of spec.args ?? []) {
       const existing = templateArgs.find((candidate) => candidate.name === argument.name);
       if (!existing) templateArgs.push({ ...argument });
-      else if (existing.value !== undefined && argument.value !== undefined && existing.value !== argument.value) {
-        throw new Error(`Argument \`${argument.name}\` specified multiple times with different values: '${existing.value}', '${argument.value}'`);
+      else if (
+        existing.value !== undefined &&
+        argument.value !== undefined &&
+        existing.value !== argument.value
+      ) {
+        throw new Error(
+          `Argument \`${argument.name}\` specified multiple times with different values: '${existing.value}', '${argument.value}'`,
+        );
       } else if (existing.value === undefined) Object.assign(existing, argument);
     }
     templateMetrics.push(...spec.metrics);
@@ -235,10 +289,8 @@ export function canaryPlan(objects: KubernetesObject[], rolloutName: string, has
   const args = mergeArgs(templateArgs, rolloutArgs);
   const metrics = templateMetrics.map((metric) => substituteArgs(metric, args));
 
-  const podLabels = ((rollout.spec?.template as { metadata?: { labels?: Record<string, string> } })?.metadata?.labels ?? {}) as Record<
-    string,
-    string
-  >;
+  const podLabels = ((rollout.spec?.template as { metadata?: { labels?: Record<string, string> } })?.metadata
+    ?.labels ?? {}) as Record<string, string>;
   const namespace = rollout.metadata.namespace ?? 'default';
   const { scrapeIntervalMs, targetLabels } = scrapeLabelling(objects, namespace, podLabels);
   return {
@@ -261,7 +313,10 @@ export function canaryPlan(objects: KubernetesObject[], rolloutName: string, has
   };
 }
 
-function matchesSelector(labels: Record<string, string>, selector: Record<string, string> | undefined): boolean {
+function matchesSelector(
+  labels: Record<string, string>,
+  selector: Record<string, string> | undefined,
+): boolean {
   return Object.entries(selector ?? {}).every(([key, value]) => labels[key] === value);
 }
 
@@ -279,20 +334,35 @@ function sanitizeLabelName(name: string): string {
  */
 function scrapeLabelling(objects: KubernetesObject[], namespace: string, podLabels: Record<string, string>) {
   const services = objects.filter(
-    (object) => object.kind === 'Service' && matchesSelector(podLabels, (object.spec as { selector?: Record<string, string> })?.selector),
+    (object) =>
+      object.kind === 'Service' &&
+      matchesSelector(podLabels, (object.spec as { selector?: Record<string, string> })?.selector),
   );
   for (const monitor of objects.filter((object) => object.kind === 'ServiceMonitor')) {
     const spec = monitor.spec as {
       selector?: { matchLabels?: Record<string, string> };
-      endpoints: { port?: string; interval?: string; relabelings?: { action?: string; replacement?: string; targetLabel?: string; sourceLabels?: string[] }[] }[];
+      endpoints: {
+        port?: string;
+        interval?: string;
+        relabelings?: {
+          action?: string;
+          replacement?: string;
+          targetLabel?: string;
+          sourceLabels?: string[];
+        }[];
+      }[];
       podTargetLabels?: string[];
       jobLabel?: string;
     };
-    const service = services.find((candidate) => matchesSelector(candidate.metadata.labels ?? {}, spec.selector?.matchLabels));
+    const service = services.find((candidate) =>
+      matchesSelector(candidate.metadata.labels ?? {}, spec.selector?.matchLabels),
+    );
     if (!service) continue;
     const endpoint = spec.endpoints[0];
     const scrapeIntervalMs = parseGoDuration(endpoint.interval ?? '30s');
-    const jobName = spec.jobLabel ? (service.metadata.labels?.[spec.jobLabel] ?? service.metadata.name) : service.metadata.name;
+    const jobName = spec.jobLabel
+      ? (service.metadata.labels?.[spec.jobLabel] ?? service.metadata.name)
+      : service.metadata.name;
     return {
       scrapeIntervalMs,
       targetLabels: (pod: { name: string; hash: string }) => {
@@ -308,8 +378,14 @@ function scrapeLabelling(objects: KubernetesObject[], namespace: string, podLabe
           if (podWithHash[name] !== undefined) labels[sanitizeLabelName(name)] = podWithHash[name];
         }
         for (const relabeling of endpoint.relabelings ?? []) {
-          if ((relabeling.action ?? 'replace') !== 'replace' || relabeling.sourceLabels?.length || !relabeling.targetLabel) {
-            throw new Error(`ServiceMonitor ${monitor.metadata.name}: relabeling ${JSON.stringify(relabeling)} is not reproduced by the rehearsal`);
+          if (
+            (relabeling.action ?? 'replace') !== 'replace' ||
+            relabeling.sourceLabels?.length ||
+            !relabeling.targetLabel
+          ) {
+            throw new Error(
+              `ServiceMonitor ${monitor.metadata.name}: relabeling ${JSON.stringify(relabeling)} is not reproduced by the rehearsal`,
+            );
           }
           labels[relabeling.targetLabel] = relabeling.replacement ?? '$1';
         }
@@ -317,5 +393,7 @@ function scrapeLabelling(objects: KubernetesObject[], namespace: string, podLabe
       },
     };
   }
-  throw new Error(`no ServiceMonitor in namespace ${namespace} selects a Service of the pods labelled ${JSON.stringify(podLabels)}`);
+  throw new Error(
+    `no ServiceMonitor in namespace ${namespace} selects a Service of the pods labelled ${JSON.stringify(podLabels)}`,
+  );
 }

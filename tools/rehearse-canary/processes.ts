@@ -12,7 +12,11 @@ export function freeLoopbackPort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port assigned'))));
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port assigned')),
+      );
     });
   });
 }
@@ -69,7 +73,10 @@ export class ManagedProcess {
     const deadline = Date.now() + timeoutMs;
     let lastProblem = 'no answer yet';
     while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`${this.name} ${this.exitDescription} before ${url} answered:\n${this.output.trim()}`);
+      if (this.exited)
+        throw new Error(
+          `${this.name} ${this.exitDescription} before ${url} answered:\n${this.output.trim()}`,
+        );
       try {
         const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
         await response.arrayBuffer();
@@ -80,7 +87,9 @@ export class ManagedProcess {
       }
       await sleep(100);
     }
-    throw new Error(`${this.name} did not answer ${url} within ${timeoutMs} ms (${lastProblem}):\n${this.output.trim()}`);
+    throw new Error(
+      `${this.name} did not answer ${url} within ${timeoutMs} ms (${lastProblem}):\n${this.output.trim()}`,
+    );
   }
 
   /** SIGTERM, then SIGKILL if the process has not exited within `graceMs`. */

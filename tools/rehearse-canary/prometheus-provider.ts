@@ -28,13 +28,18 @@ export interface PrometheusMetricProvider {
 export function prometheusProviderOf(metric: MetricSpec): PrometheusMetricProvider {
   const provider = metric.provider.prometheus as PrometheusMetricProvider | undefined;
   if (!provider || typeof provider.query !== 'string') {
-    throw new Error(`metric ${metric.name} has no prometheus provider with a query: the rehearsal only runs Prometheus metrics`);
+    throw new Error(
+      `metric ${metric.name} has no prometheus provider with a query: the rehearsal only runs Prometheus metrics`,
+    );
   }
   return provider;
 }
 
 /** EvaluateResult: the phase of one measurement given its result. Throws where Argo returns an error. */
-export function measurementPhase(metric: Pick<MetricSpec, 'successCondition' | 'failureCondition'>, result: ConditionResult) {
+export function measurementPhase(
+  metric: Pick<MetricSpec, 'successCondition' | 'failureCondition'>,
+  result: ConditionResult,
+) {
   const success = metric.successCondition ? evaluateCondition(metric.successCondition, result) : false;
   const failure = metric.failureCondition ? evaluateCondition(metric.failureCondition, result) : false;
   if (!metric.successCondition && !metric.failureCondition) return 'Successful' as const;
@@ -52,7 +57,11 @@ export function formatSampleValue(value: number): string {
   if (value === -Infinity) return '-Inf';
   const text = String(value);
   if (!/e/i.test(text)) return text;
-  return value.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20, maximumSignificantDigits: 17 });
+  return value.toLocaleString('en-US', {
+    useGrouping: false,
+    maximumFractionDigits: 20,
+    maximumSignificantDigits: 17,
+  });
 }
 
 /** Prometheus' JSON float encoding: strings, with "NaN", "+Inf", "-Inf". */
@@ -77,7 +86,10 @@ export interface QueryOptions {
 }
 
 /** Runs one Prometheus metric measurement the way the provider's Run does. */
-export async function measurePrometheusMetric(metric: MetricSpec, options: QueryOptions): Promise<MeasurementOutcome> {
+export async function measurePrometheusMetric(
+  metric: MetricSpec,
+  options: QueryOptions,
+): Promise<MeasurementOutcome> {
   const provider = prometheusProviderOf(metric);
   const query = options.rewriteQuery ? options.rewriteQuery(provider.query) : provider.query;
   const timeoutSeconds = provider.timeout ?? DEFAULT_QUERY_TIMEOUT_SECONDS;
@@ -94,7 +106,10 @@ export async function measurePrometheusMetric(metric: MetricSpec, options: Query
     try {
       body = JSON.parse(text) as QueryResponse;
     } catch {
-      return { phase: 'Error', message: `server returned HTTP status ${response.status}: ${text.slice(0, 200)}` };
+      return {
+        phase: 'Error',
+        message: `server returned HTTP status ${response.status}: ${text.slice(0, 200)}`,
+      };
     }
   } catch (error) {
     const cause = (error as Error & { cause?: Error }).cause;
@@ -108,7 +123,9 @@ export async function measurePrometheusMetric(metric: MetricSpec, options: Query
   let value: string;
   switch (body.data.resultType) {
     case 'vector': {
-      const samples = (body.data.result as { value: [number, string] }[]).map((sample) => parseSampleValue(sample.value[1]));
+      const samples = (body.data.result as { value: [number, string] }[]).map((sample) =>
+        parseSampleValue(sample.value[1]),
+      );
       result = samples;
       value = `[${samples.map(formatSampleValue).join(',')}]`;
       break;

@@ -39,7 +39,11 @@ export class PrometheusServer {
     await writeFile(targetsFile, '[]\n');
     const scrapeInterval = formatDuration(options.scrapeIntervalMs);
     const config = {
-      global: { scrape_interval: scrapeInterval, scrape_timeout: scrapeInterval, evaluation_interval: scrapeInterval },
+      global: {
+        scrape_interval: scrapeInterval,
+        scrape_timeout: scrapeInterval,
+        evaluation_interval: scrapeInterval,
+      },
       scrape_configs: [
         {
           // The target labels (job, namespace, service, pod, rollouts_pod_template_hash) come from the file,
@@ -88,7 +92,10 @@ export class PrometheusServer {
     // Rehearsals running side by side change the list concurrently: one write at a time, each with the
     // whole list as it is when its turn comes.
     const write = async () => {
-      const groups = [...this.targets.values()].map((target) => ({ targets: [target.address], labels: target.labels }));
+      const groups = [...this.targets.values()].map((target) => ({
+        targets: [target.address],
+        labels: target.labels,
+      }));
       // Prometheus watches the file: write a sibling and rename so it never reads a half-written list.
       const staging = `${this.targetsFile}.tmp`;
       await writeFile(staging, JSON.stringify(groups, null, 2));
@@ -105,10 +112,19 @@ export class PrometheusServer {
     let states = '';
     while (Date.now() < deadline) {
       const response = await fetch(`${this.url}/api/v1/targets?state=active`);
-      const body = (await response.json()) as { data: { activeTargets: { scrapeUrl: string; health: string; lastError: string }[] } };
-      const byAddress = new Map(body.data.activeTargets.map((target) => [new URL(target.scrapeUrl).host, target]));
+      const body = (await response.json()) as {
+        data: { activeTargets: { scrapeUrl: string; health: string; lastError: string }[] };
+      };
+      const byAddress = new Map(
+        body.data.activeTargets.map((target) => [new URL(target.scrapeUrl).host, target]),
+      );
       if (addresses.every((address) => byAddress.get(address)?.health === 'up')) return;
-      states = addresses.map((address) => `${address}: ${byAddress.get(address)?.health ?? 'not discovered'} ${byAddress.get(address)?.lastError ?? ''}`).join('; ');
+      states = addresses
+        .map(
+          (address) =>
+            `${address}: ${byAddress.get(address)?.health ?? 'not discovered'} ${byAddress.get(address)?.lastError ?? ''}`,
+        )
+        .join('; ');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     throw new Error(`Prometheus did not scrape every target within ${timeoutMs} ms: ${states}`);

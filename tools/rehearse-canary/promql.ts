@@ -60,7 +60,9 @@ export function scaleQueryDurations(query: string, timeScale: number, minimumRan
   const rewrites: ScaledQuery['rewrites'] = [];
   // Right to left, so earlier offsets stay valid while the text changes length.
   for (const duration of [...durations].sort((a, b) => b.from - a.from)) {
-    const replacement = formatPromDuration(Math.max(minimumRangeMs, parsePromDuration(duration.text) / timeScale));
+    const replacement = formatPromDuration(
+      Math.max(minimumRangeMs, parsePromDuration(duration.text) / timeScale),
+    );
     scaled = scaled.slice(0, duration.from) + replacement + scaled.slice(duration.to);
     rewrites.unshift({ from: duration.text, to: replacement });
   }

@@ -49,7 +49,10 @@ function run(name: keyof typeof CATALOGUE): Promise<RehearsalReport> {
 
 function metric(runReport: RunReport, name: string): MetricReport {
   const found = runReport.metrics.find((candidate) => candidate.name === name);
-  if (!found) throw new Error(`no metric ${name} in the run (metrics: ${runReport.metrics.map((m) => m.name).join(', ')})`);
+  if (!found)
+    throw new Error(
+      `no metric ${name} in the run (metrics: ${runReport.metrics.map((m) => m.name).join(', ')})`,
+    );
   return found;
 }
 
@@ -63,8 +66,11 @@ function metric(runReport: RunReport, name: string): MetricReport {
 function expectPromptFailure(report: RehearsalReport, failing: MetricReport): void {
   const firstFailure = failing.measurements.findIndex((measurement) => measurement.phase === 'Failed');
   expect(firstFailure).toBeGreaterThanOrEqual(0);
-  for (const blind of failing.measurements.slice(0, firstFailure)) expect(['[0]', '[]']).toContain(blind.value);
-  expect(failing.measurements.slice(firstFailure).map((measurement) => measurement.phase)).toEqual(Array(failing.limits.failureLimit + 1).fill('Failed'));
+  for (const blind of failing.measurements.slice(0, firstFailure))
+    expect(['[0]', '[]']).toContain(blind.value);
+  expect(failing.measurements.slice(firstFailure).map((measurement) => measurement.phase)).toEqual(
+    Array(failing.limits.failureLimit + 1).fill('Failed'),
+  );
   expect(report.runs[0].decidedAfterMs * report.timeScale).toBeLessThan(120_000);
 }
 
@@ -88,7 +94,8 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
         expect(analysis.decision).toBe('promote');
         // It went through the Rollout's steps while analysed: it really took traffic.
         expect(analysis.canary.served).toBeGreaterThan(100);
-        for (const measured of analysis.metrics) expect(measured.measurements.some((m) => m.phase === 'Error')).toBe(false);
+        for (const measured of analysis.metrics)
+          expect(measured.measurements.some((m) => m.phase === 'Error')).toBe(false);
       }
     },
     SCENARIO_TIMEOUT_MS,
@@ -138,7 +145,11 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       expect(analysis.phase).toBe('Inconclusive');
       expect(analysis.decision).toBe('pause');
       for (const measured of analysis.metrics) {
-        expect(measured.measurements.every((measurement) => measurement.phase === 'Inconclusive' && measurement.value === '[]')).toBe(true);
+        expect(
+          measured.measurements.every(
+            (measurement) => measurement.phase === 'Inconclusive' && measurement.value === '[]',
+          ),
+        ).toBe(true);
       }
       const deciding = analysis.metrics.find((measured) => measured.phase === 'Inconclusive')!;
       expect(deciding.measurements).toHaveLength(deciding.limits.inconclusiveLimit + 1);
@@ -172,10 +183,14 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       expect(analysis.phase).toBe('Error');
       expect(analysis.decision).toBe('abort');
       const errorRatio = metric(analysis, 'error-ratio');
-      expect(errorRatio.measurements.map((measurement) => measurement.phase)).toEqual(Array(errorRatio.limits.consecutiveErrorLimit + 1).fill('Error'));
+      expect(errorRatio.measurements.map((measurement) => measurement.phase)).toEqual(
+        Array(errorRatio.limits.consecutiveErrorLimit + 1).fill('Error'),
+      );
       expect(errorRatio.measurements[0].message).toContain('ECONNREFUSED');
       // Argo retries an Error after 10 s whatever the interval: 10 s / 15 here.
-      const gaps = errorRatio.measurements.slice(1).map((measurement, index) => measurement.atSeconds - errorRatio.measurements[index].atSeconds);
+      const gaps = errorRatio.measurements
+        .slice(1)
+        .map((measurement, index) => measurement.atSeconds - errorRatio.measurements[index].atSeconds);
       for (const gap of gaps) expect(gap).toBeCloseTo(10 / TIME_SCALE, 0);
     },
     SCENARIO_TIMEOUT_MS,

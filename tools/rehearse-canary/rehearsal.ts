@@ -203,7 +203,8 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
     await run.reconcileUntilSettled();
     analysisStartedAfterMs ??= context.sinceFirstTraffic();
     if (isCompleted(run.phase)) break;
-    if (clock() > deadline) throw new Error(`the analysis run was still ${run.phase} after its expected duration`);
+    if (clock() > deadline)
+      throw new Error(`the analysis run was still ${run.phase} after its expected duration`);
     const sinceTraffic = context.sinceFirstTraffic();
     if (sinceTraffic >= completesAt) {
       // The Rollout has run all its steps: it promotes and ends the background run (spec.terminate).
@@ -264,24 +265,38 @@ function currentWeight(schedule: { at: number; weight: number }[], at: number, c
 
 function validateSettings(settings: RehearsalSettings): void {
   if (!(settings.timeScale >= 1)) throw new Error(`timeScale must be >= 1 (got ${settings.timeScale})`);
-  if (!(settings.requestRatePerSecond > 0) || !(settings.jobRatePerSecond > 0)) throw new Error('request and job rates must be positive');
+  if (!(settings.requestRatePerSecond > 0) || !(settings.jobRatePerSecond > 0))
+    throw new Error('request and job rates must be positive');
 }
 
 const STATUS_REQUEST: TrafficRequest = { method: 'GET', path: '/api/status' };
 
-async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, settings: RehearsalSettings): Promise<RehearsalReport> {
+async function rehearseApi(
+  scenario: Extract<Scenario, { kind: 'api' }>,
+  settings: RehearsalSettings,
+): Promise<RehearsalReport> {
   const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
   const plan = canaryPlan(settings.objects, 'api', hashes);
   const queuePrefix = `{rehearsal-${safeRandomString(8)}}`;
   const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
-  const canaryBuild = { CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0, CHAOS_LATENCY_MS: scenario.canary.latencyMs ?? 0 };
-  settings.log?.(`[${scenario.name}] starting stable (${hashes.stable}) and canary (${hashes.canary}) api pods`);
+  const canaryBuild = {
+    CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0,
+    CHAOS_LATENCY_MS: scenario.canary.latencyMs ?? 0,
+  };
+  settings.log?.(
+    `[${scenario.name}] starting stable (${hashes.stable}) and canary (${hashes.canary}) api pods`,
+  );
   const pods = await Promise.allSettled([
     Pod.start({ service: 'api', hash: hashes.stable, env: { ...baseEnv, APP_VERSION: 'stable' } }),
     Pod.start({
       service: 'api',
       hash: hashes.canary,
-      env: { ...baseEnv, APP_VERSION: 'canary', CHAOS_ERROR_RATIO: String(canaryBuild.CHAOS_ERROR_RATIO), CHAOS_LATENCY_MS: String(canaryBuild.CHAOS_LATENCY_MS) },
+      env: {
+        ...baseEnv,
+        APP_VERSION: 'canary',
+        CHAOS_ERROR_RATIO: String(canaryBuild.CHAOS_ERROR_RATIO),
+        CHAOS_LATENCY_MS: String(canaryBuild.CHAOS_LATENCY_MS),
+      },
     }),
   ]);
   const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
@@ -291,7 +306,10 @@ async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, setting
     if (failure) throw (failure as PromiseRejectedResult).reason;
     const [stable, canary] = started;
     for (const pod of started) {
-      await settings.prometheus.addTarget({ address: pod.address, labels: plan.targetLabels({ name: pod.name, hash: pod.hash }) });
+      await settings.prometheus.addTarget({
+        address: pod.address,
+        labels: plan.targetLabels({ name: pod.name, hash: pod.hash }),
+      });
     }
     await settings.prometheus.waitForTargetsUp(
       started.map((pod) => pod.address),
@@ -307,8 +325,13 @@ async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, setting
       request: () => STATUS_REQUEST,
     });
     const activeTraffic = traffic;
-    settings.log?.(`[${scenario.name}] traffic ${settings.requestRatePerSecond}/s, canary weight ${weightFor(plan.firstWeight)}%`);
-    const prometheusAddress = scenario.prometheusReachable === false ? `http://127.0.0.1:${await freeLoopbackPort()}` : settings.prometheus.url;
+    settings.log?.(
+      `[${scenario.name}] traffic ${settings.requestRatePerSecond}/s, canary weight ${weightFor(plan.firstWeight)}%`,
+    );
+    const prometheusAddress =
+      scenario.prometheusReachable === false
+        ? `http://127.0.0.1:${await freeLoopbackPort()}`
+        : settings.prometheus.url;
 
     const runs: RunReport[] = [];
     for (let index = 0; index < (scenario.runs ?? 1); index += 1) {
@@ -330,7 +353,9 @@ async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, setting
         }),
       });
       runs.push(report);
-      settings.log?.(`[${scenario.name}] run ${index + 1}: ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`);
+      settings.log?.(
+        `[${scenario.name}] run ${index + 1}: ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`,
+      );
       if (report.decision !== 'promote') break;
     }
     const totals = await traffic.stop();
@@ -341,9 +366,15 @@ async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, setting
       namespace: plan.namespace,
       environment: settings.environment,
       templates: plan.templateNames,
-      args: { ...plan.args, 'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${prometheusAddress})` },
+      args: {
+        ...plan.args,
+        'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${prometheusAddress})`,
+      },
       timeScale: settings.timeScale,
-      scrapeIntervalMs: { production: plan.scrapeIntervalMs, rehearsal: plan.scrapeIntervalMs / settings.timeScale },
+      scrapeIntervalMs: {
+        production: plan.scrapeIntervalMs,
+        rehearsal: plan.scrapeIntervalMs / settings.timeScale,
+      },
       firstWeight: plan.firstWeight,
       hashes,
       canaryBuild,
@@ -353,7 +384,10 @@ async function rehearseApi(scenario: Extract<Scenario, { kind: 'api' }>, setting
   } finally {
     await traffic?.stop();
     try {
-      await cleanUp([...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)), ...started.map((pod) => () => pod.stop())]);
+      await cleanUp([
+        ...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)),
+        ...started.map((pod) => () => pod.stop()),
+      ]);
     } finally {
       // After the pods are gone, so none of them writes a key back.
       await deleteQueueKeys(settings.redisUrl, queuePrefix);
@@ -369,19 +403,32 @@ async function workerAttempts(pod: Pod): Promise<{ served: number; failed: numbe
   };
 }
 
-async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, settings: RehearsalSettings): Promise<RehearsalReport> {
+async function rehearseWorker(
+  scenario: Extract<Scenario, { kind: 'worker' }>,
+  settings: RehearsalSettings,
+): Promise<RehearsalReport> {
   const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
   const plan = canaryPlan(settings.objects, 'worker', hashes);
   const queuePrefix = `{rehearsal-${safeRandomString(8)}}`;
   const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
   const canaryBuild = { CHAOS_JOB_FAILURE_RATIO: scenario.canary.jobFailureRatio };
-  settings.log?.(`[${scenario.name}] starting the job producer (api), stable (${hashes.stable}) and canary (${hashes.canary}) worker pods`);
+  settings.log?.(
+    `[${scenario.name}] starting the job producer (api), stable (${hashes.stable}) and canary (${hashes.canary}) worker pods`,
+  );
   // The worker has no traffic routing: with the dev overlay's one replica, the canary's first setWeight
   // rounds up to one canary pod next to the stable one, and both take jobs from the same queue.
   const pods = await Promise.allSettled([
     Pod.start({ service: 'api', hash: podTemplateHash(), env: { ...baseEnv, APP_VERSION: 'producer' } }),
     Pod.start({ service: 'worker', hash: hashes.stable, env: { ...baseEnv, APP_VERSION: 'stable' } }),
-    Pod.start({ service: 'worker', hash: hashes.canary, env: { ...baseEnv, APP_VERSION: 'canary', CHAOS_JOB_FAILURE_RATIO: String(scenario.canary.jobFailureRatio) } }),
+    Pod.start({
+      service: 'worker',
+      hash: hashes.canary,
+      env: {
+        ...baseEnv,
+        APP_VERSION: 'canary',
+        CHAOS_JOB_FAILURE_RATIO: String(scenario.canary.jobFailureRatio),
+      },
+    }),
   ]);
   const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
   let jobs: SplitTraffic | undefined;
@@ -390,7 +437,10 @@ async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, s
     if (failure) throw (failure as PromiseRejectedResult).reason;
     const [producer, stable, canary] = started;
     for (const pod of [stable, canary]) {
-      await settings.prometheus.addTarget({ address: pod.address, labels: plan.targetLabels({ name: pod.name, hash: pod.hash }) });
+      await settings.prometheus.addTarget({
+        address: pod.address,
+        labels: plan.targetLabels({ name: pod.name, hash: pod.hash }),
+      });
     }
     await settings.prometheus.waitForTargetsUp([stable.address, canary.address], 30_000);
     // Jobs enter through the API, as users create them; the producer is not part of the canary.
@@ -399,7 +449,11 @@ async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, s
       canaryUrl: producer.url,
       ratePerSecond: settings.jobRatePerSecond,
       canaryWeight: 0,
-      request: (sequence) => ({ method: 'POST', path: '/api/job', body: JSON.stringify({ type: 'ping', payload: { note: `rehearsal ${sequence}` } }) }),
+      request: (sequence) => ({
+        method: 'POST',
+        path: '/api/job',
+        body: JSON.stringify({ type: 'ping', payload: { note: `rehearsal ${sequence}` } }),
+      }),
     });
     const startedAt = jobs.now();
     const activeJobs = jobs;
@@ -423,7 +477,9 @@ async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, s
       },
       canaryCounts: async () => (canaryStopped ? countsAtStop : workerAttempts(canary)),
     });
-    settings.log?.(`[${scenario.name}] ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`);
+    settings.log?.(
+      `[${scenario.name}] ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`,
+    );
     const produced = await jobs.stop();
     jobs = undefined;
     return {
@@ -432,19 +488,32 @@ async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, s
       namespace: plan.namespace,
       environment: settings.environment,
       templates: plan.templateNames,
-      args: { ...plan.args, 'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${settings.prometheus.url})` },
+      args: {
+        ...plan.args,
+        'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${settings.prometheus.url})`,
+      },
       timeScale: settings.timeScale,
-      scrapeIntervalMs: { production: plan.scrapeIntervalMs, rehearsal: plan.scrapeIntervalMs / settings.timeScale },
+      scrapeIntervalMs: {
+        production: plan.scrapeIntervalMs,
+        rehearsal: plan.scrapeIntervalMs / settings.timeScale,
+      },
       firstWeight: plan.firstWeight,
       hashes,
       canaryBuild,
-      background: { label: 'jobs enqueued through the API', sent: produced.stable.sent, failed: produced.stable.failed },
+      background: {
+        label: 'jobs enqueued through the API',
+        sent: produced.stable.sent,
+        failed: produced.stable.failed,
+      },
       runs: [report],
     };
   } finally {
     await jobs?.stop();
     try {
-      await cleanUp([...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)), ...started.map((pod) => () => pod.stop())]);
+      await cleanUp([
+        ...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)),
+        ...started.map((pod) => () => pod.stop()),
+      ]);
     } finally {
       // After the pods are gone, so none of them writes a key back.
       await deleteQueueKeys(settings.redisUrl, queuePrefix);
@@ -454,7 +523,9 @@ async function rehearseWorker(scenario: Extract<Scenario, { kind: 'worker' }>, s
 
 export async function rehearse(scenario: Scenario, settings: RehearsalSettings): Promise<RehearsalReport> {
   validateSettings(settings);
-  for (const metric of settings.objects.filter((object) => object.kind === 'AnalysisTemplate').flatMap((object) => (object.spec as { metrics: MetricSpec[] }).metrics)) {
+  for (const metric of settings.objects
+    .filter((object) => object.kind === 'AnalysisTemplate')
+    .flatMap((object) => (object.spec as { metrics: MetricSpec[] }).metrics)) {
     // Fail before starting anything if a template is not a Prometheus metric the rehearsal can run.
     prometheusProviderOf(metric);
   }

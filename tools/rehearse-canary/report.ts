@@ -19,25 +19,37 @@ const DECISION_TEXT: Record<RunReport['decision'], string> = {
 export function formatReport(report: RehearsalReport): string {
   const lines: string[] = [];
   const scale = report.timeScale;
-  lines.push(`== ${report.scenario}: Rollout ${report.namespace}/${report.rollout} (gitops/envs/${report.environment}), templates ${report.templates.join(', ')}`);
+  lines.push(
+    `== ${report.scenario}: Rollout ${report.namespace}/${report.rollout} (gitops/envs/${report.environment}), templates ${report.templates.join(', ')}`,
+  );
   lines.push(
     `   canary build: ${Object.entries(report.canaryBuild)
       .map(([name, value]) => `${name}=${value}`)
-      .join(' ')}; first setWeight ${report.firstWeight}%; pod-template hashes stable ${report.hashes.stable}, canary ${report.hashes.canary}`,
+      .join(
+        ' ',
+      )}; first setWeight ${report.firstWeight}%; pod-template hashes stable ${report.hashes.stable}, canary ${report.hashes.canary}`,
   );
   lines.push(
     `   time scale 1/${scale}: scrape every ${seconds(report.scrapeIntervalMs.rehearsal)} (production ${seconds(report.scrapeIntervalMs.production)}); every interval, delay, pause and PromQL range divided by ${scale}`,
   );
-  lines.push(`   args: ${Object.entries(report.args).map(([name, value]) => `${name}=${value}`).join(', ')}`);
+  lines.push(
+    `   args: ${Object.entries(report.args)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(', ')}`,
+  );
   report.runs.forEach((run, index) => {
     if (report.runs.length > 1) lines.push(`   -- run ${index + 1} of ${report.runs.length}`);
     for (const metric of run.metrics) {
       const limits = `failureLimit ${metric.limits.failureLimit}, inconclusiveLimit ${metric.limits.inconclusiveLimit}, consecutiveErrorLimit ${metric.limits.consecutiveErrorLimit}, count ${metric.limits.count ?? 'unbounded'}`;
       const rewrites = metric.queryRewrites.map((rewrite) => `[${rewrite.from}]->[${rewrite.to}]`).join(' ');
-      lines.push(`   metric ${metric.name}${metric.dryRun ? ' (dry run)' : ''}: ${metric.phase}${metric.message ? ` (${metric.message})` : ''}; ${limits}${rewrites ? `; ranges ${rewrites}` : ''}`);
+      lines.push(
+        `   metric ${metric.name}${metric.dryRun ? ' (dry run)' : ''}: ${metric.phase}${metric.message ? ` (${metric.message})` : ''}; ${limits}${rewrites ? `; ranges ${rewrites}` : ''}`,
+      );
       for (const measurement of metric.measurements) {
         const at = `t+${measurement.atSeconds.toFixed(2)} s (production t+${(measurement.atSeconds * scale).toFixed(0)} s)`;
-        lines.push(`     ${at.padEnd(38)} ${measurement.phase.padEnd(12)} ${measurement.value ?? ''}${measurement.message ? `  ${measurement.message}` : ''}`);
+        lines.push(
+          `     ${at.padEnd(38)} ${measurement.phase.padEnd(12)} ${measurement.value ?? ''}${measurement.message ? `  ${measurement.message}` : ''}`,
+        );
       }
     }
     lines.push(`   run: ${run.phase}${run.message ? ` - ${run.message}` : ''}`);

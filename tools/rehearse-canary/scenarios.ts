@@ -29,7 +29,8 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
     scenario: { kind: 'api', name: 'api-healthy', canary: { errorRatio: 0.001 }, runs: 3 },
     expectedPhase: 'Successful',
     expectedDecision: 'promote',
-    purpose: 'a healthy canary with a low background error rate is promoted, run after run, with no false abort',
+    purpose:
+      'a healthy canary with a low background error rate is promoted, run after run, with no false abort',
   },
   'api-no-5xx': {
     scenario: { kind: 'api', name: 'api-no-5xx', canary: {} },
@@ -41,7 +42,8 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
     scenario: { kind: 'api', name: 'api-no-traffic', canary: {}, canaryTakesTraffic: false },
     expectedPhase: 'Inconclusive',
     expectedDecision: 'pause',
-    purpose: 'a canary that has taken no traffic is neither promoted nor aborted: the Rollout pauses for a human',
+    purpose:
+      'a canary that has taken no traffic is neither promoted nor aborted: the Rollout pauses for a human',
   },
   'prometheus-unreachable': {
     scenario: { kind: 'api', name: 'prometheus-unreachable', canary: {}, prometheusReachable: false },

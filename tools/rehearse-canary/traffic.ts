@@ -49,7 +49,10 @@ export class SplitTraffic {
   private sequence = 0;
   private readonly startedAt = performance.now();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly agents = { stable: new http.Agent({ keepAlive: true, maxSockets: 128 }), canary: new http.Agent({ keepAlive: true, maxSockets: 128 }) };
+  private readonly agents = {
+    stable: new http.Agent({ keepAlive: true, maxSockets: 128 }),
+    canary: new http.Agent({ keepAlive: true, maxSockets: 128 }),
+  };
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
   readonly stats: TrafficStats = { stable: newStats(), canary: newStats(), dropped: 0 };
@@ -108,7 +111,9 @@ export class SplitTraffic {
           method: request.method,
           agent: this.agents[target],
           timeout: this.options.timeoutMs ?? 10_000,
-          headers: request.body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) } : undefined,
+          headers: request.body
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(request.body) }
+            : undefined,
         },
         (response) => {
           response.resume();
