@@ -148,8 +148,9 @@ interface RunContext {
   prometheusAddress: string;
   /** Sets the canary's share of the work (traffic weight, or for the worker: scaled away at 0). */
   setCanaryWeight: (weight: number) => Promise<void> | void;
-  /** Canary work served and failed so far. */
+  /** Canary work served and failed so far, and what it is counted in. */
   canaryCounts: () => Promise<{ served: number; failed: number }>;
+  canaryUnit: RunReport['canary']['unit'];
   /** The weight the plan says, or forced (a canary that takes no traffic). */
   weightFor: (planned: number) => number;
   /** Milliseconds since the canary took its first traffic. */
@@ -236,7 +237,7 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
     analysisStartedAfterMs: analysisStartedAfterMs!,
     decidedAfterMs,
     weightAtDecision,
-    canary: { ...canary, unit: plan.rolloutName === 'worker' ? 'job attempts' : 'requests' },
+    canary: { ...canary, unit: context.canaryUnit },
     metrics: plan.metrics.map((metric) => {
       const result = run.results.get(metric.name);
       return {
@@ -347,6 +348,7 @@ async function rehearseApi(
         weightFor,
         setCanaryWeight: (weight) => activeTraffic.setCanaryWeight(weight),
         sinceFirstTraffic: () => activeTraffic.now() - firstTrafficAt,
+        canaryUnit: 'requests',
         canaryCounts: async () => ({
           served: activeTraffic.stats.canary.sent - servedBefore.sent,
           failed: activeTraffic.stats.canary.failed - servedBefore.failed,
@@ -467,6 +469,7 @@ async function rehearseWorker(
       prometheusAddress: settings.prometheus.url,
       weightFor: (planned) => planned,
       sinceFirstTraffic: () => activeJobs.now() - startedAt,
+      canaryUnit: 'job attempts',
       setCanaryWeight: async (weight) => {
         if (weight > 0 || canaryStopped) return;
         // Abort: the Rollout scales the canary ReplicaSet to zero; its counters are what it did before.
