@@ -261,17 +261,14 @@ function directorySize(path: string): number {
   return readdirSync(path).reduce((sum, entry) => sum + directorySize(join(path, entry)), 0);
 }
 
-/** Built output (without source maps and build info) plus the node_modules `npm ci --omit=dev` would install. */
+/**
+ * What a service image carries: its bundle (services/<name>/dist/main.js, which contains @opsforge/common and
+ * every dependency) plus the node_modules `npm ci --omit=dev` installs.
+ */
 function bundleSize() {
-  const built = ['api', 'worker', 'common'].reduce((sum, name) => {
-    const dist = join(repositoryRoot, 'services', name, 'dist');
-    return (
-      sum +
-      readdirSync(dist, { recursive: true, encoding: 'utf8' })
-        .filter((file) => /\.js$/.test(file))
-        .reduce((total, file) => total + statSync(join(dist, file)).size, 0)
-    );
-  }, 0);
+  const bundles = { api: 0, worker: 0 };
+  for (const name of ['api', 'worker'] as const)
+    bundles[name] = statSync(join(repositoryRoot, 'services', name, 'dist', 'main.js')).size;
   const listing = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
     cwd: repositoryRoot,
     encoding: 'utf8',
@@ -289,7 +286,7 @@ function bundleSize() {
     (dir) => !directories.some((other) => other !== dir && dir.startsWith(`${other}/node_modules/`)),
   );
   const dependencies = roots.reduce((sum, dir) => sum + directorySize(dir), 0);
-  return { builtBytes: built, productionDependencyBytes: dependencies, packages: directories.length };
+  return { bundles, productionDependencyBytes: dependencies, packages: directories.length };
 }
 
 const round = (value: number, digits = 0) => Number(value.toFixed(digits));
@@ -333,7 +330,7 @@ async function main(): Promise<void> {
       `| worker no-op jobs/s | ${round(worker.servicePerSecond)} | raw BullMQ Worker: ${round(worker.rawPerSecond)} | ${round(workerRatio, 2)} | ≥ 0.80: ${verdict(workerRatio, 0.8)} |`,
       `| start → /ready = 200 (api) | median ${round(median(startup.api))} ms, max ${round(Math.max(...startup.api))} ms (${STARTUP_SAMPLES} starts) | | | ≤ 1000 ms: ${verdict(Math.max(...startup.api), 1000, false)} |`,
       `| start → /ready = 200 (worker) | median ${round(median(startup.worker))} ms, max ${round(Math.max(...startup.worker))} ms (${STARTUP_SAMPLES} starts) | | | ≤ 1000 ms: ${verdict(Math.max(...startup.worker), 1000, false)} |`,
-      `| production bundle | ${megabytes(bundle.builtBytes + bundle.productionDependencyBytes)}: built JS ${megabytes(bundle.builtBytes)} + production node_modules ${megabytes(bundle.productionDependencyBytes)} (${bundle.packages} packages) | | | report |`,
+      `| production bundle | api bundle ${megabytes(bundle.bundles.api)}, worker bundle ${megabytes(bundle.bundles.worker)}; production node_modules ${megabytes(bundle.productionDependencyBytes)} (${bundle.packages} packages); per image ${megabytes(bundle.bundles.api + bundle.productionDependencyBytes)} | | | report |`,
       '',
       `Errors or non-2xx answers during the HTTP phases: status ${status.service.errors} (baseline ${status.baseline.errors}), enqueue ${enqueue.service.errors}.`,
     ];

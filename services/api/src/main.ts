@@ -1,7 +1,6 @@
 import '@opsforge/common/compile-cache';
-import { readFileSync } from 'node:fs';
+import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
-import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -12,6 +11,7 @@ import {
   describeRedis,
   exitGracefullyOnSignals,
   exitOnUncaughtErrors,
+  ownPackageVersion,
   loadApiConfig,
   REQUEST_ID_HEADER,
   requestIdFrom,
@@ -21,9 +21,7 @@ import { injectChaos } from './chaos';
 import { JsonErrorFilter } from './http-errors';
 import { HttpMetrics } from './http-metrics';
 
-const packageVersion = (
-  JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
-).version;
+const packageVersion = ownPackageVersion(__dirname);
 
 function loadConfigOrExit(): ApiConfig {
   try {

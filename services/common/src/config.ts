@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -122,3 +124,16 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv, packageVersion: string)
 
 /** Injection token for the validated configuration object of the running service. */
 export const CONFIG = Symbol('OPSFORGE_CONFIG');
+
+/**
+ * The version in the nearest package.json above `directory`: the service's own, whether it runs from tsc's
+ * output (dist/compiled) or from the bundle (dist).
+ */
+export function ownPackageVersion(directory: string): string {
+  for (let current = directory; ; current = dirname(current)) {
+    const candidate = join(current, 'package.json');
+    if (existsSync(candidate))
+      return (JSON.parse(readFileSync(candidate, 'utf8')) as { version: string }).version;
+    if (dirname(current) === current) throw new Error(`no package.json above ${directory}`);
+  }
+}

@@ -1,6 +1,5 @@
 import '@opsforge/common/compile-cache';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -10,14 +9,13 @@ import {
   describeRedis,
   exitGracefullyOnSignals,
   exitOnUncaughtErrors,
+  ownPackageVersion,
   loadWorkerConfig,
   type WorkerConfig,
 } from '@opsforge/common';
 import { WorkerModule } from './worker.module';
 
-const packageVersion = (
-  JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }
-).version;
+const packageVersion = ownPackageVersion(__dirname);
 
 function loadConfigOrExit(): WorkerConfig {
   try {
