@@ -1,11 +1,10 @@
-// The real services, built by `npm run build` and started as `node services/<name>/dist/main.js` with the
-// environment of docs/architecture.md: one process stands for one pod. A pod gets a Kubernetes-like name
-// and pod-template hash, which is how the analysis tells the canary's series from the stable's.
+// The real services, started by the services' test support (`node services/<name>/dist/main.js`, built
+// first if out of date) with the environment of docs/architecture.md: one process stands for one pod. A pod
+// gets a Kubernetes-like name and pod-template hash, which is how the analysis tells the canary's series
+// from the stable's.
 import { randomInt } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { freeLoopbackPort, ManagedProcess } from './processes';
-import { REPOSITORY_ROOT } from './manifests';
+import { startService, type RunningService, type ServiceName } from '../../services/common/test/support';
+import { killWithThisProcess } from './processes';
 
 // k8s.io/apimachinery rand.SafeEncodeString's alphabet: what ReplicaSet hashes and pod suffixes are made of.
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -19,12 +18,10 @@ export function podTemplateHash(): string {
   return safeRandomString(10);
 }
 
-export type ServiceName = 'api' | 'worker';
-
 export interface PodOptions {
   service: ServiceName;
   hash: string;
-  /** Extra environment (chaos knobs, version, queue prefix). */
+  /** Extra environment (chaos knobs, version, queue prefix, Redis). */
   env: Record<string, string>;
 }
 
@@ -33,41 +30,36 @@ export class Pod {
     readonly name: string,
     readonly service: ServiceName,
     readonly hash: string,
-    readonly port: number,
-    private readonly process: ManagedProcess,
+    private readonly running: RunningService,
   ) {}
 
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `127.0.0.1:${this.running.port}`;
   }
 
   get url(): string {
-    return `http://${this.address}`;
+    return this.running.url;
   }
 
+  /** Starts the built service and resolves once /ready answers (Redis reachable), as a pod joins its Service. */
   static async start(options: PodOptions): Promise<Pod> {
-    const entry = join(REPOSITORY_ROOT, 'services', options.service, 'dist', 'main.js');
-    if (!existsSync(entry)) throw new Error(`${entry} does not exist: run \`npm run build\` first`);
-    const port = await freeLoopbackPort();
-    const name = `${options.service}-${options.hash}-${safeRandomString(5)}`;
-    const child = new ManagedProcess(name, process.execPath, [entry], {
-      ...process.env,
-      // A rehearsal pod logs warnings only: its request lines would cost CPU the load needs.
-      LOG_LEVEL: 'warn',
-      // Stopping a pod at the end of a rehearsal should not take the production drain time.
-      SHUTDOWN_TIMEOUT_MS: '2000',
-      ...options.env,
-      PORT: String(port),
+    const running = await startService(options.service, {
+      env: {
+        // A rehearsal pod logs warnings only: its request lines would cost CPU the load needs.
+        LOG_LEVEL: 'warn',
+        // Stopping a pod at the end of a rehearsal should not take the production drain time.
+        SHUTDOWN_TIMEOUT_MS: '2000',
+        ...options.env,
+      },
+      timeoutMs: 30_000,
     });
-    const pod = new Pod(name, options.service, options.hash, port, child);
-    try {
-      // Readiness (Redis answers) is what puts a pod behind its Service in the cluster.
-      await child.waitForHttp(`${pod.url}/ready`, 30_000);
-    } catch (error) {
-      await child.stop();
-      throw error;
-    }
-    return pod;
+    killWithThisProcess(running.process);
+    return new Pod(
+      `${options.service}-${options.hash}-${safeRandomString(5)}`,
+      options.service,
+      options.hash,
+      running,
+    );
   }
 
   async metricsText(): Promise<string> {
@@ -76,7 +68,7 @@ export class Pod {
   }
 
   async stop(): Promise<void> {
-    await this.process.stop();
+    await this.running.stop();
   }
 }
 

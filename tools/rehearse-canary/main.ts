@@ -1,5 +1,6 @@
 // rehearse:canary: prove on this machine, with no cluster, that a bad release is stopped by the canary
 // analysis alone. See docs/canary.md for what it shows and the figures it measured.
+import { sharedRedisUrl } from '../../services/common/test/support';
 import { parseOptions, runCli } from '../lib/cli';
 import { UsageError } from '../lib/gitops';
 import { canaryPlan, renderOverlay } from './manifests';
@@ -13,8 +14,9 @@ const USAGE = `Usage: npm run rehearse:canary -- [--scenario <name>]... [--env d
 
 Rehearses the canary gate of gitops/envs/<env> on this machine: a real Prometheus scrapes a stable and a
 deliberately bad canary pod of the real api (or worker), user traffic is split by the Rollout's first
-setWeight, and the rendered AnalysisTemplates are evaluated with Argo Rollouts' rules. Needs
-\`npm run build\`, kubectl (kustomize), prometheus, and Redis at REDIS_URL (default redis://127.0.0.1:6379).
+setWeight, and the rendered AnalysisTemplates are evaluated with Argo Rollouts' rules. Needs kubectl
+(kustomize), prometheus, and Redis at REDIS_URL (default redis://127.0.0.1:6379); the services are built
+first if their dist/ is out of date.
 
   --scenario      one of: ${Object.keys(CATALOGUE).join(', ')}, or all
                   (repeatable; default: ${DEFAULT_SCENARIOS.join(', ')})
@@ -76,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
         environment,
         timeScale,
         prometheus,
-        redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+        redisUrl: sharedRedisUrl(),
         requestRatePerSecond: positiveNumber(
           options['request-rate'] as string | undefined,
           '--request-rate',

@@ -49,7 +49,7 @@ interface CanaryStep {
   analysis?: RolloutAnalysis;
 }
 
-export const REPOSITORY_ROOT = join(__dirname, '..', '..');
+const REPOSITORY_ROOT = join(__dirname, '..', '..');
 
 /** Renders an env overlay with the machine's kubectl (kustomize built in) and parses every object. */
 export async function renderOverlay(

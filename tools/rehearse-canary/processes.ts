@@ -1,25 +1,8 @@
-// Child processes of a rehearsal (Prometheus, the API and worker instances): started on loopback ports,
-// waited for over HTTP, and always stopped, with their last output kept for the error message when one
-// dies early.
+// Child processes of a rehearsal that are not services (Prometheus): started on a loopback port, waited
+// for over HTTP, and always stopped, with their last output kept for the error message when one dies early.
+// The API and worker pods are started by the services' own test support (instances.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-/** A port nobody listens on right now, on 127.0.0.1 (the OS picks it; we release it for the child). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port assigned')),
-      );
-    });
-  });
-}
 
 // Children still running when this process exits (a crash, an interrupted test run) are killed with it:
 // a rehearsal pod or Prometheus must never outlive the rehearsal.
@@ -27,6 +10,13 @@ const liveChildren = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of liveChildren) child.kill('SIGKILL');
 });
+
+/** Kills `child` if this process exits first; forgets it once it has exited. */
+export function killWithThisProcess(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
 
 export class ManagedProcess {
   private output = '';
@@ -41,7 +31,7 @@ export class ManagedProcess {
     env: NodeJS.ProcessEnv,
   ) {
     this.child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    liveChildren.add(this.child);
+    killWithThisProcess(this.child);
     const keep = (chunk: Buffer) => {
       // Only the tail matters for a diagnosis; bound the memory of a chatty process.
       this.output = (this.output + chunk.toString('utf8')).slice(-8000);
@@ -51,12 +41,10 @@ export class ManagedProcess {
     this.child.on('error', (error) => {
       this.exited = true;
       this.exitDescription = error.message;
-      liveChildren.delete(this.child);
     });
     this.child.on('exit', (code, signal) => {
       this.exited = true;
       this.exitDescription = signal ? `killed by ${signal}` : `exited with code ${code}`;
-      liveChildren.delete(this.child);
     });
   }
 

@@ -1,6 +1,6 @@
 // How a real Prometheus answer becomes a measurement: the result types, the empty vector, NaN, +Inf and
 // query errors, queried from the Debian package's binary (no targets needed: PromQL builds the values).
-import { freeLoopbackPort } from './processes';
+import { freePort } from '../../services/common/test/support';
 import { measurePrometheusMetric } from './prometheus-provider';
 import { PrometheusServer } from './prometheus-server';
 import type { MetricSpec } from './analysis-run';
@@ -87,7 +87,7 @@ describe('Prometheus provider against a real Prometheus', () => {
   });
 
   it('an address where nothing listens is an Error, not a verdict', async () => {
-    const refused = await measure('vector(0)', GUARDED, `http://127.0.0.1:${await freeLoopbackPort()}`);
+    const refused = await measure('vector(0)', GUARDED, `http://127.0.0.1:${await freePort()}`);
     expect(refused.phase).toBe('Error');
     expect(refused.message).toContain('ECONNREFUSED');
   });

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { formatDuration } from './duration';
-import { freeLoopbackPort, ManagedProcess } from './processes';
+import { freePort } from '../../services/common/test/support';
+import { ManagedProcess } from './processes';
 
 /** One scrape target: host:port and the labels Prometheus attaches to every series it scrapes from it. */
 export interface ScrapeTarget {
@@ -55,7 +56,7 @@ export class PrometheusServer {
     };
     const configFile = join(workDir, 'prometheus.yml');
     await writeFile(configFile, stringify(config));
-    const port = await freeLoopbackPort();
+    const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const child = new ManagedProcess(
       'prometheus',

@@ -1,6 +1,7 @@
 // The canary gate, proven against the real things: the rendered dev overlay (kubectl kustomize), a real
 // Prometheus, real api/worker processes (`npm run build`), real Redis. Every duration runs 15 times
 // faster than in production (see docs/canary.md); the verdicts are the ones Argo Rollouts must reach.
+import { sharedRedisUrl } from '../../services/common/test/support';
 import { renderOverlay, type KubernetesObject } from './manifests';
 import { PrometheusServer } from './prometheus-server';
 import { rehearse, type MetricReport, type RehearsalReport, type RunReport } from './rehearsal';
@@ -37,7 +38,7 @@ function run(name: keyof typeof CATALOGUE): Promise<RehearsalReport> {
       environment: 'dev',
       timeScale: TIME_SCALE,
       prometheus,
-      redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      redisUrl: sharedRedisUrl(),
       requestRatePerSecond: 200,
       jobRatePerSecond: 20,
     });

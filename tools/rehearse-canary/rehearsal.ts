@@ -13,12 +13,11 @@
 // scrape interval) is divided by `timeScale`: the rehearsal reads the same number of scrapes per
 // measurement as production, in 1/timeScale of the time.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { parseGoDuration } from './duration';
 import { AnalysisRun, isCompleted, metricLimits, type AnalysisPhase, type MetricSpec } from './analysis-run';
-import { Pod, podTemplateHash, safeRandomString, sumCounter } from './instances';
+import { deleteQueueKeys, freePort, testQueuePrefix } from '../../services/common/test/support';
+import { Pod, podTemplateHash, sumCounter } from './instances';
 import { canaryPlan, type CanaryPlan, type KubernetesObject } from './manifests';
-import { freeLoopbackPort } from './processes';
 import { measurePrometheusMetric, prometheusProviderOf } from './prometheus-provider';
 import type { PrometheusServer } from './prometheus-server';
 import { scaleQueryDurations } from './promql';
@@ -124,22 +123,6 @@ async function cleanUp(steps: (() => Promise<unknown>)[]): Promise<void> {
   const outcomes = await Promise.allSettled(steps.map((step) => step()));
   const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
   if (failure) throw failure.reason;
-}
-
-/** Deletes every Redis key of a rehearsal's queue prefix: the shared Redis keeps nothing of it. */
-async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 interface RunContext {
@@ -278,7 +261,7 @@ async function rehearseApi(
 ): Promise<RehearsalReport> {
   const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
   const plan = canaryPlan(settings.objects, 'api', hashes);
-  const queuePrefix = `{rehearsal-${safeRandomString(8)}}`;
+  const queuePrefix = testQueuePrefix('rehearsal');
   const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
   const canaryBuild = {
     CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0,
@@ -331,7 +314,7 @@ async function rehearseApi(
     );
     const prometheusAddress =
       scenario.prometheusReachable === false
-        ? `http://127.0.0.1:${await freeLoopbackPort()}`
+        ? `http://127.0.0.1:${await freePort()}`
         : settings.prometheus.url;
 
     const runs: RunReport[] = [];
@@ -411,7 +394,7 @@ async function rehearseWorker(
 ): Promise<RehearsalReport> {
   const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
   const plan = canaryPlan(settings.objects, 'worker', hashes);
-  const queuePrefix = `{rehearsal-${safeRandomString(8)}}`;
+  const queuePrefix = testQueuePrefix('rehearsal');
   const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
   const canaryBuild = { CHAOS_JOB_FAILURE_RATIO: scenario.canary.jobFailureRatio };
   settings.log?.(
