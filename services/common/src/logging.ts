@@ -20,16 +20,17 @@ export function requestIdFrom(headerValue: string | string[] | undefined): strin
   return candidate !== undefined && ACCEPTABLE_REQUEST_ID.test(candidate) ? candidate : randomUUID();
 }
 
+// Exact paths, no wildcards: a wildcard makes pino walk every logged object. Request lines carry no headers at
+// all (see the serializers); these cover a header object or a credential that a log call passes explicitly.
 const redactedPaths = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["proxy-authorization"]',
   'res.headers["set-cookie"]',
   'password',
-  '*.password',
   'redisPassword',
   'REDIS_PASSWORD',
-  '*.REDIS_PASSWORD',
+  'err.config.password',
 ];
 
 export function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
@@ -46,12 +47,12 @@ export function baseLoggerOptions(identity: ServiceIdentity, level: string): Log
 let stdout: pino.DestinationStream | undefined;
 
 /**
- * stdout written asynchronously: lines that arrive while a write is in flight go out together in the next one,
- * instead of one blocking syscall per line on the request path. pino flushes it synchronously on exit, so the
- * last line before process.exit (a fatal crash, a bad configuration) is not lost.
+ * stdout written asynchronously in chunks of at least 4 KiB, and at least every 100 ms: one write syscall per
+ * dozen lines under load instead of one blocking write per line on the request path. pino flushes it
+ * synchronously on exit, so the last line before process.exit (a fatal crash, a bad configuration) is not lost.
  */
 function logDestination(): pino.DestinationStream {
-  stdout ??= pino.destination({ dest: 1, sync: false });
+  stdout ??= pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 });
   return stdout;
 }
 
@@ -73,8 +74,16 @@ export function httpLoggingParams(identity: ServiceIdentity, level: string): Par
     pinoHttp: {
       ...baseLoggerOptions(identity, level),
       stream: logDestination(),
-      quietReqLogger: true,
-      customAttributeKeys: { reqId: 'requestId', responseTime: 'durationMs' },
+      customAttributeKeys: { responseTime: 'durationMs' },
+      // The correlation id goes on the request line itself rather than through a per-request child logger.
+      customSuccessObject: (req: IncomingMessage, _res: ServerResponse, line: object) => ({
+        requestId: (req as { id?: unknown }).id,
+        ...line,
+      }),
+      customErrorObject: (req: IncomingMessage, _res: ServerResponse, _error: Error, line: object) => ({
+        requestId: (req as { id?: unknown }).id,
+        ...line,
+      }),
       genReqId: (req: IncomingMessage, res: ServerResponse) => {
         const id = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
         res.setHeader(REQUEST_ID_HEADER, id);

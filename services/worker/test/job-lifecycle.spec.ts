@@ -198,6 +198,8 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
     );
     const id = String(job.id);
     await waitFor('the job to fail for good', async () => (await queue.getJobState(id)) === 'failed', 15_000);
+    // Log lines are written asynchronously: wait for the last attempt's line before reading them all.
+    await worker.waitForLog((line) => line.jobId === id && line.attempt === 5);
 
     const attemptLines = worker.logs.filter((line) => line.jobId === id);
     expect(attemptLines.map((line) => line.attempt)).toEqual([1, 2, 3, 4, 5]);
