@@ -36,6 +36,8 @@ const optionalPeers = [
   'pg',
   'redis',
   'bun',
+  // A native addon: it must be loaded from node_modules, where its prebuilt binaries are.
+  'msgpackr-extract',
 ];
 
 function newestModification(path) {

@@ -10,7 +10,7 @@
  *
  * Each comparison alternates baseline and service for BENCH_ROUNDS rounds (default 3) and compares medians, so
  * that load from other processes on the machine hits both sides alike. Load goes to 127.0.0.1 only and every
- * phase is bounded: BENCH_SECONDS (default 5) per HTTP phase, BENCH_JOBS (default 5000) per worker phase.
+ * phase is bounded: BENCH_SECONDS (default 5) per HTTP phase, BENCH_JOBS (default 20000) per worker phase.
  */
 import { fork, type ChildProcess, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -33,7 +33,7 @@ import {
 
 const repositoryRoot = resolve(__dirname, '..', '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const jobCount = Number(process.env.BENCH_JOBS ?? 5000);
+const jobCount = Number(process.env.BENCH_JOBS ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const HTTP_CONNECTIONS = 32;
 const ENQUEUE_CONCURRENCY = 32;
@@ -177,7 +177,7 @@ async function drainRate(
       'the queue to drain',
       async () => (await queue.getCompletedCount()) >= jobCount,
       300_000,
-      100,
+      20,
     );
     return jobCount / ((performance.now() - started) / 1000);
   } finally {
