@@ -19,13 +19,11 @@ export function injectChaos(fastify: FastifyInstance, settings: ChaosSettings): 
     if (!request.url.startsWith('/api/')) return;
     if (settings.latencyMs > 0) await sleep(settings.latencyMs);
     if (settings.errorRatio > 0 && Math.random() < settings.errorRatio) {
-      await reply
-        .code(500)
-        .send({
-          statusCode: 500,
-          error: 'Internal Server Error',
-          message: 'injected failure (CHAOS_ERROR_RATIO)',
-        });
+      await reply.code(500).send({
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: 'injected failure (CHAOS_ERROR_RATIO)',
+      });
     }
   });
 }

@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** Every error answer of the API has this shape; `issues` names the offending fields when there are any. */
 export interface ApiErrorBody {
@@ -41,6 +41,7 @@ export class JsonErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
     // A body built on purpose (the readiness report naming the failing dependency) goes out unchanged.
     if (exception instanceof HttpException && this.isPreparedBody(exception.getResponse())) {
       void reply.code(exception.getStatus()).send(exception.getResponse());
@@ -49,7 +50,7 @@ export class JsonErrorFilter implements ExceptionFilter {
     const body = this.describe(exception);
     if (body.statusCode >= 500 && !(exception instanceof HttpException)) {
       this.logger.error(
-        { err: exception },
+        { err: exception, requestId: request.id },
         `unhandled error: ${(exception as Error)?.message ?? String(exception)}`,
       );
     }

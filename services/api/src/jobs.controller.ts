@@ -16,11 +16,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IDEMPOTENCY_KEY_PATTERN, validateJobRequest } from '@opsforge/common';
 import { type EnqueueReceipt, type JobView, JobsService } from './jobs.service';
 
-/** pino-http assigns the correlation id to the raw request before any controller runs. */
-function requestIdOf(request: FastifyRequest): string {
-  return String((request.raw as { id?: unknown }).id);
-}
-
 @Controller('api/job')
 export class JobsController {
   constructor(private readonly jobs: JobsService) {}
@@ -64,12 +59,7 @@ export class JobsController {
         issues: validation.issues,
       });
     }
-    const receipt = await this.jobs.enqueue(
-      validation.type,
-      validation.payload,
-      requestIdOf(request),
-      idempotencyKey,
-    );
+    const receipt = await this.jobs.enqueue(validation.type, validation.payload, request.id, idempotencyKey);
     void reply.header('location', receipt.links.self);
     // The same key again is answered like the first time, flagged so a client can tell (as Stripe does).
     if (receipt.status === 'duplicate') void reply.header('idempotent-replayed', 'true');

@@ -13,6 +13,7 @@ import {
   exitOnUncaughtErrors,
   ownPackageVersion,
   loadApiConfig,
+  logEveryRequest,
   REQUEST_ID_HEADER,
   requestIdFrom,
 } from '@opsforge/common';
@@ -42,8 +43,8 @@ async function bootstrap(): Promise<void> {
   const logger = createBootstrapLogger(config, config.LOG_LEVEL);
   exitOnUncaughtErrors(logger);
 
-  // Fastify owns the correlation id: it is request.id, middie hands it to pino-http as req.id, and it is echoed
-  // in the response so a client can quote it.
+  // Fastify owns the correlation id: it is request.id, on the request's log line and in the job, and it is
+  // echoed in the response so a client can quote it.
   const adapter = new FastifyAdapter({
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: (request: IncomingMessage) => requestIdFrom(request.headers[REQUEST_ID_HEADER]),
@@ -59,6 +60,7 @@ async function bootstrap(): Promise<void> {
     done();
   });
   app.get(HttpMetrics).instrument(fastify);
+  logEveryRequest(fastify, logger);
   injectChaos(fastify, { errorRatio: config.CHAOS_ERROR_RATIO, latencyMs: config.CHAOS_LATENCY_MS });
   exitGracefullyOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
 

@@ -8,7 +8,7 @@ import { type ApiConfig, CONFIG, type WorkerConfig } from './config';
 import { HealthController } from './health';
 import { defaultJobOptions, JOB_QUEUE_NAME } from './job-contract';
 import { LifecycleState } from './lifecycle';
-import { httpLoggingParams } from './logging';
+import { applicationLoggingParams } from './logging';
 import { AppInfoReporter, appInfoGauge, prometheusModule } from './metrics';
 import type { RedisRole } from './redis';
 import { REDIS_CLIENT, RedisClientModule } from './redis-client';
@@ -49,7 +49,7 @@ export class CommonModule {
       module: CommonModule,
       global: true,
       imports: [
-        LoggerModule.forRoot(httpLoggingParams(config, config.LOG_LEVEL)),
+        LoggerModule.forRoot(applicationLoggingParams(config, config.LOG_LEVEL)),
         prometheusModule(),
         TerminusModule.forRoot({ logger: false }),
         redisClient,

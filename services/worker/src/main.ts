@@ -11,6 +11,7 @@ import {
   exitOnUncaughtErrors,
   ownPackageVersion,
   loadWorkerConfig,
+  logEveryRequest,
   type WorkerConfig,
 } from '@opsforge/common';
 import { WorkerModule } from './worker.module';
@@ -40,12 +41,12 @@ async function bootstrap(): Promise<void> {
   const logger = createBootstrapLogger(config, config.LOG_LEVEL);
   exitOnUncaughtErrors(logger);
 
-  const app = await NestFactory.create<NestFastifyApplication>(
-    WorkerModule.forRoot(config),
-    new FastifyAdapter(),
-    { bufferLogs: true },
-  );
+  const adapter = new FastifyAdapter();
+  const app = await NestFactory.create<NestFastifyApplication>(WorkerModule.forRoot(config), adapter, {
+    bufferLogs: true,
+  });
   app.useLogger(app.get(Logger));
+  logEveryRequest(adapter.getInstance(), logger);
   exitGracefullyOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
 
   await app.listen({ port: config.PORT, host: '0.0.0.0' });
