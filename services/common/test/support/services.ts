@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -105,15 +105,15 @@ export async function startService(
     if (value !== undefined) env[key] = value;
 
   const captureLogs = options.captureLogs ?? true;
-  const logFile = captureLogs
-    ? undefined
-    : openSync(join(mkdtempSync(join(tmpdir(), `opsforge-${name}-`)), 'stdout.log'), 'w');
+  const logDir = captureLogs ? undefined : mkdtempSync(join(tmpdir(), `opsforge-${name}-`));
+  const logFile = logDir === undefined ? undefined : openSync(join(logDir, 'stdout.log'), 'w');
   const child = spawn(process.execPath, [join(repositoryRoot, 'services', name, 'dist', 'main.js')], {
     cwd: repositoryRoot,
     env,
     stdio: ['ignore', logFile ?? 'pipe', 'pipe'],
   });
   if (logFile !== undefined) closeSync(logFile);
+  if (logDir !== undefined) child.once('exit', () => rmSync(logDir, { recursive: true, force: true }));
   const logs: LogLine[] = [];
   const rawOutput: string[] = [];
   const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
