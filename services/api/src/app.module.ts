@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { type ApiConfig, CommonModule } from '@opsforge/common';
+import { ConnectionDrain } from './connection-drain';
 import { HttpMetrics, httpMetricProviders } from './http-metrics';
 import { JobsController } from './jobs.controller';
 import { JobsService, jobsEnqueuedProvider } from './jobs.service';
@@ -12,7 +13,7 @@ export class AppModule {
       module: AppModule,
       imports: [CommonModule.forService(config, 'producer')],
       controllers: [StatusController, JobsController],
-      providers: [JobsService, jobsEnqueuedProvider, HttpMetrics, ...httpMetricProviders],
+      providers: [JobsService, jobsEnqueuedProvider, HttpMetrics, ...httpMetricProviders, ConnectionDrain],
     };
   }
 }

@@ -19,6 +19,7 @@ import {
 } from '@opsforge/common';
 import { AppModule } from './app.module';
 import { injectChaos } from './chaos';
+import { ConnectionDrain } from './connection-drain';
 import { JsonErrorFilter } from './http-errors';
 import { HttpMetrics } from './http-metrics';
 
@@ -60,6 +61,7 @@ async function bootstrap(): Promise<void> {
     done();
   });
   app.get(HttpMetrics).instrument(fastify);
+  app.get(ConnectionDrain).attach(fastify);
   logEveryRequest(fastify, logger);
   injectChaos(fastify, { errorRatio: config.CHAOS_ERROR_RATIO, latencyMs: config.CHAOS_LATENCY_MS });
   exitGracefullyOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);

@@ -149,14 +149,10 @@ describe('api: SIGTERM under load', () => {
     expect(readBack.filter((status) => status !== 200)).toEqual([]);
   });
 
-  // KNOWN DEFECT, kept visible rather than loosened: the API's drain waits for clients to close keep-alive
-  // connections that were busy when SIGTERM arrived. Node's server.close() closes only the connections idle at
-  // that moment; one that finishes its request afterwards stays open until the client closes it (Fastify's
-  // keepAliveTimeout is 72 s). A Gateway or any pooling client therefore holds the drain open, and the
-  // watchdog ends it with exit 1 at SHUTDOWN_TIMEOUT_MS + 5 s. The fix belongs in services/api: while draining,
-  // answer with `Connection: close` (or close each connection as it goes idle), and `closeAllConnections()` at
-  // the bound. `it.failing` passes while the defect exists and fails the day it is fixed: then make it `it`.
-  it.failing(
+  // Node's server.close() closes only the connections idle at that moment: a connection busy at SIGTERM used to
+  // stay open after its response (Fastify's keepAliveTimeout is 72 s), so a gateway or any pooling client held
+  // the drain open until the watchdog exited 1. While draining every response now says `Connection: close`.
+  it(
     'exits 0 within SHUTDOWN_TIMEOUT_MS when a pooling client keeps the connection of an in-flight request',
     async () => {
       const shutdownTimeoutMs = 2_000;
@@ -175,18 +171,20 @@ describe('api: SIGTERM under load', () => {
       try {
         // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
         // gateway's upstream connection would.
-        const answered = new Promise<number>((resolve, reject) => {
+        const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
           http
             .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
               response.resume();
-              response.on('end', () => resolve(response.statusCode ?? 0));
+              response.on('end', () =>
+                resolve({ status: response.statusCode ?? 0, connection: response.headers.connection }),
+              );
             })
             .on('error', reject);
         });
         await sleep(requestLatencyMs / 2);
         const signalledAt = performance.now();
         api.process.kill('SIGTERM');
-        expect(await answered).toBe(200);
+        expect(await answered).toEqual({ status: 200, connection: 'close' });
         const exit = await Promise.race([
           api.exited,
           sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const),
@@ -202,4 +200,51 @@ describe('api: SIGTERM under load', () => {
       }
     },
   );
+
+  it('cuts a request slower than SHUTDOWN_TIMEOUT_MS at the bound and still exits 0 before the watchdog', async () => {
+    const shutdownTimeoutMs = 1_000;
+    const requestLatencyMs = 4_000;
+    const api = await startService('api', {
+      env: {
+        REDIS_URL: sharedRedisUrl(),
+        QUEUE_PREFIX: prefix,
+        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+        CHAOS_LATENCY_MS: String(requestLatencyMs),
+        LOG_LEVEL: 'warn',
+      },
+    });
+    replicas.push(api);
+    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const answered = new Promise<string>((resolve) => {
+        http
+          .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
+            response.resume();
+            response.on('end', () => resolve(`answered ${response.statusCode}`));
+          })
+          .on('error', (error: NodeJS.ErrnoException) => resolve(`cut: ${error.code ?? error.message}`));
+      });
+      await sleep(200);
+      const signalledAt = performance.now();
+      api.process.kill('SIGTERM');
+      const exit = await api.exited;
+      const exitAfterMs = performance.now() - signalledAt;
+      const client = await answered;
+      console.log(
+        `api SIGTERM, request slower than the bound: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs, client })}`,
+      );
+      expect(exit).toEqual({ code: 0, signal: null });
+      // It waited for the request up to the bound, then cut it: well before the watchdog (bound + 5 s, exit 1).
+      expect(exitAfterMs).toBeGreaterThanOrEqual(shutdownTimeoutMs);
+      expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs + 2_000);
+      expect(client).toMatch(/^cut: /);
+      expect(
+        api.logs.some(
+          (line) => line.level === 'warn' && String(line.msg).includes('requests still in flight'),
+        ),
+      ).toBe(true);
+    } finally {
+      pool.destroy();
+    }
+  });
 });
