@@ -90,15 +90,15 @@ const apiRequests = (hash: string, route: string, status: string, values: string
 
 describe('http-error-rate', () => {
   test('a healthy canary with no 5xx series yet measures 0, not an empty result', () => {
-    expectQuery(query('http-error-rate', 'api'), [apiRequests(CANARY, '/api/status', '200', '0+15x20')], 0);
+    expectQuery(query('http-error-rate', 'api'), [apiRequests(CANARY, '/api/status', '200', '0+30x20')], 0);
   });
 
   test('a canary answering 20% errors measures 0.2 however healthy and busy the stable pods are', () => {
     expectQuery(
       query('http-error-rate', 'api'),
       [
-        apiRequests(CANARY, '/api/status', '200', '0+12x20'),
-        apiRequests(CANARY, '/api/status', '500', '0+3x20'),
+        apiRequests(CANARY, '/api/status', '200', '0+24x20'),
+        apiRequests(CANARY, '/api/status', '500', '0+6x20'),
         apiRequests(STABLE, '/api/status', '200', '0+600x20'),
       ],
       0.2,
@@ -115,6 +115,28 @@ describe('http-error-rate', () => {
         apiRequests(STABLE, '/api/status', '200', '0+600x20'),
       ],
       'empty',
+    );
+  });
+
+  test('a canary at 0.5 requests/s (30 a minute) is not judged: one error there would read 3.3%', () => {
+    expectQuery(
+      query('http-error-rate', 'api'),
+      [
+        apiRequests(CANARY, '/api/status', '200', '0+7x20'),
+        apiRequests(CANARY, '/api/status', '500', '0+0.5x20'),
+      ],
+      'empty',
+    );
+  });
+
+  test('a canary at 1.33 requests/s is judged', () => {
+    expectQuery(
+      query('http-error-rate', 'api'),
+      [
+        apiRequests(CANARY, '/api/status', '200', '0+15x20'),
+        apiRequests(CANARY, '/api/status', '500', '0+5x20'),
+      ],
+      0.25,
     );
   });
 
@@ -152,8 +174,8 @@ describe('http-latency-p99', () => {
     expectQuery(
       `(${query('http-latency-p99', 'api')}) > bool 0.5`,
       [
-        ...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+10x20', '+Inf': '0+10x20' }),
-        count(CANARY, '0+10x20'),
+        ...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+30x20', '+Inf': '0+30x20' }),
+        count(CANARY, '0+30x20'),
       ],
       1,
     );
@@ -163,10 +185,21 @@ describe('http-latency-p99', () => {
     expectQuery(
       `(${query('http-latency-p99', 'api')}) > bool 0.5`,
       [
-        ...buckets(CANARY, { '0.05': '0+10x20', '0.5': '0+10x20', '+Inf': '0+10x20' }),
-        count(CANARY, '0+10x20'),
+        ...buckets(CANARY, { '0.05': '0+30x20', '0.5': '0+30x20', '+Inf': '0+30x20' }),
+        count(CANARY, '0+30x20'),
       ],
       0,
+    );
+  });
+
+  test('a slow canary at 0.67 requests/s (10 every 15 s) is not judged: below min-request-rate', () => {
+    expectQuery(
+      query('http-latency-p99', 'api'),
+      [
+        ...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+10x20', '+Inf': '0+10x20' }),
+        count(CANARY, '0+10x20'),
+      ],
+      'empty',
     );
   });
 

@@ -10,7 +10,7 @@ import { formatReport } from './report';
 import { CATALOGUE, DEFAULT_SCENARIOS } from './scenarios';
 
 const USAGE = `Usage: npm run rehearse:canary -- [--scenario <name>]... [--env dev] [--time-scale 15]
-                                  [--request-rate 200] [--job-rate 20] [--json]
+                                  [--request-rate 400] [--job-rate 20] [--json]
 
 Rehearses the canary gate of gitops/envs/<env> on this machine: a real Prometheus scrapes a stable and a
 deliberately bad canary pod of the real api (or worker), user traffic is split by the Rollout's first
@@ -23,7 +23,9 @@ first if their dist/ is out of date.
   --env           overlay to take the Rollouts and AnalysisTemplates from (default dev)
   --time-scale    divide every duration (intervals, delays, pauses, PromQL ranges, scrape interval) by this
                   (default 15: a 15 s interval takes 1 s)
-  --request-rate  user requests per second to the api, stable and canary together (default 200)
+  --request-rate  user requests per second to the api, stable and canary together (default 400: 20/s at
+                  the 5% first weight, 80 requests per scaled 1 m window, above the templates'
+                  min-request-rate of 1/s = 60 per window)
   --job-rate      jobs per second enqueued for the worker scenario (default 20)
   --json          print the reports as JSON instead of text
 
@@ -82,7 +84,7 @@ async function main(argv: string[]): Promise<void> {
         requestRatePerSecond: positiveNumber(
           options['request-rate'] as string | undefined,
           '--request-rate',
-          200,
+          400,
         ),
         jobRatePerSecond: positiveNumber(options['job-rate'] as string | undefined, '--job-rate', 20),
         log,

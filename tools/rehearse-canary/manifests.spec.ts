@@ -196,15 +196,30 @@ describe('PromQL time scaling', () => {
       15,
       2000,
     );
-    expect(scaled.query).toBe('sum(rate(x{window="1m"}[4s])) / max_over_time(y[20s:2s] offset 8s)');
+    expect(scaled.query).toBe('sum((rate(x{window="1m"}[4s]) / 15)) / max_over_time(y[20s:2s] offset 8s)');
   });
 
   it('keeps a range at two scrapes at least, so rate() still has two samples', () => {
-    expect(scaleQueryDurations('rate(x[30s])', 60, 2000).query).toBe('rate(x[2s])');
+    expect(scaleQueryDurations('rate(x[30s])', 60, 2000).query).toBe('(rate(x[2s]) / 60)');
   });
 
   it('writes a sub-second duration in milliseconds', () => {
-    expect(scaleQueryDurations('rate(x[15s])', 10, 500).query).toBe('rate(x[1500ms])');
+    expect(scaleQueryDurations('rate(x[15s])', 10, 500).query).toBe('(rate(x[1500ms]) / 10)');
+  });
+
+  it('puts rate() and irate() back in production units, so a per-second floor needs production traffic', () => {
+    const scaled = scaleQueryDurations('sum(irate(a[1m])) > 1 and sum(rate(b[1m])) > 1', 15, 2000);
+    expect(scaled.query).toBe('sum((irate(a[4s]) / 15)) > 1 and sum((rate(b[4s]) / 15)) > 1');
+    expect(scaled.rewrites).toEqual([
+      { from: '1m', to: '4s' },
+      { from: '1m', to: '4s' },
+      { from: 'irate()', to: 'irate() / 15' },
+      { from: 'rate()', to: 'rate() / 15' },
+    ]);
+  });
+
+  it('changes nothing at time scale 1', () => {
+    expect(scaleQueryDurations('sum(rate(b[1m])) > 1', 1, 2000).query).toBe('sum(rate(b[1m])) > 1');
   });
 
   it('throws on a query that does not parse', () => {

@@ -1,7 +1,11 @@
 // Time-scaling a PromQL query for the rehearsal: every duration in a range selector, subquery or offset
 // (`[1m]`, `[5m:30s]`, `offset 5m`) is divided by the time scale, so a query reads the same number of
-// scrapes as in production while the rehearsal's clock runs faster. The durations are found by the
-// PromQL grammar (@prometheus-io/lezer-promql), not by pattern, so a label value like "1m" is left alone.
+// scrapes as in production while the rehearsal's clock runs faster. A per-second rate over that shorter
+// window is timeScale times the production service's rate for the same requests, so every rate() and
+// irate() is divided by the time scale too: the query's values stay in production units, and a per-second
+// threshold (min-request-rate) asks for the same number of requests per window as in production. Ratios and
+// quantiles of rates are unchanged by it. Everything is found by the PromQL grammar
+// (@prometheus-io/lezer-promql), not by pattern, so a label value like "1m" is left alone.
 import { parser } from '@prometheus-io/lezer-promql';
 
 const UNIT_MILLISECONDS: Record<string, number> = {
@@ -34,17 +38,22 @@ export function formatPromDuration(milliseconds: number): string {
 
 export interface ScaledQuery {
   query: string;
-  /** Each rewritten duration, production -> rehearsal, for the report. */
+  /** Each rewritten duration and per-second rate, production -> rehearsal, for the report. */
   rewrites: { from: string; to: string }[];
 }
 
+/** The functions whose value is per second of the rehearsal's clock. */
+const PER_SECOND_FUNCTIONS = new Set(['Rate', 'Irate']);
+
 /**
  * Divides every duration of `query` by `timeScale`, never going below `minimumRangeMs` for a range
- * (rate() needs at least two samples in its window). Throws if the query does not parse.
+ * (rate() needs at least two samples in its window), and every rate()/irate() value by `timeScale`.
+ * Throws if the query does not parse.
  */
 export function scaleQueryDurations(query: string, timeScale: number, minimumRangeMs: number): ScaledQuery {
   const tree = parser.parse(query);
   const durations: { from: number; to: number; text: string }[] = [];
+  const perSecondCalls: { from: number; to: number; name: string }[] = [];
   let syntaxError: number | undefined;
   tree.iterate({
     enter(node) {
@@ -52,19 +61,36 @@ export function scaleQueryDurations(query: string, timeScale: number, minimumRan
       if (node.name === 'NumberDurationLiteralInDurationContext') {
         durations.push({ from: node.from, to: node.to, text: query.slice(node.from, node.to) });
       }
+      if (node.name === 'FunctionCall') {
+        const functionName = node.node.getChild('FunctionIdentifier')?.firstChild?.name;
+        if (functionName && PER_SECOND_FUNCTIONS.has(functionName))
+          perSecondCalls.push({ from: node.from, to: node.to, name: functionName.toLowerCase() });
+      }
     },
   });
   if (syntaxError !== undefined) throw new Error(`PromQL syntax error at offset ${syntaxError} in: ${query}`);
   if (timeScale === 1) return { query, rewrites: [] };
+  const scaledDurations = durations.map((duration) => ({
+    from: duration.from,
+    to: duration.to,
+    text: formatPromDuration(Math.max(minimumRangeMs, parsePromDuration(duration.text) / timeScale)),
+  }));
+  const edits = [
+    ...scaledDurations,
+    ...perSecondCalls.flatMap((call) => [
+      { from: call.from, to: call.from, text: '(' },
+      { from: call.to, to: call.to, text: ` / ${timeScale})` },
+    ]),
+  ];
   let scaled = query;
-  const rewrites: ScaledQuery['rewrites'] = [];
-  // Right to left, so earlier offsets stay valid while the text changes length.
-  for (const duration of [...durations].sort((a, b) => b.from - a.from)) {
-    const replacement = formatPromDuration(
-      Math.max(minimumRangeMs, parsePromDuration(duration.text) / timeScale),
-    );
-    scaled = scaled.slice(0, duration.from) + replacement + scaled.slice(duration.to);
-    rewrites.unshift({ from: duration.text, to: replacement });
+  // Right to left, so earlier offsets stay valid while the text changes length. Edits never overlap: a call's
+  // insertions sit at its ends, outside the durations within it.
+  for (const edit of [...edits].sort((a, b) => b.from - a.from || b.to - a.to)) {
+    scaled = scaled.slice(0, edit.from) + edit.text + scaled.slice(edit.to);
   }
+  const rewrites: ScaledQuery['rewrites'] = [
+    ...durations.map((duration, index) => ({ from: duration.text, to: scaledDurations[index].text })),
+    ...perSecondCalls.map((call) => ({ from: `${call.name}()`, to: `${call.name}() / ${timeScale}` })),
+  ];
   return { query: scaled, rewrites };
 }

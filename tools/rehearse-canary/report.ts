@@ -43,7 +43,7 @@ export function formatReport(report: RehearsalReport): string {
       const limits = `failureLimit ${metric.limits.failureLimit}, inconclusiveLimit ${metric.limits.inconclusiveLimit}, consecutiveErrorLimit ${metric.limits.consecutiveErrorLimit}, count ${metric.limits.count ?? 'unbounded'}`;
       const rewrites = metric.queryRewrites.map((rewrite) => `[${rewrite.from}]->[${rewrite.to}]`).join(' ');
       lines.push(
-        `   metric ${metric.name}${metric.dryRun ? ' (dry run)' : ''}: ${metric.phase}${metric.message ? ` (${metric.message})` : ''}; ${limits}${rewrites ? `; ranges ${rewrites}` : ''}`,
+        `   metric ${metric.name}${metric.dryRun ? ' (dry run)' : ''}: ${metric.phase}${metric.message ? ` (${metric.message})` : ''}; ${limits}${rewrites ? `; rewrites ${rewrites}` : ''}`,
       );
       for (const measurement of metric.measurements) {
         const at = `t+${measurement.atSeconds.toFixed(2)} s (production t+${(measurement.atSeconds * scale).toFixed(0)} s)`;
