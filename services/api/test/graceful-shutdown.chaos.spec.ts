@@ -152,54 +152,51 @@ describe('api: SIGTERM under load', () => {
   // Node's server.close() closes only the connections idle at that moment: a connection busy at SIGTERM used to
   // stay open after its response (Fastify's keepAliveTimeout is 72 s), so a gateway or any pooling client held
   // the drain open until the watchdog exited 1. While draining every response now says `Connection: close`.
-  it(
-    'exits 0 within SHUTDOWN_TIMEOUT_MS when a pooling client keeps the connection of an in-flight request',
-    async () => {
-      const shutdownTimeoutMs = 2_000;
-      const requestLatencyMs = 500;
-      const api = await startService('api', {
-        env: {
-          REDIS_URL: sharedRedisUrl(),
-          QUEUE_PREFIX: prefix,
-          SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
-          CHAOS_LATENCY_MS: String(requestLatencyMs),
-          LOG_LEVEL: 'warn',
-        },
+  it('exits 0 within SHUTDOWN_TIMEOUT_MS when a pooling client keeps the connection of an in-flight request', async () => {
+    const shutdownTimeoutMs = 2_000;
+    const requestLatencyMs = 500;
+    const api = await startService('api', {
+      env: {
+        REDIS_URL: sharedRedisUrl(),
+        QUEUE_PREFIX: prefix,
+        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+        CHAOS_LATENCY_MS: String(requestLatencyMs),
+        LOG_LEVEL: 'warn',
+      },
+    });
+    replicas.push(api);
+    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
+      // gateway's upstream connection would.
+      const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        http
+          .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
+            response.resume();
+            response.on('end', () =>
+              resolve({ status: response.statusCode ?? 0, connection: response.headers.connection }),
+            );
+          })
+          .on('error', reject);
       });
-      replicas.push(api);
-      const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      try {
-        // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
-        // gateway's upstream connection would.
-        const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-          http
-            .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
-              response.resume();
-              response.on('end', () =>
-                resolve({ status: response.statusCode ?? 0, connection: response.headers.connection }),
-              );
-            })
-            .on('error', reject);
-        });
-        await sleep(requestLatencyMs / 2);
-        const signalledAt = performance.now();
-        api.process.kill('SIGTERM');
-        expect(await answered).toEqual({ status: 200, connection: 'close' });
-        const exit = await Promise.race([
-          api.exited,
-          sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const),
-        ]);
-        const exitAfterMs = performance.now() - signalledAt;
-        console.log(
-          `api SIGTERM, pooled connection of an in-flight request: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs })}`,
-        );
-        expect(exit).toEqual({ code: 0, signal: null });
-        expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs);
-      } finally {
-        pool.destroy();
-      }
-    },
-  );
+      await sleep(requestLatencyMs / 2);
+      const signalledAt = performance.now();
+      api.process.kill('SIGTERM');
+      expect(await answered).toEqual({ status: 200, connection: 'close' });
+      const exit = await Promise.race([
+        api.exited,
+        sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const),
+      ]);
+      const exitAfterMs = performance.now() - signalledAt;
+      console.log(
+        `api SIGTERM, pooled connection of an in-flight request: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs })}`,
+      );
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs);
+    } finally {
+      pool.destroy();
+    }
+  });
 
   it('cuts a request slower than SHUTDOWN_TIMEOUT_MS at the bound and still exits 0 before the watchdog', async () => {
     const shutdownTimeoutMs = 1_000;

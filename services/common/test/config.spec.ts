@@ -20,6 +20,8 @@ describe('configuration from the environment', () => {
       app: 'worker',
       PORT: 3001,
       WORKER_CONCURRENCY: 5,
+      WORKER_LOCK_DURATION_MS: 30_000,
+      WORKER_STALLED_INTERVAL_MS: 30_000,
       CHAOS_JOB_FAILURE_RATIO: 0,
     });
   });
@@ -53,6 +55,10 @@ describe('configuration from the environment', () => {
     ['WORKER_CONCURRENCY', '0'],
     ['WORKER_CONCURRENCY', '2.5'],
     ['CHAOS_JOB_FAILURE_RATIO', '-0.1'],
+    ['WORKER_LOCK_DURATION_MS', '500'],
+    ['WORKER_LOCK_DURATION_MS', 'long'],
+    ['WORKER_STALLED_INTERVAL_MS', '0'],
+    ['WORKER_STALLED_INTERVAL_MS', '1500.5'],
   ])('worker: rejects %s=%j naming the variable', (variable, value) => {
     expect(() => loadWorkerConfig({ [variable]: value }, '1.0.0')).toThrow(
       new RegExp(`^invalid configuration: ${variable}: `),

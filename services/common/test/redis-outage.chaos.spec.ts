@@ -14,7 +14,8 @@ import { openQueue } from './chaos/job-effects-probe';
 
 /**
  * Redis dies under load and comes back. Against the real built api and worker on a private redis-server with
- * AOF (fsync on every write), killed with SIGKILL mid-load and restarted on the same port from its AOF:
+ * AOF and production's `appendfsync everysec` (gitops/base/redis), killed with SIGKILL mid-load and restarted
+ * on the same port from its AOF:
  *
  * - `/ready` of both services turns 503 within 5 s; `POST /api/job` answers 503 within 1 s, never hangs;
  *   neither process exits.
@@ -27,6 +28,21 @@ const LOAD_MS = 12_000;
 const KILL_AT_MS = 2_500;
 const OUTAGE_MS = 4_000;
 const READINESS_POLL_MS = 100;
+// Jobs active in the worker when Redis died cannot be marked completed; they stay `active` in Redis until their
+// lock expires, and the stalled-job check moves them back to waiting on the second pass that finds them
+// unlocked. With BullMQ's 30 s defaults that took up to a minute after the restart (and the wait below once
+// timed out); short timers make the recovery time a known bound instead of a race against a timeout.
+const WORKER_LOCK_DURATION_MS = 2_000;
+const WORKER_STALLED_INTERVAL_MS = 1_000;
+// Jobs that are certainly active when Redis dies: they finish their hold during the outage, cannot be marked
+// completed, and must come back through the stalled-job path, every run, not only when the kill happens to
+// land on an invoice job in flight.
+const HELD_JOBS = 3;
+const HOLD_MS = 2_000;
+// Reconnecting (the worker retries about every second) and processing what queued up during the outage.
+const RESUME_MARGIN_MS = 5_000;
+const STALLED_RECOVERY_BOUND_MS =
+  WORKER_LOCK_DURATION_MS + 2 * WORKER_STALLED_INTERVAL_MS + HOLD_MS + RESUME_MARGIN_MS;
 
 interface ReadinessWatch {
   /** ms (performance.now) of the first answer other than 200 at or after `since`, if any. */
@@ -85,7 +101,7 @@ describe('api + worker: Redis outage under load', () => {
   const services: RunningService[] = [];
 
   beforeAll(async () => {
-    redis = await startRedisServer({ appendOnly: true });
+    redis = await startRedisServer({ appendOnly: true, appendFsync: 'everysec' });
   });
 
   afterAll(async () => {
@@ -96,21 +112,54 @@ describe('api + worker: Redis outage under load', () => {
   it('answers 503 fast while Redis is down, recovers by itself, and loses no acknowledged job', async () => {
     const prefix = testQueuePrefix('outage');
     const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
-    const [api, worker] = await Promise.all([startService('api', { env }), startService('worker', { env })]);
+    const [api, worker] = await Promise.all([
+      startService('api', { env }),
+      startService('worker', {
+        env: {
+          ...env,
+          WORKER_LOCK_DURATION_MS: String(WORKER_LOCK_DURATION_MS),
+          WORKER_STALLED_INTERVAL_MS: String(WORKER_STALLED_INTERVAL_MS),
+        },
+      }),
+    ]);
     services.push(api, worker);
     const apiReadiness = watchReadiness(api);
     const workerReadiness = watchReadiness(worker);
 
+    const queue = openQueue(redis.url, prefix);
+    // It lives through the outage: its connection errors are expected, and unlistened they would throw.
+    queue.on('error', () => undefined);
+    const heldJobIds: string[] = [];
     let killedAt = Number.NaN;
     let redisBackAt = Number.NaN;
+    let redisBackAtEpochMs = Number.NaN;
     const outage = (async () => {
       await sleep(KILL_AT_MS);
+      for (let index = 0; index < HELD_JOBS; index++) {
+        const response = await fetch(`${api.url}/api/job`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ type: 'ping', payload: { note: `held-${index}`, holdMs: HOLD_MS } }),
+        });
+        expect(response.status).toBe(202);
+        heldJobIds.push(((await response.json()) as { id: string }).id);
+      }
+      await waitFor(
+        'the held jobs to be active',
+        async () =>
+          (await Promise.all(heldJobIds.map((id) => queue.getJobState(id)))).every(
+            (state) => state === 'active',
+          ) || undefined,
+        2_000,
+        20,
+      );
       await redis.kill();
       killedAt = performance.now();
       await sleep(OUTAGE_MS);
       const alive = { api: api.process.exitCode === null, worker: worker.process.exitCode === null };
       await redis.restart();
       redisBackAt = performance.now();
+      redisBackAtEpochMs = Date.now();
       return alive;
     })();
 
@@ -143,17 +192,29 @@ describe('api + worker: Redis outage under load', () => {
       .filter((record) => record.status === 202)
       .map((record) => ({ id: (record.body as { id: string }).id, sentAtMs: record.sentAtMs }));
 
-    const queue = openQueue(redis.url, prefix);
     const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     try {
       await waitFor(
         'every acknowledged job completed',
-        async () => (await queue.getCompletedCount()) >= acknowledged.length || undefined,
+        async () => (await queue.getCompletedCount()) >= acknowledged.length + HELD_JOBS || undefined,
         30_000,
         200,
       );
+      // When the last job acknowledged before the kill (the held ones included) finished, by the worker's clock
+      // (BullMQ's finishedOn, epoch ms, same machine): those are the ones that can have been active when Redis
+      // died. The jobs
+      // acknowledged after the restart keep arriving until the load ends and say nothing about recovery.
+      const finishedOn = await Promise.all(
+        [
+          ...acknowledged.filter((job) => job.sentAtMs < killedOnLoadClock).map(({ id }) => id),
+          ...heldJobIds,
+        ].map(async (id) => (await queue.getJob(id))?.finishedOn ?? Infinity),
+      );
+      const preOutageJobsDoneAfterRestartMs = Math.max(0, ...finishedOn) - redisBackAtEpochMs;
+      const recoveredAsStalled = worker.logs.filter((line) => String(line.msg).includes('stalled')).length;
       const states = await Promise.all(acknowledged.map(({ id }) => queue.getJobState(id)));
       const lost = acknowledged.filter((_, index) => states[index] !== 'completed');
+      const heldStates = await Promise.all(heldJobIds.map((id) => queue.getJobState(id)));
       const effects = await Promise.all(
         acknowledged.map(({ id }) => client.exists(jobEffectKey(prefix, id))),
       );
@@ -178,6 +239,8 @@ describe('api + worker: Redis outage under load', () => {
         workerReadyAfterRestartS: seconds(workerReadiness.firstReadyAfter(redisBackAt)! - redisBackAt),
         failed: load.failures.length,
         lost: lost.length,
+        recoveredAsStalled,
+        preOutageJobsDoneAfterRestartS: seconds(preOutageJobsDoneAfterRestartMs),
       };
       console.log(`Redis outage: ${JSON.stringify(report)}`);
 
@@ -205,6 +268,12 @@ describe('api + worker: Redis outage under load', () => {
       // No acknowledged job lost: every one completed by the resumed worker, with its effect.
       expect(lost).toEqual([]);
       expect(effects.every((exists) => exists === 1)).toBe(true);
+      // The jobs active at the kill went through the stalled path and completed.
+      expect(heldStates).toEqual(heldJobIds.map(() => 'completed'));
+      expect(recoveredAsStalled).toBeGreaterThanOrEqual(HELD_JOBS);
+      // ...within lock expiry + two stalled checks + reconnecting of the restart, not whenever BullMQ's
+      // defaults allow.
+      expect(preOutageJobsDoneAfterRestartMs).toBeLessThan(STALLED_RECOVERY_BOUND_MS);
     } finally {
       client.disconnect();
       await queue.close();

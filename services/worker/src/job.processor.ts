@@ -1,10 +1,11 @@
 import {
   Inject,
+  Injectable,
   Logger as NestLogger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { WorkerHost } from '@nestjs/bullmq';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,10 +25,11 @@ import { JobEffects } from './job-effects';
 import { type AttemptOutcome, JobMetrics } from './job-metrics';
 
 /**
- * The worker's side of the job contract. Concurrency comes from config, so the BullMQ worker is created without
- * autorun and started once the application (metrics, probes) is up.
+ * The worker's side of the job contract. Registered as a BullMQ processor by WorkerModule, which decorates it
+ * with the worker options from config (lock and stall timing are read once, when BullMQ builds the Worker). The
+ * worker is created without autorun and started once the application (metrics, probes) is up.
  */
-@Processor(JOB_QUEUE_NAME, { autorun: false })
+@Injectable()
 export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly lifecycleLogger = new NestLogger('Worker');
 
@@ -60,7 +62,8 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
     );
     this.worker.run().catch((error: Error) => this.lifecycleLogger.error(`worker stopped: ${error.message}`));
     this.lifecycleLogger.log(
-      `processing queue ${JOB_QUEUE_NAME} with concurrency ${this.config.WORKER_CONCURRENCY}`,
+      `processing queue ${JOB_QUEUE_NAME} with concurrency ${this.config.WORKER_CONCURRENCY}, ` +
+        `lock ${this.worker.opts.lockDuration} ms, stalled-job check every ${this.worker.opts.stalledInterval} ms`,
     );
   }
 

@@ -225,3 +225,53 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
     expect(text).toMatch(/^jobs_processed_total\{job_type="ping",outcome="failed"\} 1$/m);
   });
 });
+
+describe('with WORKER_LOCK_DURATION_MS and WORKER_STALLED_INTERVAL_MS set', () => {
+  const prefix = testQueuePrefix('stall-timers');
+  const lockDurationMs = 2_000;
+  let worker: RunningService;
+  let queue: Queue;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    worker = await startService('worker', {
+      env: {
+        REDIS_URL: redisUrl,
+        QUEUE_PREFIX: prefix,
+        WORKER_LOCK_DURATION_MS: String(lockDurationMs),
+        WORKER_STALLED_INTERVAL_MS: '1000',
+      },
+    });
+    queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
+    redis = new Redis(redisUrl);
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await queue?.close();
+    await worker?.stop();
+    await deleteQueueKeys(redisUrl, prefix);
+  });
+
+  it('locks a running job for WORKER_LOCK_DURATION_MS, not BullMQ default 30 s, and says so at start', async () => {
+    await queue.add(
+      'ping',
+      { payload: { holdMs: 1_500 }, requestId: 'req-lock' },
+      { ...defaultJobOptions, jobId: 'held' },
+    );
+    const lockTtlMs = await waitFor(
+      'the job to be active with a lock',
+      async () => {
+        const ttl = await redis.pttl(`${prefix}:jobs:held:lock`);
+        return ttl > 0 ? ttl : undefined;
+      },
+      5_000,
+      20,
+    );
+    expect(lockTtlMs).toBeLessThanOrEqual(lockDurationMs);
+    await worker.waitForLog((line) =>
+      String(line.msg).includes('lock 2000 ms, stalled-job check every 1000 ms'),
+    );
+    await waitFor('the job to complete', async () => (await queue.getJobState('held')) === 'completed');
+  });
+});
