@@ -18,6 +18,10 @@ import { openQueue } from '../../common/test/chaos/job-effects-probe';
  */
 
 const JOB_COUNT = 5_000;
+// Redis' maxmemory in the manifests (gitops/base/redis); retained jobs may take at most a quarter of it, the rest
+// is for the backlog of waiting jobs, the effect records and headroom before writes are refused.
+const REDIS_MAXMEMORY_BYTES = 256 * 2 ** 20;
+const RETAINED_JOBS_BUDGET_BYTES = REDIS_MAXMEMORY_BYTES / 4;
 
 async function usedMemory(client: Redis): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))![1]);
@@ -39,7 +43,7 @@ describe('Redis footprint of a job', () => {
     await redis?.stop();
   });
 
-  it(`stays within 2 KB per waiting and 4 KB per completed invoice job (${JOB_COUNT} jobs)`, async () => {
+  it(`stays within 2 KB per waiting and 4 KB per completed invoice job (${JOB_COUNT} jobs), and retention fits a quarter of maxmemory`, async () => {
     const prefix = testQueuePrefix('footprint');
     const queue = openQueue(redis.url, prefix);
     try {
@@ -79,12 +83,17 @@ describe('Redis footprint of a job', () => {
 
       const perWaitingJob = (waiting - empty) / JOB_COUNT;
       const perCompletedJob = (completed - empty) / JOB_COUNT;
+      // The retention counts bound what finished jobs can hold in Redis; a failed job is sized like a completed
+      // one here (its stack trace instead of a result).
       const retainedCompleted = defaultJobOptions.removeOnComplete.count;
+      const retainedFailed = defaultJobOptions.removeOnFail.count;
+      const retainedBytesAtMost = (retainedCompleted + retainedFailed) * perCompletedJob;
       console.log(
-        `Redis footprint: ${JSON.stringify({ jobs: JOB_COUNT, bytesPerWaitingJob: Math.round(perWaitingJob), bytesPerCompletedJob: Math.round(perCompletedJob), retainedCompletedJobsAtMost: retainedCompleted, mebibytesForThem: Math.round((retainedCompleted * perCompletedJob) / 2 ** 20) })}`,
+        `Redis footprint: ${JSON.stringify({ jobs: JOB_COUNT, bytesPerWaitingJob: Math.round(perWaitingJob), bytesPerCompletedJob: Math.round(perCompletedJob), retainedCompletedAtMost: retainedCompleted, retainedFailedAtMost: retainedFailed, retainedMebibytesAtMost: Math.round(retainedBytesAtMost / 2 ** 20), budgetMebibytes: RETAINED_JOBS_BUDGET_BYTES / 2 ** 20 })}`,
       );
       expect(perWaitingJob).toBeLessThan(2_048);
       expect(perCompletedJob).toBeLessThan(4_096);
+      expect(retainedBytesAtMost).toBeLessThan(RETAINED_JOBS_BUDGET_BYTES);
     } finally {
       await queue.close();
     }
