@@ -28,6 +28,16 @@ export const httpMetricProviders = [
 /** Route label for requests that matched no route: raw URLs would give attackers unbounded label cardinality. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+/**
+ * Server-error codes whose series exist from start-up, at 0, for every registered route and method. A counter
+ * series otherwise appears only with its first increment, and `rate()` needs two samples of it: the canary's
+ * error-rate query (`... status_code=~"5.." ... or vector(0)`) would read 0 for a bad canary's first errors
+ * and could pass its first measurement. 500 is what a failing handler answers, 503 what the API answers when
+ * Redis is unavailable. Bounded: routes × methods × 2 (12 counter series today), never driven by traffic; the
+ * HEAD twins Fastify adds to every GET route are left out, they would double it for requests nobody sends.
+ */
+export const PRE_INITIALISED_STATUS_CODES = ['500', '503'] as const;
+
 @Injectable()
 export class HttpMetrics {
   constructor(
@@ -40,6 +50,20 @@ export class HttpMetrics {
    * including the ones Fastify gives before Nest sees the request (404, 413, 415, malformed JSON).
    */
   instrument(fastify: FastifyInstance): void {
+    // Called before Nest registers its routes (at listen), so every route passes through this hook.
+    fastify.addHook('onRoute', (route) => {
+      const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter(
+        (method) => method !== 'HEAD',
+      );
+      for (const method of methods)
+        for (const statusCode of PRE_INITIALISED_STATUS_CODES) {
+          const labels = { method, route: route.url, status_code: statusCode };
+          this.requests.inc(labels, 0);
+          // The latency query sums every status code: a slow error series appearing late would be missing
+          // from the canary's first p99 as well.
+          this.duration.zero(labels);
+        }
+    });
     fastify.addHook('onResponse', (request, reply, done) => {
       const labels = {
         method: request.method,

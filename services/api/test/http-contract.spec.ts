@@ -59,6 +59,32 @@ describe('probes and status', () => {
     ]);
   });
 
+  it('exports zero 500 and 503 series for every route from start-up, so a canary error rate is right from its first errors', async () => {
+    // Before any /api request: only the probes have been called.
+    const { text } = await request(api.url).get('/metrics').expect(200);
+    const zeroServerErrors = text
+      .split('\n')
+      .filter((line) => /^http_requests_total\{.*status_code="50[03]"\} 0$/.test(line));
+    const routes = [
+      'GET /api/status',
+      'POST /api/job',
+      'GET /api/job/:id',
+      'GET /health',
+      'GET /ready',
+      'GET /metrics',
+    ];
+    for (const route of routes) {
+      const [method, path] = route.split(' ');
+      for (const statusCode of ['500', '503']) {
+        const labels = `method="${method}",route="${path}",status_code="${statusCode}"`;
+        expect(zeroServerErrors).toContain(`http_requests_total{${labels}} 0`);
+        expect(text).toContain(`http_request_duration_seconds_count{${labels}} 0`);
+      }
+    }
+    // Bounded by the routes, not by traffic: exactly routes × 2, no HEAD twins.
+    expect(zeroServerErrors).toHaveLength(routes.length * 2);
+  });
+
   it('serves Prometheus text on /metrics with process metrics and app_info', async () => {
     const response = await request(api.url).get('/metrics').expect(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
