@@ -166,6 +166,20 @@ const BROKEN: Record<string, () => void> = {
     const violations = run('resources', trees);
     expectViolation(violations, 'Rollout/worker container "worker"', /no resources.limits.memory/);
     expectViolation(violations, 'Rollout/worker container "worker"', /requests cpu 4 above its limit 2/);
+    // The sizes of gitops/base before they were measured: the API was OOM-killed under load at 256Mi.
+    const unmeasured = breakObject(STAGING, 'Rollout', 'api', (o) => {
+      container(o, 'api').resources = {
+        requests: { cpu: '100m', memory: '128Mi' },
+        limits: { cpu: '1', memory: '256Mi' },
+      };
+    });
+    const sizing = run('resources', unmeasured);
+    expectViolation(sizing, 'Rollout/api container "api"', /requests memory 128Mi, below .* idle footprint/);
+    expectViolation(
+      sizing,
+      'Rollout/api container "api"',
+      /limits memory 256Mi, under 377 MiB .* OOM-killed/,
+    );
   },
   'immutable-image-tags': () => {
     const ours = breakObject(PROD, 'Rollout', 'api', (o) => {
@@ -244,6 +258,14 @@ const BROKEN: Record<string, () => void> = {
       run('hpa-consistent', metrics),
       'HorizontalPodAutoscaler/api',
       /does not scale on memory/,
+    );
+    const idleTrips = breakObject(DEV, 'Rollout', 'worker', (o) => {
+      container(o, 'worker').resources.requests.memory = '160Mi';
+    });
+    expectViolation(
+      run('hpa-consistent', idleTrips),
+      'gitops/envs/dev: HorizontalPodAutoscaler/worker',
+      /scales out at 80% of a 160 MiB memory request = 128 MiB, which .* idle footprint \(150 MiB\)/,
     );
   },
   'env-sizing': () => {
@@ -393,6 +415,34 @@ const BROKEN: Record<string, () => void> = {
       'Rollout/api container "api"',
       /needs 25s to stop \(preStop 5s \+ SHUTDOWN_TIMEOUT_MS 20000\).*terminationGracePeriodSeconds 20s/,
     );
+  },
+  'redis-memory-headroom': () => {
+    // The sizes before this rule: maxmemory 200mb in a 320Mi container.
+    const tight = breakObject(PROD, 'StatefulSet', 'redis', (o) => {
+      container(o, 'redis').resources.limits.memory = '320Mi';
+    });
+    expectViolation(
+      run('redis-memory-headroom', tight),
+      'gitops/envs/prod: StatefulSet/redis container "redis"',
+      /limits memory 320Mi, under twice maxmemory 256mb/,
+    );
+    const trees = structuredClone(rendered);
+    const dev = trees.find((t) => t.source === DEV) as RenderedTree;
+    const config = dev.objects.find(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('redis-config-'),
+    ) as K8sObject;
+    config.data['redis.conf'] = config.data['redis.conf']
+      .replace(/^maxmemory .*$/m, 'maxmemory 1gb')
+      .replace(/^maxmemory-policy .*$/m, 'maxmemory-policy allkeys-lru');
+    const violations = run('redis-memory-headroom', trees);
+    expectViolation(
+      violations,
+      'StatefulSet/redis container "redis"',
+      /requests memory 320Mi, less than maxmemory 1gb/,
+    );
+    expectViolation(violations, 'StatefulSet/redis container "redis"', /maxmemory-policy noeviction/);
+    config.data['redis.conf'] = config.data['redis.conf'].replace(/^maxmemory .*$/m, '');
+    expectViolation(run('redis-memory-headroom', trees), 'StatefulSet/redis', /sets no maxmemory/);
   },
   'no-service-account-token': () => {
     const trees = breakObject(DEV, 'Rollout', 'worker', (o) => {

@@ -30,6 +30,16 @@ import {
 /** Replicas each environment runs per service (docs/gitops.md); staging sits strictly between. */
 export const ENV_REPLICAS = { dev: 1, prod: 3 } as const;
 
+/**
+ * Resident memory of our Node services as measured (docs/gitops.md, "Sizing"): the idle footprint after
+ * start-up and the peak under load. A memory request below the idle footprint misplaces the pod and trips a
+ * memory HPA at rest; a limit below the peak (with headroom) gets the process OOM-killed under load.
+ */
+export const SERVICE_MEMORY_MIB = { idle: 150, peak: 290 } as const;
+/** Headroom of the memory limit over the measured peak (GC timing, larger payloads, a busier node). */
+const MEMORY_LIMIT_HEADROOM = 1.3;
+const MIB = 1024 * 1024;
+
 /** The label the kube-prometheus-stack Prometheus selects ServiceMonitors by (argocd/platform). */
 export const SCRAPE_SELECTOR_LABEL = 'release';
 
@@ -159,6 +169,82 @@ const podSecurityRestricted: Rule = {
   },
 };
 
+const REDIS_MEMORY_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1000,
+  kb: 1024,
+  m: 1000 ** 2,
+  mb: 1024 ** 2,
+  g: 1000 ** 3,
+  gb: 1024 ** 3,
+};
+
+/** A redis.conf memory size (`256mb`: Redis' own units, case-insensitive), in bytes. */
+export function parseRedisMemory(text: string): number | undefined {
+  const match = /^(\d+)([kmg]?b?)$/i.exec(text.trim());
+  return match ? Number(match[1]) * REDIS_MEMORY_UNITS[match[2].toLowerCase()] : undefined;
+}
+
+function redisDirective(conf: string, name: string): string | undefined {
+  const line = conf
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.toLowerCase().startsWith(`${name} `))
+    .pop();
+  return line?.slice(name.length).trim();
+}
+
+const redisMemoryHeadroom: Rule = {
+  name: 'redis-memory-headroom',
+  summary:
+    'a Redis container mounting a redis.conf sets maxmemory with noeviction, requests at least maxmemory and limits at least twice it (the AOF rewrite forks)',
+  check(trees) {
+    const found: Violation[] = [];
+    for (const tree of envTrees(trees)) {
+      for (const workload of workloads(tree)) {
+        const volumes: K8sObject[] = podSpec(workload).volumes ?? [];
+        for (const { container, label } of containersOf(workload)) {
+          for (const mount of container.volumeMounts ?? []) {
+            const configMapName = volumes.find((v) => v.name === mount.name)?.configMap?.name;
+            const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === configMapName);
+            const conf: string | undefined = configMap?.data?.['redis.conf'];
+            if (!configMap || conf === undefined) continue;
+            const report = (message: string) =>
+              found.push(violation(this.name, where(tree, workload, label), message));
+            const maxmemoryText = redisDirective(conf, 'maxmemory');
+            const maxmemory = maxmemoryText ? parseRedisMemory(maxmemoryText) : undefined;
+            if (!maxmemory) {
+              report(
+                `${objectName(configMap)} redis.conf sets no maxmemory: without it Redis grows until the container is OOM-killed; set one`,
+              );
+              continue;
+            }
+            if (redisDirective(conf, 'maxmemory-policy') !== 'noeviction') {
+              report(
+                `${objectName(configMap)} redis.conf must set maxmemory-policy noeviction: an evicting Redis deletes BullMQ's job keys`,
+              );
+            }
+            const request = container.resources?.requests?.memory;
+            const limit = container.resources?.limits?.memory;
+            if (request !== undefined && parseQuantity(request) < maxmemory) {
+              report(
+                `requests memory ${request}, less than maxmemory ${maxmemoryText}: a full Redis would not fit`,
+              );
+            }
+            if (limit !== undefined && parseQuantity(limit) < 2 * maxmemory) {
+              report(
+                `limits memory ${limit}, under twice maxmemory ${maxmemoryText}: the AOF rewrite's fork copies pages on write and can be OOM-killed; raise the limit or lower maxmemory`,
+              );
+            }
+          }
+        }
+      }
+    }
+    return found;
+  },
+};
+
 const probes: Rule = {
   name: 'probes',
   summary:
@@ -203,7 +289,8 @@ const probes: Rule = {
 
 const resources: Rule = {
   name: 'resources',
-  summary: 'every container sets cpu and memory requests and limits, requests not above limits',
+  summary:
+    'every container sets cpu and memory requests and limits, requests not above limits; the services at least their measured idle memory (request) and peak with headroom (limit)',
   check(trees) {
     const found: Violation[] = [];
     for (const tree of trees) {
@@ -225,6 +312,20 @@ const resources: Rule = {
                 `requests ${resource} ${request} above its limit ${limit}: lower the request or raise the limit`,
               );
             }
+          }
+          if (!String(container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`)) continue;
+          const memoryRequest = container.resources?.requests?.memory;
+          const memoryLimit = container.resources?.limits?.memory;
+          if (memoryRequest !== undefined && parseQuantity(memoryRequest) < SERVICE_MEMORY_MIB.idle * MIB) {
+            report(
+              `requests memory ${memoryRequest}, below the service's measured idle footprint of ${SERVICE_MEMORY_MIB.idle} MiB: raise it`,
+            );
+          }
+          const neededLimit = Math.ceil(SERVICE_MEMORY_MIB.peak * MEMORY_LIMIT_HEADROOM);
+          if (memoryLimit !== undefined && parseQuantity(memoryLimit) < neededLimit * MIB) {
+            report(
+              `limits memory ${memoryLimit}, under ${neededLimit} MiB (measured peak ${SERVICE_MEMORY_MIB.peak} MiB + ${Math.round((MEMORY_LIMIT_HEADROOM - 1) * 100)}%): the process would be OOM-killed under load; raise it`,
+            );
           }
         }
       }
@@ -421,6 +522,23 @@ const hpaConsistent: Rule = {
         for (const resource of ['cpu', 'memory']) {
           if (!scaledOn.includes(resource))
             report(`does not scale on ${resource}: add a Resource metric for it`);
+        }
+        // A Node process does not give memory back: a memory target its idle footprint already meets keeps
+        // the HPA at maxReplicas for good.
+        const memoryTarget = (hpa.spec?.metrics ?? []).find(
+          (m: K8sObject) => m.type === 'Resource' && m.resource?.name === 'memory',
+        )?.resource?.target;
+        const serviceContainers = (podSpec(workload).containers ?? []).filter((c: K8sObject) =>
+          String(c.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`),
+        );
+        if (memoryTarget?.type === 'Utilization' && serviceContainers.length > 0) {
+          const request = totalRequest(workload, 'memory');
+          const threshold = (request * memoryTarget.averageUtilization) / 100;
+          if (threshold <= SERVICE_MEMORY_MIB.idle * MIB * serviceContainers.length) {
+            report(
+              `scales out at ${memoryTarget.averageUtilization}% of a ${Math.round(request / MIB)} MiB memory request = ${Math.round(threshold / MIB)} MiB, which the service's measured idle footprint (${SERVICE_MEMORY_MIB.idle} MiB) already reaches: raise the request or the target`,
+            );
+          }
         }
       }
     }
@@ -1305,6 +1423,7 @@ const notificationsWired: Rule = {
 export const RULES: Rule[] = [
   contractNames,
   podSecurityRestricted,
+  redisMemoryHeadroom,
   probes,
   resources,
   immutableImageTags,
