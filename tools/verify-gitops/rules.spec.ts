@@ -416,6 +416,37 @@ const BROKEN: Record<string, () => void> = {
       /needs 25s to stop \(preStop 5s \+ SHUTDOWN_TIMEOUT_MS 20000\).*terminationGracePeriodSeconds 20s/,
     );
   },
+  'node-writable-tmp': () => {
+    const noTmp = breakObject(PROD, 'Rollout', 'api', (o) => {
+      container(o, 'api').volumeMounts = [];
+    });
+    expectViolation(
+      run('node-writable-tmp', noTmp),
+      'gitops/envs/prod: Rollout/api container "api"',
+      /read-only root filesystem but no writable emptyDir at \/tmp/,
+    );
+    const readOnlyTmp = breakObject(DEV, 'Rollout', 'worker', (o) => {
+      container(o, 'worker').volumeMounts[0].readOnly = true;
+    });
+    expectViolation(
+      run('node-writable-tmp', readOnlyTmp),
+      'Rollout/worker container "worker"',
+      /no writable emptyDir at \/tmp/,
+    );
+    const unbounded = breakObject(STAGING, 'Rollout', 'worker', (o) => {
+      const tmp = o.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'tmp');
+      delete tmp.emptyDir.sizeLimit;
+    });
+    expectViolation(run('node-writable-tmp', unbounded), 'Rollout/worker container "worker"', /no sizeLimit/);
+    const cacheElsewhere = breakObject(PROD, 'Rollout', 'api', (o) => {
+      container(o, 'api').env.push({ name: 'NODE_COMPILE_CACHE', value: '/app/.cache' });
+    });
+    expectViolation(
+      run('node-writable-tmp', cacheElsewhere),
+      'Rollout/api container "api"',
+      /NODE_COMPILE_CACHE=\/app\/.cache is not on a writable emptyDir/,
+    );
+  },
   'redis-memory-headroom': () => {
     // The sizes before this rule: maxmemory 200mb in a 320Mi container.
     const tight = breakObject(PROD, 'StatefulSet', 'redis', (o) => {

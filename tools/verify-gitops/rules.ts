@@ -169,6 +169,62 @@ const podSecurityRestricted: Rule = {
   },
 };
 
+/** Where a container can write: mount paths of its writable emptyDir volumes, with the volume. */
+function writableEmptyDirMounts(
+  workload: K8sObject,
+  container: K8sObject,
+): { path: string; volume: K8sObject }[] {
+  const volumes: K8sObject[] = podSpec(workload).volumes ?? [];
+  return (container.volumeMounts ?? []).flatMap((mount: K8sObject) => {
+    const volume = volumes.find((v) => v.name === mount.name);
+    return volume?.emptyDir && mount.readOnly !== true ? [{ path: String(mount.mountPath), volume }] : [];
+  });
+}
+
+function isUnder(path: string, directory: string): boolean {
+  const base = directory.replace(/\/+$/, '');
+  return path === base || path.startsWith(`${base}/`);
+}
+
+const nodeWritableTmp: Rule = {
+  name: 'node-writable-tmp',
+  summary:
+    'each service container with a read-only root filesystem has a writable, size-limited emptyDir at /tmp, and NODE_COMPILE_CACHE (if set) lies on one',
+  check(trees) {
+    const found: Violation[] = [];
+    for (const tree of trees) {
+      for (const workload of workloads(tree)) {
+        for (const { container, label } of containersOf(workload)) {
+          // Our Node services write the compile cache (NODE_COMPILE_CACHE, else the OS temp dir) and Node's
+          // own temp files; third-party images say for themselves where they write.
+          if (!String(container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`)) continue;
+          if (container.securityContext?.readOnlyRootFilesystem !== true) continue;
+          const report = (message: string) =>
+            found.push(violation(this.name, where(tree, workload, label), message));
+          const writable = writableEmptyDirMounts(workload, container);
+          const tmp = writable.find((mount) => isUnder('/tmp', mount.path));
+          if (!tmp) {
+            report(
+              'has a read-only root filesystem but no writable emptyDir at /tmp: Node (and its compile cache) would fail to write there; mount one',
+            );
+          } else if (tmp.volume.emptyDir.sizeLimit === undefined) {
+            report(
+              `its /tmp emptyDir "${tmp.volume.name}" has no sizeLimit: set one so a runaway writer is evicted instead of filling the node's disk`,
+            );
+          }
+          const cacheDirectory = containerEnvValue(tree, container, 'NODE_COMPILE_CACHE');
+          if (cacheDirectory && !writable.some((mount) => isUnder(cacheDirectory, mount.path))) {
+            report(
+              `NODE_COMPILE_CACHE=${cacheDirectory} is not on a writable emptyDir: point it under /tmp or mount one there`,
+            );
+          }
+        }
+      }
+    }
+    return found;
+  },
+};
+
 const REDIS_MEMORY_UNITS: Record<string, number> = {
   '': 1,
   b: 1,
@@ -1423,6 +1479,7 @@ const notificationsWired: Rule = {
 export const RULES: Rule[] = [
   contractNames,
   podSecurityRestricted,
+  nodeWritableTmp,
   redisMemoryHeadroom,
   probes,
   resources,
