@@ -4,8 +4,9 @@
  *   import { freePort, startRedisServer, startService, testQueuePrefix, deleteQueueKeys, sharedRedisUrl } from '<rel>/services/common/test/support';
  *
  * - `freePort()`: a TCP port free on 127.0.0.1 right now (never a fixed port, so suites run in parallel).
- * - `startRedisServer({ appendOnly })`: a private `redis-server` on a spare port, for tests that stop, kill or
- *   restart Redis; `stop()`, `kill()` (SIGKILL), `restart()` (same port, same data dir).
+ * - `startRedisServer({ appendOnly, appendFsync })`: a private `redis-server` on a spare port, for tests that
+ *   stop, kill or restart Redis (`appendFsync: 'everysec'` is production's setting, `'always'` the default
+ *   here); `stop()`, `kill()` (SIGKILL), `restart()` (same port, same data dir).
  * - `startService('api' | 'worker', { env, waitUntil })`: spawn the built `services/<name>/dist/main.js` as a real
  *   process (the build is brought up to date first), wait for `/ready` = 200 (or only `/health`, or nothing),
  *   collect its JSON log lines, and `stop(signal)` it, resolving with the exit code.
