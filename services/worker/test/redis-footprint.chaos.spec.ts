@@ -18,10 +18,31 @@ import { openQueue } from '../../common/test/chaos/job-effects-probe';
  */
 
 const JOB_COUNT = 5_000;
+// Failed jobs take every attempt's backoff (about 15 s for the contract's 5) before they land in the failed set.
+const FAILED_JOB_COUNT = 1_000;
 // Redis' maxmemory in the manifests (gitops/base/redis); retained jobs may take at most a quarter of it, the rest
 // is for the backlog of waiting jobs, the effect records and headroom before writes are refused.
 const REDIS_MAXMEMORY_BYTES = 256 * 2 ** 20;
 const RETAINED_JOBS_BUDGET_BYTES = REDIS_MAXMEMORY_BYTES / 4;
+
+function invoiceJob(invoiceId: string) {
+  return {
+    name: 'invoice.total',
+    data: {
+      payload: {
+        invoiceId,
+        currency: 'EUR',
+        taxRatePercent: 20,
+        lines: [
+          { sku: 'sku-1', quantity: 2, unitPriceCents: 1250 },
+          { sku: 'shipping', quantity: 1, unitPriceCents: 495 },
+        ],
+      },
+      requestId: '7f9c2ba4-e88f-4a4b-9d4f-0123456789ab',
+    } satisfies JobData,
+    opts: defaultJobOptions,
+  };
+}
 
 async function usedMemory(client: Redis): Promise<number> {
   return Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))![1]);
@@ -50,24 +71,7 @@ describe('Redis footprint of a job', () => {
       await queue.waitUntilReady();
       const empty = await usedMemory(client);
       for (let start = 0; start < JOB_COUNT; start += 500) {
-        await queue.addBulk(
-          Array.from({ length: 500 }, (_, offset) => ({
-            name: 'invoice.total',
-            data: {
-              payload: {
-                invoiceId: `inv-${start + offset}`,
-                currency: 'EUR',
-                taxRatePercent: 20,
-                lines: [
-                  { sku: 'sku-1', quantity: 2, unitPriceCents: 1250 },
-                  { sku: 'shipping', quantity: 1, unitPriceCents: 495 },
-                ],
-              },
-              requestId: '7f9c2ba4-e88f-4a4b-9d4f-0123456789ab',
-            } satisfies JobData,
-            opts: defaultJobOptions,
-          })),
-        );
+        await queue.addBulk(Array.from({ length: 500 }, (_, offset) => invoiceJob(`inv-${start + offset}`)));
       }
       const waiting = await usedMemory(client);
       worker = await startService('worker', {
@@ -80,16 +84,38 @@ describe('Redis footprint of a job', () => {
         200,
       );
       const completed = await usedMemory(client);
+      expect(await worker.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+
+      // The same jobs failing every attempt: a failed job keeps a stack trace per attempt instead of a result.
+      await queue.addBulk(
+        Array.from({ length: FAILED_JOB_COUNT }, (_, index) => invoiceJob(`failing-${index}`)),
+      );
+      worker = await startService('worker', {
+        env: {
+          REDIS_URL: redis.url,
+          QUEUE_PREFIX: prefix,
+          LOG_LEVEL: 'error',
+          WORKER_CONCURRENCY: '20',
+          CHAOS_JOB_FAILURE_RATIO: '1',
+        },
+      });
+      await waitFor(
+        'every failing job failed for good',
+        async () => (await queue.getFailedCount()) === FAILED_JOB_COUNT || undefined,
+        90_000,
+        500,
+      );
+      const failed = await usedMemory(client);
 
       const perWaitingJob = (waiting - empty) / JOB_COUNT;
       const perCompletedJob = (completed - empty) / JOB_COUNT;
-      // The retention counts bound what finished jobs can hold in Redis; a failed job is sized like a completed
-      // one here (its stack trace instead of a result).
+      const perFailedJob = (failed - completed) / FAILED_JOB_COUNT;
+      // The retention counts bound what finished jobs can hold in Redis.
       const retainedCompleted = defaultJobOptions.removeOnComplete.count;
       const retainedFailed = defaultJobOptions.removeOnFail.count;
-      const retainedBytesAtMost = (retainedCompleted + retainedFailed) * perCompletedJob;
+      const retainedBytesAtMost = retainedCompleted * perCompletedJob + retainedFailed * perFailedJob;
       console.log(
-        `Redis footprint: ${JSON.stringify({ jobs: JOB_COUNT, bytesPerWaitingJob: Math.round(perWaitingJob), bytesPerCompletedJob: Math.round(perCompletedJob), retainedCompletedAtMost: retainedCompleted, retainedFailedAtMost: retainedFailed, retainedMebibytesAtMost: Math.round(retainedBytesAtMost / 2 ** 20), budgetMebibytes: RETAINED_JOBS_BUDGET_BYTES / 2 ** 20 })}`,
+        `Redis footprint: ${JSON.stringify({ jobs: JOB_COUNT, failedJobs: FAILED_JOB_COUNT, bytesPerWaitingJob: Math.round(perWaitingJob), bytesPerCompletedJob: Math.round(perCompletedJob), bytesPerFailedJob: Math.round(perFailedJob), retainedCompletedAtMost: retainedCompleted, retainedFailedAtMost: retainedFailed, retainedMebibytesAtMost: Math.round(retainedBytesAtMost / 2 ** 20), budgetMebibytes: RETAINED_JOBS_BUDGET_BYTES / 2 ** 20 })}`,
       );
       expect(perWaitingJob).toBeLessThan(2_048);
       expect(perCompletedJob).toBeLessThan(4_096);
