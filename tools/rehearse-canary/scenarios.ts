@@ -36,7 +36,8 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
     scenario: { kind: 'api', name: 'api-no-5xx', canary: {} },
     expectedPhase: 'Successful',
     expectedDecision: 'promote',
-    purpose: 'a canary that never answered 5xx (its error series does not exist) is promoted, not errored',
+    purpose:
+      'a canary that never answered 5xx (its 5xx series stay at 0, or do not exist) is promoted, not errored',
   },
   'api-no-traffic': {
     scenario: { kind: 'api', name: 'api-no-traffic', canary: {}, canaryTakesTraffic: false },
