@@ -4,7 +4,7 @@ import { ConnectionDrain } from './connection-drain';
 import { HttpMetrics, httpMetricProviders } from './http-metrics';
 import { JobsController } from './jobs.controller';
 import { JobsService, jobsEnqueuedProvider } from './jobs.service';
-import { StatusController } from './status.controller';
+import { StatusReporter } from './status';
 
 @Module({})
 export class AppModule {
@@ -12,8 +12,15 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [CommonModule.forService(config, 'producer')],
-      controllers: [StatusController, JobsController],
-      providers: [JobsService, jobsEnqueuedProvider, HttpMetrics, ...httpMetricProviders, ConnectionDrain],
+      controllers: [JobsController],
+      providers: [
+        StatusReporter,
+        JobsService,
+        jobsEnqueuedProvider,
+        HttpMetrics,
+        ...httpMetricProviders,
+        ConnectionDrain,
+      ],
     };
   }
 }

@@ -22,6 +22,7 @@ import { injectChaos } from './chaos';
 import { ConnectionDrain } from './connection-drain';
 import { JsonErrorFilter } from './http-errors';
 import { HttpMetrics } from './http-metrics';
+import { serveStatus, StatusReporter } from './status';
 
 const packageVersion = ownPackageVersion(__dirname);
 
@@ -61,6 +62,7 @@ async function bootstrap(): Promise<void> {
     done();
   });
   app.get(HttpMetrics).instrument(fastify);
+  serveStatus(fastify, app.get(StatusReporter));
   app.get(ConnectionDrain).attach(fastify);
   logEveryRequest(fastify, logger);
   injectChaos(fastify, { errorRatio: config.CHAOS_ERROR_RATIO, latencyMs: config.CHAOS_LATENCY_MS });
