@@ -173,12 +173,20 @@ async function drainRate(
   try {
     const started = performance.now();
     await queue.resume();
+    // Drained means nothing left to run. Not "jobCount completed": retention (removeOnComplete, at most 10,000
+    // kept) removes completed jobs while the phase runs, so the completed count never reaches 20,000.
     await waitFor(
       'the queue to drain',
-      async () => (await queue.getCompletedCount()) >= jobCount,
+      async () => {
+        const counts = await queue.getJobCounts('waiting', 'paused', 'active', 'delayed', 'prioritized');
+        return Object.values(counts).every((count) => count === 0);
+      },
       300_000,
       20,
     );
+    const failed = await queue.getFailedCount();
+    if (failed > 0)
+      throw new Error(`${failed} no-op jobs failed: the drain rate would not measure completions`);
     return jobCount / ((performance.now() - started) / 1000);
   } finally {
     await stopConsumer();
