@@ -173,12 +173,13 @@ async function drainRate(
   try {
     const started = performance.now();
     await queue.resume();
-    // Drained means nothing left to run. Not "jobCount completed": retention (removeOnComplete, at most 10,000
-    // kept) removes completed jobs while the phase runs, so the completed count never reaches 20,000.
+    // Drained means nothing left to run (a paused queue's jobs count as waiting). Not "jobCount completed":
+    // retention (removeOnComplete, at most 10,000 kept) removes completed jobs while the phase runs, so the
+    // completed count never reaches 20,000.
     await waitFor(
       'the queue to drain',
       async () => {
-        const counts = await queue.getJobCounts('waiting', 'paused', 'active', 'delayed', 'prioritized');
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         return Object.values(counts).every((count) => count === 0);
       },
       300_000,
