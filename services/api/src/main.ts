@@ -5,12 +5,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import {
-  type ApiConfig,
-  ConfigError,
   createBootstrapLogger,
   describeRedis,
   exitGracefullyOnSignals,
   exitOnUncaughtErrors,
+  loadConfigOrExit,
   ownPackageVersion,
   loadApiConfig,
   logEveryRequest,
@@ -26,22 +25,8 @@ import { serveStatus, StatusReporter } from './status';
 
 const packageVersion = ownPackageVersion(__dirname);
 
-function loadConfigOrExit(): ApiConfig {
-  try {
-    return loadApiConfig(process.env, packageVersion);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    createBootstrapLogger({ app: 'api', version: packageVersion }).fatal(
-      { variables: error.variables },
-      error.message,
-    );
-    // EX_CONFIG from sysexits.h: a configuration error, not a crash.
-    process.exit(78);
-  }
-}
-
 async function bootstrap(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('api', packageVersion, loadApiConfig);
   const logger = createBootstrapLogger(config, config.LOG_LEVEL);
   exitOnUncaughtErrors(logger);
 

@@ -1,5 +1,31 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { ConfigError, type ServiceIdentity } from './config';
+import { createBootstrapLogger } from './logging';
+
+/** EX_CONFIG from sysexits.h: a configuration error, not a crash. */
+const EXIT_CONFIG_ERROR = 78;
+
+/**
+ * Validates the environment before anything else starts: a bad value stops the process with one fatal line
+ * naming every offending variable, and exit code 78.
+ */
+export function loadConfigOrExit<Config>(
+  app: ServiceIdentity['app'],
+  packageVersion: string,
+  load: (env: NodeJS.ProcessEnv, packageVersion: string) => Config,
+): Config {
+  try {
+    return load(process.env, packageVersion);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    createBootstrapLogger({ app, version: packageVersion }).fatal(
+      { variables: error.variables },
+      error.message,
+    );
+    process.exit(EXIT_CONFIG_ERROR);
+  }
+}
 
 /**
  * What turns a bug into a clean, visible crash: an exception nobody caught (outside any request handler or job,

@@ -4,40 +4,25 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import {
-  ConfigError,
   createBootstrapLogger,
   describeRedis,
   exitGracefullyOnSignals,
   exitOnUncaughtErrors,
+  loadConfigOrExit,
   ownPackageVersion,
   loadWorkerConfig,
   logEveryRequest,
-  type WorkerConfig,
 } from '@opsforge/common';
 import { WorkerModule } from './worker.module';
 
 const packageVersion = ownPackageVersion(__dirname);
-
-function loadConfigOrExit(): WorkerConfig {
-  try {
-    return loadWorkerConfig(process.env, packageVersion);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    createBootstrapLogger({ app: 'worker', version: packageVersion }).fatal(
-      { variables: error.variables },
-      error.message,
-    );
-    // EX_CONFIG from sysexits.h: a configuration error, not a crash.
-    process.exit(78);
-  }
-}
 
 /**
  * The worker is a BullMQ consumer; its small HTTP server exists for kubelet (/health, /ready) and Prometheus
  * (/metrics) only.
  */
 async function bootstrap(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('worker', packageVersion, loadWorkerConfig);
   const logger = createBootstrapLogger(config, config.LOG_LEVEL);
   exitOnUncaughtErrors(logger);
 
