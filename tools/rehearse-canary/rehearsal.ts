@@ -125,6 +125,45 @@ async function cleanUp(steps: (() => Promise<unknown>)[]): Promise<void> {
   if (failure) throw failure.reason;
 }
 
+/** What every report says about the rehearsed plan, whichever workload it is. */
+function planSummary(
+  scenario: Scenario,
+  plan: CanaryPlan,
+  settings: RehearsalSettings,
+  prometheusAddress: string,
+): Omit<RehearsalReport, 'hashes' | 'canaryBuild' | 'background' | 'runs'> {
+  return {
+    scenario: scenario.name,
+    rollout: plan.rolloutName,
+    namespace: plan.namespace,
+    environment: settings.environment,
+    templates: plan.templateNames,
+    args: {
+      ...plan.args,
+      'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${prometheusAddress})`,
+    },
+    timeScale: settings.timeScale,
+    scrapeIntervalMs: {
+      production: plan.scrapeIntervalMs,
+      rehearsal: plan.scrapeIntervalMs / settings.timeScale,
+    },
+    firstWeight: plan.firstWeight,
+  };
+}
+
+/** Takes every pod out of Prometheus and stops it, then deletes the rehearsal's queue keys. */
+async function tearDown(started: Pod[], settings: RehearsalSettings, queuePrefix: string): Promise<void> {
+  try {
+    await cleanUp([
+      ...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)),
+      ...started.map((pod) => () => pod.stop()),
+    ]);
+  } finally {
+    // After the pods are gone, so none of them writes a key back.
+    await deleteQueueKeys(settings.redisUrl, queuePrefix);
+  }
+}
+
 interface RunContext {
   plan: CanaryPlan;
   settings: RehearsalSettings;
@@ -346,21 +385,7 @@ async function rehearseApi(
     const totals = await traffic.stop();
     traffic = undefined;
     return {
-      scenario: scenario.name,
-      rollout: plan.rolloutName,
-      namespace: plan.namespace,
-      environment: settings.environment,
-      templates: plan.templateNames,
-      args: {
-        ...plan.args,
-        'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${prometheusAddress})`,
-      },
-      timeScale: settings.timeScale,
-      scrapeIntervalMs: {
-        production: plan.scrapeIntervalMs,
-        rehearsal: plan.scrapeIntervalMs / settings.timeScale,
-      },
-      firstWeight: plan.firstWeight,
+      ...planSummary(scenario, plan, settings, prometheusAddress),
       hashes,
       canaryBuild,
       background: { label: 'stable user requests', sent: totals.stable.sent, failed: totals.stable.failed },
@@ -368,15 +393,7 @@ async function rehearseApi(
     };
   } finally {
     await traffic?.stop();
-    try {
-      await cleanUp([
-        ...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)),
-        ...started.map((pod) => () => pod.stop()),
-      ]);
-    } finally {
-      // After the pods are gone, so none of them writes a key back.
-      await deleteQueueKeys(settings.redisUrl, queuePrefix);
-    }
+    await tearDown(started, settings, queuePrefix);
   }
 }
 
@@ -469,21 +486,7 @@ async function rehearseWorker(
     const produced = await jobs.stop();
     jobs = undefined;
     return {
-      scenario: scenario.name,
-      rollout: plan.rolloutName,
-      namespace: plan.namespace,
-      environment: settings.environment,
-      templates: plan.templateNames,
-      args: {
-        ...plan.args,
-        'prometheus-address': `${plan.args['prometheus-address']} (rehearsal: ${settings.prometheus.url})`,
-      },
-      timeScale: settings.timeScale,
-      scrapeIntervalMs: {
-        production: plan.scrapeIntervalMs,
-        rehearsal: plan.scrapeIntervalMs / settings.timeScale,
-      },
-      firstWeight: plan.firstWeight,
+      ...planSummary(scenario, plan, settings, settings.prometheus.url),
       hashes,
       canaryBuild,
       background: {
@@ -495,15 +498,7 @@ async function rehearseWorker(
     };
   } finally {
     await jobs?.stop();
-    try {
-      await cleanUp([
-        ...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)),
-        ...started.map((pod) => () => pod.stop()),
-      ]);
-    } finally {
-      // After the pods are gone, so none of them writes a key back.
-      await deleteQueueKeys(settings.redisUrl, queuePrefix);
-    }
+    await tearDown(started, settings, queuePrefix);
   }
 }
 
