@@ -45,6 +45,21 @@ describe('api: SIGTERM under load', () => {
   const prefix = testQueuePrefix('api-drain');
   const replicas: RunningService[] = [];
 
+  /** One API replica whose every /api request takes `requestLatencyMs`, draining for `shutdownTimeoutMs`. */
+  async function startSlowApi(shutdownTimeoutMs: number, requestLatencyMs: number): Promise<RunningService> {
+    const api = await startService('api', {
+      env: {
+        REDIS_URL: sharedRedisUrl(),
+        QUEUE_PREFIX: prefix,
+        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+        CHAOS_LATENCY_MS: String(requestLatencyMs),
+        LOG_LEVEL: 'warn',
+      },
+    });
+    replicas.push(api);
+    return api;
+  }
+
   afterAll(async () => {
     await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
     await deleteQueueKeys(sharedRedisUrl(), prefix);
@@ -155,16 +170,7 @@ describe('api: SIGTERM under load', () => {
   it('exits 0 within SHUTDOWN_TIMEOUT_MS when a pooling client keeps the connection of an in-flight request', async () => {
     const shutdownTimeoutMs = 2_000;
     const requestLatencyMs = 500;
-    const api = await startService('api', {
-      env: {
-        REDIS_URL: sharedRedisUrl(),
-        QUEUE_PREFIX: prefix,
-        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
-        CHAOS_LATENCY_MS: String(requestLatencyMs),
-        LOG_LEVEL: 'warn',
-      },
-    });
-    replicas.push(api);
+    const api = await startSlowApi(shutdownTimeoutMs, requestLatencyMs);
     const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
@@ -201,16 +207,7 @@ describe('api: SIGTERM under load', () => {
   it('cuts a request slower than SHUTDOWN_TIMEOUT_MS at the bound and still exits 0 before the watchdog', async () => {
     const shutdownTimeoutMs = 1_000;
     const requestLatencyMs = 4_000;
-    const api = await startService('api', {
-      env: {
-        REDIS_URL: sharedRedisUrl(),
-        QUEUE_PREFIX: prefix,
-        SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
-        CHAOS_LATENCY_MS: String(requestLatencyMs),
-        LOG_LEVEL: 'warn',
-      },
-    });
-    replicas.push(api);
+    const api = await startSlowApi(shutdownTimeoutMs, requestLatencyMs);
     const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const answered = new Promise<string>((resolve) => {
