@@ -5,6 +5,7 @@ import {
   UnsupportedConditionError,
 } from './expression';
 import { measurementPhase } from './prometheus-provider';
+import jsep from 'jsep';
 
 // The guarded shape the rollouts/ templates use: an empty vector or a NaN is neither success nor failure.
 const GUARDED_SUCCESS = 'len(result) == 1 && !isNaN(result[0]) && result[0] < 0.05';
@@ -96,6 +97,16 @@ describe('condition evaluator (expr subset used by Argo Rollouts)', () => {
     expect(evaluateCondition('asInt(result[0]) == 2', [2.9])).toBe(true);
     expect(evaluateCondition('asFloat(result[0]) == 2.5', [2.5])).toBe(true);
     expect(() => evaluateCondition('asInt(result) == 2', [2])).toThrow(ConditionRuntimeError);
+  });
+});
+
+describe("the evaluator's parser", () => {
+  it("is its own jsep: the shared module keeps JavaScript's operators for every other importer", () => {
+    expect(evaluateCondition('2 ^ 3 == 8', [])).toBe(true);
+    // JavaScript's XOR precedence, not expr's exponentiation.
+    expect(jsep.binary_ops['^']).toBe(4);
+    expect(jsep.binary_ops['===']).toBeDefined();
+    expect(jsep.binary_ops.and).toBeUndefined();
   });
 });
 
