@@ -15,7 +15,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseGoDuration } from './duration';
 import { AnalysisRun, isCompleted, metricLimits, type AnalysisPhase, type MetricSpec } from './analysis-run';
-import { deleteQueueKeys, freePort, testQueuePrefix } from '../../services/common/test/support';
+import {
+  deleteQueueKeys,
+  freePort,
+  testQueuePrefix,
+  type ServiceName,
+} from '../../services/common/test/support';
 import { Pod, podTemplateHash, sumCounter } from './instances';
 import { canaryPlan, type CanaryPlan, type KubernetesObject } from './manifests';
 import { measurePrometheusMetric, prometheusProviderOf } from './prometheus-provider';
@@ -23,24 +28,26 @@ import type { PrometheusServer } from './prometheus-server';
 import { scaleQueryDurations } from './promql';
 import { SplitTraffic, type TrafficRequest } from './traffic';
 
-export type Scenario =
+/** One rehearsed situation: the workload whose Rollout is rehearsed and how its canary build is broken. */
+export type Scenario = {
+  name: string;
+  /** false: the analysis queries an address where no Prometheus listens. */
+  prometheusReachable?: boolean;
+  /** Consecutive AnalysisRuns over the same pods (each a fresh run, as after a retry). */
+  runs?: number;
+} & (
   | {
       kind: 'api';
-      name: string;
       /** Chaos knobs of the canary build (docs/architecture.md). */
       canary: { errorRatio?: number; latencyMs?: number };
       /** false: the route never sends the canary anything (a canary that has taken no traffic). */
       canaryTakesTraffic?: boolean;
-      /** false: the analysis queries an address where no Prometheus listens. */
-      prometheusReachable?: boolean;
-      /** Consecutive AnalysisRuns over the same pods (each a fresh run, as after a retry). */
-      runs?: number;
     }
   | {
       kind: 'worker';
-      name: string;
       canary: { jobFailureRatio: number };
-    };
+    }
+);
 
 export interface RehearsalSettings {
   /** The objects of the rendered env overlay. */
@@ -168,15 +175,12 @@ interface RunContext {
   plan: CanaryPlan;
   settings: RehearsalSettings;
   prometheusAddress: string;
-  /** Sets the canary's share of the work (traffic weight, or for the worker: scaled away at 0). */
-  setCanaryWeight: (weight: number) => Promise<void> | void;
-  /** Canary work served and failed so far, and what it is counted in. */
-  canaryCounts: () => Promise<{ served: number; failed: number }>;
+  work: CanaryWork;
   canaryUnit: RunReport['canary']['unit'];
-  /** The weight the plan says, or forced (a canary that takes no traffic). */
-  weightFor: (planned: number) => number;
   /** Milliseconds since the canary took its first traffic. */
   sinceFirstTraffic: () => number;
+  /** Canary work served and failed during this run. */
+  canaryCounts: () => Promise<{ served: number; failed: number }>;
 }
 
 /**
@@ -240,7 +244,7 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
     const untilCompletion = completesAt - sinceTraffic;
     await sleep(Math.max(0, Math.min(untilRun, untilStep, untilCompletion)));
     while (scheduleIndex < schedule.length && schedule[scheduleIndex].at <= context.sinceFirstTraffic()) {
-      await context.setCanaryWeight(context.weightFor(schedule[scheduleIndex].weight));
+      await context.work.setCanaryWeight(context.work.weightFor(schedule[scheduleIndex].weight));
       settings.log?.(`  ${plan.rolloutName}: setWeight ${schedule[scheduleIndex].weight}`);
       scheduleIndex += 1;
     }
@@ -250,7 +254,7 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
   const weightAtDecision = currentWeight(schedule, decidedAfterMs, context);
   const canary = await context.canaryCounts();
   const decision = DECISIONS[run.phase]!;
-  if (decision === 'abort') await context.setCanaryWeight(0);
+  if (decision === 'abort') await context.work.setCanaryWeight(0);
   const runStartedAt = run.startedAt ?? 0;
   return {
     phase: run.phase,
@@ -283,7 +287,7 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
 function currentWeight(schedule: { at: number; weight: number }[], at: number, context: RunContext): number {
   let weight = 0;
   for (const step of schedule) if (step.at <= at) weight = step.weight;
-  return context.weightFor(weight);
+  return context.work.weightFor(weight);
 }
 
 function validateSettings(settings: RehearsalSettings): void {
@@ -294,107 +298,81 @@ function validateSettings(settings: RehearsalSettings): void {
 
 const STATUS_REQUEST: TrafficRequest = { method: 'GET', path: '/api/status' };
 
-async function rehearseApi(
-  scenario: Extract<Scenario, { kind: 'api' }>,
-  settings: RehearsalSettings,
-): Promise<RehearsalReport> {
-  const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
-  const plan = canaryPlan(settings.objects, 'api', hashes);
-  const queuePrefix = testQueuePrefix('rehearsal');
-  const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
-  const canaryBuild = {
-    CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0,
-    CHAOS_LATENCY_MS: scenario.canary.latencyMs ?? 0,
-  };
-  settings.log?.(
-    `[${scenario.name}] starting stable (${hashes.stable}) and canary (${hashes.canary}) api pods`,
-  );
-  const pods = await Promise.allSettled([
-    Pod.start({ service: 'api', hash: hashes.stable, env: { ...baseEnv, APP_VERSION: 'stable' } }),
-    Pod.start({
-      service: 'api',
-      hash: hashes.canary,
-      env: {
-        ...baseEnv,
-        APP_VERSION: 'canary',
-        CHAOS_ERROR_RATIO: String(canaryBuild.CHAOS_ERROR_RATIO),
-        CHAOS_LATENCY_MS: String(canaryBuild.CHAOS_LATENCY_MS),
-      },
-    }),
-  ]);
-  const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
-  let traffic: SplitTraffic | undefined;
-  try {
-    const failure = pods.find((pod) => pod.status === 'rejected');
-    if (failure) throw (failure as PromiseRejectedResult).reason;
-    const [stable, canary] = started;
-    for (const pod of started) {
-      await settings.prometheus.addTarget({
-        address: pod.address,
-        labels: plan.targetLabels({ name: pod.name, hash: pod.hash }),
-      });
-    }
-    await settings.prometheus.waitForTargetsUp(
-      started.map((pod) => pod.address),
-      30_000,
-    );
-    const takesTraffic = scenario.canaryTakesTraffic ?? true;
-    const weightFor = (planned: number) => (takesTraffic ? planned : 0);
-    traffic = new SplitTraffic({
-      stableUrl: stable.url,
-      canaryUrl: canary.url,
-      ratePerSecond: settings.requestRatePerSecond,
-      canaryWeight: weightFor(plan.firstWeight),
-      request: () => STATUS_REQUEST,
-    });
-    const activeTraffic = traffic;
-    settings.log?.(
-      `[${scenario.name}] traffic ${settings.requestRatePerSecond}/s, canary weight ${weightFor(plan.firstWeight)}%`,
-    );
-    const prometheusAddress =
-      scenario.prometheusReachable === false
-        ? `http://127.0.0.1:${await freePort()}`
-        : settings.prometheus.url;
+interface PodRequest {
+  service: ServiceName;
+  hash: string;
+  env: Record<string, string>;
+}
 
-    const runs: RunReport[] = [];
-    for (let index = 0; index < (scenario.runs ?? 1); index += 1) {
-      // Each run rehearses the release from its first step: the canary takes the first weight now.
-      activeTraffic.setCanaryWeight(weightFor(plan.firstWeight));
-      const firstTrafficAt = activeTraffic.now();
-      const servedBefore = { ...activeTraffic.stats.canary };
-      await sleep(plan.analysisStartDelayMs / settings.timeScale);
-      const report = await playAnalysisRun({
-        plan,
-        settings,
-        prometheusAddress,
-        weightFor,
-        setCanaryWeight: (weight) => activeTraffic.setCanaryWeight(weight),
-        sinceFirstTraffic: () => activeTraffic.now() - firstTrafficAt,
-        canaryUnit: 'requests',
-        canaryCounts: async () => ({
-          served: activeTraffic.stats.canary.sent - servedBefore.sent,
-          failed: activeTraffic.stats.canary.failed - servedBefore.failed,
-        }),
+/** The work a started workload does, and how the Rollout's weight acts on its canary. */
+interface CanaryWork {
+  /** Milliseconds on the work's clock. */
+  now(): number;
+  /** The weight the plan says, or forced (a canary that takes no traffic). */
+  weightFor(planned: number): number;
+  /** Sets the canary's share of the work (traffic weight, or for the worker: scaled away at 0). */
+  setCanaryWeight(weight: number): Promise<void> | void;
+  /** Canary work served and failed since the pods started. */
+  canaryCounts(): Promise<{ served: number; failed: number }>;
+  /** Stops the work and says what the rest of it (not the canary's) amounted to. */
+  stop(): Promise<RehearsalReport['background']>;
+}
+
+/**
+ * What differs between rehearsing one Rollout and another: the pods it needs besides its stable and canary
+ * (the worker's job producer), the canary build, and the work that reaches the canary.
+ */
+interface CanaryWorkload {
+  rollout: string;
+  canaryUnit: RunReport['canary']['unit'];
+  canaryBuild: Record<string, number>;
+  describe(hashes: { stable: string; canary: string }): string;
+  /** Pods started besides the stable and the canary; not scraped, not part of the canary. */
+  helpers(baseEnv: Record<string, string>): PodRequest[];
+  startWork(
+    pods: { stable: Pod; canary: Pod; helpers: Pod[] },
+    plan: CanaryPlan,
+    settings: RehearsalSettings,
+    log: (line: string) => void,
+  ): CanaryWork;
+}
+
+function apiWorkload(scenario: Extract<Scenario, { kind: 'api' }>): CanaryWorkload {
+  const takesTraffic = scenario.canaryTakesTraffic ?? true;
+  const weightFor = (planned: number) => (takesTraffic ? planned : 0);
+  return {
+    rollout: 'api',
+    canaryUnit: 'requests',
+    canaryBuild: {
+      CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0,
+      CHAOS_LATENCY_MS: scenario.canary.latencyMs ?? 0,
+    },
+    describe: (hashes) => `starting stable (${hashes.stable}) and canary (${hashes.canary}) api pods`,
+    helpers: () => [],
+    startWork({ stable, canary }, plan, settings, log) {
+      const traffic = new SplitTraffic({
+        stableUrl: stable.url,
+        canaryUrl: canary.url,
+        ratePerSecond: settings.requestRatePerSecond,
+        canaryWeight: weightFor(plan.firstWeight),
+        request: () => STATUS_REQUEST,
       });
-      runs.push(report);
-      settings.log?.(
-        `[${scenario.name}] run ${index + 1}: ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`,
-      );
-      if (report.decision !== 'promote') break;
-    }
-    const totals = await traffic.stop();
-    traffic = undefined;
-    return {
-      ...planSummary(scenario, plan, settings, prometheusAddress),
-      hashes,
-      canaryBuild,
-      background: { label: 'stable user requests', sent: totals.stable.sent, failed: totals.stable.failed },
-      runs,
-    };
-  } finally {
-    await traffic?.stop();
-    await tearDown(started, settings, queuePrefix);
-  }
+      log(`traffic ${settings.requestRatePerSecond}/s, canary weight ${weightFor(plan.firstWeight)}%`);
+      return {
+        now: () => traffic.now(),
+        weightFor,
+        setCanaryWeight: (weight) => traffic.setCanaryWeight(weight),
+        canaryCounts: async () => ({
+          served: traffic.stats.canary.sent,
+          failed: traffic.stats.canary.failed,
+        }),
+        async stop() {
+          const totals = await traffic.stop();
+          return { label: 'stable user requests', sent: totals.stable.sent, failed: totals.stable.failed };
+        },
+      };
+    },
+  };
 }
 
 async function workerAttempts(pod: Pod): Promise<{ served: number; failed: number }> {
@@ -405,101 +383,71 @@ async function workerAttempts(pod: Pod): Promise<{ served: number; failed: numbe
   };
 }
 
-async function rehearseWorker(
-  scenario: Extract<Scenario, { kind: 'worker' }>,
-  settings: RehearsalSettings,
-): Promise<RehearsalReport> {
-  const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
-  const plan = canaryPlan(settings.objects, 'worker', hashes);
-  const queuePrefix = testQueuePrefix('rehearsal');
-  const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
-  const canaryBuild = { CHAOS_JOB_FAILURE_RATIO: scenario.canary.jobFailureRatio };
-  settings.log?.(
-    `[${scenario.name}] starting the job producer (api), stable (${hashes.stable}) and canary (${hashes.canary}) worker pods`,
-  );
-  // The worker has no traffic routing: with the dev overlay's one replica, the canary's first setWeight
-  // rounds up to one canary pod next to the stable one, and both take jobs from the same queue.
-  const pods = await Promise.allSettled([
-    Pod.start({ service: 'api', hash: podTemplateHash(), env: { ...baseEnv, APP_VERSION: 'producer' } }),
-    Pod.start({ service: 'worker', hash: hashes.stable, env: { ...baseEnv, APP_VERSION: 'stable' } }),
-    Pod.start({
-      service: 'worker',
-      hash: hashes.canary,
-      env: {
-        ...baseEnv,
-        APP_VERSION: 'canary',
-        CHAOS_JOB_FAILURE_RATIO: String(scenario.canary.jobFailureRatio),
-      },
-    }),
-  ]);
-  const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
-  let jobs: SplitTraffic | undefined;
-  try {
-    const failure = pods.find((pod) => pod.status === 'rejected');
-    if (failure) throw (failure as PromiseRejectedResult).reason;
-    const [producer, stable, canary] = started;
-    for (const pod of [stable, canary]) {
-      await settings.prometheus.addTarget({
-        address: pod.address,
-        labels: plan.targetLabels({ name: pod.name, hash: pod.hash }),
+function workerWorkload(scenario: Extract<Scenario, { kind: 'worker' }>): CanaryWorkload {
+  return {
+    rollout: 'worker',
+    canaryUnit: 'job attempts',
+    canaryBuild: { CHAOS_JOB_FAILURE_RATIO: scenario.canary.jobFailureRatio },
+    describe: (hashes) =>
+      `starting the job producer (api), stable (${hashes.stable}) and canary (${hashes.canary}) worker pods`,
+    // The worker has no traffic routing: with the dev overlay's one replica, the canary's first setWeight
+    // rounds up to one canary pod next to the stable one, and both take jobs from the same queue. Jobs enter
+    // through an API pod, as users create them; that producer is not part of the canary.
+    helpers: (baseEnv) => [
+      { service: 'api', hash: podTemplateHash(), env: { ...baseEnv, APP_VERSION: 'producer' } },
+    ],
+    startWork({ canary, helpers: [producer] }, _plan, settings, log) {
+      const jobs = new SplitTraffic({
+        stableUrl: producer.url,
+        canaryUrl: producer.url,
+        ratePerSecond: settings.jobRatePerSecond,
+        canaryWeight: 0,
+        request: (sequence) => ({
+          method: 'POST',
+          path: '/api/job',
+          body: JSON.stringify({ type: 'ping', payload: { note: `rehearsal ${sequence}` } }),
+        }),
       });
-    }
-    await settings.prometheus.waitForTargetsUp([stable.address, canary.address], 30_000);
-    // Jobs enter through the API, as users create them; the producer is not part of the canary.
-    jobs = new SplitTraffic({
-      stableUrl: producer.url,
-      canaryUrl: producer.url,
-      ratePerSecond: settings.jobRatePerSecond,
-      canaryWeight: 0,
-      request: (sequence) => ({
-        method: 'POST',
-        path: '/api/job',
-        body: JSON.stringify({ type: 'ping', payload: { note: `rehearsal ${sequence}` } }),
-      }),
-    });
-    const startedAt = jobs.now();
-    const activeJobs = jobs;
-    settings.log?.(`[${scenario.name}] ${settings.jobRatePerSecond} jobs/s`);
-    await sleep(plan.analysisStartDelayMs / settings.timeScale);
-    let canaryStopped = false;
-    let countsAtStop = { served: 0, failed: 0 };
-    const report = await playAnalysisRun({
-      plan,
-      settings,
-      prometheusAddress: settings.prometheus.url,
-      weightFor: (planned) => planned,
-      sinceFirstTraffic: () => activeJobs.now() - startedAt,
-      canaryUnit: 'job attempts',
-      setCanaryWeight: async (weight) => {
-        if (weight > 0 || canaryStopped) return;
-        // Abort: the Rollout scales the canary ReplicaSet to zero; its counters are what it did before.
-        countsAtStop = await workerAttempts(canary);
-        canaryStopped = true;
-        await settings.prometheus.removeTarget(canary.address);
-        await canary.stop();
-      },
-      canaryCounts: async () => (canaryStopped ? countsAtStop : workerAttempts(canary)),
-    });
-    settings.log?.(
-      `[${scenario.name}] ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`,
-    );
-    const produced = await jobs.stop();
-    jobs = undefined;
-    return {
-      ...planSummary(scenario, plan, settings, settings.prometheus.url),
-      hashes,
-      canaryBuild,
-      background: {
-        label: 'jobs enqueued through the API',
-        sent: produced.stable.sent,
-        failed: produced.stable.failed,
-      },
-      runs: [report],
-    };
-  } finally {
-    await jobs?.stop();
+      log(`${settings.jobRatePerSecond} jobs/s`);
+      let countsAtStop: { served: number; failed: number } | undefined;
+      return {
+        now: () => jobs.now(),
+        weightFor: (planned) => planned,
+        async setCanaryWeight(weight) {
+          if (weight > 0 || countsAtStop) return;
+          // Abort: the Rollout scales the canary ReplicaSet to zero; its counters are what it did before.
+          countsAtStop = await workerAttempts(canary);
+          await settings.prometheus.removeTarget(canary.address);
+          await canary.stop();
+        },
+        canaryCounts: async () => countsAtStop ?? workerAttempts(canary),
+        async stop() {
+          const produced = await jobs.stop();
+          return {
+            label: 'jobs enqueued through the API',
+            sent: produced.stable.sent,
+            failed: produced.stable.failed,
+          };
+        },
+      };
+    },
+  };
+}
+
+function workloadOf(scenario: Scenario): CanaryWorkload {
+  return scenario.kind === 'api' ? apiWorkload(scenario) : workerWorkload(scenario);
+}
+
+/** Starts every pod at once; if one fails, stops the others and reports the failure. */
+async function startPods(requests: PodRequest[], settings: RehearsalSettings, queuePrefix: string) {
+  const pods = await Promise.allSettled(requests.map((request) => Pod.start(request)));
+  const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
+  const failure = pods.find((pod): pod is PromiseRejectedResult => pod.status === 'rejected');
+  if (failure) {
     await tearDown(started, settings, queuePrefix);
+    throw failure.reason;
   }
+  return started;
 }
 
 export async function rehearse(scenario: Scenario, settings: RehearsalSettings): Promise<RehearsalReport> {
@@ -510,5 +458,110 @@ export async function rehearse(scenario: Scenario, settings: RehearsalSettings):
     // Fail before starting anything if a template is not a Prometheus metric the rehearsal can run.
     prometheusProviderOf(metric);
   }
-  return scenario.kind === 'api' ? rehearseApi(scenario, settings) : rehearseWorker(scenario, settings);
+  const workload = workloadOf(scenario);
+  const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
+  const plan = canaryPlan(settings.objects, workload.rollout, hashes);
+  const queuePrefix = testQueuePrefix('rehearsal');
+  const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
+  const log = (line: string) => settings.log?.(`[${scenario.name}] ${line}`);
+  log(workload.describe(hashes));
+  const helpers = workload.helpers(baseEnv);
+  const started = await startPods(
+    [
+      ...helpers,
+      {
+        service: plan.rolloutName as ServiceName,
+        hash: hashes.stable,
+        env: { ...baseEnv, APP_VERSION: 'stable' },
+      },
+      {
+        service: plan.rolloutName as ServiceName,
+        hash: hashes.canary,
+        env: {
+          ...baseEnv,
+          APP_VERSION: 'canary',
+          ...Object.fromEntries(
+            Object.entries(workload.canaryBuild).map(([name, value]) => [name, String(value)]),
+          ),
+        },
+      },
+    ],
+    settings,
+    queuePrefix,
+  );
+  const [stable, canary] = started.slice(helpers.length);
+  let work: CanaryWork | undefined;
+  try {
+    for (const pod of [stable, canary]) {
+      await settings.prometheus.addTarget({
+        address: pod.address,
+        labels: plan.targetLabels({ name: pod.name, hash: pod.hash }),
+      });
+    }
+    await settings.prometheus.waitForTargetsUp([stable.address, canary.address], 30_000);
+    work = workload.startWork(
+      { stable, canary, helpers: started.slice(0, helpers.length) },
+      plan,
+      settings,
+      log,
+    );
+    const prometheusAddress =
+      scenario.prometheusReachable === false
+        ? `http://127.0.0.1:${await freePort()}`
+        : settings.prometheus.url;
+    const runs = await playRuns(scenario.runs ?? 1, work, workload, plan, settings, prometheusAddress, log);
+    const activeWork = work;
+    work = undefined;
+    return {
+      ...planSummary(scenario, plan, settings, prometheusAddress),
+      hashes,
+      canaryBuild: workload.canaryBuild,
+      background: await activeWork.stop(),
+      runs,
+    };
+  } finally {
+    await work?.stop();
+    await tearDown(started, settings, queuePrefix);
+  }
+}
+
+/**
+ * Each run rehearses the release from its first step: the canary takes the first weight, the Rollout's
+ * pauses before the analysis pass, then the AnalysisRun is played to its verdict. A run that does not
+ * promote ends the rehearsal.
+ */
+async function playRuns(
+  count: number,
+  work: CanaryWork,
+  workload: CanaryWorkload,
+  plan: CanaryPlan,
+  settings: RehearsalSettings,
+  prometheusAddress: string,
+  log: (line: string) => void,
+): Promise<RunReport[]> {
+  const runs: RunReport[] = [];
+  for (let index = 0; index < count; index += 1) {
+    await work.setCanaryWeight(work.weightFor(plan.firstWeight));
+    const firstTrafficAt = work.now();
+    const before = await work.canaryCounts();
+    await sleep(plan.analysisStartDelayMs / settings.timeScale);
+    const report = await playAnalysisRun({
+      plan,
+      settings,
+      prometheusAddress,
+      work,
+      sinceFirstTraffic: () => work.now() - firstTrafficAt,
+      canaryUnit: workload.canaryUnit,
+      canaryCounts: async () => {
+        const now = await work.canaryCounts();
+        return { served: now.served - before.served, failed: now.failed - before.failed };
+      },
+    });
+    runs.push(report);
+    log(
+      `run ${index + 1}: ${report.phase} -> ${report.decision} after ${(report.decidedAfterMs / 1000).toFixed(1)} s`,
+    );
+    if (report.decision !== 'promote') break;
+  }
+  return runs;
 }
