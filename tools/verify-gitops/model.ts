@@ -115,6 +115,18 @@ export function selectorMatches(selector: K8sObject | undefined, labels: Record<
   return true;
 }
 
+/** The objects of `kind` whose selector (read by `selectorOf`) matches the workload's pod labels. */
+export function matchingObjects(
+  tree: RenderedTree,
+  kind: string,
+  workload: K8sObject,
+  selectorOf: (object: K8sObject) => K8sObject | undefined,
+): K8sObject[] {
+  return ofKind(tree, kind).filter((candidate) =>
+    selectorMatches(selectorOf(candidate), podLabels(workload)),
+  );
+}
+
 /** A Service selector is a plain label map. */
 export function serviceSelects(service: K8sObject, labels: Record<string, string>): boolean {
   const selector: Record<string, string> = service.spec?.selector ?? {};

@@ -1,0 +1,34 @@
+// Each contract rule against a copy of the rendered tree broken in the one way the rule exists to catch.
+import {
+  breakObject,
+  DEV,
+  expectViolation,
+  PROD,
+  removeObject,
+  run,
+  STAGING,
+  testRuleFamily,
+} from './broken-trees';
+import { contractRules } from './contract';
+
+testRuleFamily(contractRules, {
+  'contract-names': () => {
+    expectViolation(
+      run('contract-names', removeObject(STAGING, 'Service', 'api-canary')),
+      'gitops/envs/staging',
+      /renders no Service "api-canary"/,
+    );
+    const relabelled = breakObject(PROD, 'Rollout', 'worker', (o) => {
+      o.spec.template.metadata.labels['app.kubernetes.io/name'] = 'opsforge-worker';
+    });
+    expectViolation(
+      run('contract-names', relabelled),
+      'gitops/envs/prod: Rollout/worker',
+      /app.kubernetes.io\/name: worker/,
+    );
+    const wrongNamespace = breakObject(DEV, 'Rollout', 'api', (o) => {
+      o.metadata.namespace = 'default';
+    });
+    expectViolation(run('contract-names', wrongNamespace), 'gitops/envs/dev', /must live in namespace "dev"/);
+  },
+});

@@ -1,0 +1,33 @@
+// The named policy rules verify-gitops applies to the rendered trees, one family per file. Each rule says which
+// object breaks it and what to change; each family's spec feeds every rule a broken object and expects it to fail.
+import type { RenderedTree, Rule, Violation } from '../model';
+import { argocdRules } from './argocd';
+import { availabilityRules } from './availability';
+import { canaryRules } from './canary';
+import { contractRules } from './contract';
+import { environmentsRules } from './environments';
+import { imagesRules } from './images';
+import { podHardeningRules } from './pod-hardening';
+import { redisRules } from './redis';
+import { secretsRules } from './secrets';
+import { sizingRules } from './sizing';
+
+/** Each family file's rules, by the file's name (rules/<family>.ts, tested in rules/<family>.spec.ts). */
+export const RULE_FAMILIES: Record<string, Rule[]> = {
+  contract: contractRules,
+  'pod-hardening': podHardeningRules,
+  images: imagesRules,
+  availability: availabilityRules,
+  sizing: sizingRules,
+  environments: environmentsRules,
+  redis: redisRules,
+  canary: canaryRules,
+  argocd: argocdRules,
+  secrets: secretsRules,
+};
+
+export const RULES: Rule[] = Object.values(RULE_FAMILIES).flat();
+
+export function checkRules(trees: RenderedTree[], root: string, rules: Rule[] = RULES): Violation[] {
+  return rules.flatMap((rule) => rule.check(trees, root));
+}
