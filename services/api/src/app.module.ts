@@ -1,10 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { type ApiConfig, CommonModule } from '@opsforge/common';
+import { CommonModule } from '@opsforge/common';
+import type { ApiConfig } from './config';
 import { ConnectionDrain } from './connection-drain';
 import { HttpMetrics, httpMetricProviders } from './http-metrics';
 import { JobsController } from './jobs.controller';
 import { JobsService, jobsEnqueuedProvider } from './jobs.service';
-import { StatusReporter } from './status';
+import { StatusService } from './status.service';
 
 @Module({})
 export class AppModule {
@@ -14,7 +15,7 @@ export class AppModule {
       imports: [CommonModule.forService(config, 'producer')],
       controllers: [JobsController],
       providers: [
-        StatusReporter,
+        StatusService,
         JobsService,
         jobsEnqueuedProvider,
         HttpMetrics,

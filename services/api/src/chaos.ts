@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export interface ChaosSettings {
+interface ChaosSettings {
   /** Fraction of /api/* requests answered 500 (CHAOS_ERROR_RATIO). */
   errorRatio: number;
   /** Latency added to every /api/* request (CHAOS_LATENCY_MS). */

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { type ApiConfig, CONFIG } from '@opsforge/common';
+import { CONFIG } from '@opsforge/common';
+import type { ApiConfig } from './config';
 import type { FastifyInstance } from 'fastify';
 
 /**

@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Counter, Histogram } from 'prom-client';
 
 /** RED metrics of the HTTP edge; names and labels are the contract in docs/architecture.md. */
-export const HTTP_REQUESTS_TOTAL = 'http_requests_total';
-export const HTTP_REQUEST_DURATION_SECONDS = 'http_request_duration_seconds';
+const HTTP_REQUESTS_TOTAL = 'http_requests_total';
+const HTTP_REQUEST_DURATION_SECONDS = 'http_request_duration_seconds';
 
 type HttpLabel = 'method' | 'route' | 'status_code';
 const httpLabels: HttpLabel[] = ['method', 'route', 'status_code'];
@@ -26,7 +26,7 @@ export const httpMetricProviders = [
 ];
 
 /** Route label for requests that matched no route: raw URLs would give attackers unbounded label cardinality. */
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 
 /**
  * Server-error codes whose series exist from start-up, at 0, for every registered route and method. A counter
@@ -36,7 +36,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
  * Redis is unavailable. Bounded: routes × methods × 2 (12 counter series today), never driven by traffic; the
  * HEAD twins Fastify adds to every GET route are left out, they would double it for requests nobody sends.
  */
-export const PRE_INITIALISED_STATUS_CODES = ['500', '503'] as const;
+const PRE_INITIALISED_STATUS_CODES = ['500', '503'] as const;
 
 @Injectable()
 export class HttpMetrics {

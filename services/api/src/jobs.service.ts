@@ -14,7 +14,7 @@ import {
   withTimeout,
 } from '@opsforge/common';
 
-export const JOBS_ENQUEUED_TOTAL = 'jobs_enqueued_total';
+const JOBS_ENQUEUED_TOTAL = 'jobs_enqueued_total';
 
 export const jobsEnqueuedProvider = makeCounterProvider({
   name: JOBS_ENQUEUED_TOTAL,
@@ -49,7 +49,7 @@ export interface JobView {
 // sent; this covers the wait for a connection that is not there.
 const REDIS_CALL_BUDGET_MS = PRODUCER_COMMAND_TIMEOUT_MS + 100;
 
-export function jobLink(id: string): string {
+function jobLink(id: string): string {
   return `/api/job/${encodeURIComponent(id)}`;
 }
 

@@ -11,17 +11,12 @@ import {
   exitOnUncaughtErrors,
   loadConfigOrExit,
   ownPackageVersion,
-  loadApiConfig,
-  logEveryRequest,
   REQUEST_ID_HEADER,
   requestIdFrom,
 } from '@opsforge/common';
 import { AppModule } from './app.module';
-import { injectChaos } from './chaos';
-import { ConnectionDrain } from './connection-drain';
-import { JsonErrorFilter } from './http-errors';
-import { HttpMetrics } from './http-metrics';
-import { serveStatus, StatusReporter } from './status';
+import { loadApiConfig } from './config';
+import { configureHttpEdge } from './http-edge';
 
 const packageVersion = ownPackageVersion(__dirname);
 
@@ -40,17 +35,7 @@ async function bootstrap(): Promise<void> {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));
-  app.useGlobalFilters(new JsonErrorFilter(config.BODY_LIMIT_BYTES));
-  const fastify = adapter.getInstance();
-  fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
-  app.get(HttpMetrics).instrument(fastify);
-  serveStatus(fastify, app.get(StatusReporter));
-  app.get(ConnectionDrain).attach(fastify);
-  logEveryRequest(fastify, logger);
-  injectChaos(fastify, { errorRatio: config.CHAOS_ERROR_RATIO, latencyMs: config.CHAOS_LATENCY_MS });
+  configureHttpEdge(app, config, logger);
   exitGracefullyOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
 
   await app.listen({ port: config.PORT, host: '0.0.0.0' });

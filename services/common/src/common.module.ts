@@ -4,10 +4,10 @@ import type { Queue } from 'bullmq';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { Redis } from 'ioredis';
-import { type ApiConfig, CONFIG, type WorkerConfig } from './config';
-import { HealthController } from './health';
+import { CONFIG, type SharedConfig } from './config';
+import { HealthController } from './health.controller';
 import { defaultJobOptions, JOB_QUEUE_NAME } from './job-contract';
-import { LifecycleState } from './lifecycle';
+import { LifecycleState } from './lifecycle-state';
 import { applicationLoggingParams } from './logging';
 import { AppInfoReporter, appInfoGauge, prometheusModule } from './metrics';
 import type { RedisRole } from './redis';
@@ -32,7 +32,7 @@ class QueueErrorListener implements OnModuleInit {
  */
 @Module({})
 export class CommonModule {
-  static forService(config: ApiConfig | WorkerConfig, redisRole: RedisRole): DynamicModule {
+  static forService(config: SharedConfig, redisRole: RedisRole): DynamicModule {
     const redisClient = RedisClientModule.forService(config, redisRole);
     const bullModules = [
       BullModule.forRootAsync({

@@ -8,9 +8,10 @@ import { z } from 'zod';
  * message naming the variable instead of surfacing later as a confusing runtime error.
  */
 
-const port = z.coerce.number().int().min(1).max(65_535);
-const ratio = z.coerce.number().min(0).max(1);
-const nonNegativeInt = z.coerce.number().int().min(0);
+// Shapes the services' own schemas reuse.
+export const port = z.coerce.number().int().min(1).max(65_535);
+export const ratio = z.coerce.number().min(0).max(1);
+export const nonNegativeInt = z.coerce.number().int().min(0);
 
 const redisUrl = z
   .string()
@@ -24,7 +25,8 @@ const redisUrl = z
     'the path, if any, must be a database number such as /0',
   );
 
-const sharedVariables = {
+/** How both services reach Redis and name their keys in it. */
+const redisVariables = {
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   REDIS_PASSWORD: z.string().min(1).optional(),
   // BullMQ keys live under this prefix; braces make it a Redis Cluster hash tag so every key of the queue
@@ -36,39 +38,18 @@ const sharedVariables = {
       'must be a name such as {opsforge} (letters, digits, _ . -)',
     )
     .default('{opsforge}'),
+};
+
+/**
+ * The variables every service reads. Each service adds its own (PORT with its default, and what only it uses)
+ * in its own `config.ts`; this file knows none of them.
+ */
+export const sharedVariables = {
+  ...redisVariables,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   APP_VERSION: z.string().min(1).max(128).optional(),
   SHUTDOWN_TIMEOUT_MS: nonNegativeInt.max(600_000).default(20_000),
 };
-
-const apiSchema = z.object({
-  PORT: port.default(3000),
-  ...sharedVariables,
-  BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(10 * 1024 * 1024)
-    .default(65_536),
-  CHAOS_ERROR_RATIO: ratio.default(0),
-  CHAOS_LATENCY_MS: nonNegativeInt.max(60_000).default(0),
-});
-
-const workerSchema = z.object({
-  PORT: port.default(3001),
-  ...sharedVariables,
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(5),
-  // How soon a job held by a dead worker runs again: its lock expires after WORKER_LOCK_DURATION_MS (renewed
-  // every half of it while the job runs) and the stalled-job check, every WORKER_STALLED_INTERVAL_MS, moves it
-  // back to waiting on the second check that finds it unlocked. BullMQ's defaults; shorter recovers sooner but
-  // lets an event loop blocked for half the lock duration lose its lock and run the job twice.
-  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
-  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
-  CHAOS_JOB_FAILURE_RATIO: ratio.default(0),
-});
-
-export type ApiEnvironment = z.infer<typeof apiSchema>;
-export type WorkerEnvironment = z.infer<typeof workerSchema>;
 
 export interface ServiceIdentity {
   /** `api` or `worker`: the `app` field of every log line. */
@@ -77,8 +58,10 @@ export interface ServiceIdentity {
   version: string;
 }
 
-export type ApiConfig = ApiEnvironment & ServiceIdentity & { app: 'api' };
-export type WorkerConfig = WorkerEnvironment & ServiceIdentity & { app: 'worker' };
+type SharedEnvironment = z.infer<z.ZodObject<typeof sharedVariables>>;
+
+/** What `common` reads of a service's configuration: the shared variables and who the service is. */
+export type SharedConfig = SharedEnvironment & ServiceIdentity;
 
 /** Thrown when the environment does not validate; `variables` names every offending variable. */
 export class ConfigError extends Error {
@@ -118,14 +101,18 @@ function parse<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv)
   throw new ConfigError(variables, problems);
 }
 
-export function loadApiConfig(env: NodeJS.ProcessEnv, packageVersion: string): ApiConfig {
-  const parsed = parse(apiSchema, env);
-  return { ...parsed, app: 'api', version: parsed.APP_VERSION ?? packageVersion };
-}
-
-export function loadWorkerConfig(env: NodeJS.ProcessEnv, packageVersion: string): WorkerConfig {
-  const parsed = parse(workerSchema, env);
-  return { ...parsed, app: 'worker', version: parsed.APP_VERSION ?? packageVersion };
+/**
+ * Validate `env` against the shared variables plus a service's own, and name the service: each service's
+ * `loadConfig` is this with its variables.
+ */
+export function loadServiceConfig<App extends ServiceIdentity['app'], Own extends z.ZodRawShape>(
+  app: App,
+  ownVariables: Own,
+  env: NodeJS.ProcessEnv,
+  packageVersion: string,
+): z.infer<z.ZodObject<typeof sharedVariables & Own>> & { app: App; version: string } {
+  const parsed = parse(z.object({ ...sharedVariables, ...ownVariables }), env);
+  return { ...parsed, app, version: (parsed as SharedEnvironment).APP_VERSION ?? packageVersion };
 }
 
 /** Injection token for the validated configuration object of the running service. */

@@ -32,7 +32,7 @@ const redactedPaths = [
   'err.config.password',
 ];
 
-export function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
+function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
   return {
     level,
     base: { app: identity.app },

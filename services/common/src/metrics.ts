@@ -7,7 +7,7 @@ import { CONFIG, type ServiceIdentity } from './config';
  * Metric names and labels are an interface (docs/architecture.md): alerts, dashboards and the canary analysis
  * query them by name. Never name a label `job`, `instance`, `namespace`, `pod` or `service`.
  */
-export const APP_INFO = 'app_info';
+const APP_INFO = 'app_info';
 
 export const appInfoGauge = makeGaugeProvider({
   name: APP_INFO,

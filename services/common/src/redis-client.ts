@@ -7,7 +7,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import type { ApiConfig, WorkerConfig } from './config';
+import type { SharedConfig } from './config';
 import { redisConnectionOptions, type RedisRole } from './redis';
 
 /** Injection token for the service's own ioredis connection (BullMQ queues share it; workers duplicate it). */
@@ -41,7 +41,7 @@ class RedisClientLifecycle implements OnApplicationShutdown {
 
 @Module({})
 export class RedisClientModule {
-  static forService(config: ApiConfig | WorkerConfig, role: RedisRole): DynamicModule {
+  static forService(config: SharedConfig, role: RedisRole): DynamicModule {
     return {
       module: RedisClientModule,
       providers: [

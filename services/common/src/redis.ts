@@ -1,5 +1,5 @@
 import type { RedisOptions } from 'ioredis';
-import type { ApiConfig, WorkerConfig } from './config';
+import type { SharedConfig } from './config';
 
 /**
  * The two ways OpsForge talks to Redis.
@@ -19,7 +19,7 @@ function reconnectDelay(attempt: number): number {
   return Math.min(100 * 2 ** Math.min(attempt, 5), 2000);
 }
 
-export function redisConnectionOptions(config: ApiConfig | WorkerConfig, role: RedisRole): RedisOptions {
+export function redisConnectionOptions(config: SharedConfig, role: RedisRole): RedisOptions {
   const url = new URL(config.REDIS_URL);
   const database = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
   const base: RedisOptions = {
@@ -46,7 +46,7 @@ export function redisConnectionOptions(config: ApiConfig | WorkerConfig, role: R
 }
 
 /** `host:port/db` for log lines: never the password. */
-export function describeRedis(config: ApiConfig | WorkerConfig): string {
+export function describeRedis(config: SharedConfig): string {
   const url = new URL(config.REDIS_URL);
   return `${url.protocol}//${url.hostname}:${url.port || 6379}${url.pathname.length > 1 ? url.pathname : ''}`;
 }

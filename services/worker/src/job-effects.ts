@@ -1,12 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import {
-  CONFIG,
-  JOB_EFFECT_TTL_SECONDS,
-  jobEffectKey,
-  REDIS_CLIENT,
-  type WorkerConfig,
-} from '@opsforge/common';
+import { CONFIG, JOB_EFFECT_TTL_SECONDS, jobEffectKey, REDIS_CLIENT } from '@opsforge/common';
+import type { WorkerConfig } from './config';
 
 // SET NX and the read of the winner in one script: whichever run of a job records first, every later run of the
 // same job id (a retry, or a re-run after a worker died mid-job) gets that first record back instead of

@@ -8,11 +8,12 @@ import {
 } from '@willsoto/nestjs-prometheus';
 import type { Queue } from 'bullmq';
 import { Gauge, register, type Counter, type Histogram } from 'prom-client';
-import { CONFIG, JOB_QUEUE_NAME, withTimeout, type WorkerConfig } from '@opsforge/common';
+import { CONFIG, JOB_QUEUE_NAME, withTimeout } from '@opsforge/common';
+import type { WorkerConfig } from './config';
 
 /** Worker metric names and labels: the contract in docs/architecture.md. */
-export const JOBS_PROCESSED_TOTAL = 'jobs_processed_total';
-export const JOB_DURATION_SECONDS = 'job_duration_seconds';
+const JOBS_PROCESSED_TOTAL = 'jobs_processed_total';
+const JOB_DURATION_SECONDS = 'job_duration_seconds';
 export const WORKER_CONCURRENCY = 'worker_concurrency';
 export type AttemptOutcome = 'completed' | 'retried' | 'failed';
 type JobLabel = 'job_type' | 'outcome';

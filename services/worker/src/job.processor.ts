@@ -18,8 +18,8 @@ import {
   JOB_QUEUE_NAME,
   jobPayloadSchemas,
   type JobType,
-  type WorkerConfig,
 } from '@opsforge/common';
+import type { WorkerConfig } from './config';
 import { computeInvoiceTotal } from './invoice';
 import { JobEffects } from './job-effects';
 import { type AttemptOutcome, JobMetrics } from './job-metrics';

@@ -10,9 +10,9 @@ import {
   exitOnUncaughtErrors,
   loadConfigOrExit,
   ownPackageVersion,
-  loadWorkerConfig,
   logEveryRequest,
 } from '@opsforge/common';
+import { loadWorkerConfig } from './config';
 import { WorkerModule } from './worker.module';
 
 const packageVersion = ownPackageVersion(__dirname);

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { Processor } from '@nestjs/bullmq';
-import { CommonModule, JOB_QUEUE_NAME, type WorkerConfig } from '@opsforge/common';
+import { CommonModule, JOB_QUEUE_NAME } from '@opsforge/common';
+import type { WorkerConfig } from './config';
 import { JobEffects } from './job-effects';
 import { JobMetrics, jobMetricProviders, QueueMetrics } from './job-metrics';
 import { JobProcessor } from './job.processor';

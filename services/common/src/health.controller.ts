@@ -1,12 +1,12 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { Redis } from 'ioredis';
-import { LifecycleState } from './lifecycle';
+import { LifecycleState } from './lifecycle-state';
 import { withTimeout } from './redis';
 import { REDIS_CLIENT } from './redis-client';
 
 /** A readiness probe must answer before kubelet's own timeout (1 s by default), whatever Redis does. */
-export const READINESS_PING_TIMEOUT_MS = 500;
+const READINESS_PING_TIMEOUT_MS = 500;
 
 /**
  * `/health` is liveness: the process answers, nothing else (a Redis outage must not get pods restarted).
