@@ -9,7 +9,15 @@ ALERTMANAGER_DEB_VERSION=0.33.1-5
 root="${OPSFORGE_TOOLS_DIR:-$HOME/.cache/opsforge/debian-forky}/prometheus-$PROMETHEUS_DEB_VERSION-alertmanager-$ALERTMANAGER_DEB_VERSION"
 bin="$root/usr/bin"
 if [ "${1:-}" = --print-bin ]; then echo "$bin"; exit 0; fi
+# Debian builds Alertmanager without its embedded templates: it reads default.tmpl (the notifiers' default titles and
+# texts) from this fixed path and refuses every configuration without it, so the unpacked file goes there.
+templates=/usr/share/prometheus/alertmanager
+install_templates() {
+  mkdir -p "$templates"
+  cp "$root$templates/default.tmpl" "$root$templates/email.tmpl" "$templates/"
+}
 if [ -x "$bin/promtool" ] && [ -x "$bin/prometheus" ] && [ -x "$bin/amtool" ] && [ -x "$bin/prometheus-alertmanager" ]; then
+  cmp -s "$root$templates/default.tmpl" "$templates/default.tmpl" || install_templates
   exit 0
 fi
 sources=/etc/apt/sources.list.d/opsforge-forky.sources
@@ -37,6 +45,7 @@ chmod 777 "$downloads"
   "prometheus-alertmanager=$ALERTMANAGER_DEB_VERSION")
 mkdir -p "$root"
 for deb in "$downloads"/*.deb; do dpkg -x "$deb" "$root"; done
+install_templates
 for tool in prometheus promtool prometheus-alertmanager amtool; do
   [ -x "$bin/$tool" ] || { echo "observability-tools: $tool missing from the unpacked packages in $root" >&2; exit 1; }
 done
