@@ -1,3 +1,4 @@
+import type { SyntaxNode } from '@lezer/common';
 import { parser } from '@prometheus-io/lezer-promql';
 
 export interface ParsedQuery {
@@ -5,6 +6,15 @@ export interface ParsedQuery {
   errors: string[];
   /** Every metric name the expression selects, by name or by a `__name__="..."` matcher. */
   metrics: string[];
+  /** Every label matcher of a selector that names its metric, with the metric it applies to. */
+  matchers: LabelMatcher[];
+}
+
+export interface LabelMatcher {
+  metric: string;
+  label: string;
+  op: '=' | '!=' | '=~' | '!~';
+  value: string;
 }
 
 /** Parses PromQL with Prometheus' own lezer grammar and lists the metric names it reads. */
@@ -12,6 +22,7 @@ export function parsePromQL(expr: string): ParsedQuery {
   const tree = parser.parse(expr);
   const errors: string[] = [];
   const metrics = new Set<string>();
+  const matchers: LabelMatcher[] = [];
   tree.iterate({
     enter(node) {
       if (node.type.isError) {
@@ -21,7 +32,11 @@ export function parsePromQL(expr: string): ParsedQuery {
       }
       if (node.name === 'VectorSelector') {
         const identifier = node.node.getChild('Identifier');
-        if (identifier) metrics.add(expr.slice(identifier.from, identifier.to));
+        if (identifier) {
+          const metric = expr.slice(identifier.from, identifier.to);
+          metrics.add(metric);
+          matchers.push(...selectorMatchers(expr, node.node, metric));
+        }
       }
       if (node.name === 'UnquotedLabelMatcher' || node.name === 'QuotedLabelMatcher') {
         const label = node.node.getChild('LabelName') ?? node.node.getChild('QuotedLabelName');
@@ -33,7 +48,28 @@ export function parsePromQL(expr: string): ParsedQuery {
       }
     },
   });
-  return { errors, metrics: [...metrics].sort() };
+  return { errors, metrics: [...metrics].sort(), matchers };
+}
+
+function selectorMatchers(expr: string, selector: SyntaxNode, metric: string): LabelMatcher[] {
+  const found: LabelMatcher[] = [];
+  const cursor = selector.cursor();
+  const text = (n: SyntaxNode) => expr.slice(n.from, n.to);
+  do {
+    const n = cursor.node;
+    if (n.name !== 'UnquotedLabelMatcher' && n.name !== 'QuotedLabelMatcher') continue;
+    const label = n.getChild('LabelName') ?? n.getChild('QuotedLabelName');
+    const op = n.getChild('MatchOp');
+    const value = n.getChild('StringLiteral');
+    if (!label || !op || !value) continue;
+    found.push({
+      metric,
+      label: text(label).replace(/"/g, ''),
+      op: text(op).replace(/\s/g, '') as LabelMatcher['op'],
+      value: JSON.parse(text(value).replace(/^'|'$/g, '"')) as string,
+    });
+  } while (cursor.next() && cursor.from < selector.to);
+  return found;
 }
 
 /**
