@@ -34,12 +34,21 @@ const delivered: Array<{ path: string; body: string }> = [];
 
 beforeAll(async () => {
   workDir = mkdtempSync(path.join(tmpdir(), 'opsforge-alertmanager-'));
+  // Each endpoint answers as the real service does, because Alertmanager judges the reply: a Slack incoming
+  // webhook answers the text `ok` (anything else is a failed notification since 0.26), PagerDuty's Events API v2
+  // 202 with JSON, a dead man's switch (healthchecks.io) the text `OK`.
   sink = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk) => (body += chunk));
     request.on('end', () => {
-      delivered.push({ path: request.url ?? '', body });
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"success"}');
+      const url = request.url ?? '';
+      delivered.push({ path: url, body });
+      if (url.startsWith('/slack-')) response.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      else if (url === '/pagerduty')
+        response
+          .writeHead(202, { 'content-type': 'application/json' })
+          .end('{"status":"success","message":"Event processed"}');
+      else response.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
     });
   });
   await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
@@ -97,20 +106,31 @@ afterAll(async () => {
   await new Promise((resolve) => sink?.close(resolve));
 });
 
-async function post(alerts: Labels[]): Promise<void> {
+async function post(alerts: Labels[], summaries: string[] = []): Promise<void> {
   const startsAt = new Date().toISOString();
   const response = await fetch(`${baseUrl}/api/v2/alerts`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(
-      alerts.map((labels) => ({
+      alerts.map((labels, i) => ({
         labels,
-        annotations: { summary: `${labels.alertname} in ${labels.namespace ?? labels.node}` },
+        annotations: { summary: summaries[i] ?? `${labels.alertname} in ${labels.namespace ?? labels.node}` },
         startsAt,
       })),
     ),
   });
   expect(response.status).toBe(200);
+}
+
+/** Alertmanager's own counters, `name{labels}` -> value, from its /metrics. */
+async function alertmanagerMetrics(prefix: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const result: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^(\S+) (\S+)$/.exec(line);
+    if (match && match[1].startsWith(prefix)) result[match[1]] = Number(match[2]);
+  }
+  return result;
 }
 
 /** State of every alert that `match`es, keyed `alertname/severity/namespace/node/workload` (those it has). */
@@ -290,6 +310,80 @@ describe('Alertmanager inhibition (real Alertmanager)', () => {
     });
   });
 
+  it("the chart's info handling: InfoInhibitor mutes info alerts in its namespace, not beside a warning", async () => {
+    await post([
+      { alertname: 'InfoInhibitor', severity: 'none', namespace: 'inh-g' },
+      { alertname: 'KubeQuotaAlmostFull', severity: 'info', namespace: 'inh-g' },
+      { alertname: 'KubeQuotaAlmostFull', severity: 'info', namespace: 'inh-h' },
+      { alertname: 'KubeDeploymentReplicasMismatch', severity: 'warning', namespace: 'inh-h' },
+      { alertname: 'CPUThrottlingHigh', severity: 'info', namespace: 'inh-i' },
+      { alertname: 'CPUThrottlingHigh', severity: 'warning', namespace: 'inh-i' },
+    ]);
+    await expectStates(inNamespace('inh-g', 'inh-h', 'inh-i'), {
+      'InfoInhibitor/none/inh-g': 'suppressed',
+      'KubeQuotaAlmostFull/info/inh-g': 'suppressed',
+      'KubeQuotaAlmostFull/info/inh-h': 'active',
+      'KubeDeploymentReplicasMismatch/warning/inh-h': 'active',
+      'CPUThrottlingHigh/info/inh-i': 'suppressed',
+      'CPUThrottlingHigh/warning/inh-i': 'active',
+    });
+  });
+
+  it("sends the Watchdog heartbeat to the dead man's switch as a webhook, and Alertmanager counts it delivered", async () => {
+    await post([{ alertname: 'Watchdog', severity: 'none', team: 'sre' }]);
+    await waitFor(
+      'the heartbeat',
+      () => delivered.some((d) => d.path === '/deadmans-switch-url'),
+      10_000,
+    ).catch(() => undefined);
+    const heartbeat = delivered.find((d) => d.path === '/deadmans-switch-url');
+    expect(JSON.parse(heartbeat?.body ?? '{}')).toMatchObject({
+      receiver: 'deadmans-switch',
+      status: 'firing',
+      alerts: [{ labels: { alertname: 'Watchdog' } }],
+    });
+    const metrics = await alertmanagerMetrics('alertmanager_notifications_');
+    expect(metrics['alertmanager_notifications_total{integration="webhook"}']).toBeGreaterThanOrEqual(1);
+    // The reason it is no slack_config: a Slack notifier would count this `OK` reply as a failure.
+    const failed = Object.entries(metrics).filter(
+      ([name, value]) => name.startsWith('alertmanager_notifications_failed_total') && value > 0,
+    );
+    expect(failed).toEqual([]);
+  }, 20_000);
+
+  it('a page for a group of two alerts with different summaries still carries a summary', async () => {
+    await post(
+      [
+        {
+          alertname: 'OpsforgePodCrashLooping',
+          severity: 'critical',
+          team: 'sre',
+          namespace: 'notify-b',
+          pod: 'api-1',
+        },
+        {
+          alertname: 'OpsforgePodCrashLooping',
+          severity: 'critical',
+          team: 'sre',
+          namespace: 'notify-b',
+          pod: 'worker-1',
+        },
+      ],
+      ['Pod notify-b/api-1 is crash looping', 'Pod notify-b/worker-1 is crash looping'],
+    );
+    const isPage = (d: { path: string; body: string }) =>
+      d.path === '/pagerduty' && d.body.includes('worker-1') && d.body.includes('api-1');
+    await waitFor('the page for both alerts', () => delivered.some(isPage), 20_000).catch(() => undefined);
+    const page = JSON.parse(delivered.find(isPage)?.body ?? '{}') as {
+      payload?: { summary?: string; custom_details?: Record<string, string> };
+    };
+    // Their common annotations hold no summary: the page falls back to the alert name, the count and the first.
+    expect(page.payload?.summary).toMatch(
+      /^OpsforgePodCrashLooping: 2 firing in notify-b, first: Pod notify-b\/(api|worker)-1 is crash looping$/,
+    );
+    expect(page.payload?.custom_details?.summaries).toContain('Pod notify-b/worker-1 is crash looping');
+  }, 30_000);
+
   it('delivers a page to the SRE pager and the owning team, reading both endpoints from the secret files', async () => {
     await post([
       {
@@ -314,6 +408,7 @@ describe('Alertmanager inhibition (real Alertmanager)', () => {
     expect(JSON.parse(page?.body ?? '{}')).toMatchObject({
       routing_key: 'test-routing-key',
       event_action: 'trigger',
+      payload: { summary: 'OpsforgeWorkerStuck in notify-a', severity: 'critical' },
     });
     const team = delivered.find(
       (d) => d.path === '/slack-worker-webhook-url' && d.body.includes('OpsforgeWorkerStuck'),

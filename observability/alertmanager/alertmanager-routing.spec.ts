@@ -7,6 +7,31 @@ import { run } from '../test/support/repo';
 
 const configFile = path.join(__dirname, 'alertmanager.yaml');
 
+interface AlertmanagerConfig {
+  route: { routes: Array<{ matchers?: string[]; receiver: string }> };
+  receivers: Array<{ name: string } & Record<string, unknown[] | string | undefined>>;
+}
+
+/**
+ * What the upstream facts forbid on the receiver the Watchdog goes to: Alertmanager's Slack notifier counts every
+ * reply but `ok` as a failed notification (a dead man's switch answers `OK`), and webhook_config reads its URL
+ * from a file (so the switch's secret URL stays out of git).
+ */
+function heartbeatReceiverProblems(config: AlertmanagerConfig): string[] {
+  const route = config.route.routes.find((r) => r.matchers?.includes('alertname="Watchdog"'));
+  const receiver = config.receivers.find((r) => r.name === route?.receiver);
+  if (!route || !receiver) return ['no route for the Watchdog to a receiver'];
+  const problems: string[] = [];
+  if (receiver.slack_configs)
+    problems.push(
+      `${receiver.name}: slack_configs (the Slack notifier counts every reply but "ok" as a failure: slack-notifier-reply-rule)`,
+    );
+  const webhooks = (receiver.webhook_configs ?? []) as Array<{ url_file?: string }>;
+  if (webhooks.length === 0 || webhooks.some((w) => !w.url_file))
+    problems.push(`${receiver.name}: no webhook_configs with url_file (webhook-url-file)`);
+  return problems;
+}
+
 async function routesTo(labels: Record<string, string>, expected: string[]) {
   const args = Object.entries(labels).map(([name, value]) => `${name}=${value}`);
   return run('amtool', [
@@ -66,6 +91,29 @@ describe('Alertmanager routing', () => {
     ]);
     expect(result.stdout.trim()).toBe('deadmans-switch');
     expect(result.code).toBe(0);
+  });
+
+  it("sends the chart's InfoInhibitor to the null receiver, which notifies nobody", async () => {
+    const result = await routesTo({ alertname: 'InfoInhibitor', severity: 'none', namespace: 'prod' }, ['null']);
+    expect(result.stdout.trim()).toBe('null');
+    expect(result.code).toBe(0);
+    const config = parse(readFileSync(configFile, 'utf8')) as AlertmanagerConfig;
+    expect(config.receivers.find((r) => r.name === 'null')).toEqual({ name: 'null' });
+  });
+
+  it("the heartbeat receiver is a webhook reading its URL from a file, never Slack (the ledger's notifier facts)", () => {
+    const config = parse(readFileSync(configFile, 'utf8')) as AlertmanagerConfig;
+    expect(heartbeatReceiverProblems(config)).toEqual([]);
+    // The broken example: the heartbeat as it was, a slack_config.
+    const broken = structuredClone(config);
+    const receiver = broken.receivers.find((r) => r.name === 'deadmans-switch');
+    if (!receiver) throw new Error('no deadmans-switch receiver');
+    delete receiver.webhook_configs;
+    receiver.slack_configs = [{ api_url_file: '/etc/alertmanager/secrets/alertmanager-receivers/deadmans-switch-url' }];
+    expect(heartbeatReceiverProblems(broken)).toEqual([
+      'deadmans-switch: slack_configs (the Slack notifier counts every reply but "ok" as a failure: slack-notifier-reply-rule)',
+      'deadmans-switch: no webhook_configs with url_file (webhook-url-file)',
+    ]);
   });
 
   it('still reaches SRE with an alert that has no known team: paged if critical, ticket otherwise', async () => {
