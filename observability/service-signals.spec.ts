@@ -16,6 +16,7 @@ import {
   testQueuePrefix,
   waitFor,
 } from '../services/common/test/support';
+import { loadLedger } from '../tools/verify-gitops/upstream';
 import { allRules } from './test/support/prometheus-rules';
 import { type PrometheusServer, startPrometheus } from './test/support/prometheus-server';
 import { parsePromQL } from './test/support/promql';
@@ -56,6 +57,89 @@ describe('every PromQL expression', () => {
     expect(parsePromQL('sum(rate(x[5m])').errors).not.toEqual([]);
     expect(parsePromQL('label_replace(x, "a", "$1", "b", "(.+)"){a="c"}').errors).not.toEqual([]);
     expect(parsePromQL('sum by (a) (rate({__name__="x_total"}[5m])) / y').metrics).toEqual(['x_total', 'y']);
+  });
+});
+
+// Labels whose values are our own names (environments, workloads, containers, volumes) or a dashboard variable:
+// the manifests and the services' own contract tests pin those. Every other label a query matches on a platform
+// metric carries a value the upstream component defines, recorded in the upstream ledger.
+const OWN_VALUE_LABELS = new Set([
+  'namespace',
+  'exported_namespace',
+  'container',
+  'name',
+  'service',
+  'statefulset',
+  'persistentvolumeclaim',
+  'pod',
+]);
+
+interface LabelValuesFact {
+  metric: string;
+  label: string;
+  values?: string[];
+  passThrough?: boolean;
+}
+
+function labelValuesFacts(): LabelValuesFact[] {
+  return Object.values(loadLedger().behaviours).flatMap((fact) => {
+    const data = fact.data as Partial<LabelValuesFact> | undefined;
+    return data?.metric && data.label ? [data as LabelValuesFact] : [];
+  });
+}
+
+/** Every matcher on a platform metric whose value the upstream component never emits, or that no fact covers. */
+function labelValueProblems(
+  where: string,
+  expr: string,
+  facts: LabelValuesFact[],
+  platform: Map<string, string>,
+): string[] {
+  return parsePromQL(expr).matchers.flatMap(({ metric, label, op, value }) => {
+    // ALERTS carries our own alerts' labels; promtool evaluates the rules that read it.
+    if (!platform.has(metric) || metric === 'ALERTS' || OWN_VALUE_LABELS.has(label)) return [];
+    const at = `${where}: ${metric}{${label}${op}"${value}"}`;
+    const fact = facts.find((f) => f.metric === metric && f.label === label);
+    if (!fact) return [`${at}: no upstream ledger fact lists the values of ${metric}'s ${label}`];
+    if (fact.passThrough || (op === '!=' && value === '')) return [];
+    const known = fact.values ?? [];
+    const alternatives = op.includes('~') && !/^[\w|]+$/.test(value) ? undefined : value.split('|');
+    if (alternatives) {
+      const missing = alternatives.filter((a) => !known.includes(a));
+      return missing.length ? [`${at}: ${missing.join(', ')} is not one of ${known.join(', ')}`] : [];
+    }
+    const regex = new RegExp(`^(?:${value})$`);
+    return known.some((v) => regex.test(v)) ? [] : [`${at}: matches none of ${known.join(', ')}`];
+  });
+}
+
+describe('label values of platform metrics', () => {
+  it('every value a query matches is one the upstream component emits (the upstream ledger)', () => {
+    const facts = labelValuesFacts();
+    const platform = platformMetrics();
+    expect(queries.flatMap((q) => labelValueProblems(q.where, q.expr, facts, platform))).toEqual([]);
+  });
+
+  it('the check fails on a phase rollout_info never emits, an unknown health, and a label no fact covers', () => {
+    const facts = labelValuesFacts();
+    const platform = platformMetrics();
+    expect(
+      labelValueProblems('rule', 'rollout_info{name="api", phase="Degraded"} == 1', facts, platform),
+    ).toEqual([
+      'rule: rollout_info{phase="Degraded"}: Degraded is not one of Progressing, Completed, Paused, Timeout, Error, Abort, InvalidSpec',
+    ]);
+    expect(
+      labelValueProblems('rule', 'argocd_app_info{health_status=~"Degraded|Broken"}', facts, platform),
+    ).toEqual([
+      'rule: argocd_app_info{health_status=~"Degraded|Broken"}: Broken is not one of Healthy, Progressing, Degraded, Suspended, Missing, Unknown',
+    ]);
+    expect(labelValueProblems('rule', 'kube_pod_status_phase{phase=~"Err.*"}', facts, platform)).toEqual([
+      'rule: kube_pod_status_phase{phase=~"Err.*"}: matches none of Pending, Succeeded, Failed, Unknown, Running',
+    ]);
+    expect(labelValueProblems('rule', 'kube_pod_info{host_network="true"}', facts, platform)).toEqual([
+      'rule: kube_pod_info{host_network="true"}: no upstream ledger fact lists the values of kube_pod_info\'s host_network',
+    ]);
+    expect(labelValueProblems('rule', 'rollout_info{phase=~"Abort|Timeout"}', facts, platform)).toEqual([]);
   });
 });
 

@@ -94,7 +94,9 @@ describe('Alertmanager routing', () => {
   });
 
   it("sends the chart's InfoInhibitor to the null receiver, which notifies nobody", async () => {
-    const result = await routesTo({ alertname: 'InfoInhibitor', severity: 'none', namespace: 'prod' }, ['null']);
+    const result = await routesTo({ alertname: 'InfoInhibitor', severity: 'none', namespace: 'prod' }, [
+      'null',
+    ]);
     expect(result.stdout.trim()).toBe('null');
     expect(result.code).toBe(0);
     const config = parse(readFileSync(configFile, 'utf8')) as AlertmanagerConfig;
@@ -109,7 +111,9 @@ describe('Alertmanager routing', () => {
     const receiver = broken.receivers.find((r) => r.name === 'deadmans-switch');
     if (!receiver) throw new Error('no deadmans-switch receiver');
     delete receiver.webhook_configs;
-    receiver.slack_configs = [{ api_url_file: '/etc/alertmanager/secrets/alertmanager-receivers/deadmans-switch-url' }];
+    receiver.slack_configs = [
+      { api_url_file: '/etc/alertmanager/secrets/alertmanager-receivers/deadmans-switch-url' },
+    ];
     expect(heartbeatReceiverProblems(broken)).toEqual([
       'deadmans-switch: slack_configs (the Slack notifier counts every reply but "ok" as a failure: slack-notifier-reply-rule)',
       'deadmans-switch: no webhook_configs with url_file (webhook-url-file)',

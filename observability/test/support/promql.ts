@@ -1,5 +1,6 @@
-import type { SyntaxNode } from '@lezer/common';
 import { parser } from '@prometheus-io/lezer-promql';
+
+type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 
 export interface ParsedQuery {
   /** Syntax errors as `at <offset>: <text around it>`; empty when the expression parses. */
