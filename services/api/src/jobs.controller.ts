@@ -88,15 +88,15 @@ export class JobsController {
       this.jobs.countRejected(reading.jobType);
       throw new HttpException({ message: reading.message, issues: reading.issues }, reading.status);
     }
-    const receipt = await this.jobs.enqueue(
+    const { receipt, replayed } = await this.jobs.enqueue(
       reading.type,
       reading.payload,
       request.id,
       reading.idempotencyKey,
     );
     void reply.header('location', receipt.links.self);
-    // The same key again is answered like the first time, flagged so a client can tell (as Stripe does).
-    if (receipt.status === 'duplicate') void reply.header('idempotent-replayed', 'true');
+    // The same request again gets the first answer, flagged so a client can tell (as Stripe does).
+    if (replayed) void reply.header('idempotent-replayed', 'true');
     return receipt;
   }
 

@@ -2,9 +2,16 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { type Job, type JobState, Queue } from 'bullmq';
 import type { Counter } from 'prom-client';
-import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  ServiceUnavailableException,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import {
+  CONFIG,
   type JobData,
   type JobPayload,
   JOB_QUEUE_NAME,
@@ -13,20 +20,28 @@ import {
   REDIS_CLIENT,
   withTimeout,
 } from '@opsforge/common';
+import type { ApiConfig } from './config';
+import { IdempotencyKeys, inFlightMarkerKey, requestFingerprint } from './idempotency';
 
 const JOBS_ENQUEUED_TOTAL = 'jobs_enqueued_total';
 
 export const jobsEnqueuedProvider = makeCounterProvider({
   name: JOBS_ENQUEUED_TOTAL,
-  help: 'POST /api/job outcomes by job type: created, duplicate (idempotency key seen before), rejected (validation), error (Redis unavailable).',
+  help: 'POST /api/job outcomes by job type: created, duplicate (the same request again with its Idempotency-Key, answered as the first time), in_flight (409: the first request with that key is still storing its job), key_reused (422: the key was used for a different request), rejected (validation), error (Redis unavailable).',
   labelNames: ['job_type', 'outcome'],
 });
 
-/** The answer to POST /api/job: the job's id, whether this request created it, where to read its state. */
+/** The answer to POST /api/job: the job's id, that this request created it, where to read its state. */
 export interface EnqueueReceipt {
   id: string;
-  status: 'created' | 'duplicate';
+  status: 'created';
   links: { self: string };
+}
+
+/** A receipt, and whether it is the replay of an earlier request's answer (same Idempotency-Key and request). */
+export interface EnqueueResult {
+  receipt: EnqueueReceipt;
+  replayed: boolean;
 }
 
 /** The answer to GET /api/job/:id. */
@@ -53,14 +68,23 @@ function jobLink(id: string): string {
   return `/api/job/${encodeURIComponent(id)}`;
 }
 
+function receiptFor(id: string): EnqueueReceipt {
+  return { id, status: 'created', links: { self: jobLink(id) } };
+}
+
 /** The API's side of the job contract: enqueue validated jobs, read their state back. */
 @Injectable()
 export class JobsService {
+  private readonly idempotencyKeys: IdempotencyKeys;
+
   constructor(
     @InjectQueue(JOB_QUEUE_NAME) private readonly queue: Queue<JobData>,
     @InjectMetric(JOBS_ENQUEUED_TOTAL) private readonly enqueued: Counter<'job_type' | 'outcome'>,
     @Inject(REDIS_CLIENT) private readonly connection: Redis,
-  ) {}
+    @Inject(CONFIG) private readonly config: ApiConfig,
+  ) {
+    this.idempotencyKeys = new IdempotencyKeys(connection);
+  }
 
   countRejected(jobType: string | undefined): void {
     // Only contract job types become label values; anything a client invents is folded into one series.
@@ -68,31 +92,72 @@ export class JobsService {
   }
 
   /**
-   * Enqueue a job. With an idempotency key the key is the BullMQ job id, so BullMQ itself refuses a second job
-   * with it; reading the stored job back tells whether this request created it or replayed an earlier one.
+   * Enqueue a job. Without an idempotency key every request is a new job. With one, the key is the job id and the
+   * request's fingerprint travels in the job (see idempotency.ts for the answers a reused key gets).
    */
   async enqueue<T extends JobType>(
     type: T,
     payload: JobPayload<T>,
     requestId: string,
     idempotencyKey?: string,
-  ): Promise<EnqueueReceipt> {
+  ): Promise<EnqueueResult> {
     try {
-      const added = await this.redis(
-        () => this.queue.add(type, { payload, requestId }, idempotencyKey ? { jobId: idempotencyKey } : {}),
-        'enqueue',
-      );
-      let stored: Job<JobData> | undefined = added;
-      if (idempotencyKey)
-        stored = (await this.redis(() => this.queue.getJob(idempotencyKey), 'read back')) ?? added;
-      const duplicate = stored.timestamp !== added.timestamp || stored.data.requestId !== requestId;
-      const status = duplicate ? 'duplicate' : 'created';
-      this.enqueued.inc({ job_type: type, outcome: status });
-      const id = String(stored.id);
-      return { id, status, links: { self: jobLink(id) } };
+      const result = idempotencyKey
+        ? await this.enqueueOnce(type, payload, requestId, idempotencyKey)
+        : await this.enqueueNew(type, { payload, requestId });
+      this.enqueued.inc({ job_type: type, outcome: result.replayed ? 'duplicate' : 'created' });
+      return result;
     } catch (error) {
-      this.enqueued.inc({ job_type: type, outcome: 'error' });
+      const outcome =
+        error instanceof ConflictException
+          ? 'in_flight'
+          : error instanceof UnprocessableEntityException
+            ? 'key_reused'
+            : 'error';
+      this.enqueued.inc({ job_type: type, outcome });
       throw error;
+    }
+  }
+
+  private async enqueueNew(type: JobType, data: JobData, jobId?: string): Promise<EnqueueResult> {
+    const added = await this.redis(
+      () => this.queue.add(type, data, jobId === undefined ? {} : { jobId }),
+      'enqueue',
+    );
+    return { receipt: receiptFor(String(added.id)), replayed: false };
+  }
+
+  private async enqueueOnce(
+    type: JobType,
+    payload: JobPayload<JobType>,
+    requestId: string,
+    key: string,
+  ): Promise<EnqueueResult> {
+    const fingerprint = requestFingerprint(type, payload);
+    const marker = inFlightMarkerKey(this.config.QUEUE_PREFIX, key);
+    const claim = await this.redis(
+      () => this.idempotencyKeys.claim(this.queue.toKey(key), marker, fingerprint),
+      'idempotency key check',
+    );
+    if (claim.state !== 'claimed' && claim.fingerprint !== fingerprint)
+      throw new UnprocessableEntityException({
+        message:
+          `Idempotency-Key ${JSON.stringify(key)} was already used for a different request (job type or ` +
+          'payload); a new request needs a new key',
+        idempotencyKey: key,
+        issues: [{ field: 'Idempotency-Key', message: 'already used for a different request' }],
+      });
+    if (claim.state === 'stored') return { receipt: receiptFor(key), replayed: true };
+    if (claim.state === 'in-flight')
+      throw new ConflictException({
+        message: `a request with Idempotency-Key ${JSON.stringify(key)} is still being processed; retry shortly`,
+        idempotencyKey: key,
+        issues: [{ field: 'Idempotency-Key', message: 'a request with this key is in flight' }],
+      });
+    try {
+      return await this.enqueueNew(type, { payload, requestId, requestFingerprint: fingerprint }, key);
+    } finally {
+      this.idempotencyKeys.release(marker);
     }
   }
 

@@ -62,6 +62,12 @@ export interface JobData<T extends JobType = JobType> {
   payload: JobPayload<T>;
   /** The x-request-id of the HTTP request that created the job: one id finds its whole story in the logs. */
   requestId: string;
+  /**
+   * For a job created with an Idempotency-Key (the job id): the SHA-256 of the request's type and validated
+   * payload, so a later request with the same key is told apart as a replay (same request) or a misuse (another
+   * one). Kept as long as the job is. Absent on jobs created without a key.
+   */
+  requestFingerprint?: string;
 }
 
 /**
