@@ -9,6 +9,7 @@ import {
   loadPrometheusRuleFiles,
   ruleTestsDir,
   type PrometheusRuleFile,
+  type RuleGroup,
 } from '../test/support/prometheus-rules';
 import { listFiles, readYamlDocuments, repoPath, run } from '../test/support/repo';
 
@@ -62,6 +63,102 @@ describe('PrometheusRule objects', () => {
     for (const rule of allRules().filter((r) => r.record)) {
       expect(rule.record).toMatch(/^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$/);
     }
+  });
+});
+
+/** Seconds in a Prometheus duration (`2m30s`, `30d`). */
+function seconds(duration: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+  const parts = [...duration.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== duration)
+    throw new Error(`not a Prometheus duration: ${duration}`);
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0);
+}
+
+/** The longest range a rule's expression reads, in seconds. */
+function longestRange(expr: string): number {
+  return Math.max(0, ...[...expr.matchAll(/\[([0-9a-z]+)(?::[0-9a-z]*)?\]/g)].map((m) => seconds(m[1])));
+}
+
+const WEEK = 7 * 86400;
+
+/** A rule that reads a week or more belongs in a group evaluated every few minutes, not every scrape. */
+function slowRuleProblems(groups: RuleGroup[]): string[] {
+  return groups.flatMap((group) =>
+    group.rules
+      .filter((rule) => longestRange(rule.expr) >= WEEK)
+      .filter(() => group.interval === undefined || seconds(group.interval) < 120)
+      .map(
+        (rule) =>
+          `${group.name}: ${rule.record ?? rule.alert} reads ${longestRange(rule.expr) / 86400}d every ${group.interval ?? 'evaluation (15s)'}`,
+      ),
+  );
+}
+
+interface PrometheusSpec {
+  retention?: string;
+  retentionSize?: string;
+  storageSpec?: { volumeClaimTemplate?: { spec?: { resources?: { requests?: { storage?: string } } } } };
+}
+
+function bytes(size: string): number {
+  const match = /^(\d+(?:\.\d+)?)(B|KB|MB|GB|TB|Ki|Mi|Gi|Ti)$/.exec(size);
+  if (!match) throw new Error(`not a size: ${size}`);
+  const unit: Record<string, number> = {
+    B: 1,
+    KB: 1e3,
+    MB: 1e6,
+    GB: 1e9,
+    TB: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  return Number(match[1]) * unit[match[2]];
+}
+
+/** What keeps Prometheus from holding the data the rules read, across restarts. */
+function storageProblems(spec: PrometheusSpec, longest: number): string[] {
+  const problems: string[] = [];
+  if (!spec.retention || seconds(spec.retention) < longest)
+    problems.push(
+      `retention ${spec.retention ?? 'unset (chart default 10d)'} is shorter than the ${longest / 86400}d the rules read`,
+    );
+  const storage = spec.storageSpec?.volumeClaimTemplate?.spec?.resources?.requests?.storage;
+  if (!storage)
+    problems.push('no storageSpec volumeClaimTemplate: an emptyDir loses every budget on a restart');
+  else if (!spec.retentionSize || bytes(spec.retentionSize) >= bytes(storage))
+    problems.push(`retentionSize ${spec.retentionSize ?? 'unset'} does not stop below the ${storage} volume`);
+  return problems;
+}
+
+describe('the 30-day SLO windows', () => {
+  const application = readYamlDocuments(repoPath('argocd/platform/kube-prometheus-stack.yaml'))[0] as {
+    spec: { source: { helm: { valuesObject: { prometheus: { prometheusSpec: PrometheusSpec } } } } };
+  };
+  const prometheusSpec = application.spec.source.helm.valuesObject.prometheus.prometheusSpec;
+  const longest = Math.max(...allRules().map((rule) => longestRange(rule.expr)));
+
+  it('are read by rules in a group evaluated every few minutes, not every 15 s', () => {
+    expect(longest).toBe(30 * 86400);
+    expect(slowRuleProblems(ruleFiles.flatMap((f) => f.groups))).toEqual([]);
+    const broken: RuleGroup = {
+      name: 'opsforge.slo.api-availability',
+      rules: [{ record: 'slo:x:ratio_rate30d', expr: 'sum_over_time(slo:x:rate5m[30d])' }],
+    };
+    expect(slowRuleProblems([broken])).toEqual([
+      'opsforge.slo.api-availability: slo:x:ratio_rate30d reads 30d every evaluation (15s)',
+    ]);
+  });
+
+  it('fit in what Prometheus keeps, on a volume (kube-prometheus-stack values)', () => {
+    expect(storageProblems(prometheusSpec, longest)).toEqual([]);
+    // The broken example: the values as they were, 15 days on the chart's emptyDir.
+    expect(storageProblems({ retention: '15d' }, longest)).toEqual([
+      'retention 15d is shorter than the 30d the rules read',
+      'no storageSpec volumeClaimTemplate: an emptyDir loses every budget on a restart',
+    ]);
   });
 });
 
