@@ -2,6 +2,7 @@
 // object breaks it and what to change; each family's spec feeds every rule a broken object and expects it to fail.
 import type { RenderedTree, Rule, Violation } from '../model';
 import { argocdRules } from './argocd';
+import { argocdUiRules } from './argocd-ui';
 import { availabilityRules } from './availability';
 import { canaryRules } from './canary';
 import { contractRules } from './contract';
@@ -23,6 +24,7 @@ export const RULE_FAMILIES: Record<string, Rule[]> = {
   redis: redisRules,
   canary: canaryRules,
   argocd: argocdRules,
+  'argocd-ui': argocdUiRules,
   secrets: secretsRules,
 };
 

@@ -1,0 +1,188 @@
+// The Argo CD UI as the team's cockpit: deep links that lead to dashboards, variables and runbooks that exist,
+// and Rollout notifications whose triggers, templates, subscriptions and teams resolve. The templates themselves
+// are executed with Go's text/template and expr in argocd/argocd-ui.spec.ts; these rules hold the wiring.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { type K8sObject, ofKind, type RenderedTree, where } from '../model';
+import { loadLedger } from '../upstream';
+import { argocdTrees, defineRule, envTrees } from './define-rule';
+
+const DASHBOARDS_DIRECTORY = 'observability/grafana/dashboards';
+const RUNBOOKS_DIRECTORY = 'docs/runbooks';
+const ALERTMANAGER_CONFIG = 'observability/alertmanager/alertmanager.yaml';
+/** The label Argo Rollouts' notifications read the owning team from (gitops/base/<workload>/rollout.yaml). */
+export const TEAM_LABEL = 'opsforge.io/team';
+
+/** Every templating variable of every dashboard, by dashboard uid. */
+function dashboardVariables(root: string): Map<string, Set<string>> {
+  const variables = new Map<string, Set<string>>();
+  for (const file of readdirSync(join(root, DASHBOARDS_DIRECTORY)).filter((f) => f.endsWith('.json'))) {
+    const dashboard = JSON.parse(readFileSync(join(root, DASHBOARDS_DIRECTORY, file), 'utf8')) as K8sObject;
+    variables.set(
+      dashboard.uid,
+      new Set((dashboard.templating?.list ?? []).map((v: K8sObject) => String(v.name))),
+    );
+  }
+  return variables;
+}
+
+/** The teams Alertmanager routes on (`team="x"` matchers). */
+function routedTeams(root: string): Set<string> {
+  const config = readFileSync(join(root, ALERTMANAGER_CONFIG), 'utf8');
+  return new Set([...config.matchAll(/team="([a-z0-9-]+)"/g)].map((match) => match[1]));
+}
+
+function runbookProblem(root: string, url: string): string | undefined {
+  const file = /\/(docs\/runbooks\/[^"#?\s]+)$/.exec(url)?.[1];
+  if (file && existsSync(join(root, file))) return undefined;
+  return `links runbook ${url}, which is not a file in ${RUNBOOKS_DIRECTORY}/`;
+}
+
+interface DeepLink {
+  title?: string;
+  url?: string;
+  if?: string;
+}
+
+/** The annotations of the env Applications the ApplicationSet makes (what application.links can read). */
+function envApplicationAnnotations(tree: RenderedTree): Record<string, string> {
+  const set = ofKind(tree, 'ApplicationSet').find((s) => s.metadata?.name === 'opsforge-envs');
+  return set?.spec?.template?.metadata?.annotations ?? {};
+}
+
+const deepLinksResolve = defineRule({
+  name: 'deep-links-resolve',
+  summary:
+    'argocd-cm deep links parse, name a title and url, and lead to dashboards, dashboard variables, runbooks and env Application annotations that exist',
+  check({ trees, root, flag }) {
+    const dashboards = dashboardVariables(root);
+    const locations = loadLedger().behaviour('argocd-deep-links').data?.locations as string[];
+    for (const tree of argocdTrees(trees)) {
+      const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === 'argocd-cm');
+      if (!configMap) continue;
+      const annotations = envApplicationAnnotations(tree);
+      for (const location of locations) {
+        const key = `${location}.links`;
+        const text: string | undefined = configMap.data?.[key];
+        if (text === undefined) continue;
+        const report = (message: string) => flag(where(tree, configMap), `${key}: ${message}`);
+        let links: DeepLink[];
+        try {
+          links = parseYaml(text) as DeepLink[];
+        } catch (error) {
+          report(`is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+          continue;
+        }
+        for (const link of Array.isArray(links) ? links : []) {
+          if (!link.title || !link.url) {
+            report(`every link needs a title and a url (${JSON.stringify(link)})`);
+            continue;
+          }
+          for (const [, uid, query] of link.url.matchAll(/\/d\/([^/?]+)\/?\?(.*)$/gm)) {
+            const variables = dashboards.get(uid);
+            if (!variables) {
+              report(`"${link.title}" opens dashboard ${uid}, which is not in ${DASHBOARDS_DIRECTORY}/`);
+              continue;
+            }
+            for (const [, variable] of query.matchAll(/var-([A-Za-z0-9_]+)=/g)) {
+              if (!variables.has(variable))
+                report(`"${link.title}" sets var-${variable}, which dashboard ${uid} does not define`);
+            }
+          }
+          for (const [, runbook] of link.url.matchAll(/"opsforge\.io\/runbooks-url" \}\}\/([^'\s?#]+)/g)) {
+            if (!existsSync(join(root, RUNBOOKS_DIRECTORY, runbook)))
+              report(
+                `"${link.title}" opens runbook ${runbook}, which is not a file in ${RUNBOOKS_DIRECTORY}/`,
+              );
+          }
+          for (const [, annotation] of link.url.matchAll(/"(opsforge\.io\/[a-z-]+)"/g)) {
+            if (!(annotation in annotations))
+              report(
+                `"${link.title}" reads annotation ${annotation}, which the env Applications do not carry: set it in argocd/config/observability-links.yaml`,
+              );
+          }
+        }
+      }
+    }
+  },
+});
+
+/** The argo-rollouts Application's notification values (argocd/platform/argo-rollouts.yaml). */
+function rolloutNotifications(tree: RenderedTree): { owner: K8sObject; values: K8sObject } | undefined {
+  const owner = ofKind(tree, 'Application').find((a) => a.spec?.source?.chart === 'argo-rollouts');
+  const values = owner?.spec?.source?.helm?.valuesObject?.notifications;
+  return owner && values ? { owner, values } : undefined;
+}
+
+const rolloutNotificationsWired = defineRule({
+  name: 'rollout-notifications-wired',
+  summary:
+    "Argo Rollouts notifications: subscribed triggers are ones the controller fires and defines, their templates and services exist, runbooks resolve, paused conditions do not read the Rollout's stale status, and every Rollout names a team Alertmanager routes",
+  check({ trees, root, flag }) {
+    const ledger = loadLedger();
+    const firedTriggers = new Set(
+      ledger.behaviour('rollouts-trigger-from-event-reason').data?.triggers as string[],
+    );
+    const staleStatus = ledger.behaviour('rollouts-paused-event-previous-status');
+    let subscribed = false;
+    for (const tree of argocdTrees(trees)) {
+      const found = rolloutNotifications(tree);
+      if (!found) continue;
+      subscribed = true;
+      const report = (message: string) => flag(where(tree, found.owner), `notifications: ${message}`);
+      const templates: Record<string, string> = found.values.templates ?? {};
+      const triggers: Record<string, string> = found.values.triggers ?? {};
+      const notifiers: Record<string, string> = found.values.notifiers ?? {};
+      const services = new Set(Object.keys(notifiers).map((k) => k.replace(/^service\.(webhook\.)?/, '')));
+      for (const [key, text] of Object.entries(triggers)) {
+        const conditions = (parseYaml(text) ?? []) as K8sObject[];
+        for (const condition of conditions) {
+          for (const template of condition.send ?? []) {
+            if (!(`template.${template}` in templates))
+              report(`${key} sends template "${template}", which is not defined: add template.${template}`);
+          }
+          if (key === 'trigger.on-rollout-paused' && /rollout\.status/.test(condition.when ?? '')) {
+            report(
+              `${key} reads rollout.status, which is stale at that event (${staleStatus.fact.split(',')[0]})`,
+            );
+          }
+        }
+      }
+      for (const subscription of found.values.subscriptions ?? []) {
+        for (const trigger of subscription.triggers ?? []) {
+          if (!firedTriggers.has(trigger))
+            report(
+              `subscribes to ${trigger}, which no Rollout event fires (ledger rollouts-trigger-from-event-reason)`,
+            );
+          else if (!(`trigger.${trigger}` in triggers))
+            report(`subscribes to ${trigger} without defining trigger.${trigger}`);
+        }
+        for (const recipient of subscription.recipients ?? []) {
+          if (!services.has(String(recipient).split(':')[0]))
+            report(`subscribes recipient "${recipient}", whose service is not among the notifiers`);
+        }
+      }
+      for (const [key, text] of Object.entries(templates)) {
+        for (const [, url] of text.matchAll(/"runbook_url":\s*"([^"]+)"/g)) {
+          const problem = runbookProblem(root, url);
+          if (problem) report(`${key} ${problem}`);
+        }
+      }
+    }
+    if (!subscribed) return;
+    const teams = routedTeams(root);
+    for (const tree of envTrees(trees)) {
+      for (const rollout of ofKind(tree, 'Rollout')) {
+        const team = rollout.metadata?.labels?.[TEAM_LABEL];
+        if (!team || !teams.has(team))
+          flag(
+            where(tree, rollout),
+            `label ${TEAM_LABEL}="${team ?? ''}" is not a team Alertmanager routes (${[...teams].join(', ')}): its notifications would reach no team`,
+          );
+      }
+    }
+  },
+});
+
+export const argocdUiRules = [deepLinksResolve, rolloutNotificationsWired];
