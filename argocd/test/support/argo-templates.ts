@@ -3,7 +3,7 @@
 // Built once per machine from Debian's golang-go, golang-github-masterminds-sprig-dev and
 // golang-github-antonmedv-expr-dev (.ci/run installs them).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,6 +43,7 @@ function build(): string {
       `cannot build argocd/test/argo-templates: ${stderr.trim()}\n` +
         'install Go with sprig and expr from Debian: apt-get install golang-go ' +
         'golang-github-masterminds-sprig-dev golang-github-antonmedv-expr-dev (.ci/run does)',
+      { cause: error },
     );
   }
   return BINARY;
@@ -68,8 +69,4 @@ export function evaluateExpr(expression: string, vars: Vars): unknown {
   const [result] = evaluate([{ expr: expression, vars }]);
   if (result.error !== undefined) throw new Error(`expr failed: ${result.error}\n  ${expression}`);
   return result.value ?? null;
-}
-
-export function readText(path: string): string {
-  return readFileSync(path, 'utf8');
 }
