@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import stableStringify from 'safe-stable-stringify';
-import type { JobData, JobType } from '@opsforge/common';
+import type { JobData, JobType, RedisConnection } from '@opsforge/common';
 
 /**
  * `Idempotency-Key` as the IETF httpapi draft (draft-ietf-httpapi-idempotency-key-header, "Idempotency
@@ -49,14 +48,15 @@ export type KeyClaim =
   | { state: 'stored'; fingerprint: string }
   | { state: 'in-flight'; fingerprint: string };
 
-interface ClaimingRedis extends Redis {
+// A single Redis or a Cluster client: both take defineCommand, and the claim's two keys share the queue's slot.
+type ClaimingRedis = RedisConnection & {
   claimIdempotencyKey(
     jobKey: string,
     markerKey: string,
     fingerprint: string,
     ttlMs: number,
   ): Promise<string[]>;
-}
+};
 
 /** The fingerprint of a stored job: its own, or, for a job stored without one, derived from its type and payload. */
 function storedFingerprint(name: string, rawData: string): string {
@@ -71,7 +71,7 @@ function storedFingerprint(name: string, rawData: string): string {
 export class IdempotencyKeys {
   private readonly redis: ClaimingRedis;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisConnection) {
     if (!('claimIdempotencyKey' in redis))
       redis.defineCommand('claimIdempotencyKey', { numberOfKeys: 2, lua: CLAIM_KEY_SCRIPT });
     this.redis = redis as ClaimingRedis;

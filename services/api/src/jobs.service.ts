@@ -9,7 +9,6 @@ import {
   ServiceUnavailableException,
   UnprocessableEntityException,
 } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import {
   CONFIG,
   type JobData,
@@ -18,6 +17,8 @@ import {
   type JobType,
   PRODUCER_COMMAND_TIMEOUT_MS,
   REDIS_CLIENT,
+  type RedisConnection,
+  waitForReplicas,
   withTimeout,
 } from '@opsforge/common';
 import type { ApiConfig } from './config';
@@ -80,7 +81,7 @@ export class JobsService {
   constructor(
     @InjectQueue(JOB_QUEUE_NAME) private readonly queue: Queue<JobData>,
     @InjectMetric(JOBS_ENQUEUED_TOTAL) private readonly enqueued: Counter<'job_type' | 'outcome'>,
-    @Inject(REDIS_CLIENT) private readonly connection: Redis,
+    @Inject(REDIS_CLIENT) private readonly connection: RedisConnection,
     @Inject(CONFIG) private readonly config: ApiConfig,
   ) {
     this.idempotencyKeys = new IdempotencyKeys(connection);
@@ -105,6 +106,7 @@ export class JobsService {
       const result = idempotencyKey
         ? await this.enqueueOnce(type, payload, requestId, idempotencyKey)
         : await this.enqueueNew(type, { payload, requestId });
+      await this.replicated(result);
       this.enqueued.inc({ job_type: type, outcome: result.replayed ? 'duplicate' : 'created' });
       return result;
     } catch (error) {
@@ -159,6 +161,32 @@ export class JobsService {
     } finally {
       this.idempotencyKeys.release(marker);
     }
+  }
+
+  /**
+   * With REDIS_REPLICA_ACKS > 0 a submission is acknowledged only once that many replicas have it (Redis WAIT), so
+   * a failover that promotes one of them keeps it. Fewer in time: 503, and a retry with the same Idempotency-Key
+   * answers for the job that may already exist instead of creating a second one. WAIT covers this connection's
+   * own writes; a replayed answer may be for a job another API pod wrote, so it first writes a fence key in the
+   * queue's slot: the replication stream is ordered, and a replica holding the fence holds that job too.
+   */
+  private async replicated(result: EnqueueResult): Promise<void> {
+    const { REDIS_REPLICA_ACKS: required, REDIS_REPLICA_ACK_TIMEOUT_MS: timeoutMs } = this.config;
+    if (required === 0) return;
+    const fence = this.queue.toKey('replication-fence');
+    if (result.replayed)
+      await this.redis(() => this.connection.set(fence, Date.now(), 'PX', 60_000), 'fence');
+    const acknowledged = await this.redis(
+      () => waitForReplicas(this.connection, fence, required, timeoutMs),
+      'replicate',
+    );
+    if (acknowledged < required)
+      throw new ServiceUnavailableException({
+        message:
+          `the job was not confirmed by ${required} Redis replica(s) within ${timeoutMs} ms (${acknowledged} ` +
+          'did); retry with the same Idempotency-Key',
+        dependency: 'redis',
+      });
   }
 
   async find(id: string): Promise<JobView | undefined> {

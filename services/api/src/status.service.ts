@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   CONFIG,
   JOB_QUEUE_NAME,
   PRODUCER_COMMAND_TIMEOUT_MS,
   REDIS_CLIENT,
+  type RedisConnection,
   withTimeout,
 } from '@opsforge/common';
 import type { ApiConfig } from './config';
@@ -35,7 +35,7 @@ export class StatusService {
   constructor(
     @Inject(CONFIG) private readonly config: ApiConfig,
     @InjectQueue(JOB_QUEUE_NAME) private readonly queue: Queue,
-    @Inject(REDIS_CLIENT) private readonly connection: Redis,
+    @Inject(REDIS_CLIENT) private readonly connection: RedisConnection,
   ) {}
 
   async report(): Promise<StatusView> {

@@ -3,14 +3,13 @@ import { BullModule, InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
-import type { Redis } from 'ioredis';
 import { CONFIG, type SharedConfig } from './config';
 import { HealthController } from './health.controller';
 import { defaultJobOptions, JOB_QUEUE_NAME } from './job-contract';
 import { LifecycleState } from './lifecycle-state';
 import { applicationLoggingParams } from './logging';
 import { AppInfoReporter, appInfoGauge, prometheusModule } from './metrics';
-import type { RedisRole } from './redis';
+import type { RedisConnection, RedisRole } from './redis';
 import { REDIS_CLIENT, RedisClientModule } from './redis-client';
 
 /**
@@ -38,7 +37,7 @@ export class CommonModule {
       BullModule.forRootAsync({
         imports: [redisClient],
         inject: [REDIS_CLIENT],
-        useFactory: (redis: Redis) => ({ connection: redis, prefix: config.QUEUE_PREFIX }),
+        useFactory: (redis: RedisConnection) => ({ connection: redis, prefix: config.QUEUE_PREFIX }),
       }),
       BullModule.registerQueue({
         name: JOB_QUEUE_NAME,

@@ -1,6 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import {
+  checkRedisSettings,
+  redisSettingsSchema,
+  type RedisSettings,
+  SECRET_REDIS_VARIABLES,
+} from './redis-config';
 
 /**
  * Configuration comes from environment variables only (twelve-factor), validated once at start. The variable
@@ -13,22 +19,9 @@ export const port = z.coerce.number().int().min(1).max(65_535);
 export const ratio = z.coerce.number().min(0).max(1);
 export const nonNegativeInt = z.coerce.number().int().min(0);
 
-const redisUrl = z
-  .string()
-  .refine((value) => URL.canParse(value), 'must be a URL such as redis://127.0.0.1:6379')
-  .refine(
-    (value) => !URL.canParse(value) || ['redis:', 'rediss:'].includes(new URL(value).protocol),
-    'must use the redis:// or rediss:// scheme',
-  )
-  .refine(
-    (value) => !URL.canParse(value) || /^\/?\d*$/.test(new URL(value).pathname),
-    'the path, if any, must be a database number such as /0',
-  );
-
 /** How both services reach Redis and name their keys in it. */
 const redisVariables = {
-  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
-  REDIS_PASSWORD: z.string().min(1).optional(),
+  ...redisSettingsSchema.shape,
   // BullMQ keys live under this prefix; braces make it a Redis Cluster hash tag so every key of the queue
   // (and the job effects, which Lua scripts touch together with them) lands in one slot.
   QUEUE_PREFIX: z
@@ -86,16 +79,17 @@ function withoutEmptyValues(env: NodeJS.ProcessEnv): Record<string, string> {
 
 function parse<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
   const cleaned = withoutEmptyValues(env);
-  const result = schema.safeParse(cleaned);
+  const given = new Set(Object.keys(cleaned));
+  const result = schema
+    // Every service schema extends sharedVariables (loadServiceConfig), so its output carries the Redis settings.
+    .superRefine((settings, context) => checkRedisSettings(settings as RedisSettings, given, context))
+    .safeParse(cleaned);
   if (result.success) return result.data;
   const variables = [...new Set(result.error.issues.map((issue) => String(issue.path[0])))];
   const problems = result.error.issues.map((issue) => {
     const variable = String(issue.path[0]);
     // Never echo a secret back into the logs.
-    const shown =
-      variable === 'REDIS_PASSWORD' || variable === 'REDIS_URL'
-        ? ''
-        : ` (got ${JSON.stringify(cleaned[variable])})`;
+    const shown = SECRET_REDIS_VARIABLES.has(variable) ? '' : ` (got ${JSON.stringify(cleaned[variable])})`;
     return `${variable}: ${issue.message}${shown}`;
   });
   throw new ConfigError(variables, problems);

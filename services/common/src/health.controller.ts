@@ -1,8 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import type { Redis } from 'ioredis';
 import { LifecycleState } from './lifecycle-state';
-import { withTimeout } from './redis';
+import { type RedisConnection, withTimeout } from './redis';
 import { REDIS_CLIENT } from './redis-client';
 
 /** A readiness probe must answer before kubelet's own timeout (1 s by default), whatever Redis does. */
@@ -19,7 +18,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly lifecycle: LifecycleState,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: RedisConnection,
   ) {}
 
   @Get('health')

@@ -2,6 +2,7 @@ export * from './config';
 export * from './job-contract';
 export * from './logging';
 export * from './redis';
+export * from './redis-config';
 export * from './lifecycle-state';
 export * from './health.controller';
 export * from './metrics';

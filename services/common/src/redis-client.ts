@@ -6,11 +6,12 @@ import {
   Module,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { Redis } from 'ioredis';
-import type { SharedConfig } from './config';
-import { redisConnectionOptions, type RedisRole } from './redis';
+import { createRedisConnection, type RedisClientConfig, type RedisConnection, type RedisRole } from './redis';
 
-/** Injection token for the service's own ioredis connection (BullMQ queues share it; workers duplicate it). */
+/**
+ * Injection token for the service's own ioredis client, a `RedisConnection` (BullMQ queues share it; workers
+ * duplicate it).
+ */
 export const REDIS_CLIENT = Symbol('OPSFORGE_REDIS_CLIENT');
 
 @Injectable()
@@ -18,7 +19,7 @@ class RedisClientLifecycle implements OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   private lastError: string | undefined;
 
-  constructor(@Inject(REDIS_CLIENT) private readonly redis: Redis) {
+  constructor(@Inject(REDIS_CLIENT) private readonly redis: RedisConnection) {
     // ioredis emits `error` on every failed reconnect; without a listener Node would crash on a Redis outage.
     // One line per distinct error keeps an outage readable.
     redis.on('error', (error: Error) => {
@@ -41,11 +42,11 @@ class RedisClientLifecycle implements OnApplicationShutdown {
 
 @Module({})
 export class RedisClientModule {
-  static forService(config: SharedConfig, role: RedisRole): DynamicModule {
+  static forService(config: RedisClientConfig, role: RedisRole): DynamicModule {
     return {
       module: RedisClientModule,
       providers: [
-        { provide: REDIS_CLIENT, useFactory: () => new Redis(redisConnectionOptions(config, role)) },
+        { provide: REDIS_CLIENT, useFactory: () => createRedisConnection(config, role) },
         RedisClientLifecycle,
       ],
       exports: [REDIS_CLIENT],

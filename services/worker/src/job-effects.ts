@@ -1,6 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
-import { CONFIG, JOB_EFFECT_TTL_SECONDS, jobEffectKey, REDIS_CLIENT } from '@opsforge/common';
+import {
+  CONFIG,
+  JOB_EFFECT_TTL_SECONDS,
+  jobEffectKey,
+  REDIS_CLIENT,
+  type RedisConnection,
+} from '@opsforge/common';
 import type { WorkerConfig } from './config';
 
 // SET NX and the read of the winner in one script: whichever run of a job records first, every later run of the
@@ -17,7 +22,7 @@ return redis.call('GET', KEYS[1])
 @Injectable()
 export class JobEffects {
   constructor(
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: RedisConnection,
     @Inject(CONFIG) private readonly config: WorkerConfig,
   ) {}
 

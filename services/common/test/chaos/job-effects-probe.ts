@@ -50,6 +50,11 @@ export class JobEffectsProbe {
     return this.writesByJob.get(jobId) ?? 0;
   }
 
+  /** Writes per job id so far, as a copy (to compare with the counts at a later moment). */
+  counts(): Map<string, number> {
+    return new Map(this.writesByJob);
+  }
+
   /** Job ids whose effect was written more than once, with the count. */
   duplicated(): Map<string, number> {
     return new Map([...this.writesByJob].filter(([, count]) => count > 1));

@@ -1,0 +1,145 @@
+import { ConfigError, loadServiceConfig } from '../src/config';
+import { describeRedis, redisClusterOptions, redisConnectionOptions } from '../src/redis';
+
+// The Redis variables are shared: each service's schema is these plus its own, so an empty own schema tests them.
+const loadApiConfig = (env: NodeJS.ProcessEnv, version: string) => loadServiceConfig('api', {}, env, version);
+const loadWorkerConfig = (env: NodeJS.ProcessEnv, version: string) =>
+  loadServiceConfig('worker', {}, env, version);
+
+const sentinelEnv = {
+  REDIS_MODE: 'sentinel',
+  REDIS_SENTINELS: 'redis-sentinel-0.redis-sentinel:26379, 10.0.0.7:26380,[fd00::7]:26379',
+  REDIS_SENTINEL_MASTER_NAME: 'opsforge',
+  REDIS_PASSWORD: 'data-secret',
+  REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+};
+
+function configError(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('Redis topology configuration', () => {
+  it('defaults to one Redis at REDIS_URL without replica acknowledgement', () => {
+    expect(loadApiConfig({}, '1.0.0')).toMatchObject({
+      REDIS_MODE: 'standalone',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_REPLICA_ACKS: 0,
+    });
+  });
+
+  it('reads the sentinels, the master name and both passwords in sentinel mode', () => {
+    const config = loadWorkerConfig(sentinelEnv, '1.0.0');
+    expect(config).toMatchObject({
+      REDIS_MODE: 'sentinel',
+      REDIS_SENTINELS: [
+        { host: 'redis-sentinel-0.redis-sentinel', port: 26379 },
+        { host: '10.0.0.7', port: 26380 },
+        { host: 'fd00::7', port: 26379 },
+      ],
+      REDIS_SENTINEL_MASTER_NAME: 'opsforge',
+    });
+    expect(describeRedis(config)).toBe(
+      'sentinel://redis-sentinel-0.redis-sentinel:26379,10.0.0.7:26380,fd00::7:26379/opsforge',
+    );
+  });
+
+  it('names each variable a mode requires when it is missing', () => {
+    expect(configError(() => loadApiConfig({ REDIS_MODE: 'sentinel' }, '1.0.0')).variables.sort()).toEqual([
+      'REDIS_SENTINELS',
+      'REDIS_SENTINEL_MASTER_NAME',
+    ]);
+    expect(configError(() => loadWorkerConfig({ REDIS_MODE: 'cluster' }, '1.0.0')).variables).toEqual([
+      'REDIS_CLUSTER_NODES',
+    ]);
+  });
+
+  it.each([
+    ['REDIS_MODE', { REDIS_MODE: 'replicated' }],
+    ['REDIS_SENTINELS', { ...sentinelEnv, REDIS_SENTINELS: 'redis-sentinel' }],
+    ['REDIS_SENTINELS', { ...sentinelEnv, REDIS_SENTINELS: 'a:26379,,b:26379' }],
+    ['REDIS_SENTINELS', { ...sentinelEnv, REDIS_SENTINELS: 'a:99999' }],
+    ['REDIS_SENTINEL_MASTER_NAME', { ...sentinelEnv, REDIS_SENTINEL_MASTER_NAME: 'my master' }],
+    ['REDIS_CLUSTER_NODES', { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'redis://a:6379' }],
+    ['REDIS_TLS', { ...sentinelEnv, REDIS_TLS: 'yes' }],
+    ['REDIS_REPLICA_ACKS', { REDIS_REPLICA_ACKS: '-1' }],
+    // Above the API's Redis command timeout the wait could not end in a 503 before the command times out.
+    ['REDIS_REPLICA_ACK_TIMEOUT_MS', { REDIS_REPLICA_ACK_TIMEOUT_MS: '800' }],
+  ])('rejects a bad %s naming it', (variable, env) => {
+    expect(configError(() => loadApiConfig(env, '1.0.0')).variables).toEqual([variable]);
+  });
+
+  it.each([
+    // The adopter forgot REDIS_MODE: the services would otherwise run against REDIS_URL's default.
+    ['REDIS_SENTINELS', 'sentinel', 'standalone', { REDIS_SENTINELS: 'redis-sentinel:26379' }],
+    ['REDIS_CLUSTER_NODES', 'cluster', 'standalone', { REDIS_CLUSTER_NODES: 'redis-cluster:6379' }],
+    ['REDIS_URL', 'standalone', 'sentinel', { ...sentinelEnv, REDIS_URL: 'redis://redis:6379' }],
+    ['REDIS_TLS', 'sentinel', 'standalone', { REDIS_TLS: 'true' }],
+  ])('rejects %s, which belongs to REDIS_MODE=%s, in %s mode', (variable, owner, mode, env) => {
+    const error = configError(() => loadApiConfig(env, '1.0.0'));
+    expect(error.variables).toEqual([variable]);
+    expect(error.message).toContain(`${variable}: belongs to REDIS_MODE=${owner}, but REDIS_MODE is ${mode}`);
+  });
+
+  it('lets an overlay unset REDIS_URL with an empty value when it switches to sentinel mode', () => {
+    expect(loadApiConfig({ ...sentinelEnv, REDIS_URL: '' }, '1.0.0').REDIS_MODE).toBe('sentinel');
+  });
+
+  it('never echoes a Redis password back', () => {
+    const error = configError(() =>
+      loadApiConfig({ ...sentinelEnv, REDIS_URL: 'redis://:pw-in-url@x' }, '1.0.0'),
+    );
+    expect(error.message).not.toContain('pw-in-url');
+    expect(error.message).not.toContain('data-secret');
+  });
+});
+
+describe('Redis connection options by mode and role', () => {
+  const api = loadApiConfig(sentinelEnv, '1.0.0');
+  const worker = loadWorkerConfig(sentinelEnv, '1.0.0');
+
+  it('asks the sentinels for the primary with both passwords and follows a failover', () => {
+    expect(redisConnectionOptions(api, 'producer')).toMatchObject({
+      sentinels: [
+        { host: 'redis-sentinel-0.redis-sentinel', port: 26379 },
+        { host: '10.0.0.7', port: 26380 },
+        { host: 'fd00::7', port: 26379 },
+      ],
+      name: 'opsforge',
+      role: 'master',
+      password: 'data-secret',
+      sentinelPassword: 'sentinel-secret',
+      failoverDetector: true,
+    });
+  });
+
+  it('keeps the API fail-fast and the worker patient in sentinel mode', () => {
+    expect(redisConnectionOptions(api, 'producer')).toMatchObject({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 800,
+    });
+    const consumer = redisConnectionOptions(worker, 'consumer');
+    expect(consumer).toMatchObject({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    expect(consumer.commandTimeout).toBeUndefined();
+  });
+
+  it('does the same for a Redis Cluster, with TLS when asked', () => {
+    const cluster = { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'redis-cluster:6379', REDIS_TLS: 'true' };
+    const producer = redisClusterOptions(loadApiConfig(cluster, '1.0.0'), 'producer');
+    expect(producer).toMatchObject({
+      enableOfflineQueue: false,
+      redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 800, tls: {} },
+    });
+    expect(redisClusterOptions(loadWorkerConfig(cluster, '1.0.0'), 'consumer')).toMatchObject({
+      enableOfflineQueue: true,
+      redisOptions: { maxRetriesPerRequest: null },
+    });
+    expect(describeRedis(loadApiConfig(cluster, '1.0.0'))).toBe('cluster://redis-cluster:6379');
+  });
+});
