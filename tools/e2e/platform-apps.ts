@@ -1,0 +1,86 @@
+// How Argo CD renders each platform Application (argocd/platform/*.yaml), as a `helm template` command: the
+// chart at its pinned version from its repository, the release name, the destination namespace, the values
+// (inline valuesObject, or valueFiles read from this repository through the `$values` ref source), and the
+// cluster facts Argo CD passes to helm (Kubernetes version, API versions) so that charts which render a
+// ServiceMonitor only when the CRD exists render it here too. Applications that point at a path of this
+// repository are rendered with kustomize.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+interface Source {
+  repoURL: string;
+  chart?: string;
+  path?: string;
+  targetRevision: string;
+  ref?: string;
+  helm?: { releaseName?: string; valuesObject?: unknown; valueFiles?: string[] };
+}
+
+interface PlatformApplication {
+  metadata: { name: string };
+  spec: { source?: Source; sources?: Source[]; destination: { namespace: string } };
+}
+
+export type Render =
+  | { app: string; kind: 'helm'; args: string[]; valuesObject?: unknown }
+  | { app: string; kind: 'kustomize'; path: string };
+
+export const PLATFORM_DIR = join('argocd', 'platform');
+
+export function loadPlatformApplications(root: string): PlatformApplication[] {
+  return readdirSync(join(root, PLATFORM_DIR))
+    .filter((name) => name.endsWith('.yaml'))
+    .sort()
+    .map((name) => parse(readFileSync(join(root, PLATFORM_DIR, name), 'utf8')) as PlatformApplication);
+}
+
+/**
+ * The render of one Application. `repoURL` is this repository's URL as argocd/ names it; `valuesFile` is where
+ * the caller writes an inline valuesObject (helm reads values from files).
+ */
+export function renderOf(
+  application: PlatformApplication,
+  options: { repoURL: string; kubeVersion: string; apiVersions: string[]; valuesFile: string },
+): Render {
+  const sources = application.spec.sources ?? (application.spec.source ? [application.spec.source] : []);
+  const chart = sources.find((source) => source.chart);
+  const name = application.metadata.name;
+  if (!chart) {
+    const own = sources.find((source) => source.repoURL === options.repoURL && source.path);
+    if (!own?.path) throw new Error(`${name}: neither a chart nor a path of this repository`);
+    return { app: name, kind: 'kustomize', path: own.path };
+  }
+  const refs = new Map(
+    sources.filter((source) => source.ref).map((source) => [source.ref as string, source]),
+  );
+  const values = (chart.helm?.valueFiles ?? []).map((file) => {
+    const match = /^\$([^/]+)\/(.+)$/.exec(file);
+    if (!match) throw new Error(`${name}: value file ${file} is not read through a ref source`);
+    const ref = refs.get(match[1]);
+    if (!ref || ref.repoURL !== options.repoURL)
+      throw new Error(`${name}: value file ${file} names ref ${match[1]}, which is not this repository`);
+    return match[2];
+  });
+  const args = [
+    'template',
+    chart.helm?.releaseName ?? name,
+    chart.chart as string,
+    '--repo',
+    chart.repoURL,
+    '--version',
+    chart.targetRevision,
+    '--namespace',
+    application.spec.destination.namespace,
+    '--include-crds',
+    '--kube-version',
+    options.kubeVersion,
+    ...options.apiVersions.flatMap((apiVersion) => ['--api-versions', apiVersion]),
+    ...values.flatMap((file) => ['--values', file]),
+  ];
+  if (chart.helm?.valuesObject !== undefined) {
+    args.push('--values', options.valuesFile);
+    return { app: name, kind: 'helm', args, valuesObject: chart.helm.valuesObject };
+  }
+  return { app: name, kind: 'helm', args };
+}
