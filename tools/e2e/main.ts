@@ -145,7 +145,7 @@ async function release(argv: string[]) {
   );
 
   const samples: Sample[] = [];
-  let planned: number[] = [];
+  let planned: number[];
   const deadline = Date.now() + seconds(options.timeout, 1500) * 1000;
   for (;;) {
     const rollout = getJson<Rollout>(['-n', namespace, 'get', 'rollouts.argoproj.io', name]);
