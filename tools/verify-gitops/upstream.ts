@@ -1,11 +1,13 @@
 // The upstream ledger (upstream.yaml): what was read upstream, at the pinned tag, about every version the tree
 // pins and every behaviour it relies on. This module parses it, checks its shape (strictly: a misspelt key is an
 // error, not a silently missing fact) and flattens its sections, so rules look facts up by id.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+/** Where the ledger lives in a checkout (rules read the one of the checkout they verify). */
+export const UPSTREAM_LEDGER_FILE = 'tools/verify-gitops/upstream.yaml';
 export const UPSTREAM_LEDGER_PATH = join(__dirname, 'upstream.yaml');
 
 const SEMVER = /^[0-9]+\.[0-9]+\.[0-9]+$/;
@@ -152,6 +154,8 @@ export function parseLedger(text: string, origin = 'upstream.yaml'): UpstreamLed
 }
 
 export function loadLedger(path = UPSTREAM_LEDGER_PATH): UpstreamLedger {
+  if (!existsSync(path))
+    throw new LedgerError(`no upstream ledger at ${path}: the rules that read it cannot run`);
   return parseLedger(readFileSync(path, 'utf8'), path);
 }
 

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UPSTREAM_LEDGER_FILE } from './upstream';
 
 const repositoryRoot = join(__dirname, '..', '..');
 const tsxCli = join(repositoryRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -18,11 +19,11 @@ function runVerify(root: string, ...flags: string[]) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** A scratch copy of the three trees verify-gitops reads, to break without touching the repository. */
+/** A scratch copy of the trees and the upstream ledger verify-gitops reads, to break without touching the repository. */
 function scratchTree(): string {
   const root = mkdtempSync(join(tmpdir(), 'verify-gitops-'));
-  for (const directory of ['gitops', 'rollouts', 'argocd', 'observability']) {
-    cpSync(join(repositoryRoot, directory), join(root, directory), { recursive: true });
+  for (const path of ['gitops', 'rollouts', 'argocd', 'observability', UPSTREAM_LEDGER_FILE]) {
+    cpSync(join(repositoryRoot, path), join(root, path), { recursive: true });
   }
   return root;
 }

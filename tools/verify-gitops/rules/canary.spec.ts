@@ -152,13 +152,13 @@ testRuleFamily(canaryRules, {
     );
   },
   'traffic-router-wired': () => {
-    const noNamespace = breakObject(STAGING, 'Rollout', 'api', (o) => {
-      delete o.spec.strategy.canary.trafficRouting.plugins['argoproj-labs/gatewayAPI'].namespace;
+    const otherNamespace = breakObject(STAGING, 'Rollout', 'api', (o) => {
+      o.spec.strategy.canary.trafficRouting.plugins['argoproj-labs/gatewayAPI'].namespace = 'dev';
     });
     expectViolation(
-      run('traffic-router-wired', noNamespace),
+      run('traffic-router-wired', otherNamespace),
       'gitops/envs/staging: Rollout/api',
-      /looks for HTTPRoute api in namespace "", not the Rollout's "staging"/,
+      /looks for HTTPRoute api in namespace "dev", not the Rollout's "staging"/,
     );
     const wrongBackend = breakObject(PROD, 'HTTPRoute', 'api', (o) => {
       o.spec.rules[0].backendRefs[1].name = 'api-preview';

@@ -321,7 +321,7 @@ const canarySeriesLabelled = defineRule({
 const trafficRouterWired = defineRule({
   name: 'traffic-router-wired',
   summary:
-    'a Rollout routed by the Gateway API plugin names its own namespace and an HTTPRoute whose backends are its stable and canary Services',
+    "a Rollout routed by the Gateway API plugin names an HTTPRoute in its own namespace (the plugin's default) whose backends are its stable and canary Services",
   check({ trees, flag }) {
     for (const tree of trees) {
       for (const rollout of ofKind(tree, 'Rollout')) {
@@ -329,9 +329,11 @@ const trafficRouterWired = defineRule({
         const plugin = canary.trafficRouting?.plugins?.['argoproj-labs/gatewayAPI'];
         if (!plugin) continue;
         const report = (message: string) => flag(where(tree, rollout), message);
-        if (plugin.namespace !== rollout.metadata?.namespace) {
+        // Without `namespace` the plugin uses the Rollout's own (upstream.yaml,
+        // gatewayapi-plugin-namespace-defaults-to-rollout), which kustomize's namespace transformer sets.
+        if (plugin.namespace !== undefined && plugin.namespace !== rollout.metadata?.namespace) {
           report(
-            `the Gateway API plugin looks for HTTPRoute ${plugin.httpRoute} in namespace "${plugin.namespace ?? ''}", not the Rollout's "${rollout.metadata?.namespace}": keep the namespace replacement in ${tree.source}/kustomization.yaml`,
+            `the Gateway API plugin looks for HTTPRoute ${plugin.httpRoute} in namespace "${plugin.namespace}", not the Rollout's "${rollout.metadata?.namespace}": drop the plugin's namespace (it defaults to the Rollout's)`,
           );
         }
         const route = ofKind(tree, 'HTTPRoute').find((r) => r.metadata?.name === plugin.httpRoute);

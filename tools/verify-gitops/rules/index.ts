@@ -12,6 +12,7 @@ import { podHardeningRules } from './pod-hardening';
 import { redisRules } from './redis';
 import { secretsRules } from './secrets';
 import { sizingRules } from './sizing';
+import { upstreamRules } from './upstream';
 
 /** Each family file's rules, by the file's name (rules/<family>.ts, tested in rules/<family>.spec.ts). */
 export const RULE_FAMILIES: Record<string, Rule[]> = {
@@ -26,6 +27,7 @@ export const RULE_FAMILIES: Record<string, Rule[]> = {
   argocd: argocdRules,
   'argocd-ui': argocdUiRules,
   secrets: secretsRules,
+  upstream: upstreamRules,
 };
 
 export const RULES: Rule[] = Object.values(RULE_FAMILIES).flat();
