@@ -1,12 +1,36 @@
 #!/usr/bin/env node
 // `npm start`: run the built API and worker side by side against REDIS_URL, as a newcomer's first command.
-// Checks first that Redis answers, because both services would otherwise start and only report "not ready".
+// `npm run prestart` (this file with --preflight, before the build) checks what would otherwise fail later with a
+// confusing message: a Node.js too old for the services, and a Redis that does not answer.
+//
+// Only syntax and APIs old Node versions have up to the version check, so that it can say what is wrong.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const servicesDir = import.meta.dirname;
+const servicesDir = path.dirname(fileURLToPath(import.meta.url));
+const repositoryRoot = path.join(servicesDir, '..');
 
+function nodeVersionProblem() {
+  const required = JSON.parse(readFileSync(path.join(repositoryRoot, 'package.json'), 'utf8')).engines.node;
+  const requiredMajor = Number(/\d+/.exec(required)[0]);
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= requiredMajor) return undefined;
+  return (
+    `OpsForge needs Node.js ${requiredMajor} or newer (package.json engines "${required}"); this is Node.js ` +
+    `${process.versions.node} at ${process.execPath}. Install it (\`nvm install\` reads .nvmrc, or ` +
+    'https://nodejs.org/en/download) and run `npm start` again.'
+  );
+}
+
+const nodeProblem = nodeVersionProblem();
+if (nodeProblem) {
+  console.error(nodeProblem);
+  process.exit(1);
+}
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 function redisAnswers(url) {
@@ -35,7 +59,7 @@ function redisAnswers(url) {
   });
 }
 
-async function main() {
+async function preflight() {
   const problem = await redisAnswers(redisUrl);
   if (problem) {
     const { hostname, port } = URL.canParse(redisUrl) ? new URL(redisUrl) : { hostname: '?', port: '' };
@@ -50,12 +74,43 @@ async function main() {
     );
     process.exit(1);
   }
+}
 
+// For a person at a terminal, each service's JSON lines become one readable line each (pino-pretty, a
+// devDependency: absent from a production install, where the lines stay JSON). Piped or redirected output stays
+// the JSON lines production writes, so `npm start | jq` and log files see exactly what Loki would.
+function readableOutput() {
+  if (!process.stdout.isTTY) return undefined;
+  try {
+    return createRequire(import.meta.url)('pino-pretty');
+  } catch {
+    return undefined;
+  }
+}
+
+const defaultPorts = { api: 3000, worker: 3001 };
+
+function start() {
+  const pretty = readableOutput();
   const services = ['api', 'worker'].map((name) => {
+    // npm start's own API_PORT and WORKER_PORT, because one PORT cannot serve both processes.
+    const port = process.env[`${name.toUpperCase()}_PORT`] || String(defaultPorts[name]);
     const child = spawn(process.execPath, [path.join(servicesDir, name, 'dist', 'main.js')], {
-      stdio: 'inherit',
-      env: process.env,
+      stdio: ['inherit', pretty ? 'pipe' : 'inherit', 'inherit'],
+      env: { ...process.env, PORT: port },
     });
+    if (pretty)
+      child.stdout.pipe(
+        pretty({
+          colorize: true,
+          singleLine: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname,app,context',
+          messageFormat: `${name} {if context}{context}: {end}{msg}`,
+          destination: 1,
+          sync: true,
+        }),
+      );
     return { name, child };
   });
   let exiting = false;
@@ -72,7 +127,7 @@ async function main() {
   let remaining = services.length;
   let worstExitCode = 0;
   for (const { name, child } of services) {
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       remaining -= 1;
       const exitCode = code ?? (signal ? 1 : 0);
       worstExitCode = Math.max(worstExitCode, exitCode);
@@ -87,4 +142,5 @@ async function main() {
   }
 }
 
-await main();
+if (process.argv.includes('--preflight')) await preflight();
+else start();
