@@ -4,10 +4,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { loadLedger } from '../verify-gitops/upstream';
 import { REPO_ROOT } from './support/gitops-repo';
 import {
   actionsPinnedBySha,
   checkoutDropsTokenUnlessPushing,
+  e2eBootstrapsOnlyTheRoot,
+  jobsReadOnly,
+  pinsMatchLedger,
+  toolPinsExact,
   noPullRequestTargetCheckout,
   parseWorkflow,
   pathFilterSelects,
@@ -286,6 +291,142 @@ describe('GitHub Actions workflows', () => {
       expect(prodPromotionProtected(workflow('promote.yml'), withoutProd)).toEqual([
         expect.stringContaining('CODEOWNERS names no owner for gitops/envs/prod/'),
       ]);
+    });
+  });
+
+  describe('policy for the workflows that install a cluster (e2e.yml, platform.yml)', () => {
+    const CLUSTER_WORKFLOWS = ['e2e.yml', 'platform.yml'];
+    const ledger = loadLedger();
+    const platformCharts = readdirSync(join(REPO_ROOT, 'argocd', 'platform'))
+      .map((name) => readFileSync(join(REPO_ROOT, 'argocd', 'platform', name), 'utf8'))
+      .flatMap((text) => [...text.matchAll(/^\s+chart: (\S+)$/gm)].map((match) => match[1]));
+
+    it.each(CLUSTER_WORKFLOWS)(
+      '%s pins every tool exactly: versions, digests, commits, checksums; no latest',
+      (name) => {
+        expect(toolPinsExact(workflow(name))).toEqual([]);
+      },
+    );
+
+    it.each([
+      [
+        'a version range',
+        'e2e.yml',
+        'KIND_VERSION: v0.32.0',
+        'KIND_VERSION: v0.32',
+        'KIND_VERSION is "v0.32", not an exact x.y.z version',
+      ],
+      [
+        'latest',
+        'platform.yml',
+        'KUBECONFORM_VERSION: v0.7.0',
+        'KUBECONFORM_VERSION: latest',
+        'pins something to "latest"',
+      ],
+      [
+        'a node image by tag only',
+        'e2e.yml',
+        /(KIND_NODE_IMAGE: kindest\/node:v[\d.]+)@sha256:[0-9a-f]{64}/,
+        '$1',
+        'not an image by tag and digest',
+      ],
+      [
+        'a download without its checksum',
+        'platform.yml',
+        /^ +echo "\$\{HELM_SHA256\}.*\n/m,
+        '',
+        'downloads without checking a pinned sha256',
+      ],
+      [
+        'go install of a branch',
+        'e2e.yml',
+        '"sigs.k8s.io/kind@${KIND_VERSION}"',
+        '"sigs.k8s.io/kind@main"',
+        'go installs @main, not a pinned version',
+      ],
+      [
+        'an OCI chart without its version',
+        'e2e.yml',
+        ' --version "$ENVOY_GATEWAY_VERSION"',
+        '',
+        'installs an OCI chart without a pinned --version',
+      ],
+      [
+        'install.yaml at a tag',
+        'e2e.yml',
+        'argo-cd/${ARGOCD_COMMIT}/manifests',
+        'argo-cd/${ARGOCD_VERSION}/manifests',
+        'reads raw.githubusercontent.com at ${ARGOCD_VERSION}, not a commit',
+      ],
+      [
+        'CRDs from a branch',
+        'platform.yml',
+        'config/crd?ref=${GATEWAY_API_COMMIT}',
+        'config/crd?ref=main',
+        'reads a GitHub kustomization at main, not a commit',
+      ],
+    ])('pins: %s is caught', (_mistake, name, find, replace, problem) => {
+      expect(toolPinsExact(broken(name, find, replace)).join('\n')).toContain(problem);
+    });
+
+    it.each(CLUSTER_WORKFLOWS)(
+      '%s pins what the upstream ledger records (section e2e), and nothing it does not',
+      (name) => {
+        expect(pinsMatchLedger(workflow(name), ledger)).toEqual([]);
+      },
+    );
+
+    it('ledger: a version the ledger does not record, or a new pin missing from it, is caught', () => {
+      expect(
+        pinsMatchLedger(
+          broken('e2e.yml', 'ENVOY_GATEWAY_VERSION: v1.9.0', 'ENVOY_GATEWAY_VERSION: v1.8.3'),
+          ledger,
+        ),
+      ).toEqual(['e2e.yml (broken): ENVOY_GATEWAY_VERSION is v1.8.3, the upstream ledger records v1.9.0']);
+      expect(
+        pinsMatchLedger(broken('platform.yml', /^env:\n/m, 'env:\n  YQ_VERSION: v4.45.1\n'), ledger),
+      ).toEqual(['platform.yml (broken): YQ_VERSION is pinned here but not recorded in the upstream ledger']);
+    });
+
+    it.each(CLUSTER_WORKFLOWS)('%s asks for no write permission in any job (they only read)', (name) => {
+      expect(jobsReadOnly(workflow(name))).toEqual([]);
+    });
+
+    it('permissions: a job of the e2e that asks for write is caught', () => {
+      expect(
+        jobsReadOnly(
+          broken('e2e.yml', /^( {4}runs-on: ubuntu-24.04\n)/m, '$1    permissions:\n      contents: write\n'),
+        ),
+      ).toEqual(['e2e.yml (broken): job adopter-path asks for contents: write, but only reads']);
+    });
+
+    it("e2e: the adopter's path, root.yaml the only part of this repository applied by hand", () => {
+      expect(e2eBootstrapsOnlyTheRoot(workflow('e2e.yml'), platformCharts)).toEqual([]);
+    });
+
+    it.each([
+      [
+        'the overlay applied by hand',
+        'run: kubectl apply -n argocd -f argocd/bootstrap/root.yaml',
+        'run: |\n          kubectl apply -n argocd -f argocd/bootstrap/root.yaml\n          kubectl kustomize gitops/envs/dev | kubectl apply --server-side -f -',
+        "applies this repository's tree by hand",
+      ],
+      [
+        'a platform chart installed by hand',
+        'run: kubectl apply -n argocd -f argocd/bootstrap/root.yaml',
+        'run: |\n          kubectl apply -n argocd -f argocd/bootstrap/root.yaml\n          helm upgrade --install argo-rollouts argo-rollouts --repo https://argoproj.github.io/argo-helm',
+        'installs a platform chart Argo CD owns',
+      ],
+      [
+        'the root never applied',
+        'run: kubectl apply -n argocd -f argocd/bootstrap/root.yaml',
+        'run: kubectl apply -n argocd -f argocd/',
+        'applies argocd/bootstrap/root.yaml 0 times',
+      ],
+    ])('e2e: %s is caught', (_mistake, find, replace, problem) => {
+      expect(e2eBootstrapsOnlyTheRoot(broken('e2e.yml', find, replace), platformCharts).join('\n')).toContain(
+        problem,
+      );
     });
   });
 
