@@ -7,6 +7,7 @@ import {
   ARGOCD,
   breakObject,
   container,
+  DEV,
   expectViolation,
   PROD,
   rendered,
@@ -175,6 +176,18 @@ testRuleFamily(upstreamRules, {
       run('env-sync-never-waits-on-canary', pruned),
       'gitops/envs/prod: ConfigMap/worker-config-',
       /generated for Rollout worker but lacks argocd\.argoproj\.io\/sync-options: Prune=false/,
+    );
+    const redisConfig = breakWhere(
+      DEV,
+      (o) => o.kind === 'ConfigMap' && String(o.metadata?.name).startsWith('redis-config-'),
+      (o) => {
+        delete o.metadata.annotations['argocd.argoproj.io/compare-options'];
+      },
+    );
+    expectViolation(
+      run('env-sync-never-waits-on-canary', redisConfig),
+      'gitops/envs/dev: ConfigMap/redis-config-',
+      /generated for StatefulSet redis but lacks argocd\.argoproj\.io\/compare-options: IgnoreExtraneous/,
     );
   },
   'rollout-scale-down-delay-needs-traffic-routing': () => {

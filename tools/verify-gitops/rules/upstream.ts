@@ -399,7 +399,7 @@ const GENERATED_NAME = /-[a-z0-9]{10}$/;
 const envSyncNeverWaitsOnCanary = defineRule({
   name: 'env-sync-never-waits-on-canary',
   summary:
-    "an env's sync operation ends when its manifests are applied: Rollouts in its last sync wave, no PruneLast, and the generated ConfigMaps a Rollout reads kept rather than pruned",
+    "an env's sync operation ends when its manifests are applied: Rollouts in its last sync wave, no PruneLast, and the generated ConfigMaps a workload reads kept rather than pruned",
   check(context) {
     const { trees, flag } = context;
     withLedger(context, (ledger) => {
@@ -431,7 +431,11 @@ const envSyncNeverWaitsOnCanary = defineRule({
               where(env, rollout),
               `is in sync wave ${syncWave(rollout)} while the env's last wave is ${lastWave}: Argo CD waits for a middle wave's health, so a paused canary would hold the sync open (${cite(ledger, 'gitops-engine-waits-for-health-between-waves')})`,
             );
-          for (const name of configMapsReadBy(rollout)) {
+        }
+        // Any workload: pods of the previous revision (the stable ReplicaSet, a StatefulSet mid-update) still
+        // read the previous generated ConfigMap.
+        for (const workload of workloads(env)) {
+          for (const name of configMapsReadBy(workload)) {
             const configMap = ofKind(env, 'ConfigMap').find((c) => c.metadata?.name === name);
             if (!configMap || !GENERATED_NAME.test(name)) continue;
             const annotations: Record<string, string> = configMap.metadata?.annotations ?? {};
@@ -445,7 +449,7 @@ const envSyncNeverWaitsOnCanary = defineRule({
             if (missing.length > 0)
               flag(
                 where(env, configMap),
-                `is generated for Rollout ${rollout.metadata?.name} but lacks ${missing.map(([k, v]) => `${k}: ${v}`).join(', ')}: the next configuration would prune it while the stable pods still read it (${cite(ledger, 'argocd-generated-configmaps-kept')})`,
+                `is generated for ${workload.kind} ${workload.metadata?.name} but lacks ${missing.map(([k, v]) => `${k}: ${v}`).join(', ')}: the next configuration would prune it while pods of the previous revision still read it (${cite(ledger, 'argocd-generated-configmaps-kept')})`,
               );
           }
         }
