@@ -49,7 +49,7 @@ const USAGE = `Usage: npm run e2e -- <command> [options]
       the running Alertmanager config is ours, and a test alert reaches the receiver it routes to
   render-platform --out <dir> --kube-version <x.y.z> --api-versions <group/version,...>
       helm template every platform Application at its pinned chart version with its values (as Argo CD
-      renders it), and kustomize this repository's own trees (argocd, observability, gitops/envs/*)
+      renders it), and kustomize this repository's own trees (argocd, argocd/install, gitops/envs/*)
   crd-schemas --out <dir> <file.yaml>...
       kubeconform schemas from every CRD in the files
   split --schemas <dir> --built-in <file> --custom <file> <file.yaml>...
@@ -422,6 +422,8 @@ function renderPlatform(argv: string[]) {
   for (const env of envs)
     run('kubectl', ['kustomize', join('gitops', 'envs', env)], join(out, `env-${env}.yaml`));
   run('kubectl', ['kustomize', 'argocd'], join(out, 'argocd.yaml'));
+  // Argo CD itself as Bootstrap installs it (the root does not sync it); its CRDs are Argo CD's schemas.
+  run('kubectl', ['kustomize', join('argocd', 'install')], join(out, 'argocd-install.yaml'));
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void> | void> = {

@@ -9,7 +9,8 @@ import { REPO_ROOT } from './support/gitops-repo';
 import {
   actionsPinnedBySha,
   checkoutDropsTokenUnlessPushing,
-  e2eBootstrapsOnlyTheRoot,
+  bootstrapApplies,
+  e2eFollowsBootstrap,
   jobsReadOnly,
   pinsMatchLedger,
   toolPinsExact,
@@ -173,7 +174,7 @@ describe('GitHub Actions workflows', () => {
     it('a read-only job that persists the checkout token is caught', () => {
       expect(
         checkoutDropsTokenUnlessPushing(
-          broken('e2e.yml', /\n {8}with:\n {10}persist-credentials: false/, ''),
+          broken('e2e.yml', /^ {10}persist-credentials: false\n/m, ''),
         ),
       ).toHaveLength(1);
     });
@@ -352,11 +353,11 @@ describe('GitHub Actions workflows', () => {
         'installs an OCI chart without a pinned --version',
       ],
       [
-        'install.yaml at a tag',
+        'a raw file at a tag',
         'e2e.yml',
-        'argo-cd/${ARGOCD_COMMIT}/manifests',
-        'argo-cd/${ARGOCD_VERSION}/manifests',
-        'reads raw.githubusercontent.com at ${ARGOCD_VERSION}, not a commit',
+        'kubectl apply --server-side -k "https://github.com/kubernetes-sigs/gateway-api//config/crd?ref=${GATEWAY_API_COMMIT}"',
+        'kubectl apply --server-side -f "https://raw.githubusercontent.com/kubernetes-sigs/gateway-api/${GATEWAY_API_VERSION}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml"',
+        'reads raw.githubusercontent.com at ${GATEWAY_API_VERSION}, not a commit',
       ],
       [
         'CRDs from a branch',
@@ -400,8 +401,14 @@ describe('GitHub Actions workflows', () => {
       ).toEqual(['e2e.yml (broken): job adopter-path asks for contents: write, but only reads']);
     });
 
-    it("e2e: the adopter's path, root.yaml the only part of this repository applied by hand", () => {
-      expect(e2eBootstrapsOnlyTheRoot(workflow('e2e.yml'), platformCharts)).toEqual([]);
+    const documented = bootstrapApplies(readFileSync(join(REPO_ROOT, 'docs', 'gitops.md'), 'utf8'));
+
+    it("e2e: the adopter's path, applying of this repository only what docs/gitops.md's Bootstrap does", () => {
+      expect(documented).toEqual([
+        'kubectl apply -n argocd --server-side --force-conflicts -k argocd/install',
+        'kubectl apply -n argocd -f argocd/bootstrap/root.yaml',
+      ]);
+      expect(e2eFollowsBootstrap(workflow('e2e.yml'), documented, platformCharts)).toEqual([]);
     });
 
     it.each([
@@ -418,15 +425,21 @@ describe('GitHub Actions workflows', () => {
         'installs a platform chart Argo CD owns',
       ],
       [
+        'Argo CD installed otherwise than Bootstrap says',
+        'kubectl apply -n argocd --server-side --force-conflicts -k argocd/install',
+        'kubectl apply -n argocd --server-side -f https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml',
+        'runs "kubectl apply -n argocd --server-side --force-conflicts -k argocd/install" (docs/gitops.md, Bootstrap) 0 times',
+      ],
+      [
         'the root never applied',
         'run: kubectl apply -n argocd -f argocd/bootstrap/root.yaml',
         'run: kubectl apply -n argocd -f argocd/',
-        'applies argocd/bootstrap/root.yaml 0 times',
+        'runs "kubectl apply -n argocd -f argocd/bootstrap/root.yaml" (docs/gitops.md, Bootstrap) 0 times, not once',
       ],
     ])('e2e: %s is caught', (_mistake, find, replace, problem) => {
-      expect(e2eBootstrapsOnlyTheRoot(broken('e2e.yml', find, replace), platformCharts).join('\n')).toContain(
-        problem,
-      );
+      expect(
+        e2eFollowsBootstrap(broken('e2e.yml', find, replace), documented, platformCharts).join('\n'),
+      ).toContain(problem);
     });
   });
 

@@ -422,37 +422,59 @@ export function jobsReadOnly(workflow: Workflow): string[] {
   });
 }
 
-const ROOT_APPLY = /^\s*kubectl apply -n argocd -f argocd\/bootstrap\/root\.yaml\s*$/m;
+/** The `kubectl apply` lines of docs/gitops.md's Bootstrap section that name a path of this repository. */
+export function bootstrapApplies(gitopsDoc: string): string[] {
+  const start = gitopsDoc.indexOf('\n## Bootstrap');
+  const section = gitopsDoc.slice(start, gitopsDoc.indexOf('\n## ', start + 1));
+  return [
+    ...new Set(
+      section
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => /^kubectl apply\b/.test(line) && OWN_TREE.test(line)),
+    ),
+  ];
+}
+
+const OWN_TREE = /(^|[\s=])(\.\/)?(gitops|argocd|observability|rollouts)\//;
 
 /**
- * The e2e takes the adopter's path (docs/gitops.md, Bootstrap): the one thing of this repository it applies is
- * root.yaml; Argo CD installs everything else from git. Applying an overlay or a platform chart by hand would
- * bypass exactly what the e2e exists to test (waves, health checks, selfHeal against the canary plugin).
+ * The e2e takes the adopter's path: it applies of this repository exactly what docs/gitops.md's Bootstrap tells
+ * an adopter to apply (Argo CD from argocd/install, then root.yaml), each once, and nothing else; Argo CD
+ * installs everything else from git. Applying an overlay or a platform chart by hand would bypass exactly what
+ * the e2e exists to test (waves, health checks, selfHeal beside the canary plugin).
  */
-export function e2eBootstrapsOnlyTheRoot(workflow: Workflow, platformCharts: string[]): string[] {
+export function e2eFollowsBootstrap(
+  workflow: Workflow,
+  documented: string[],
+  platformCharts: string[],
+): string[] {
   const problems: string[] = [];
-  const runs = runsOf(workflow);
-  const roots = runs.filter(({ run }) => ROOT_APPLY.test(run));
-  if (roots.length !== 1)
-    problems.push(`${workflow.name}: applies argocd/bootstrap/root.yaml ${roots.length} times, not once`);
-  const ownTree = /(^|[\s=])(\.\/)?(gitops|argocd|observability|rollouts)\//;
-  for (const { job, name, run } of runs) {
-    for (const line of run.split('\n')) {
-      if (ROOT_APPLY.test(line)) continue;
-      const applies =
-        /\bkubectl\s+(apply|create|replace)\b/.test(line) && /\s(-f|-k|--filename|--kustomize)\b/.test(line);
-      const rendersOwn =
-        /\bkubectl\s+kustomize\b/.test(line) && ownTree.test(line.replace(/.*kubectl\s+kustomize/, ' '));
-      if ((applies && ownTree.test(line)) || (rendersOwn && /\|\s*kubectl\s+apply\b/.test(line)))
-        problems.push(
-          `${workflow.name}: job ${job}, step "${name}" applies this repository's tree by hand: ${line.trim()}`,
-        );
-      const helm = /\bhelm\s+(install|upgrade)\b(.*)/.exec(line);
-      if (helm && platformCharts.some((chart) => new RegExp(`(^|[\\s/])${chart}(\\s|$)`).test(helm[2])))
-        problems.push(
-          `${workflow.name}: job ${job}, step "${name}" installs a platform chart Argo CD owns: ${line.trim()}`,
-        );
-    }
+  if (documented.length === 0)
+    return ['docs/gitops.md documents no kubectl apply of this repository in Bootstrap'];
+  const lines = runsOf(workflow).flatMap(({ job, name, run }) =>
+    run
+      .split('\n')
+      .map((line) => ({ where: `${workflow.name}: job ${job}, step "${name}"`, line: line.trim() })),
+  );
+  for (const command of documented) {
+    const count = lines.filter(({ line }) => line === command).length;
+    if (count !== 1)
+      problems.push(
+        `${workflow.name}: runs "${command}" (docs/gitops.md, Bootstrap) ${count} times, not once`,
+      );
+  }
+  for (const { where, line } of lines) {
+    if (documented.includes(line)) continue;
+    const applies =
+      /\bkubectl\s+(apply|create|replace)\b/.test(line) && /\s(-f|-k|--filename|--kustomize)\b/.test(line);
+    const rendersOwn =
+      /\bkubectl\s+kustomize\b/.test(line) && OWN_TREE.test(line.replace(/.*kubectl\s+kustomize/, ' '));
+    if ((applies && OWN_TREE.test(line)) || (rendersOwn && /\|\s*kubectl\s+apply\b/.test(line)))
+      problems.push(`${where} applies this repository's tree by hand: ${line}`);
+    const helm = /\bhelm\s+(install|upgrade)\b(.*)/.exec(line);
+    if (helm && platformCharts.some((chart) => new RegExp(`(^|[\\s/])${chart}(\\s|$)`).test(helm[2])))
+      problems.push(`${where} installs a platform chart Argo CD owns: ${line}`);
   }
   return problems;
 }
@@ -475,8 +497,6 @@ export function pinsMatchLedger(workflow: Workflow, ledger: LedgerPins): string[
     HELM_VERSION: ledger.tools.helm?.version,
     HELM_SHA256: String(ledger.behaviour('helm-release-checksum').data?.sha256),
     KUBECONFORM_VERSION: ledger.tools.kubeconform?.version,
-    ARGOCD_VERSION: ledger.tools['argo-cd']?.version,
-    ARGOCD_COMMIT: commits['argo-cd'] as string | undefined,
     GATEWAY_API_VERSION: ledger.tools['gateway-api']?.version,
     GATEWAY_API_COMMIT: commits['gateway-api'] as string | undefined,
     ENVOY_GATEWAY_VERSION: ledger.tools['envoy-gateway']?.version,
