@@ -6,11 +6,17 @@
  *   POST /api/job       the API vs raw BullMQ Queue.add at the same concurrency
  *   worker              no-op (ping) job throughput vs a raw BullMQ Worker at the same concurrency
  *   start to ready      process start until GET /ready answers 200
+ *   memory              RSS of the api and the worker at idle and at the end of each loaded round
  *   bundle              built output plus production node_modules
  *
- * Each comparison alternates baseline and service for BENCH_ROUNDS rounds (default 3) and compares medians, so
- * that load from other processes on the machine hits both sides alike. Load goes to 127.0.0.1 only and every
- * phase is bounded: BENCH_SECONDS (default 5) per HTTP phase, BENCH_JOBS (default 20000) per worker phase.
+ * Two measures per comparison. Throughput (requests or jobs per second) depends on what else the machine runs:
+ * the load generator and other processes share its cores. CPU time per 1,000 requests or jobs (user + system,
+ * as each server process counts it itself: process.cpuUsage() over IPC for the baselines, prom-client's
+ * process_cpu_*_seconds_total on /metrics for the services) depends much less on it, so it is the measure to
+ * steer by. Each comparison alternates baseline and service for BENCH_ROUNDS short rounds (default 7) after a
+ * warm-up, and reports the median ratio with its spread (min–max over the rounds). Load goes to 127.0.0.1 only
+ * and every phase is bounded: BENCH_SECONDS (default 3) per HTTP round, BENCH_JOBS (default 5000) per worker
+ * round.
  */
 import { fork, type ChildProcess, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,42 +32,112 @@ import {
   ensureServicesBuilt,
   freePort,
   type RedisServer,
+  type RunningService,
   startRedisServer,
   startService,
   waitFor,
 } from '../../services/common/test/support';
 
 const repositoryRoot = resolve(__dirname, '..', '..');
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const jobCount = Number(process.env.BENCH_JOBS ?? 20_000);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const jobCount = Number(process.env.BENCH_JOBS ?? 5000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
+const WARM_UP_SECONDS = 2;
 const HTTP_CONNECTIONS = 32;
 const ENQUEUE_CONCURRENCY = 32;
 const WORKER_CONCURRENCY = 16;
 const STARTUP_SAMPLES = 5;
 
-interface HttpFigures {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
+/** One side of one round: how much work, how fast, and how much CPU the server process spent on it. */
+interface Round {
+  perSecond: number;
+  cpuMsPer1000: number;
+  /** The server process's RSS at the end of the round. */
+  rssBytes: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  errors?: number;
 }
 
-async function load(
+interface Comparison {
+  service: Round[];
+  baseline: Round[];
+}
+
+/** Where a server process's own CPU time (ms) and RSS (bytes) come from. */
+interface ProcessProbe {
+  read(): Promise<{ cpuMs: number; rssBytes: number }>;
+}
+
+/** A service's own figures, from its /metrics (prom-client reads process.cpuUsage() and RSS at each scrape). */
+function serviceProbe(service: RunningService): ProcessProbe {
+  return {
+    async read() {
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const value = (name: string) => {
+        const match = new RegExp(`^${name} (\\S+)`, 'm').exec(text);
+        if (!match) throw new Error(`${service.name} /metrics has no ${name}`);
+        return Number(match[1]);
+      };
+      return {
+        cpuMs: (value('process_cpu_user_seconds_total') + value('process_cpu_system_seconds_total')) * 1000,
+        rssBytes: value('process_resident_memory_bytes'),
+      };
+    },
+  };
+}
+
+function nextMessage<T>(child: ChildProcess, accept: (message: unknown) => boolean): Promise<T> {
+  return new Promise((resolveMessage) => {
+    const listener = (message: unknown) => {
+      if (!accept(message)) return;
+      child.off('message', listener);
+      resolveMessage(message as T);
+    };
+    child.on('message', listener);
+  });
+}
+
+/** A baseline's own figures, over IPC (cpu-probe.mjs). */
+function childProbe(child: ChildProcess): ProcessProbe {
+  return {
+    async read() {
+      const answer = nextMessage<{ cpuMicros: number; rssBytes: number }>(
+        child,
+        (message) => typeof message === 'object' && message !== null && 'cpuMicros' in message,
+      );
+      child.send('cpu');
+      const { cpuMicros, rssBytes } = await answer;
+      return { cpuMs: cpuMicros / 1000, rssBytes };
+    },
+  };
+}
+
+/** RSS of each service at idle: settled after start-up (connections open) but before any load. */
+const idleRss = { api: 0, worker: 0 };
+async function sampleIdleRss(name: 'api' | 'worker', probe: ProcessProbe): Promise<void> {
+  await sleep(1000);
+  idleRss[name] = Math.max(idleRss[name], (await probe.read()).rssBytes);
+}
+
+async function httpRound(
   url: string,
-  options: { method?: 'GET' | 'POST'; body?: string } = {},
-): Promise<HttpFigures> {
-  const common: autocannon.Options = {
+  probe: ProcessProbe,
+  options: { method?: 'GET' | 'POST'; body?: string; duration?: number },
+): Promise<Round> {
+  const before = await probe.read();
+  const result = await autocannon({
     url,
     connections: HTTP_CONNECTIONS,
+    duration: options.duration ?? seconds,
     method: options.method ?? 'GET',
     ...(options.body ? { headers: { 'content-type': 'application/json' }, body: options.body } : {}),
-  };
-  // A short warm-up lets V8 optimise the hot paths before the measured run.
-  await autocannon({ ...common, duration: 2 });
-  const result = await autocannon({ ...common, duration: seconds });
+  });
+  const after = await probe.read();
   return {
-    requestsPerSecond: result.requests.total / result.duration,
+    rssBytes: after.rssBytes,
+    perSecond: result.requests.total / result.duration,
+    cpuMsPer1000: ((after.cpuMs - before.cpuMs) / result.requests.total) * 1000,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
@@ -84,7 +160,13 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function statusBenchmark(redis: RedisServer) {
+async function obliterate(redis: RedisServer, prefix: string): Promise<void> {
+  const queue = new Queue(JOB_QUEUE_NAME, { connection: { url: redis.url }, prefix });
+  await queue.obliterate({ force: true });
+  await queue.close();
+}
+
+async function statusBenchmark(redis: RedisServer): Promise<Comparison> {
   const api = await startService('api', {
     env: { REDIS_URL: redis.url, QUEUE_PREFIX: '{bench-status}', LOG_LEVEL: 'info' },
     captureLogs: false,
@@ -92,75 +174,93 @@ async function statusBenchmark(redis: RedisServer) {
   const sample = await (await fetch(`${api.url}/api/status`)).text();
   const port = await freePort();
   const bare = await forkReady('bare-status-server.mjs', { PORT: String(port), STATUS_BODY: sample });
+  const bareUrl = `http://127.0.0.1:${port}/api/status`;
+  const apiProbe = serviceProbe(api);
+  const bareProbe = childProbe(bare);
   try {
-    const baseline: HttpFigures[] = [];
-    const service: HttpFigures[] = [];
+    await sampleIdleRss('api', apiProbe);
+    // A warm-up lets V8 optimise the hot paths of both before the measured rounds.
+    await httpRound(bareUrl, bareProbe, { duration: WARM_UP_SECONDS });
+    await httpRound(`${api.url}/api/status`, apiProbe, { duration: WARM_UP_SECONDS });
+    const comparison: Comparison = { service: [], baseline: [] };
     for (let pass = 0; pass < rounds; pass += 1) {
-      baseline.push(await load(`http://127.0.0.1:${port}/api/status`));
-      service.push(await load(`${api.url}/api/status`));
+      comparison.baseline.push(await httpRound(bareUrl, bareProbe, {}));
+      comparison.service.push(await httpRound(`${api.url}/api/status`, apiProbe, {}));
     }
-    return { baseline: medianRun(baseline), service: medianRun(service) };
+    return comparison;
   } finally {
     await stopChild(bare);
     await api.stop();
   }
 }
 
-/** Raw Queue.add from `concurrency` concurrent loops for the bench duration. */
-async function rawEnqueueRate(redis: RedisServer, prefix: string): Promise<number> {
-  const queue = new Queue(JOB_QUEUE_NAME, { connection: { url: redis.url }, prefix });
-  await queue.waitUntilReady();
-  let added = 0;
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: ENQUEUE_CONCURRENCY }, async () => {
-      while (performance.now() < deadline) {
-        await queue.add('ping', { payload: {}, requestId: 'bench' }, { ...defaultJobOptions });
-        added += 1;
-      }
-    }),
+/** One round of raw Queue.add in its own process: added per second, and that process's CPU per 1,000 adds. */
+async function rawEnqueueRound(enqueuer: ChildProcess, duration = seconds): Promise<Round> {
+  const probe = childProbe(enqueuer);
+  const before = await probe.read();
+  const done = nextMessage<{ added: number; seconds: number }>(
+    enqueuer,
+    (message) => typeof message === 'object' && message !== null && 'added' in message,
   );
-  const elapsed = (performance.now() - started) / 1000;
-  await queue.obliterate({ force: true });
-  await queue.close();
-  return added / elapsed;
+  enqueuer.send({ seconds: duration });
+  const { added, seconds: elapsed } = await done;
+  const after = await probe.read();
+  return {
+    perSecond: added / elapsed,
+    cpuMsPer1000: ((after.cpuMs - before.cpuMs) / added) * 1000,
+    rssBytes: after.rssBytes,
+  };
 }
 
-async function enqueueBenchmark(redis: RedisServer) {
-  const raw = await rawEnqueueRate(redis, '{bench-raw-enqueue}');
-  const prefix = '{bench-api-enqueue}';
+async function enqueueBenchmark(redis: RedisServer): Promise<Comparison> {
+  const rawPrefix = '{bench-raw-enqueue}';
+  const apiPrefix = '{bench-api-enqueue}';
+  const enqueuer = await forkReady('raw-enqueue.mjs', {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: rawPrefix,
+    ENQUEUE_CONCURRENCY: String(ENQUEUE_CONCURRENCY),
+    JOB_OPTIONS: JSON.stringify(defaultJobOptions),
+  });
   const api = await startService('api', {
-    env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' },
+    env: { REDIS_URL: redis.url, QUEUE_PREFIX: apiPrefix, LOG_LEVEL: 'info' },
     captureLogs: false,
   });
+  const apiProbe = serviceProbe(api);
+  const post = { method: 'POST' as const, body: JSON.stringify({ type: 'ping', payload: {} }) };
   try {
-    const service = await load(`${api.url}/api/job`, {
-      method: 'POST',
-      body: JSON.stringify({ type: 'ping', payload: {} }),
-    });
-    return { rawPerSecond: raw, service };
+    await rawEnqueueRound(enqueuer, WARM_UP_SECONDS);
+    await httpRound(`${api.url}/api/job`, apiProbe, { ...post, duration: WARM_UP_SECONDS });
+    const comparison: Comparison = { service: [], baseline: [] };
+    for (let pass = 0; pass < rounds; pass += 1) {
+      // Every round starts from an empty queue: a growing one would make later rounds slower on both sides.
+      await obliterate(redis, rawPrefix);
+      await obliterate(redis, apiPrefix);
+      comparison.baseline.push(await rawEnqueueRound(enqueuer));
+      comparison.service.push(await httpRound(`${api.url}/api/job`, apiProbe, post));
+    }
+    return comparison;
   } finally {
+    await stopChild(enqueuer);
     await api.stop();
-    const queue = new Queue(JOB_QUEUE_NAME, { connection: { url: redis.url }, prefix });
-    await queue.obliterate({ force: true });
-    await queue.close();
+    await obliterate(redis, rawPrefix);
+    await obliterate(redis, apiPrefix);
   }
 }
 
 /**
- * Fill a paused queue with `jobCount` ping jobs, start the consumer, resume, and time until all completed: the
- * consumer's start-up is not part of the measurement.
+ * Fill a paused queue with `count` ping jobs, resume, and time until all completed: the consumer's start-up is
+ * not part of the measurement, and neither is filling the queue.
  */
-async function drainRate(
+async function drainRound(
   redis: RedisServer,
   prefix: string,
-  startConsumer: () => Promise<() => Promise<void>>,
-): Promise<number> {
+  probe: ProcessProbe,
+  count = jobCount,
+): Promise<Round> {
   const queue = new Queue(JOB_QUEUE_NAME, { connection: { url: redis.url }, prefix });
   await queue.pause();
-  for (let offset = 0; offset < jobCount; offset += 1000) {
-    const batch = Math.min(1000, jobCount - offset);
+  for (let offset = 0; offset < count; offset += 1000) {
+    const batch = Math.min(1000, count - offset);
     await queue.addBulk(
       Array.from({ length: batch }, () => ({
         name: 'ping',
@@ -169,70 +269,70 @@ async function drainRate(
       })),
     );
   }
-  const stopConsumer = await startConsumer();
   try {
+    const before = await probe.read();
     const started = performance.now();
     await queue.resume();
-    // Drained means nothing left to run (a paused queue's jobs count as waiting). Not "jobCount completed":
-    // retention (removeOnComplete, at most 10,000 kept) removes completed jobs while the phase runs, so the
-    // completed count never reaches 20,000.
+    // Drained means nothing left to run (a paused queue's jobs count as waiting). Not "count completed":
+    // retention (removeOnComplete, at most 10,000 kept) removes completed jobs while a long phase runs.
     await waitFor(
       'the queue to drain',
       async () => {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        return Object.values(counts).every((count) => count === 0);
+        return Object.values(counts).every((value) => value === 0);
       },
       300_000,
       20,
     );
+    const elapsed = (performance.now() - started) / 1000;
+    const after = await probe.read();
     const failed = await queue.getFailedCount();
     if (failed > 0)
       throw new Error(`${failed} no-op jobs failed: the drain rate would not measure completions`);
-    return jobCount / ((performance.now() - started) / 1000);
+    return {
+      perSecond: count / elapsed,
+      cpuMsPer1000: ((after.cpuMs - before.cpuMs) / count) * 1000,
+      rssBytes: after.rssBytes,
+    };
   } finally {
-    await stopConsumer();
     await queue.obliterate({ force: true });
     await queue.close();
   }
 }
 
-async function workerBenchmark(redis: RedisServer) {
-  const raw: number[] = [];
-  const service: number[] = [];
-  for (let pass = 0; pass < rounds; pass += 1) {
-    const figures = await workerRound(redis);
-    raw.push(figures.rawPerSecond);
-    service.push(figures.servicePerSecond);
-  }
-  return { rawPerSecond: median(raw), servicePerSecond: median(service) };
-}
-
-async function workerRound(redis: RedisServer) {
+async function workerBenchmark(redis: RedisServer): Promise<Comparison> {
   const rawPrefix = '{bench-raw-worker}';
-  const raw = await drainRate(redis, rawPrefix, async () => {
-    const child = await forkReady('raw-worker.mjs', {
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: rawPrefix,
-      WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
-    });
-    return () => stopChild(child);
-  });
   const servicePrefix = '{bench-worker}';
-  const service = await drainRate(redis, servicePrefix, async () => {
-    const worker = await startService('worker', {
-      env: {
-        REDIS_URL: redis.url,
-        QUEUE_PREFIX: servicePrefix,
-        WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
-        LOG_LEVEL: 'info',
-      },
-      captureLogs: false,
-    });
-    return async () => {
-      await worker.stop();
-    };
+  const raw = await forkReady('raw-worker.mjs', {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: rawPrefix,
+    WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
   });
-  return { rawPerSecond: raw, servicePerSecond: service };
+  const worker = await startService('worker', {
+    env: {
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: servicePrefix,
+      WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+      LOG_LEVEL: 'info',
+    },
+    captureLogs: false,
+  });
+  const rawProbe = childProbe(raw);
+  const workerProbe = serviceProbe(worker);
+  try {
+    await sampleIdleRss('worker', workerProbe);
+    await drainRound(redis, rawPrefix, rawProbe, 2000);
+    await drainRound(redis, servicePrefix, workerProbe, 2000);
+    const comparison: Comparison = { service: [], baseline: [] };
+    for (let pass = 0; pass < rounds; pass += 1) {
+      comparison.baseline.push(await drainRound(redis, rawPrefix, rawProbe));
+      comparison.service.push(await drainRound(redis, servicePrefix, workerProbe));
+    }
+    return comparison;
+  } finally {
+    await stopChild(raw);
+    await worker.stop();
+  }
 }
 
 async function startupBenchmark(redis: RedisServer) {
@@ -302,13 +402,47 @@ const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
-/** The run with the median throughput, so its latencies belong to the same run as its rate. */
-function medianRun(runs: HttpFigures[]): HttpFigures {
-  return [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)];
-}
 const megabytes = (bytes: number) => `${round(bytes / 1024 / 1024, 1)} MB`;
-const verdict = (ratio: number, goal: number, higherIsBetter = true) =>
-  (higherIsBetter ? ratio >= goal : ratio <= goal) ? 'met' : 'MISSED';
+const mebibytes = (bytes: number) => `${round(bytes / 1024 / 1024)} MiB`;
+const verdict = (value: number, goal: number, higherIsBetter = true) =>
+  (higherIsBetter ? value >= goal : value <= goal) ? 'met' : 'MISSED';
+
+/** Service over baseline, round by round (each pair ran back to back): the median and the spread. */
+function ratios(comparison: Comparison) {
+  const throughput = comparison.service.map((s, i) => s.perSecond / comparison.baseline[i].perSecond);
+  // Higher is better for both ratios: the baseline's CPU per unit over the service's.
+  const cpu = comparison.service.map((s, i) => comparison.baseline[i].cpuMsPer1000 / s.cpuMsPer1000);
+  const summary = (values: number[]) => ({
+    median: median(values),
+    min: Math.min(...values),
+    max: Math.max(...values),
+  });
+  return { throughput: summary(throughput), cpu: summary(cpu) };
+}
+
+function comparisonRow(
+  name: string,
+  unit: string,
+  baselineName: string,
+  comparison: Comparison,
+  goal: number,
+) {
+  const r = ratios(comparison);
+  const side = (runs: Round[]) => {
+    const latency =
+      runs[0].p50Ms === undefined
+        ? ''
+        : `, p50 ${median(runs.map((x) => x.p50Ms!))} ms, p99 ${median(runs.map((x) => x.p99Ms!))} ms`;
+    return `${round(median(runs.map((x) => x.perSecond)))} ${unit}/s, ${round(median(runs.map((x) => x.cpuMsPer1000)))} ms CPU per 1,000${latency}`;
+  };
+  const spread = (x: { median: number; min: number; max: number }) =>
+    `**${round(x.median, 2)}** (${round(x.min, 2)}–${round(x.max, 2)})`;
+  return (
+    `| ${name} | ${side(comparison.service)} | ${baselineName}: ${side(comparison.baseline)} | ` +
+    `${spread(r.cpu)} | ${spread(r.throughput)} | ≥ ${goal}: CPU ${verdict(r.cpu.median, goal)}, ` +
+    `req/s ${verdict(r.throughput.median, goal)} |`
+  );
+}
 
 async function main(): Promise<void> {
   ensureServicesBuilt();
@@ -321,27 +455,39 @@ async function main(): Promise<void> {
     const startup = await startupBenchmark(redis);
     const bundle = bundleSize();
 
-    const statusRatio = status.service.requestsPerSecond / status.baseline.requestsPerSecond;
-    const enqueueRatio = enqueue.service.requestsPerSecond / enqueue.rawPerSecond;
-    const workerRatio = worker.servicePerSecond / worker.rawPerSecond;
     const redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(
       /v=(\S+)/,
     )?.[1];
+    const peakRss = {
+      api: Math.max(...[...status.service, ...enqueue.service].map((x) => x.rssBytes)),
+      worker: Math.max(...worker.service.map((x) => x.rssBytes)),
+    };
+    const errors = (runs: Round[]) => runs.reduce((sum, x) => sum + (x.errors ?? 0), 0);
     const lines = [
       `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model.trim()}, ${round(totalmem() / 1024 ** 3)} GiB, Node ${process.versions.node}, Redis ${redisVersion} (private, AOF on, appendfsync everysec).`,
       `Machine load average (1 min) ${round(loadBefore, 1)} before, ${round(loadavg()[0], 1)} after: other work on the machine shares the ${cpus().length} cores.`,
-      `Median of ${rounds} alternating rounds. HTTP phases: ${seconds} s each after a 2 s warm-up, ${HTTP_CONNECTIONS} connections (autocannon, same machine). Worker phases: ${jobCount} jobs, concurrency ${WORKER_CONCURRENCY}.`,
+      `${rounds} alternating rounds per comparison after a warm-up; ratios are the median over the rounds with the min–max in brackets, higher is better. HTTP rounds: ${seconds} s, ${HTTP_CONNECTIONS} connections (autocannon, same machine). Worker rounds: ${jobCount} jobs, concurrency ${WORKER_CONCURRENCY}. CPU = user + system time of the server process, as the process counts it.`,
       '',
-      '| measure | OpsForge | baseline (same run) | ratio | goal |',
-      '| --- | --- | --- | --- | --- |',
-      `| GET /api/status req/s | ${round(status.service.requestsPerSecond)} (p50 ${status.service.p50Ms} ms, p99 ${status.service.p99Ms} ms) | bare Fastify, same JSON: ${round(status.baseline.requestsPerSecond)} (p50 ${status.baseline.p50Ms} ms, p99 ${status.baseline.p99Ms} ms) | ${round(statusRatio, 2)} | ≥ 0.40: ${verdict(statusRatio, 0.4)} |`,
-      `| POST /api/job req/s | ${round(enqueue.service.requestsPerSecond)} (p50 ${enqueue.service.p50Ms} ms, p99 ${enqueue.service.p99Ms} ms) | raw Queue.add × ${ENQUEUE_CONCURRENCY} concurrent: ${round(enqueue.rawPerSecond)}/s | ${round(enqueueRatio, 2)} | ≥ 0.30: ${verdict(enqueueRatio, 0.3)} |`,
-      `| worker no-op jobs/s | ${round(worker.servicePerSecond)} | raw BullMQ Worker: ${round(worker.rawPerSecond)} | ${round(workerRatio, 2)} | ≥ 0.80: ${verdict(workerRatio, 0.8)} |`,
-      `| start → /ready = 200 (api) | median ${round(median(startup.api))} ms, max ${round(Math.max(...startup.api))} ms (${STARTUP_SAMPLES} starts) | | | ≤ 1000 ms: ${verdict(Math.max(...startup.api), 1000, false)} |`,
-      `| start → /ready = 200 (worker) | median ${round(median(startup.worker))} ms, max ${round(Math.max(...startup.worker))} ms (${STARTUP_SAMPLES} starts) | | | ≤ 1000 ms: ${verdict(Math.max(...startup.worker), 1000, false)} |`,
-      `| production bundle | api bundle ${megabytes(bundle.bundles.api)}, worker bundle ${megabytes(bundle.bundles.worker)}; production node_modules ${megabytes(bundle.productionDependencyBytes)} (${bundle.packages} packages); per image ${megabytes(bundle.bundles.api + bundle.productionDependencyBytes)} | | | report |`,
+      '| measure | OpsForge | baseline (same run) | CPU ratio (baseline CPU / OpsForge CPU per 1,000) | req/s ratio | goal |',
+      '| --- | --- | --- | --- | --- | --- |',
+      comparisonRow('GET /api/status', 'req', 'bare Fastify, same JSON', status, 0.45),
+      comparisonRow(
+        'POST /api/job',
+        'req',
+        `raw Queue.add × ${ENQUEUE_CONCURRENCY} concurrent`,
+        enqueue,
+        0.35,
+      ),
+      comparisonRow('worker, no-op jobs', 'jobs', 'raw BullMQ Worker', worker, 0.85),
+      `| start → /ready = 200 (api) | median ${round(median(startup.api))} ms, max ${round(Math.max(...startup.api))} ms (${STARTUP_SAMPLES} starts) | | | | ≤ 1000 ms: ${verdict(Math.max(...startup.api), 1000, false)} |`,
+      `| start → /ready = 200 (worker) | median ${round(median(startup.worker))} ms, max ${round(Math.max(...startup.worker))} ms (${STARTUP_SAMPLES} starts) | | | | ≤ 1000 ms: ${verdict(Math.max(...startup.worker), 1000, false)} |`,
+      `| RSS, api | idle ${mebibytes(idleRss.api)}, peak under load ${mebibytes(peakRss.api)} | | | | below the pod limit |`,
+      `| RSS, worker | idle ${mebibytes(idleRss.worker)}, peak under load ${mebibytes(peakRss.worker)} | | | | below the pod limit |`,
+      `| production bundle | api bundle ${megabytes(bundle.bundles.api)}, worker bundle ${megabytes(bundle.bundles.worker)}; production node_modules ${megabytes(bundle.productionDependencyBytes)} (${bundle.packages} packages); per image ${megabytes(bundle.bundles.api + bundle.productionDependencyBytes)} | | | | report |`,
       '',
-      `Errors or non-2xx answers during the HTTP phases: status ${status.service.errors} (baseline ${status.baseline.errors}), enqueue ${enqueue.service.errors}.`,
+      `Errors or non-2xx answers during the HTTP rounds: status ${errors(status.service)} (baseline ${errors(status.baseline)}), enqueue ${errors(enqueue.service)}.`,
+      '',
+      `Round by round (service/baseline CPU ratio): status ${status.service.map((s, i) => round(status.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ')}; enqueue ${enqueue.service.map((s, i) => round(enqueue.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ')}; worker ${worker.service.map((s, i) => round(worker.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ')}.`,
     ];
     console.log(lines.join('\n'));
   } finally {
