@@ -157,6 +157,14 @@ testRuleFamily(upstreamRules, {
       'argocd: ApplicationSet/opsforge-envs',
       /syncs envs with PruneLast=true/,
     );
+    const undeployed = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
+      o.spec.generators = [{ list: { elements: [{ env: 'dev' }] } }];
+    });
+    expectViolation(
+      run('env-sync-never-waits-on-canary', undeployed),
+      'gitops/envs/prod',
+      /no Application or ApplicationSet generator in argocd is recognised as deploying it/,
+    );
     const laterWave = breakObject(PROD, 'Service', 'api', (o) => {
       annotate(o, 'argocd.argoproj.io/sync-wave', '1');
     });

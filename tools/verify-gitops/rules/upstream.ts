@@ -4,7 +4,7 @@
 // NetworkPolicy that admits the Gateway's data plane where the implementations run it. Every message names the
 // ledger fact it rests on, so a reader can check it at its source.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { minimatch } from 'minimatch';
 import { parse as parseYaml } from 'yaml';
 import { IMAGE_REPOSITORY } from '../../lib/gitops';
@@ -124,9 +124,11 @@ function envDeployers(
 ): { owner: K8sObject; spec: K8sObject; envs: RenderedTree[] }[] {
   const deployers: { owner: K8sObject; spec: K8sObject; envs: RenderedTree[] }[] = [];
   for (const set of ofKind(tree, 'ApplicationSet')) {
-    const patterns: string[] = (set.spec?.generators ?? []).flatMap((g: K8sObject) =>
-      (g.git?.directories ?? []).map((d: K8sObject) => String(d.path)),
-    );
+    // A git generator's directories are env folders; its files (e.g. gitops/envs/*/revision.yaml) lie in them.
+    const patterns: string[] = (set.spec?.generators ?? []).flatMap((g: K8sObject) => [
+      ...(g.git?.directories ?? []).map((d: K8sObject) => String(d.path)),
+      ...(g.git?.files ?? []).map((f: K8sObject) => posix.dirname(String(f.path))),
+    ]);
     const deployed = envs.filter((env) => patterns.some((pattern) => minimatch(env.source, pattern)));
     if (deployed.length > 0)
       deployers.push({ owner: set, spec: set.spec?.template?.spec ?? {}, envs: deployed });
@@ -408,7 +410,13 @@ const envSyncNeverWaitsOnCanary = defineRule({
         string
       >;
       for (const tree of argocdTrees(trees)) {
-        for (const { owner, spec } of envDeployers(tree, envTrees(trees))) {
+        const deployers = envDeployers(tree, envTrees(trees));
+        for (const env of envTrees(trees).filter((e) => !deployers.some((d) => d.envs.includes(e))))
+          flag(
+            env.source,
+            `no Application or ApplicationSet generator in ${tree.source} is recognised as deploying it, so its sync policy cannot be checked: deploy it by path or by a git generator's directories or files`,
+          );
+        for (const { owner, spec } of deployers) {
           if (specSyncOptions(spec).includes('PruneLast=true'))
             flag(
               where(tree, owner),
