@@ -11,6 +11,7 @@ import {
   outcome,
   plannedCanaryWeights,
   prometheusHasValue,
+  ReleaseWatch,
   sample,
   syncedTo,
   type AnalysisRun,
@@ -250,6 +251,68 @@ describe('analysis, Prometheus and Alertmanager answers', () => {
     ]);
     expect(notificationReached([slack], '/receivers/slack-api-webhook-url', 'Watchdog')).toEqual([
       'the notifications at /receivers/slack-api-webhook-url do not mention Watchdog',
+    ]);
+  });
+});
+
+describe('following a release with a commit made during its pause (ReleaseWatch)', () => {
+  const HOOK = 'e'.repeat(40);
+  const stable = () => fixture<Rollout>('rollout-healthy-stable.json');
+  const done = () => fixture<Rollout>('rollout-completed.json');
+  const lagging = () => {
+    const application = syncedApp();
+    application.status!.sync = { status: 'OutOfSync', revision: HOOK };
+    application.status!.operationState = { phase: 'Running', syncResult: { revision: REVISION } };
+    return application;
+  };
+
+  it('asks for the hook at the first pause with canary traffic, tolerates the sync lag, then holds the new commit', () => {
+    const watch = new ReleaseWatch(STABLE, REVISION, true);
+    expect(watch.observe(stable(), routeAt(0), 'api-canary', syncedApp())).toBe('continue');
+    expect(watch.observe(rolloutAt(1, 5), routeAt(5), 'api-canary', syncedApp())).toBe('run hook');
+    watch.hookCommitted(HOOK);
+    expect(watch.observe(rolloutAt(1, 5), routeAt(5), 'api-canary', lagging())).toBe('continue');
+    expect(watch.observe(rolloutAt(1, 5), routeAt(5), 'api-canary', syncedApp(HOOK))).toBe('continue');
+    expect(watch.observe(rolloutAt(3, 25), routeAt(25), 'api-canary', syncedApp(HOOK))).toBe('continue');
+    expect(watch.observe(rolloutAt(5, 50), routeAt(50), 'api-canary', syncedApp(HOOK))).toBe('continue');
+    expect(watch.observe(done(), routeAt(0), 'api-canary', syncedApp(HOOK))).toBe('done');
+    expect(watch.problems('completed', [5, 25, 50])).toEqual([]);
+  });
+
+  it('a commit that syncs only after the canary ended (a sync blocked by the paused canary) is caught', () => {
+    const watch = new ReleaseWatch(STABLE, REVISION, true);
+    watch.observe(stable(), routeAt(0), 'api-canary', syncedApp());
+    watch.observe(rolloutAt(1, 5), routeAt(5), 'api-canary', syncedApp());
+    watch.hookCommitted(HOOK);
+    for (const [step, weight] of [
+      [1, 5],
+      [3, 25],
+      [5, 50],
+    ])
+      watch.observe(rolloutAt(step, weight), routeAt(weight), 'api-canary', lagging());
+    expect(watch.observe(done(), routeAt(0), 'api-canary', syncedApp(HOOK))).toBe('done');
+    expect(watch.problems('completed', [5, 25, 50])).toEqual([
+      `the commit made while the canary was paused (${HOOK}) did not sync before the canary ended`,
+    ]);
+  });
+
+  it('after the new commit synced, drifting from it (OutOfSync again) is caught; no pause at all is caught', () => {
+    const watch = new ReleaseWatch(STABLE, REVISION, true);
+    watch.observe(rolloutAt(1, 5), routeAt(5), 'api-canary', syncedApp());
+    watch.hookCommitted(HOOK);
+    watch.observe(rolloutAt(1, 5), routeAt(5), 'api-canary', syncedApp(HOOK));
+    watch.observe(rolloutAt(3, 25), routeAt(25), 'api-canary', lagging());
+    watch.observe(rolloutAt(5, 50), routeAt(50), 'api-canary', syncedApp(HOOK));
+    watch.observe(done(), routeAt(0), 'api-canary', syncedApp(HOOK));
+    expect(watch.problems('completed', [5, 25, 50])).toEqual([
+      expect.stringContaining(`the env Application was OutOfSync at ${HOOK}`),
+    ]);
+
+    const never = new ReleaseWatch(STABLE, REVISION, true);
+    never.observe(done(), routeAt(0), 'api-canary', syncedApp());
+    expect(never.problems('completed', [5, 25, 50])).toEqual([
+      'the route showed canary weights [], the steps plan [5,25,50]',
+      'the canary never paused with traffic, so no commit was made during a pause',
     ]);
   });
 });

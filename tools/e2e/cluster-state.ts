@@ -285,3 +285,72 @@ export function notificationReached(
     ? []
     : [`the notifications at ${path} do not mention ${alertname}`];
 }
+
+/**
+ * Follows one release sample by sample, and, with a pause hook, the commit made while the canary waits at a
+ * pause: `observe` says when to run the hook (the first sample paused with canary traffic) and when the release
+ * is over; while the hook's commit syncs, the env Application may be OutOfSync; once it has synced, it must stay
+ * Synced at that commit. The commit must sync before the canary ends, or nothing was proven.
+ */
+export class ReleaseWatch {
+  readonly samples: Sample[] = [];
+  private expectedRevision: string | undefined;
+  private hookRevision: string | undefined;
+  private hookSyncedDuringCanary = false;
+
+  constructor(
+    private readonly stableBefore: string,
+    revision: string,
+    private readonly withPauseHook: boolean,
+  ) {
+    this.expectedRevision = revision;
+  }
+
+  observe(
+    rollout: Rollout,
+    route: HttpRoute,
+    canaryService: string,
+    application: Application,
+  ): 'run hook' | 'done' | 'continue' {
+    const current = sample(rollout, route, canaryService, application, this.expectedRevision);
+    this.samples.push(current);
+    const inProgress = outcome(current, this.stableBefore) === 'in progress';
+    if (
+      this.hookRevision &&
+      this.expectedRevision === undefined &&
+      syncedTo(application, this.hookRevision)
+    ) {
+      this.hookSyncedDuringCanary = inProgress;
+      this.expectedRevision = this.hookRevision;
+    }
+    if (!inProgress) return 'done';
+    if (
+      this.withPauseHook &&
+      this.hookRevision === undefined &&
+      current.paused &&
+      (current.routeWeight ?? 0) > 0
+    )
+      return 'run hook';
+    return 'continue';
+  }
+
+  /** The hook committed `revision`: from now on the env Application may lag until it has synced it. */
+  hookCommitted(revision: string) {
+    this.hookRevision = revision;
+    this.expectedRevision = undefined;
+  }
+
+  problems(expect: 'completed' | 'aborted', planned: number[]): string[] {
+    const problems =
+      expect === 'completed'
+        ? assessGoodRelease(this.samples, planned, this.stableBefore)
+        : assessBadRelease(this.samples, this.stableBefore);
+    if (this.withPauseHook && !this.hookRevision)
+      problems.push('the canary never paused with traffic, so no commit was made during a pause');
+    else if (this.withPauseHook && !this.hookSyncedDuringCanary)
+      problems.push(
+        `the commit made while the canary was paused (${this.hookRevision}) did not sync before the canary ended`,
+      );
+    return problems;
+  }
+}

@@ -11,20 +11,16 @@ import {
   alertmanagerRunsConfig,
   analysisRunMeasured,
   applicationsNotReady,
-  assessBadRelease,
-  assessGoodRelease,
   describe,
   notificationReached,
-  outcome,
   plannedCanaryWeights,
   prometheusHasValue,
-  sample,
+  ReleaseWatch,
   syncedTo,
   type Application,
   type AnalysisRun,
   type HttpRoute,
   type Rollout,
-  type Sample,
 } from './cluster-state';
 import { schemasFromCrds, splitForValidation, type KubernetesObject } from './crd-schemas';
 import { startHostServer } from './host-server';
@@ -133,77 +129,52 @@ async function release(argv: string[]) {
   const stableBefore = required(options['stable-before'], '--stable-before');
   if (expect !== 'completed' && expect !== 'aborted')
     throw new UsageError('--expect is completed or aborted');
-  let expectedRevision: string | undefined = required(options.revision, '--revision');
+  const revision = required(options.revision, '--revision');
   const pauseHook = typeof options['pause-hook'] === 'string' ? options['pause-hook'] : undefined;
-  let hookRevision: string | undefined;
 
   const application = () =>
     getJson<Application>(['-n', 'argocd', 'get', 'applications.argoproj.io', applicationName]);
   // The release starts when Argo CD has synced its commit (the workflow asked for a refresh).
-  await waitFor(`${applicationName} synced ${expectedRevision.slice(0, 12)}`, 600, () =>
-    syncedTo(application(), expectedRevision as string) ? [] : [describeApplication(application())],
+  await waitFor(`${applicationName} synced ${revision.slice(0, 12)}`, 600, () =>
+    syncedTo(application(), revision) ? [] : [describeApplication(application())],
   );
 
-  const samples: Sample[] = [];
+  const watch = new ReleaseWatch(stableBefore, revision, pauseHook !== undefined);
   let planned: number[];
   const deadline = Date.now() + seconds(options.timeout, 1500) * 1000;
   for (;;) {
     const rollout = getJson<Rollout>(['-n', namespace, 'get', 'rollouts.argoproj.io', name]);
     planned = plannedCanaryWeights(rollout);
-    const current = sample(
+    const next = watch.observe(
       rollout,
       getJson<HttpRoute>(['-n', namespace, 'get', 'httproutes.gateway.networking.k8s.io', route]),
       canaryService,
       application(),
-      expectedRevision,
     );
-    if (samples.length === 0 || describe(samples[samples.length - 1]) !== describe(current))
-      console.log(describe(current));
-    samples.push(current);
-    const state = outcome(current, stableBefore);
-    if (state !== 'in progress') break;
-    if (pauseHook && hookRevision === undefined && current.paused && (current.routeWeight ?? 0) > 0) {
-      console.log(`canary paused at weight ${current.routeWeight}: ${pauseHook}`);
+    const [previous, current] = watch.samples.slice(-2);
+    if (!previous || describe(previous) !== describe(current)) console.log(describe(current));
+    if (next === 'done' || Date.now() > deadline) break;
+    if (next === 'run hook' && pauseHook) {
+      console.log(`canary paused at weight ${current.routeWeight}: running the pause hook`);
       const output = spawnSync('sh', ['-c', pauseHook], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       if (output.status !== 0) throw new Error(`the pause hook failed (${output.status})`);
-      hookRevision = output.stdout.trim().split('\n').pop() ?? '';
-      if (!/^[0-9a-f]{40}$/.test(hookRevision))
+      const committed = output.stdout.trim().split('\n').pop() ?? '';
+      if (!/^[0-9a-f]{40}$/.test(committed))
         throw new Error(`the pause hook printed no commit: ${output.stdout}`);
-      expectedRevision = undefined; // while Argo CD picks the new commit up
+      watch.hookCommitted(committed);
     }
-    if (hookRevision && expectedRevision === undefined && syncedTo(application(), hookRevision)) {
-      const latest = getJson<Rollout>(['-n', namespace, 'get', 'rollouts.argoproj.io', name]);
-      console.log(
-        `${applicationName} synced ${hookRevision.slice(0, 12)} with the canary still at step ${latest.status?.currentStepIndex} (${latest.status?.phase})`,
-      );
-      if (
-        outcome(sample(latest, { spec: {} }, canaryService, application(), undefined), stableBefore) !==
-        'in progress'
-      )
-        throw new Error(
-          'the canary finished before the commit made during its pause synced: nothing was proven',
-        );
-      expectedRevision = hookRevision;
-    }
-    if (Date.now() > deadline) break;
     await sleep(POLL_MS);
   }
-  const problems =
-    expect === 'completed'
-      ? assessGoodRelease(samples, planned, stableBefore)
-      : assessBadRelease(samples, stableBefore);
-  if (pauseHook && (!hookRevision || expectedRevision !== hookRevision))
-    problems.push(
-      `the commit made while the canary was paused (${hookRevision ?? 'none'}) did not sync during the canary`,
-    );
+  const problems = watch.problems(expect, planned);
   if (problems.length > 0)
     throw new Error(`the ${expect === 'completed' ? 'good' : 'bad'} release:\n  ${problems.join('\n  ')}`);
-  console.log(
-    `release ${expect}: canary weights on the route ${JSON.stringify(samples.map((s) => s.routeWeight).filter((w, i, all) => w !== all[i - 1]))}`,
-  );
+  const weights = watch.samples
+    .map((s) => s.routeWeight)
+    .filter((weight, index, all) => weight !== all[index - 1]);
+  console.log(`release ${expect}: canary weights on the route ${JSON.stringify(weights)}`);
 }
 
 function describeApplication(application: Application): string {
