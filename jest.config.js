@@ -4,13 +4,26 @@
 /** @type {import('jest').Config} */
 module.exports = {
   rootDir: __dirname,
-  roots: ['<rootDir>/services', '<rootDir>/tools', '<rootDir>/observability', '<rootDir>/rollouts', '<rootDir>/gitops', '<rootDir>/argocd'],
+  roots: [
+    '<rootDir>/services',
+    '<rootDir>/tools',
+    '<rootDir>/observability',
+    '<rootDir>/rollouts',
+    '<rootDir>/gitops',
+    '<rootDir>/argocd',
+  ],
   testEnvironment: 'node',
   transform: {
     // Type errors are caught once by `npm run typecheck`; tests only transpile, which keeps them fast.
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true, diagnostics: false }],
+    '^.+\\.ts$': [
+      'ts-jest',
+      { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true, diagnostics: false },
+    ],
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // The harness workspace is TypeScript read in place (no build step); map it so a checkout whose node_modules
+  // predates the workspace still finds it.
+  moduleNameMapper: { '^@opsforge/harness$': '<rootDir>/tools/harness/index.ts' },
   testMatch: ['**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.chaos\\.spec\\.ts$'],
   testTimeout: 60_000,

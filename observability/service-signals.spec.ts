@@ -15,7 +15,7 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from '../services/common/test/support';
+} from '@opsforge/harness';
 import { loadLedger } from '../tools/verify-gitops/upstream';
 import { allRules } from './test/support/prometheus-rules';
 import { type PrometheusServer, startPrometheus } from './test/support/prometheus-server';

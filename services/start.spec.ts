@@ -9,7 +9,7 @@ import {
   sharedRedisUrl,
   testQueuePrefix,
   waitFor,
-} from './common/test/support';
+} from '@opsforge/harness';
 
 // `npm start` as a newcomer meets it: the runtime check before anything else, and what the two services' output
 // looks like at a terminal and in a pipe.

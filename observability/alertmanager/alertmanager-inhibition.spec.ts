@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, waitFor } from '../../services/common/test/support';
+import { freePort, waitFor } from '@opsforge/harness';
 
 const configFile = path.join(__dirname, 'alertmanager.yaml');
 const SECRETS_DIR = '/etc/alertmanager/secrets/alertmanager-receivers/';

@@ -36,7 +36,7 @@ import {
   startRedisServer,
   startService,
   waitFor,
-} from '../../services/common/test/support';
+} from '@opsforge/harness';
 
 const repositoryRoot = resolve(__dirname, '..', '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);

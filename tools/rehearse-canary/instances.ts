@@ -3,7 +3,7 @@
 // gets a Kubernetes-like name and pod-template hash, which is how the analysis tells the canary's series
 // from the stable's.
 import { randomInt } from 'node:crypto';
-import { startService, type RunningService, type ServiceName } from '../../services/common/test/support';
+import { startService, type RunningService, type ServiceName } from '@opsforge/harness';
 import { killWithThisProcess } from './processes';
 
 // k8s.io/apimachinery rand.SafeEncodeString's alphabet: what ReplicaSet hashes and pod suffixes are made of.

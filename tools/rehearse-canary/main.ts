@@ -1,6 +1,6 @@
 // rehearse:canary: prove on this machine, with no cluster, that a bad release is stopped by the canary
 // analysis alone. See docs/canary.md for what it shows and the figures it measured.
-import { sharedRedisUrl } from '../../services/common/test/support';
+import { sharedRedisUrl } from '@opsforge/harness';
 import { parseOptions, runCli } from '../lib/cli';
 import { UsageError } from '../lib/gitops';
 import { canaryPlan, renderOverlay } from './manifests';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { formatDuration } from './duration';
-import { freePort } from '../../services/common/test/support';
+import { freePort } from '@opsforge/harness';
 import { ManagedProcess } from './processes';
 
 /** One scrape target: host:port and the labels Prometheus attaches to every series it scrapes from it. */

@@ -15,12 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseGoDuration } from './duration';
 import { AnalysisRun, isCompleted, metricLimits, type AnalysisPhase, type MetricSpec } from './analysis-run';
-import {
-  deleteQueueKeys,
-  freePort,
-  testQueuePrefix,
-  type ServiceName,
-} from '../../services/common/test/support';
+import { deleteQueueKeys, freePort, testQueuePrefix, type ServiceName } from '@opsforge/harness';
 import { Pod, podTemplateHash, sumCounter } from './instances';
 import { canaryPlan, type CanaryPlan, type KubernetesObject } from './manifests';
 import { measurePrometheusMetric, prometheusProviderOf } from './prometheus-provider';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, waitFor } from '../../../services/common/test/support';
+import { freePort, waitFor } from '@opsforge/harness';
 import { extractRuleFiles } from './prometheus-rules';
 
 export interface ScrapeTarget {

@@ -5,7 +5,7 @@ import {
   sharedRedisUrl,
   startService,
   testQueuePrefix,
-} from '../../common/test/support';
+} from '@opsforge/harness';
 
 // The chaos knobs a canary rehearsal uses to make a deliberately bad build (off by default; forbidden in prod).
 const redisUrl = sharedRedisUrl();

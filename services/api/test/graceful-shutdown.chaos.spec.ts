@@ -6,8 +6,10 @@ import {
   sharedRedisUrl,
   startService,
   testQueuePrefix,
-} from '../../common/test/support';
-import { type LoadRequest, percentile, runOpenLoopLoad } from '../../common/test/chaos/open-loop-load';
+  type LoadRequest,
+  percentile,
+  runOpenLoopLoad,
+} from '@opsforge/harness';
 
 /**
  * Terminating an API pod under load costs no request. Two real API processes stand for two replicas behind a

@@ -6,7 +6,7 @@ import {
   sharedRedisUrl,
   startService,
   testQueuePrefix,
-} from '../../common/test/support';
+} from '@opsforge/harness';
 
 // The API's HTTP contract as a client sees it, against the built service and the real Redis (no worker runs
 // here, so accepted jobs stay waiting).

@@ -9,7 +9,7 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from '../../common/test/support';
+} from '@opsforge/harness';
 import { inFlightMarkerKey, requestFingerprint } from '../src/idempotency';
 
 // Idempotency-Key as the IETF httpapi draft and Stripe have it, against the built API and the real Redis (no

@@ -6,12 +6,8 @@ import {
   sharedRedisUrl,
   startService,
   testQueuePrefix,
-} from '../../common/test/support';
-import {
-  type MalformedFamily,
-  type MalformedRequest,
-  malformedJobRequests,
-} from '../../common/test/chaos/malformed-job-requests';
+} from '@opsforge/harness';
+import { type MalformedFamily, type MalformedRequest, malformedJobRequests } from './malformed-job-requests';
 
 /**
  * Bad input never costs a 5xx: thousands of generated malformed `POST /api/job` requests (broken JSON, wrong

@@ -5,7 +5,7 @@ import {
   startRedisServer,
   startService,
   waitFor,
-} from '../../common/test/support';
+} from '@opsforge/harness';
 
 // A Redis this test owns, stopped and restarted under a running API and worker: the API fails fast and says
 // why, neither process dies, and both recover on their own.

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   deleteQueueKeys,
@@ -7,8 +6,11 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from '../../common/test/support';
-import { type LoadRequest, percentile, runOpenLoopLoad } from '../../common/test/chaos/open-loop-load';
+  type LoadRequest,
+  percentile,
+  runOpenLoopLoad,
+  PRELOADS,
+} from '@opsforge/harness';
 
 /**
  * A sustained, fixed-rate run against the real built API (with a worker draining the queue) on loopback,
@@ -22,8 +24,6 @@ const LOAD_MS = 30_000;
 const HEAP_CHECKPOINTS_MS = [10_000, 20_000, LOAD_MS - 500];
 const LATENCY_OBJECTIVE_MS = 300;
 const POD_MEMORY_LIMIT_BYTES = 256 * 2 ** 20;
-
-const heapProbePreload = join(__dirname, '..', '..', 'common', 'test', 'chaos', 'heap-probe-preload.js');
 
 interface HeapCheckpoint {
   atS: number;
@@ -58,7 +58,7 @@ describe('api: sustained fixed-rate load', () => {
   it(`serves ${RATE_PER_SECOND} req/s for ${LOAD_MS / 1000} s with no error and a flat live heap, reporting p99`, async () => {
     const env = { REDIS_URL: sharedRedisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
     const [api, worker] = await Promise.all([
-      startService('api', { env: { ...env, NODE_OPTIONS: `--expose-gc --require ${heapProbePreload}` } }),
+      startService('api', { env: { ...env, NODE_OPTIONS: `--expose-gc --require ${PRELOADS.heapProbe}` } }),
       startService('worker', { env }),
     ]);
     services.push(api, worker);

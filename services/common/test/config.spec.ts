@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { freePort, startService } from './support';
+import { freePort, startService } from '@opsforge/harness';
 
 describe('the processes at start', () => {
   it.each([

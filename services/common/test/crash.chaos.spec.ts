@@ -11,8 +11,9 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from './support';
-import { openQueue } from './chaos/job-effects-probe';
+  openQueue,
+  PRELOADS,
+} from '@opsforge/harness';
 
 /**
  * Crash behaviour of the real built services:
@@ -25,7 +26,6 @@ import { openQueue } from './chaos/job-effects-probe';
  */
 
 const repositoryRoot = resolve(__dirname, '..', '..', '..');
-const uncaughtErrorPreload = join(__dirname, 'chaos', 'uncaught-error-preload.js');
 
 describe('crash behaviour', () => {
   const prefixes: string[] = [];
@@ -153,7 +153,7 @@ describe('crash behaviour', () => {
   ])('%s, uncaught %s outside any handler', (name, mode) => {
     it('exits non-zero at once with one fatal log line, so the kubelet restarts it', async () => {
       const service = await start(name, newPrefix(), {
-        NODE_OPTIONS: `--require ${uncaughtErrorPreload}`,
+        NODE_OPTIONS: `--require ${PRELOADS.uncaughtError}`,
         OPSFORGE_CHAOS_UNCAUGHT: mode,
       });
       const raisedAt = performance.now();

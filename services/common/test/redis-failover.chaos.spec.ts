@@ -1,10 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { JOB_QUEUE_NAME } from '../src/job-contract';
-import { type RunningService, startService, testQueuePrefix } from './support';
-import { JobEffectsProbe } from './chaos/job-effects-probe';
-import { type LoadRequest, percentile, runOpenLoopLoad } from './chaos/open-loop-load';
-import { type GroupNode, type SentinelGroup, startSentinelGroup } from './chaos/sentinel-group';
+import {
+  type GroupNode,
+  JobEffectsProbe,
+  type LoadRequest,
+  percentile,
+  type RunningService,
+  runOpenLoopLoad,
+  type SentinelGroup,
+  startSentinelGroup,
+  startService,
+  testQueuePrefix,
+} from '@opsforge/harness';
 
 /**
  * Redis failover under load, with the production topology (gitops/envs/prod/redis): a primary and two replicas

@@ -8,9 +8,10 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from './support';
-import { type LoadRequest, runOpenLoopLoad } from './chaos/open-loop-load';
-import { openQueue } from './chaos/job-effects-probe';
+  type LoadRequest,
+  runOpenLoopLoad,
+  openQueue,
+} from '@opsforge/harness';
 
 /**
  * Redis dies under load and comes back. Against the real built api and worker on a private redis-server with

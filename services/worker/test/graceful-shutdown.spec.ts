@@ -8,7 +8,7 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from '../../common/test/support';
+} from '@opsforge/harness';
 
 // SIGTERM as Kubernetes sends it: readiness fails first, work in flight finishes within SHUTDOWN_TIMEOUT_MS,
 // then the process exits 0.

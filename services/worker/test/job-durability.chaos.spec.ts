@@ -7,8 +7,9 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from '../../common/test/support';
-import { JobEffectsProbe, openQueue } from '../../common/test/chaos/job-effects-probe';
+  JobEffectsProbe,
+  openQueue,
+} from '@opsforge/harness';
 
 /**
  * What happens to jobs when the worker dies. Against the real built api and worker on a private redis-server:

@@ -9,7 +9,7 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from '../../common/test/support';
+} from '@opsforge/harness';
 
 // Jobs end to end through real processes: API → Redis → worker → result read back through the API.
 const redisUrl = sharedRedisUrl();

@@ -7,8 +7,8 @@ import {
   startService,
   testQueuePrefix,
   waitFor,
-} from '../../common/test/support';
-import { openQueue } from '../../common/test/chaos/job-effects-probe';
+  openQueue,
+} from '@opsforge/harness';
 
 /**
  * What one job costs in Redis, waiting and completed (with its effect record and its share of BullMQ's event

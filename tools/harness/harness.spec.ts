@@ -6,7 +6,7 @@ import {
   startRedisServer,
   startService,
   testQueuePrefix,
-} from '.';
+} from './index';
 
 describe('test support', () => {
   it('starts a private redis-server, kills it and brings it back with its AOF data', async () => {

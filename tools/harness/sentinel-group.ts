@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, waitFor } from '../support';
+import { freePort } from './ports';
+import { waitFor } from './wait';
 
 /**
  * A Sentinel-managed Redis on this machine, with the settings production renders (gitops/envs/prod/redis):

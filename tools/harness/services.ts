@@ -49,7 +49,7 @@ export interface RunningService {
   exited: Promise<ExitResult>;
 }
 
-const repositoryRoot = resolve(__dirname, '..', '..', '..', '..');
+const repositoryRoot = resolve(__dirname, '..', '..');
 
 let builtInThisProcess = false;
 

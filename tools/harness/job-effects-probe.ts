@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { JOB_QUEUE_NAME, jobEffectKey } from '../../src/job-contract';
+import { JOB_QUEUE_NAME, jobEffectKey } from '@opsforge/common';
 
 /**
  * Watches a private Redis for the worker's job effects as they are *written*, not as they end up stored.

@@ -1,0 +1,53 @@
+/**
+ * @opsforge/harness: what every test and tool starts for real, and cleans up after. Import it by name:
+ *
+ *   import { freePort, startRedisServer, startService, testQueuePrefix, deleteQueueKeys } from '@opsforge/harness';
+ *
+ * - `freePort()`: a TCP port free on 127.0.0.1 right now (never a fixed port, so suites run in parallel).
+ * - `startRedisServer({ appendOnly, appendFsync })`: a private `redis-server` on a spare port, for tests that
+ *   stop, kill or restart Redis (`appendFsync: 'everysec'` is production's setting, `'always'` the default
+ *   here); `stop()`, `kill()` (SIGKILL), `restart()` (same port, same data dir).
+ * - `startService('api' | 'worker', { env, waitUntil })`: spawn the built `services/<name>/dist/main.js` as a real
+ *   process (the build is brought up to date first), wait for `/ready` = 200 (or only `/health`, or nothing),
+ *   collect its JSON log lines, and `stop(signal)` it, resolving with the exit code. `PRELOADS` are files to
+ *   `--require` into it (a heap probe, an uncaught error).
+ * - `testQueuePrefix()`: a unique, hash-tagged QUEUE_PREFIX per test file; `deleteQueueKeys(url, prefix)` removes
+ *   every key under it afterwards, so the shared Redis at 127.0.0.1:6379 is left as found.
+ * - `runOpenLoopLoad()`: fixed-rate (open-loop) HTTP load, latency measured from when each request was due.
+ * - `JobEffectsProbe`, `openQueue`: count the worker's job effects as Redis writes them; a BullMQ queue handle.
+ * - `startSentinelGroup()`: a Redis primary, replicas and Sentinels on spare ports, for failover experiments.
+ */
+import { join } from 'node:path';
+
+export { freePort } from './ports';
+export { startRedisServer, type RedisServer, type RedisServerOptions } from './redis-server';
+export {
+  startService,
+  ensureServicesBuilt,
+  type RunningService,
+  type ServiceName,
+  type StartServiceOptions,
+  type LogLine,
+  type ExitResult,
+} from './services';
+export { testQueuePrefix, deleteQueueKeys, sharedRedisUrl } from './queue-prefix';
+export { waitFor } from './wait';
+export {
+  percentile,
+  runOpenLoopLoad,
+  type LoadOptions,
+  type LoadRequest,
+  type LoadResult,
+  type RequestFailure,
+  type RequestRecord,
+} from './open-loop-load';
+export { JobEffectsProbe, openQueue } from './job-effects-probe';
+export { startSentinelGroup, type GroupNode, type SentinelGroup } from './sentinel-group';
+
+/** Files a test preloads into a built service with `NODE_OPTIONS="--require <file>"`; each file's header says why. */
+export const PRELOADS = {
+  /** With --expose-gc: on SIGWINCH, a full GC and the live heap as one JSON log line. */
+  heapProbe: join(__dirname, 'heap-probe-preload.js'),
+  /** Raises an error no handler can catch, to see the process exit. */
+  uncaughtError: join(__dirname, 'uncaught-error-preload.js'),
+};
