@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { JOB_QUEUE_NAME, jobEffectKey } from '@opsforge/common';
+import { JOB_QUEUE_NAME, jobEffectKey } from '@opsforge/common/job-contract';
 
 /**
  * Watches a private Redis for the worker's job effects as they are *written*, not as they end up stored.

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { validateJobRequest } from '@opsforge/common';
+import { validateJobRequest } from '@opsforge/common/job-contract';
 
 /**
  * Generators of malformed `POST /api/job` requests, one family per way a client (or an attacker) gets it
