@@ -14,7 +14,9 @@ function runVerify(root: string, ...flags: string[]) {
   const result = spawnSync(process.execPath, [tsxCli, mainScript, '--root', root, ...flags], {
     cwd: repositoryRoot,
     encoding: 'utf8',
-    timeout: 60_000,
+    // A bound against a hung child, not a speed check: one run takes 35 s on an idle 2-core machine and over a
+    // minute when it is shared, and a kill there read as a failed verification (status 143).
+    timeout: 300_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
