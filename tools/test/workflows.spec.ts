@@ -173,9 +173,7 @@ describe('GitHub Actions workflows', () => {
 
     it('a read-only job that persists the checkout token is caught', () => {
       expect(
-        checkoutDropsTokenUnlessPushing(
-          broken('e2e.yml', /^ {10}persist-credentials: false\n/m, ''),
-        ),
+        checkoutDropsTokenUnlessPushing(broken('e2e.yml', /^ {10}persist-credentials: false\n/m, '')),
       ).toHaveLength(1);
     });
 
