@@ -1,10 +1,12 @@
 // Validates every rendered object against its published schema with the kubernetes-models packages: core
 // Kubernetes (kubernetes-models) and the CRDs this tree uses (Argo Rollouts, Argo CD, prometheus-operator,
-// Gateway API, External Secrets). A kind no package knows is an error, never a skip: an object nobody can
-// validate is an object nobody has checked.
+// Gateway API, External Secrets), and, for CRDs no package ships, the upstream CRD's own schema saved in
+// crd-schemas/ (crd-schemas.ts). A kind neither knows is an error, never a skip: an object nobody can validate is
+// an object nobody has checked.
 //
 // The packages are ES modules, so this file is loaded by the CLI (tsx), not inside jest; the spec runs the
 // CLI as a child process to exercise it.
+import { crdSchemaProblem } from './crd-schemas';
 import type { K8sObject, RenderedTree, Violation } from './model';
 import { objectName } from './model';
 import { unknownFieldViolations } from './strict-fields';
@@ -96,6 +98,8 @@ export async function validateObject(object: K8sObject): Promise<string | undefi
     return 'has no apiVersion/kind';
   }
   const model = await modelFor(object.apiVersion, object.kind);
+  const crdProblem = model ? null : crdSchemaProblem(object);
+  if (crdProblem !== null) return crdProblem;
   if (!model) {
     return `unknown kind ${object.kind} in ${object.apiVersion}: no schema in the kubernetes-models packages; fix the apiVersion/kind or add the model package that defines it`;
   }

@@ -1,6 +1,6 @@
 // Names other parts of the repository rely on: the Services, workloads and labels docs/architecture.md
 // promises in every env.
-import { ofKind, podLabels, where } from '../model';
+import { type K8sObject, ofKind, podLabels, type RenderedTree, where } from '../model';
 import { defineRule, envTrees } from './define-rule';
 
 /** Names other parts rely on (docs/architecture.md, "Kubernetes names"), per env. */
@@ -10,6 +10,14 @@ export const CONTRACT = {
   partOf: 'opsforge',
 };
 
+/**
+ * A RedisReplication named `redis` stands for the StatefulSet and the Service `redis`: the operator creates both
+ * under its name (tools/verify-gitops/upstream.yaml, redis-operator-replication-names), with its labels on the pods.
+ */
+function operatorRunsRedis(tree: RenderedTree, name: string): K8sObject | undefined {
+  return ofKind(tree, 'RedisReplication').find((r) => r.metadata?.name === name);
+}
+
 const contractNames = defineRule({
   name: 'contract-names',
   summary:
@@ -18,14 +26,30 @@ const contractNames = defineRule({
     for (const tree of envTrees(trees)) {
       const report = (message: string) => flag(tree.source, message);
       for (const name of CONTRACT.services) {
-        if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === name)) {
+        if (
+          !ofKind(tree, 'Service').some((s) => s.metadata?.name === name) &&
+          !operatorRunsRedis(tree, name)
+        ) {
           report(
             `renders no Service "${name}", which docs/architecture.md promises (the HTTPRoute, clients or the analysis rely on it)`,
           );
         }
       }
       for (const [name, kind] of Object.entries(CONTRACT.workloads)) {
+        const operated = operatorRunsRedis(tree, name);
         const workload = ofKind(tree, kind).find((w) => w.metadata?.name === name);
+        if (!workload && operated) {
+          const labels = operated.metadata?.labels ?? {};
+          if (
+            labels['app.kubernetes.io/name'] !== name ||
+            labels['app.kubernetes.io/part-of'] !== CONTRACT.partOf
+          )
+            flag(
+              where(tree, operated),
+              `must be labelled app.kubernetes.io/name: ${name} and app.kubernetes.io/part-of: ${CONTRACT.partOf} (the operator copies them to the pods)`,
+            );
+          continue;
+        }
         if (!workload) {
           report(`renders no ${kind} "${name}"`);
           continue;

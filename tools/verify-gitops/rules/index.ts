@@ -10,6 +10,7 @@ import { environmentsRules } from './environments';
 import { imagesRules } from './images';
 import { podHardeningRules } from './pod-hardening';
 import { redisRules } from './redis';
+import { redisHaRules } from './redis-ha';
 import { secretsRules } from './secrets';
 import { sizingRules } from './sizing';
 import { upstreamRules } from './upstream';
@@ -23,6 +24,7 @@ export const RULE_FAMILIES: Record<string, Rule[]> = {
   sizing: sizingRules,
   environments: environmentsRules,
   redis: redisRules,
+  'redis-ha': redisHaRules,
   canary: canaryRules,
   argocd: argocdRules,
   'argocd-ui': argocdUiRules,

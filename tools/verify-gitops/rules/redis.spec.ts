@@ -5,9 +5,9 @@ import {
   container,
   DEV,
   expectViolation,
-  PROD,
   rendered,
   run,
+  STAGING,
   testRuleFamily,
 } from './broken-trees';
 import { redisRules } from './redis';
@@ -15,12 +15,12 @@ import { redisRules } from './redis';
 testRuleFamily(redisRules, {
   'redis-memory-headroom': () => {
     // The sizes before this rule: maxmemory 200mb in a 320Mi container.
-    const tight = breakObject(PROD, 'StatefulSet', 'redis', (o) => {
+    const tight = breakObject(STAGING, 'StatefulSet', 'redis', (o) => {
       container(o, 'redis').resources.limits.memory = '320Mi';
     });
     expectViolation(
       run('redis-memory-headroom', tight),
-      'gitops/envs/prod: StatefulSet/redis container "redis"',
+      'gitops/envs/staging: StatefulSet/redis container "redis"',
       /limits memory 320Mi, under twice maxmemory 256mb/,
     );
     const trees = structuredClone(rendered);
