@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { K8sObject } from '../tools/verify-gitops/model';
-import { renderDirectory } from '../tools/verify-gitops/render';
+import { type K8sObject } from '../tools/lib/kubernetes';
+import { kustomizeBuild } from '../tools/lib/kustomize';
+import { substituteArgs } from '../tools/lib/template-args';
 
 const repositoryRoot = join(__dirname, '..');
 const CANARY = 'canaryhash1';
@@ -18,7 +19,9 @@ let templates: K8sObject[];
 let scratch: string;
 
 beforeAll(() => {
-  templates = renderDirectory(repositoryRoot, 'gitops/envs/dev').filter((o) => o.kind === 'AnalysisTemplate');
+  templates = kustomizeBuild(join(repositoryRoot, 'gitops/envs/dev'), 'gitops/envs/dev').filter(
+    (o) => o.kind === 'AnalysisTemplate',
+  );
   scratch = mkdtempSync(join(tmpdir(), 'analysis-queries-'));
 });
 
@@ -31,10 +34,9 @@ function query(templateName: string, service: string): string {
   const values: Record<string, string> = { namespace: 'dev', service, 'canary-hash': CANARY };
   for (const arg of template.spec.args) if (arg.value !== undefined) values[arg.name] ??= arg.value;
   const text: string = template.spec.metrics[0].provider.prometheus.query;
-  return text.replace(/\{\{\s*args\.([a-z0-9-]+)\s*\}\}/g, (_, name: string) => {
-    if (values[name] === undefined) throw new Error(`${templateName} uses arg ${name} with no value`);
-    return values[name];
-  });
+  const { text: resolved, unresolved } = substituteArgs(text, (name) => values[name]);
+  if (unresolved.length > 0) throw new Error(`${templateName} uses ${unresolved.join(', ')} with no value`);
+  return resolved;
 }
 
 interface Series {

@@ -5,8 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { parseOptions, runCli } from '../lib/cli';
-import { UsageError } from '../lib/gitops';
+import { parseOptions, runCli, UsageError } from '../lib/cli';
 import {
   alertmanagerRunsConfig,
   analysisRunMeasured,

@@ -1,7 +1,11 @@
 // How the delivery tools talk to a shell: `--help` prints usage and exits 0, a mistake in the
 // arguments prints one line and exits 2, anything else that goes wrong prints one line and exits 1.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './gitops';
+
+/** A mistake in what the user asked for: the CLI prints the message alone and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 

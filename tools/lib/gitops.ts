@@ -3,6 +3,7 @@
 // tags live, and what a valid tag looks like. bump, promote and render-diff all read it from here.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError } from './cli';
 import { Document, isMap, isScalar, isSeq, parse, parseDocument, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 
 /** Promotion order: a release reaches staging only from dev, and prod only from staging. */
@@ -19,11 +20,6 @@ export const IMAGE_REPOSITORY = 'ghcr.io/opsforge';
  * names the exact source. Short shas are refused because they can become ambiguous as history grows.
  */
 export const IMAGE_TAG_PATTERN = /^[0-9a-f]{40}$/;
-
-/** A mistake in what the user asked for: the CLI prints the message alone and exits 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export function imageName(service: Service): string {
   return `${IMAGE_REPOSITORY}/${service}`;

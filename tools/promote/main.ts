@@ -2,7 +2,7 @@
 // promote.yml runs it and opens a pull request with the result; the pull request is the approval.
 import { spawnSync } from 'node:child_process';
 import { relative } from 'node:path';
-import { runCli, parseOptions } from '../lib/cli';
+import { parseOptions, runCli, UsageError } from '../lib/cli';
 import {
   ENVIRONMENTS,
   EnvironmentKustomization,
@@ -10,7 +10,6 @@ import {
   SERVICES,
   imageTagsIn,
   kustomizationPath,
-  UsageError,
   imageName,
   parseEnvironment,
   parseImageTag,

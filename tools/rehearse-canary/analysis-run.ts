@@ -16,7 +16,7 @@
 //
 // Time is injected (a clock and a scale factor that divides every duration of the spec), so the same
 // rules run in unit tests on a fake clock and in the rehearsal on a fast real one.
-import { parseGoDuration } from './duration';
+import { parseGoDuration } from '../lib/duration';
 
 export type AnalysisPhase = 'Pending' | 'Running' | 'Successful' | 'Failed' | 'Error' | 'Inconclusive';
 

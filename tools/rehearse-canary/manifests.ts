@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { parseGoDuration } from './duration';
+import { parseGoDuration } from '../lib/duration';
 import type { MetricSpec } from './analysis-run';
 
 const execFileAsync = promisify(execFile);

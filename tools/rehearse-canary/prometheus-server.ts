@@ -5,7 +5,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { formatDuration } from './duration';
+import { formatDuration } from '../lib/duration';
 import { freePort } from '@opsforge/harness';
 import { ManagedProcess } from './processes';
 

@@ -13,7 +13,7 @@
 // scrape interval) is divided by `timeScale`: the rehearsal reads the same number of scrapes per
 // measurement as production, in 1/timeScale of the time.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseGoDuration } from './duration';
+import { parseGoDuration } from '../lib/duration';
 import { AnalysisRun, isCompleted, metricLimits, type AnalysisPhase, type MetricSpec } from './analysis-run';
 import { deleteQueueKeys, freePort, testQueuePrefix, type ServiceName } from '@opsforge/harness';
 import { Pod, podTemplateHash, sumCounter } from './instances';

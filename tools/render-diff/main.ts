@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isMap, parseAllDocuments, stringify } from 'yaml';
-import { runCli, parseOptions } from '../lib/cli';
-import { ENVIRONMENTS, UsageError, parseEnvironment, type Environment } from '../lib/gitops';
+import { stringify } from 'yaml';
+import { parseOptions, runCli, UsageError } from '../lib/cli';
+import { kustomizeBuild, RenderError } from '../lib/kustomize';
+import { ENVIRONMENTS, parseEnvironment, type Environment } from '../lib/gitops';
 
 const USAGE = `Usage: npm run render-diff -- --base <git-rev> [--head <git-rev>] [--env <env>] [--format text|markdown]
                            [--max-chars <n>] [--root <dir>]
@@ -114,13 +115,15 @@ function objectKey(object: Record<string, unknown>): string {
 function renderOverlay(tree: string, env: Environment): Rendering {
   const overlay = join(tree, 'gitops', 'envs', env);
   if (!existsSync(join(overlay, 'kustomization.yaml'))) return { kind: 'absent' };
-  const result = run('kubectl', ['kustomize', overlay]);
-  if (result.status !== 0)
-    return { kind: 'failed', error: result.stderr || `kubectl kustomize exited ${result.status}` };
+  let rendered: Record<string, unknown>[];
+  try {
+    rendered = kustomizeBuild(overlay, `gitops/envs/${env}`);
+  } catch (error) {
+    if (!(error instanceof RenderError)) throw error;
+    return { kind: 'failed', error: error.message };
+  }
   const objects = new Map<string, RenderedObject>();
-  for (const document of parseAllDocuments(result.stdout.toString('utf8'))) {
-    if (!isMap(document.contents)) continue;
-    const object = redactSecret(document.toJS() as Record<string, unknown>);
+  for (const object of rendered.map(redactSecret)) {
     const key = objectKey(object);
     objects.set(key, { key, text: stringify(object, { lineWidth: 0 }) });
   }

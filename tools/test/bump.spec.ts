@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { bump } from '../bump/main';
-import { UsageError } from '../lib/gitops';
+import { UsageError } from '../lib/cli';
 import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
 
 describe('bump: set one image tag in one environment overlay', () => {

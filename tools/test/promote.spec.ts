@@ -1,4 +1,4 @@
-import { UsageError } from '../lib/gitops';
+import { UsageError } from '../lib/cli';
 import { planAsMarkdown, promote, PromotionRefused } from '../promote/main';
 import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
 

@@ -2,8 +2,17 @@
 // label selectors, quantities, durations). Objects are plain parsed YAML; the schema check (schema.ts) is what
 // guarantees their shape, the rules only read fields and report what is missing.
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- rendered YAML is untyped by nature; rules read fields defensively */
-export type K8sObject = Record<string, any>;
+import { parseArgoDuration } from '../lib/duration';
+import { intValue } from '../lib/int-or-string';
+import { type K8sObject, objectName, selectorMatches } from '../lib/kubernetes';
+
+export {
+  type K8sObject,
+  objectName,
+  parseQuantity,
+  selectorMatches,
+  serviceSelects,
+} from '../lib/kubernetes';
 
 /**
  * One rendered directory: an env overlay, the argocd/ tree, or another directory of this repository an
@@ -34,10 +43,6 @@ export interface Rule {
 }
 
 export const WORKLOAD_KINDS = ['Rollout', 'Deployment', 'StatefulSet', 'DaemonSet'];
-
-export function objectName(object: K8sObject): string {
-  return `${object.kind}/${object.metadata?.name ?? '<unnamed>'}`;
-}
 
 export function where(tree: RenderedTree, object: K8sObject, detail?: string): string {
   return `${tree.source}: ${objectName(object)}${detail ? ` ${detail}` : ''}`;
@@ -86,35 +91,6 @@ export function minimumReplicas(tree: RenderedTree, workload: K8sObject): number
   return workload.spec?.replicas ?? 1;
 }
 
-/** Kubernetes label-selector semantics (matchLabels AND matchExpressions); an empty selector matches all. */
-export function selectorMatches(selector: K8sObject | undefined, labels: Record<string, string>): boolean {
-  if (!selector) return false;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (labels[key] !== value) return false;
-  }
-  for (const expression of selector.matchExpressions ?? []) {
-    const present = Object.prototype.hasOwnProperty.call(labels, expression.key);
-    const values: string[] = expression.values ?? [];
-    switch (expression.operator) {
-      case 'In':
-        if (!present || !values.includes(labels[expression.key])) return false;
-        break;
-      case 'NotIn':
-        if (present && values.includes(labels[expression.key])) return false;
-        break;
-      case 'Exists':
-        if (!present) return false;
-        break;
-      case 'DoesNotExist':
-        if (present) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
-
 /** The objects of `kind` whose selector (read by `selectorOf`) matches the workload's pod labels. */
 export function matchingObjects(
   tree: RenderedTree,
@@ -127,57 +103,19 @@ export function matchingObjects(
   );
 }
 
-/** A Service selector is a plain label map. */
-export function serviceSelects(service: K8sObject, labels: Record<string, string>): boolean {
-  const selector: Record<string, string> = service.spec?.selector ?? {};
-  if (Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([key, value]) => labels[key] === value);
-}
-
-const QUANTITY_SUFFIX: Record<string, number> = {
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  Ki: 1024,
-  Mi: 1024 ** 2,
-  Gi: 1024 ** 3,
-  Ti: 1024 ** 4,
-};
-
-/** A Kubernetes resource quantity ("250m", "1", "128Mi") as a number of base units; NaN if malformed. */
-export function parseQuantity(value: unknown): number {
-  const match = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(value ?? '').trim());
-  if (!match) return Number.NaN;
-  return Number(match[1]) * QUANTITY_SUFFIX[match[2] ?? ''];
-}
-
-const DURATION_UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
-
-/** An Argo Rollouts duration ("90s", "1m30s", or a bare number of seconds) in seconds; NaN if malformed. */
+/** An Argo Rollouts duration (a pause's seconds, or a Go duration such as "1m30s") in seconds; NaN if malformed. */
 export function parseDurationSeconds(value: unknown): number {
-  if (typeof value === 'number') return value;
-  const text = String(value ?? '').trim();
-  if (/^[0-9]+$/.test(text)) return Number(text);
-  let total = 0;
-  let rest = text;
-  if (rest === '') return Number.NaN;
-  while (rest.length > 0) {
-    const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/.exec(rest);
-    if (!match) return Number.NaN;
-    total += Number(match[1]) * DURATION_UNIT_SECONDS[match[2]];
-    rest = rest.slice(match[0].length);
+  if (typeof value !== 'number' && typeof value !== 'string') return Number.NaN;
+  try {
+    return parseArgoDuration(value) / 1000;
+  } catch {
+    return Number.NaN;
   }
-  return total;
 }
 
-/** An IntOrString limit/count field ("2" or 2); NaN when it is a template arg or malformed. */
+/** An IntOrString count or limit as Argo reads it (a non-integer string is 0); NaN when absent. */
 export function parseCount(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (typeof value === 'string' && /^[0-9]+$/.test(value)) return Number(value);
-  return Number.NaN;
+  return typeof value === 'number' || typeof value === 'string' ? (intValue(value) as number) : Number.NaN;
 }
 
 /** The value of an environment variable a container sees: its env list first, then its envFrom ConfigMaps. */

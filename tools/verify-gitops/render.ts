@@ -1,17 +1,12 @@
-// Renders the GitOps tree the way Argo CD does: real `kubectl kustomize` (kustomize v5, offline, no network,
-// no cluster) on every env overlay under gitops/envs and on argocd/.
-import { execFileSync } from 'node:child_process';
+// Renders the GitOps tree the way Argo CD does (tools/lib/kustomize.ts: real `kubectl kustomize`, offline) on every
+// env overlay under gitops/envs, on argocd/, and on every other directory of this repository an Application deploys.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { kustomizeBuild, parseObjects, RenderError } from '../lib/kustomize';
 import type { K8sObject, RenderedTree } from './model';
 
 export const ENVS_DIRECTORY = 'gitops/envs';
 export const ARGOCD_DIRECTORY = 'argocd';
-
-export class RenderError extends Error {
-  override name = 'RenderError';
-}
 
 /** The env overlays present in the tree, in directory order: exactly what the ApplicationSet generates. */
 export function envFolders(root: string): string[] {
@@ -24,29 +19,7 @@ export function envFolders(root: string): string[] {
 }
 
 export function renderDirectory(root: string, relativeDirectory: string): K8sObject[] {
-  let output: string;
-  try {
-    output = execFileSync('kubectl', ['kustomize', join(root, relativeDirectory)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message).trim();
-    throw new RenderError(`kubectl kustomize ${relativeDirectory} failed: ${stderr}`);
-  }
-  return parseDocuments(output, `the kustomize build of ${relativeDirectory}`);
-}
-
-function parseDocuments(text: string, origin: string): K8sObject[] {
-  const objects: K8sObject[] = [];
-  for (const document of parseAllDocuments(text)) {
-    if (document.errors.length > 0)
-      throw new RenderError(`${origin} is invalid YAML: ${document.errors[0].message}`);
-    const value = document.toJS() as unknown;
-    if (value !== null && value !== undefined) objects.push(value as K8sObject);
-  }
-  return objects;
+  return kustomizeBuild(join(root, relativeDirectory), relativeDirectory);
 }
 
 /**
@@ -60,7 +33,7 @@ export function renderApplicationSource(root: string, relativeDirectory: string)
     .filter((file) => /\.(ya?ml|json)$/.test(file))
     .sort()
     .flatMap((file) =>
-      parseDocuments(readFileSync(join(directory, file), 'utf8'), `${relativeDirectory}/${file}`),
+      parseObjects(readFileSync(join(directory, file), 'utf8'), `${relativeDirectory}/${file}`),
     );
 }
 

@@ -1,5 +1,6 @@
 // The canary gate: AnalysisTemplates that resolve, decide within the pauses and never pass on no traffic,
 // queries that parse, series Prometheus can tell apart, and a traffic router wired to the Rollout's Services.
+import { argNames, substituteArgs } from '../../lib/template-args';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import {
   type K8sObject,
@@ -56,10 +57,7 @@ const analysisTemplatesResolve = defineRule({
     for (const tree of trees) {
       for (const template of ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate')) {
         const declared = new Set((template.spec?.args ?? []).map((a: K8sObject) => a.name));
-        const used = [
-          ...JSON.stringify(template.spec?.metrics ?? []).matchAll(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g),
-        ].map((m) => m[1]);
-        for (const name of new Set(used)) {
+        for (const name of argNames(JSON.stringify(template.spec?.metrics ?? []))) {
           if (!declared.has(name)) {
             flag(
               where(tree, template),
@@ -228,10 +226,7 @@ export function resolvedQuery(template: K8sObject, query: string): string {
   const defaults = new Map<string, string>(
     (template.spec?.args ?? []).map((arg: K8sObject) => [arg.name, arg.value ?? `sample-${arg.name}`]),
   );
-  return query.replace(
-    /\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g,
-    (_, name: string) => defaults.get(name) ?? `sample-${name}`,
-  );
+  return substituteArgs(query, (name) => defaults.get(name) ?? `sample-${name}`).text;
 }
 
 /** Offset of the first PromQL syntax error, or undefined when the query parses. */

@@ -29,3 +29,12 @@ export function formatDuration(milliseconds: number): string {
   if (milliseconds >= 1000) return `${Number((milliseconds / 1000).toFixed(3))}s`;
   return `${Math.round(milliseconds)}ms`;
 }
+
+/**
+ * A duration as Argo Rollouts reads a pause (`intstr.IntOrString`, RolloutPause.DurationSeconds): a number, or
+ * a string of digits, is seconds; any other string is a Go duration. Milliseconds.
+ */
+export function parseArgoDuration(value: number | string): number {
+  if (typeof value === 'number') return value * 1000;
+  return /^\d+$/.test(value.trim()) ? Number(value) * 1000 : parseGoDuration(value);
+}
