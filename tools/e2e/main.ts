@@ -357,9 +357,11 @@ function ownRepoURL(): string {
   return root.spec.source.repoURL;
 }
 
-function run(command: string, args: string[], out: string) {
+/** Runs a command in the repository; with `out`, writes its output there. */
+function run(command: string, args: string[], out?: string) {
   const result = spawnSync(command, args, { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')}:\n${result.stderr}`);
+  if (out === undefined) return;
   writeFileSync(out, result.stdout);
   console.log(`${out}: ${result.stdout.split(/^---$/m).length} documents`);
 }
@@ -380,9 +382,21 @@ function renderPlatform(argv: string[]) {
       kubeVersion: required(options['kube-version'], '--kube-version'),
       apiVersions: required(options['api-versions'], '--api-versions').split(','),
       valuesFile,
+      checkoutsDir: join(out, 'charts'),
     });
     if (render.kind === 'helm') {
       if (render.valuesObject !== undefined) writeFileSync(valuesFile, JSON.stringify(render.valuesObject));
+      if (render.checkout) {
+        // As Argo CD's repo-server: the repository at the commit, then the chart's dependencies.
+        const { repoURL: remote, revision, dir } = render.checkout;
+        for (const args of [
+          ['init', '-q', dir],
+          ['-C', dir, 'fetch', '-q', '--depth', '1', remote, revision],
+          ['-C', dir, 'checkout', '-q', 'FETCH_HEAD'],
+        ])
+          run('git', args);
+        run('helm', ['dependency', 'build', render.args[2]]);
+      }
       run('helm', render.args, join(out, `platform-${render.app}.yaml`));
     } else {
       run('kubectl', ['kustomize', render.path], join(out, `platform-${render.app}.yaml`));

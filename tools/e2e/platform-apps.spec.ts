@@ -8,6 +8,7 @@ const OPTIONS = {
   kubeVersion: '1.36.1',
   apiVersions: ['monitoring.coreos.com/v1'],
   valuesFile: '/tmp/values.yaml',
+  checkoutsDir: '/tmp/charts',
 };
 
 // What the platform workflow runs for each real Application in argocd/platform (helm itself runs on GitHub).
@@ -15,20 +16,13 @@ describe('rendering the platform Applications as Argo CD would', () => {
   const applications = loadPlatformApplications(REPO_ROOT);
   const renders = applications.map((application) => renderOf(application, OPTIONS));
 
-  it('covers every Application in argocd/platform, charts with helm and this repository with kustomize', () => {
-    expect(renders.map((render) => `${render.app}:${render.kind}`).sort()).toEqual(
-      applications
-        .map(
-          (application) =>
-            `${application.metadata.name}:${application.spec.source?.path || application.spec.sources?.some((s) => s.path) ? 'kustomize' : 'helm'}`,
-        )
-        .sort(),
+  it('covers every Application in argocd/platform: this repository with kustomize, every chart with helm', () => {
+    expect(renders.map((render) => render.app).sort()).toEqual(
+      applications.map((application) => application.metadata.name).sort(),
     );
-    expect(
-      renders
-        .filter((render) => render.kind === 'kustomize')
-        .map((render) => render.kind === 'kustomize' && render.path),
-    ).toEqual(['observability']);
+    const kustomized = renders.flatMap((render) => (render.kind === 'kustomize' ? [render.path] : []));
+    expect(kustomized).toEqual(['observability']);
+    expect(renders.filter((render) => render.kind === 'helm')).toHaveLength(applications.length - 1);
   });
 
   it.each(applications.map((application) => [application.metadata.name, application] as const))(
@@ -36,14 +30,28 @@ describe('rendering the platform Applications as Argo CD would', () => {
     (_name, application) => {
       const render = renderOf(application, OPTIONS);
       if (render.kind !== 'helm') return;
-      const chart = (application.spec.sources ?? [application.spec.source!]).find((source) => source.chart)!;
+      const sources = application.spec.sources ?? [application.spec.source!];
+      const chart = sources.find((source) => source.chart) ?? sources.find((source) => source.path)!;
       const flag = (name: string) => render.args[render.args.indexOf(name) + 1];
-      expect(render.args.slice(0, 3)).toEqual(['template', chart.helm?.releaseName, chart.chart]);
-      expect([flag('--repo'), flag('--version'), flag('--namespace')]).toEqual([
-        chart.repoURL,
-        chart.targetRevision,
-        application.spec.destination.namespace,
-      ]);
+      if (chart.chart) {
+        expect(render.args.slice(0, 3)).toEqual(['template', chart.helm?.releaseName, chart.chart]);
+        expect([flag('--repo'), flag('--version')]).toEqual([chart.repoURL, chart.targetRevision]);
+        expect(render.checkout).toBeUndefined();
+      } else {
+        // A chart in another git repository: checked out at the pinned commit, rendered from its path there.
+        expect(render.checkout).toEqual({
+          repoURL: chart.repoURL,
+          revision: chart.targetRevision,
+          dir: `/tmp/charts/${application.metadata.name}`,
+        });
+        expect(render.args.slice(0, 3)).toEqual([
+          'template',
+          chart.helm?.releaseName,
+          `/tmp/charts/${application.metadata.name}/${chart.path}`,
+        ]);
+        expect(render.args).not.toContain('--repo');
+      }
+      expect(flag('--namespace')).toBe(application.spec.destination.namespace);
       expect(render.args).toEqual(
         expect.arrayContaining([
           '--include-crds',
@@ -66,6 +74,22 @@ describe('rendering the platform Applications as Argo CD would', () => {
       }
     },
   );
+
+  it('refuses a chart from another git repository read at a branch (Argo CD would render whatever it is now)', () => {
+    const gitChart = applications.find(
+      (application) =>
+        application.spec.source?.path && !application.spec.source.repoURL.includes('opsforge/opsforge'),
+    );
+    const moving = structuredClone(gitChart ?? applications[0]);
+    moving.spec.source = {
+      repoURL: 'https://github.com/someone/operator.git',
+      path: 'charts/operator',
+      targetRevision: 'main',
+      helm: { releaseName: 'operator' },
+    };
+    delete moving.spec.sources;
+    expect(() => renderOf(moving, OPTIONS)).toThrow('is read at main, not at a commit');
+  });
 
   it('refuses a value file read from another repository (it would not be what Argo CD renders)', () => {
     const loki = applications.find((application) => application.metadata.name === 'loki')!;
