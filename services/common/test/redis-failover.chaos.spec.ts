@@ -40,6 +40,9 @@ const COMPLETION_WAIT_MS = 60_000;
 // Short lock and stalled-check timers, as in the other chaos experiments: the jobs active on the old primary when
 // it died come back within seconds instead of BullMQ's 30 s defaults.
 const WORKER_TIMERS = { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' };
+// Start-up is not what this measures; on the shared 2-core machine six Redis processes and the services starting
+// together have taken longer than the harness's 15 s default.
+const START_TIMEOUT_MS = 60_000;
 
 function invoiceRequest(sequence: number): LoadRequest {
   return {
@@ -103,8 +106,8 @@ describe('api + worker: Redis primary killed under Sentinel', () => {
     const prefix = testQueuePrefix('replica-ack-cost');
     const base = { ...group.serviceEnv, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
     const [primaryOnly, replicated] = await Promise.all([
-      startService('api', { env: { ...base, REDIS_REPLICA_ACKS: '0' } }),
-      startService('api', { env: { ...base, REDIS_REPLICA_ACKS: '1' } }),
+      startService('api', { env: { ...base, REDIS_REPLICA_ACKS: '0' }, timeoutMs: START_TIMEOUT_MS }),
+      startService('api', { env: { ...base, REDIS_REPLICA_ACKS: '1' }, timeoutMs: START_TIMEOUT_MS }),
     ]);
     services.push(primaryOnly, replicated);
     const latencies: Record<'primaryOnly' | 'replicated', number[]> = { primaryOnly: [], replicated: [] };
@@ -144,8 +147,11 @@ describe('api + worker: Redis primary killed under Sentinel', () => {
     const probes = new Map<GroupNode, JobEffectsProbe>();
     for (const node of group.nodes) probes.set(node, await JobEffectsProbe.attach(node.url, prefix));
     const [api, worker] = await Promise.all([
-      startService('api', { env: { ...env, REDIS_REPLICA_ACKS: '1', REDIS_REPLICA_ACK_TIMEOUT_MS: '500' } }),
-      startService('worker', { env: { ...env, ...WORKER_TIMERS } }),
+      startService('api', {
+        env: { ...env, REDIS_REPLICA_ACKS: '1', REDIS_REPLICA_ACK_TIMEOUT_MS: '500' },
+        timeoutMs: START_TIMEOUT_MS,
+      }),
+      startService('worker', { env: { ...env, ...WORKER_TIMERS }, timeoutMs: START_TIMEOUT_MS }),
     ]);
     services.push(api, worker);
     const oldPrimary = await group.primary();
