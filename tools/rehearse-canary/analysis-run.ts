@@ -17,6 +17,7 @@
 // Time is injected (a clock and a scale factor that divides every duration of the spec), so the same
 // rules run in unit tests on a fake clock and in the rehearsal on a fast real one.
 import { parseGoDuration } from '../lib/duration';
+import { type IntOrString, intValue } from '../lib/int-or-string';
 
 export type AnalysisPhase = 'Pending' | 'Running' | 'Successful' | 'Failed' | 'Error' | 'Inconclusive';
 
@@ -35,8 +36,6 @@ function isWorse(current: AnalysisPhase, candidate: AnalysisPhase): boolean {
 export const ERROR_RETRY_INTERVAL_MS = 10_000;
 /** Argo's DefaultConsecutiveErrorLimit. */
 export const DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4;
-
-type IntOrString = number | string;
 
 /** A metric of an AnalysisRun spec, after argument substitution (the fields the Prometheus provider uses). */
 export interface MetricSpec {
@@ -82,13 +81,6 @@ export interface MetricResult {
   error: number;
   consecutiveError: number;
   message?: string;
-}
-
-/** intstr.IntOrString.IntValue(): a string that is not an integer reads as 0. */
-function intValue(value: IntOrString | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'number') return value;
-  return /^[+-]?\d+$/.test(value.trim()) ? Number.parseInt(value, 10) : 0;
 }
 
 /** Metric.EffectiveCount(): no count and no interval means one measurement; only an interval means forever. */

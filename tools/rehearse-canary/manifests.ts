@@ -3,14 +3,12 @@
 // AnalysisTemplates it references, and the ServiceMonitor that decides which labels its pods' series carry.
 // The AnalysisRun spec is built the way the Rollout controller builds it (utils/analysis/helpers.go,
 // utils/analysis/factory.go, utils/template/template.go).
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { parseGoDuration } from '../lib/duration';
+import { selectorMatches, serviceSelects } from '../lib/kubernetes';
+import { kustomizeBuild } from '../lib/kustomize';
+import { substituteArgs as substituteTemplateArgs } from '../lib/template-args';
 import type { MetricSpec } from './analysis-run';
-
-const execFileAsync = promisify(execFile);
 
 export interface KubernetesObject {
   apiVersion: string;
@@ -51,26 +49,12 @@ interface CanaryStep {
 
 const REPOSITORY_ROOT = join(__dirname, '..', '..');
 
-/** Renders an env overlay with the machine's kubectl (kustomize built in) and parses every object. */
+/** Renders an env overlay with the machine's kubectl (kustomize built in, tools/lib/kustomize.ts) and parses every object. */
 export async function renderOverlay(
   environment: string,
   root = REPOSITORY_ROOT,
 ): Promise<KubernetesObject[]> {
-  const overlay = join(root, 'gitops', 'envs', environment);
-  let stdout: string;
-  try {
-    ({ stdout } = await execFileAsync('kubectl', ['kustomize', overlay], { maxBuffer: 32 * 1024 * 1024 }));
-  } catch (error) {
-    throw new Error(
-      `kubectl kustomize ${overlay} failed: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  return parseAllDocuments(stdout)
-    .map((document) => document.toJS() as KubernetesObject | null)
-    .filter((object): object is KubernetesObject => object !== null);
+  return kustomizeBuild(join(root, 'gitops', 'envs', environment)) as KubernetesObject[];
 }
 
 function find(objects: KubernetesObject[], kind: string, name: string): KubernetesObject {
@@ -141,17 +125,12 @@ function extractFieldPath(rollout: KubernetesObject, fieldPath: string): string 
  * field is replaced by the argument's value (JSON-escaped), and an unknown placeholder is an error.
  */
 export function substituteArgs(metric: MetricSpec, args: Record<string, string>): MetricSpec {
-  const unresolved: string[] = [];
-  const json = JSON.stringify(metric).replace(/\{\{([^}]*)\}\}/g, (_whole, tag: string) => {
-    const key = tag.trim();
-    if (key.startsWith('args.') && Object.hasOwn(args, key.slice(5)))
-      return JSON.stringify(args[key.slice(5)]).slice(1, -1);
-    unresolved.push(`{{${tag}}}`);
-    return '';
-  });
+  const { text, unresolved } = substituteTemplateArgs(JSON.stringify(metric), (name) =>
+    Object.hasOwn(args, name) ? JSON.stringify(args[name]).slice(1, -1) : undefined,
+  );
   if (unresolved.length > 0)
     throw new Error(`metric ${metric.name}: failed to resolve ${unresolved.join(', ')}`);
-  return JSON.parse(json) as MetricSpec;
+  return JSON.parse(text) as MetricSpec;
 }
 
 /** MergeArgs: the Rollout's values override the templates' defaults; an argument left without value is an error. */
@@ -313,13 +292,6 @@ export function canaryPlan(
   };
 }
 
-function matchesSelector(
-  labels: Record<string, string>,
-  selector: Record<string, string> | undefined,
-): boolean {
-  return Object.entries(selector ?? {}).every(([key, value]) => labels[key] === value);
-}
-
 /** Prometheus label names allow [a-zA-Z0-9_]: the operator turns every other character into `_`. */
 function sanitizeLabelName(name: string): string {
   return name.replace(/[^a-zA-Z0-9_]/g, '_');
@@ -333,11 +305,7 @@ function sanitizeLabelName(name: string): string {
  * the pods is reproduced; a relabeling that needs a source label is refused rather than guessed.
  */
 function scrapeLabelling(objects: KubernetesObject[], namespace: string, podLabels: Record<string, string>) {
-  const services = objects.filter(
-    (object) =>
-      object.kind === 'Service' &&
-      matchesSelector(podLabels, (object.spec as { selector?: Record<string, string> })?.selector),
-  );
+  const services = objects.filter((object) => object.kind === 'Service' && serviceSelects(object, podLabels));
   for (const monitor of objects.filter((object) => object.kind === 'ServiceMonitor')) {
     const spec = monitor.spec as {
       selector?: { matchLabels?: Record<string, string> };
@@ -355,7 +323,7 @@ function scrapeLabelling(objects: KubernetesObject[], namespace: string, podLabe
       jobLabel?: string;
     };
     const service = services.find((candidate) =>
-      matchesSelector(candidate.metadata.labels ?? {}, spec.selector?.matchLabels),
+      selectorMatches(spec.selector, candidate.metadata.labels ?? {}),
     );
     if (!service) continue;
     const endpoint = spec.endpoints[0];
