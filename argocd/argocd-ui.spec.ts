@@ -3,7 +3,7 @@
 // every deep link leads somewhere real, every notification template executes and carries what the team needs,
 // and Alertmanager routes each notification to the owning team. The extension's install patch is rendered by
 // real kustomize. What needs a cluster (the extension in a browser, a notification sent) runs in the e2e.
-import { execFileSync } from 'node:child_process';
+import { kustomizeBuild } from '../tools/lib/kustomize';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -351,7 +351,7 @@ describe('the Argo Rollouts UI extension in the Argo CD installation (argocd/ins
         join(scratch, 'kustomization.yaml'),
         'resources: [argocd-server.yaml]\npatches: [{ path: rollout-extension.yaml }]\n',
       );
-      const deployment = parseYaml(execFileSync('kubectl', ['kustomize', scratch]).toString()) as K8sObject;
+      const [deployment] = kustomizeBuild(scratch);
       const spec = deployment.spec.template.spec;
       const [installer] = spec.initContainers;
       const image = ledger.images['argocd-extension-installer'];

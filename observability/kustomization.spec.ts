@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { listFiles, repoPath, run } from './test/support/repo';
+import { kustomizeYaml } from '../tools/lib/kustomize';
+import { listFiles, repoPath } from './test/support/repo';
 
 interface K8sObject {
   apiVersion: string;
@@ -17,10 +18,10 @@ interface K8sObject {
 let rendered: string;
 let objects: K8sObject[];
 
-beforeAll(async () => {
-  const result = await run('kubectl', ['kustomize', __dirname]);
-  expect(result.stderr).toBe('');
-  rendered = result.stdout;
+beforeAll(() => {
+  const result = kustomizeYaml(__dirname);
+  expect(result.warnings).toBe('');
+  rendered = result.yaml;
   objects = parseAllDocuments(rendered).map((doc) => doc.toJS() as K8sObject);
 });
 

@@ -1,6 +1,6 @@
 // The one place that runs kustomize: the machine's `kubectl kustomize` (kustomize v5, offline, no cluster), as
 // Argo CD renders a kustomization. verify-gitops, render-diff, the rehearsal and the specs all render here.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import type { K8sObject } from './kubernetes';
 
@@ -21,20 +21,23 @@ export function parseObjects(text: string, origin: string): K8sObject[] {
 }
 
 /**
- * `kubectl kustomize <directory>`, parsed. `label` names the directory in messages (default: the directory);
- * a kustomization that does not build throws a RenderError carrying kustomize's own message.
+ * `kubectl kustomize <directory>`: the YAML it prints and what it warned on stderr. `label` names the directory
+ * in messages (default: the directory); a kustomization that does not build throws a RenderError carrying
+ * kustomize's own message.
  */
-export function kustomizeBuild(directory: string, label = directory): K8sObject[] {
-  let output: string;
-  try {
-    output = execFileSync('kubectl', ['kustomize', directory], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? (error as Error).message).trim();
+export function kustomizeYaml(directory: string, label = directory): { yaml: string; warnings: string } {
+  const result = spawnSync('kubectl', ['kustomize', directory], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (result.error || result.status !== 0) {
+    const stderr = (result.stderr || result.error?.message || `exit status ${result.status}`).trim();
     throw new RenderError(`kubectl kustomize ${label} failed: ${stderr}`);
   }
-  return parseObjects(output, `the kustomize build of ${label}`);
+  return { yaml: result.stdout, warnings: result.stderr };
+}
+
+/** `kubectl kustomize <directory>`, parsed (see kustomizeYaml). */
+export function kustomizeBuild(directory: string, label = directory): K8sObject[] {
+  return parseObjects(kustomizeYaml(directory, label).yaml, `the kustomize build of ${label}`);
 }

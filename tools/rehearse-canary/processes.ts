@@ -48,14 +48,6 @@ export class ManagedProcess {
     });
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  get hasExited(): boolean {
-    return this.exited;
-  }
-
   /** Polls `url` until it answers 2xx; fails early, with the process' last output, if the process dies. */
   async waitForHttp(url: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -88,9 +80,5 @@ export class ManagedProcess {
     const killTimer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(killTimer);
-  }
-
-  recentOutput(): string {
-    return this.output;
   }
 }

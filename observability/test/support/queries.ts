@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { kustomizeBuild } from '../../../tools/lib/kustomize';
+import { substituteArgs } from '../../../tools/lib/template-args';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { allRules } from './prometheus-rules';
 import { expandGrafanaVariables, grafanaVariableSelector } from './promql';
-import { listFiles, observabilityDir, repoPath, run } from './repo';
+import { listFiles, observabilityDir, repoPath } from './repo';
 
 export interface NamedQuery {
   /** Where the expression lives, for failure messages: file and rule, panel or metric. */
@@ -74,12 +76,17 @@ interface AnalysisTemplate {
  * The AnalysisTemplates as the dev overlay renders them (real kustomize), with their `{{args.x}}` filled in:
  * defaults where the template has them, a sample value for the ones the Rollout passes.
  */
+function resolvedQuery(template: string, query: string, args: Map<string, string>): string {
+  const { text, unresolved } = substituteArgs(query, (name) => args.get(name));
+  if (unresolved.length > 0)
+    throw new Error(`AnalysisTemplate ${template} uses unknown arg ${unresolved.join(', ')}`);
+  return text;
+}
+
 export async function analysisTemplateQueries(): Promise<NamedQuery[]> {
-  const rendered = await run('kubectl', ['kustomize', repoPath('gitops', 'envs', 'dev')]);
-  if (rendered.code !== 0) throw new Error(`kubectl kustomize gitops/envs/dev failed:\n${rendered.stderr}`);
-  const templates = parseAllDocuments(rendered.stdout)
-    .map((doc) => doc.toJS() as AnalysisTemplate)
-    .filter((object) => object?.kind === 'AnalysisTemplate');
+  const templates = (
+    kustomizeBuild(repoPath('gitops', 'envs', 'dev'), 'gitops/envs/dev') as AnalysisTemplate[]
+  ).filter((object) => object.kind === 'AnalysisTemplate');
   return templates.flatMap((template) => {
     const args = new Map(
       (template.spec.args ?? []).map((arg) => [arg.name, arg.value ?? `sample-${arg.name}`]),
@@ -88,15 +95,7 @@ export async function analysisTemplateQueries(): Promise<NamedQuery[]> {
       .filter((metric) => metric.provider.prometheus)
       .map((metric) => ({
         where: `AnalysisTemplate ${template.metadata.name}: ${metric.name}`,
-        expr: metric.provider.prometheus!.query.replace(
-          /\{\{\s*args\.([\w-]+)\s*\}\}/g,
-          (_m, name: string) => {
-            const value = args.get(name);
-            if (value === undefined)
-              throw new Error(`AnalysisTemplate ${template.metadata.name} uses unknown arg ${name}`);
-            return value;
-          },
-        ),
+        expr: resolvedQuery(template.metadata.name, metric.provider.prometheus!.query, args),
       }));
   });
 }
