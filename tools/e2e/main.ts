@@ -6,6 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseOptions, runCli, UsageError } from '../lib/cli';
+import { kustomizeBuild, parseObjects } from '../lib/kustomize';
 import {
   alertmanagerRunsConfig,
   analysisRunMeasured,
@@ -274,14 +275,7 @@ async function alert(argv: string[]) {
 }
 
 function readObjects(files: string[]): unknown[] {
-  return files.flatMap((file) =>
-    parseAllDocuments(readFileSync(file, 'utf8'))
-      .map((document) => {
-        if (document.errors.length > 0) throw new Error(`${file}: ${document.errors[0].message}`);
-        return document.toJS() as unknown;
-      })
-      .filter((object) => object !== null && object !== undefined),
-  );
+  return files.flatMap((file) => parseObjects(readFileSync(file, 'utf8'), file));
 }
 
 function crdSchemas(argv: string[]) {
@@ -399,15 +393,21 @@ function renderPlatform(argv: string[]) {
       }
       run('helm', render.args, join(out, `platform-${render.app}.yaml`));
     } else {
-      run('kubectl', ['kustomize', render.path], join(out, `platform-${render.app}.yaml`));
+      kustomize(render.path, join(out, `platform-${render.app}.yaml`));
     }
   }
   const envs = readdirSync(join(REPO_ROOT, 'gitops', 'envs')).sort();
-  for (const env of envs)
-    run('kubectl', ['kustomize', join('gitops', 'envs', env)], join(out, `env-${env}.yaml`));
-  run('kubectl', ['kustomize', 'argocd'], join(out, 'argocd.yaml'));
+  for (const env of envs) kustomize(join('gitops', 'envs', env), join(out, `env-${env}.yaml`));
+  kustomize('argocd', join(out, 'argocd.yaml'));
   // Argo CD itself as Bootstrap installs it (the root does not sync it); its CRDs are Argo CD's schemas.
-  run('kubectl', ['kustomize', join('argocd', 'install')], join(out, 'argocd-install.yaml'));
+  kustomize(join('argocd', 'install'), join(out, 'argocd-install.yaml'));
+}
+
+/** A kustomization of this repository, rendered through tools/lib, written as one JSON document per object. */
+function kustomize(path: string, out: string) {
+  const objects = kustomizeBuild(join(REPO_ROOT, path), path);
+  writeFileSync(out, objects.map((object) => JSON.stringify(object)).join('\n---\n'));
+  console.log(`${out}: ${objects.length} objects`);
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<void> | void> = {
