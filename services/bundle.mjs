@@ -50,10 +50,17 @@ function newestModification(path) {
   );
 }
 
-for (const name of ['api', 'worker']) {
+// The api image also carries the canary acceptance-and-load command (rollouts/acceptance-and-load.yaml).
+const entryPoints = [
+  ['api', 'main'],
+  ['api', 'acceptance'],
+  ['worker', 'main'],
+];
+
+for (const [name, entryName] of entryPoints) {
   const dist = join(servicesDir, name, 'dist');
-  const entry = join(dist, 'compiled', 'main.js');
-  const outfile = join(dist, 'main.js');
+  const entry = join(dist, 'compiled', `${entryName}.js`);
+  const outfile = join(dist, `${entryName}.js`);
   const inputsChanged = Math.max(
     newestModification(join(dist, 'compiled')),
     newestModification(join(servicesDir, 'common', 'dist')),

@@ -2,13 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import type { FastifyInstance } from 'fastify';
 import type { Counter, Histogram } from 'prom-client';
+import { trafficLabels } from './synthetic-traffic';
 
 /** RED metrics of the HTTP edge; names and labels are the contract in docs/architecture.md. */
 const HTTP_REQUESTS_TOTAL = 'http_requests_total';
 const HTTP_REQUEST_DURATION_SECONDS = 'http_request_duration_seconds';
 
-type HttpLabel = 'method' | 'route' | 'status_code';
-const httpLabels: HttpLabel[] = ['method', 'route', 'status_code'];
+// `traffic` is set to "synthetic" on the canary acceptance's requests only (synthetic-traffic.ts).
+type HttpLabel = 'method' | 'route' | 'status_code' | 'traffic';
+const httpLabels: HttpLabel[] = ['method', 'route', 'status_code', 'traffic'];
 
 export const httpMetricProviders = [
   makeCounterProvider({
@@ -33,7 +35,8 @@ const UNMATCHED_ROUTE = 'unmatched';
  * series otherwise appears only with its first increment, and `rate()` needs two samples of it: the canary's
  * error-rate query (`... status_code=~"5.." ... or vector(0)`) would read 0 for a bad canary's first errors
  * and could pass its first measurement. 500 is what a failing handler answers, 503 what the API answers when
- * Redis is unavailable. Bounded: routes × methods × 2 (12 counter series today), never driven by traffic; the
+ * Redis is unavailable. Synthetic twins too: in a quiet environment the canary acceptance's load is all the
+ * canary serves. Bounded: routes × methods × 2 × 2 (24 counter series today), never driven by traffic; the
  * HEAD twins Fastify adds to every GET route are left out, they would double it for requests nobody sends.
  */
 const PRE_INITIALISED_STATUS_CODES = ['500', '503'] as const;
@@ -56,19 +59,21 @@ export class HttpMetrics {
         (method) => method !== 'HEAD',
       );
       for (const method of methods)
-        for (const statusCode of PRE_INITIALISED_STATUS_CODES) {
-          const labels = { method, route: route.url, status_code: statusCode };
-          this.requests.inc(labels, 0);
-          // The latency query sums every status code: a slow error series appearing late would be missing
-          // from the canary's first p99 as well.
-          this.duration.zero(labels);
-        }
+        for (const statusCode of PRE_INITIALISED_STATUS_CODES)
+          for (const traffic of [{}, { traffic: 'synthetic' }]) {
+            const labels = { method, route: route.url, status_code: statusCode, ...traffic };
+            this.requests.inc(labels, 0);
+            // The latency query sums every status code: a slow error series appearing late would be missing
+            // from the canary's first p99 as well.
+            this.duration.zero(labels);
+          }
     });
     fastify.addHook('onResponse', (request, reply, done) => {
       const labels = {
         method: request.method,
         route: request.routeOptions.url ?? UNMATCHED_ROUTE,
         status_code: String(reply.statusCode),
+        ...trafficLabels(request.headers),
       };
       this.requests.inc(labels);
       this.duration.observe(labels, reply.elapsedTime / 1000);
