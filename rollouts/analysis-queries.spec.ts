@@ -222,8 +222,8 @@ describe('job-failure-ratio', () => {
     expectQuery(
       query('job-failure-ratio', 'worker'),
       [
-        attempts(CANARY, 'retried', '0+4x20'),
-        attempts(CANARY, 'failed', '0+1x20'),
+        attempts(CANARY, 'retried', '0+8x20'),
+        attempts(CANARY, 'failed', '0+2x20'),
         attempts(STABLE, 'completed', '0+50x20'),
       ],
       1,
@@ -231,7 +231,15 @@ describe('job-failure-ratio', () => {
   });
 
   test('a healthy worker canary with no failed attempt yet measures 0', () => {
-    expectQuery(query('job-failure-ratio', 'worker'), [attempts(CANARY, 'completed', '0+3x20')], 0);
+    expectQuery(query('job-failure-ratio', 'worker'), [attempts(CANARY, 'completed', '0+9x20')], 0);
+  });
+
+  test('a canary below min-attempt-rate (0.3 attempts/s, 18 in the window) is empty, so Inconclusive', () => {
+    expectQuery(
+      query('job-failure-ratio', 'worker'),
+      [attempts(CANARY, 'completed', '0+4x20'), attempts(CANARY, 'failed', '0+1x20')],
+      'empty',
+    );
   });
 
   test('an idle worker canary (no jobs) is empty, so Inconclusive', () => {

@@ -16,13 +16,17 @@ describe('canary plan from the rendered dev overlay (kubectl kustomize)', () => 
     expect(plan.firstWeight).toBeLessThan(100);
     expect(plan.templateNames).toEqual(expect.arrayContaining(['http-error-rate', 'http-latency-p99']));
     expect(plan.args).toMatchObject({ service: 'api', namespace: 'dev', 'canary-hash': HASHES.canary });
-    for (const metric of plan.metrics) {
+    for (const metric of plan.metrics.filter((candidate) => candidate.provider.prometheus)) {
       const query = (metric.provider.prometheus as { query: string }).query;
       expect(query).not.toContain('{{');
       expect(query).toContain(`rollouts_pod_template_hash="${HASHES.canary}"`);
       expect(query).toContain('namespace="dev"');
       expect(`${metric.successCondition} ${metric.failureCondition}`).not.toContain('{{');
     }
+    // The acceptance Job gets its target from the Rollout: the canary Service.
+    const acceptance = plan.metrics.find((metric) => metric.provider.job);
+    expect(JSON.stringify(acceptance)).toContain('"value":"http://api-canary"');
+    expect(JSON.stringify(acceptance)).not.toContain('{{');
   });
 
   it('gives the pods the labels the ServiceMonitor gives them in the cluster', () => {

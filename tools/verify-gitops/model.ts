@@ -56,6 +56,28 @@ export function workloads(tree: RenderedTree): K8sObject[] {
   return ofKind(tree, ...WORKLOAD_KINDS);
 }
 
+/**
+ * The Jobs the Argo Rollouts controller creates for AnalysisTemplate `job` metrics (one per measurement, in the
+ * Rollout's namespace: upstream ledger rollouts-job-metric-one-job-per-measurement), as Job objects named
+ * `<template>.<metric>`: the pod rules hold them to what every workload gives up.
+ */
+export function analysisJobs(tree: RenderedTree): K8sObject[] {
+  return ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate').flatMap((template) =>
+    (template.spec?.metrics ?? [])
+      .filter((metric: K8sObject) => metric.provider?.job)
+      .map((metric: K8sObject) => ({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: {
+          name: `${template.metadata?.name}.${metric.name}`,
+          namespace: template.metadata?.namespace,
+          labels: metric.provider.job.metadata?.labels ?? {},
+        },
+        spec: metric.provider.job.spec ?? {},
+      })),
+  );
+}
+
 export function podSpec(workload: K8sObject): K8sObject {
   return workload.spec?.template?.spec ?? {};
 }

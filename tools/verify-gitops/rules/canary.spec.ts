@@ -54,7 +54,7 @@ testRuleFamily(canaryRules, {
     expectViolation(
       run('pause-budget', short),
       'gitops/envs/prod: Rollout/api',
-      /pauses 30s in total after step 1, less than the 60s http-error-rate\/error-ratio needs/,
+      /pauses 30s in total after step 1, less than the 40s http-error-rate\/error-ratio needs/,
     );
     const firstShort = breakObject(PROD, 'Rollout', 'worker', (o) => {
       o.spec.strategy.canary.steps[1].pause.duration = '30s';
@@ -62,7 +62,7 @@ testRuleFamily(canaryRules, {
     expectViolation(
       run('pause-budget', firstShort),
       'Rollout/worker',
-      /first pause \(30s\) ends before job-failure-ratio\/job-failure-ratio can decide \(100s\)/,
+      /first pause \(30s\) ends before job-failure-ratio\/job-failure-ratio can decide \(40s\)/,
     );
     const manual = breakObject(DEV, 'Rollout', 'api', (o) => {
       o.spec.strategy.canary.steps[1].pause = {};
@@ -78,7 +78,7 @@ testRuleFamily(canaryRules, {
     expectViolation(
       run('pause-budget', tooFewMeasurements),
       'Rollout/api',
-      /stops measuring after 75s but the canary pauses 270s/,
+      /stops measuring after 50s but the canary pauses 270s/,
     );
   },
   'analysis-no-traffic-inconclusive': () => {
@@ -104,12 +104,12 @@ testRuleFamily(canaryRules, {
       /does not guard isNaN/,
     );
     const passesIdle = breakObject(PROD, 'AnalysisTemplate', 'http-latency-p99', (o) => {
-      o.spec.metrics[0].inconclusiveLimit = 18;
+      o.spec.metrics[0].inconclusiveLimit = 28;
     });
     expectViolation(
       run('analysis-no-traffic-inconclusive', passesIdle),
       'AnalysisTemplate/http-latency-p99',
-      /inconclusiveLimit 18 is not below count 18/,
+      /inconclusiveLimit 28 is not below count 28/,
     );
   },
   'analysis-queries-parse': () => {

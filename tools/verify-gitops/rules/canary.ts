@@ -44,6 +44,10 @@ export function analysisUses(rollout: K8sObject): AnalysisUse[] {
   return uses;
 }
 
+function isPrometheusMetric(metric: K8sObject): boolean {
+  return metric.provider?.prometheus !== undefined;
+}
+
 function templateNamed(tree: RenderedTree, reference: K8sObject): K8sObject | undefined {
   const kind = reference.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
   return ofKind(tree, kind).find((t) => t.metadata?.name === reference.templateName);
@@ -152,7 +156,8 @@ const pauseBudget = defineRule({
         const firstPause = pauses.length > 0 ? parseDurationSeconds(pauses[0].pause.duration) : 0;
         for (const reference of canary.analysis.templates ?? []) {
           const template = templateNamed(tree, reference);
-          for (const metric of template?.spec?.metrics ?? []) {
+          // A job metric decides when its Job ends (rules/canary-acceptance.ts bounds it), not on an interval.
+          for (const metric of (template?.spec?.metrics ?? []).filter(isPrometheusMetric)) {
             const decision = decisionSeconds(metric);
             const lifetime = lifetimeSeconds(metric);
             const name = `${reference.templateName}/${metric.name}`;
@@ -184,7 +189,8 @@ const analysisNoTrafficInconclusive = defineRule({
   check({ trees, flag }) {
     for (const tree of trees) {
       for (const template of ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate')) {
-        for (const metric of template.spec?.metrics ?? []) {
+        // A job metric has no result to guard: its Job completes or fails (rules/canary-acceptance.ts).
+        for (const metric of (template.spec?.metrics ?? []).filter(isPrometheusMetric)) {
           const report = (message: string) => flag(where(tree, template, `metric "${metric.name}"`), message);
           if (!metric.successCondition || !metric.failureCondition) {
             report(

@@ -5,6 +5,7 @@ import { argocdRules } from './argocd';
 import { argocdUiRules } from './argocd-ui';
 import { availabilityRules } from './availability';
 import { canaryRules } from './canary';
+import { canaryAcceptanceRules } from './canary-acceptance';
 import { contractRules } from './contract';
 import { environmentsRules } from './environments';
 import { imagesRules } from './images';
@@ -26,6 +27,7 @@ export const RULE_FAMILIES: Record<string, Rule[]> = {
   redis: redisRules,
   'redis-ha': redisHaRules,
   canary: canaryRules,
+  'canary-acceptance': canaryAcceptanceRules,
   argocd: argocdRules,
   'argocd-ui': argocdUiRules,
   secrets: secretsRules,

@@ -28,6 +28,16 @@ testRuleFamily(podHardeningRules, {
     );
     expectViolation(violations, 'Rollout/api container "api"', /readOnlyRootFilesystem: true/);
     expectViolation(violations, 'Rollout/api container "api"', /drop: \[ALL\]/);
+    const privilegedAcceptance = breakObject(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
+      const job = o.spec.metrics[0].provider.job.spec.template.spec;
+      delete job.securityContext.seccompProfile;
+      delete job.containers[0].securityContext;
+    });
+    expectViolation(
+      run('pod-security-restricted', privilegedAcceptance),
+      'gitops/envs/staging: Job/canary-acceptance.acceptance-and-load container "acceptance"',
+      /allowPrivilegeEscalation: false/,
+    );
     const rootPod = breakObject(DEV, 'StatefulSet', 'redis', (o) => {
       o.spec.template.spec.securityContext.runAsNonRoot = false;
       delete container(o, 'redis').securityContext.runAsNonRoot;

@@ -1,7 +1,9 @@
-// What every pod gives up: the restricted Pod Security level, a writable /tmp only where Node needs one, no
-// service-account token, and ingress only from the clients a NetworkPolicy names.
+// What every pod gives up (the workloads' and the Jobs of AnalysisTemplate job metrics): the restricted Pod Security
+// level, a writable /tmp only where Node needs one, no service-account token, and ingress only from the clients a
+// NetworkPolicy names.
 import { IMAGE_REPOSITORY } from '../../lib/gitops';
 import {
+  analysisJobs,
   containerEnvValue,
   containersOf,
   type K8sObject,
@@ -19,7 +21,7 @@ const podSecurityRestricted = defineRule({
     'every container runs non-root, read-only, without privilege escalation, all capabilities dropped, seccomp RuntimeDefault',
   check({ trees, flag }) {
     for (const tree of trees) {
-      for (const workload of workloads(tree)) {
+      for (const workload of [...workloads(tree), ...analysisJobs(tree)]) {
         const pod = podSpec(workload);
         const podContext = pod.securityContext ?? {};
         const report = (detail: string, message: string) => flag(where(tree, workload, detail), message);
@@ -126,7 +128,7 @@ const workloadHasNetworkPolicy = defineRule({
   summary: 'every workload is selected by a NetworkPolicy that restricts ingress',
   check({ trees, flag }) {
     for (const tree of trees) {
-      for (const workload of workloads(tree)) {
+      for (const workload of [...workloads(tree), ...analysisJobs(tree)]) {
         const policies = matchingObjects(tree, 'NetworkPolicy', workload, (p) => p.spec?.podSelector).filter(
           (p) => (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
         );
@@ -146,7 +148,7 @@ const noServiceAccountToken = defineRule({
   summary: 'pods that do not call the Kubernetes API get no service-account token',
   check({ trees, flag }) {
     for (const tree of trees) {
-      for (const workload of workloads(tree)) {
+      for (const workload of [...workloads(tree), ...analysisJobs(tree)]) {
         const pod = podSpec(workload);
         if (pod.automountServiceAccountToken === false) continue;
         const account = ofKind(tree, 'ServiceAccount').find(

@@ -1,0 +1,253 @@
+// The canary acceptance Job (rollouts/canary-acceptance.yaml): every canary runs it, it tests the canary alone,
+// it is bounded (fails at once, a deadline, resources), the network admits it both ways, and the Argo Rollouts
+// controller keeps the rights to create it. The facts about Argo's job provider are in the upstream ledger
+// (section canary-acceptance); the pod hardening rules cover its security context (rules/pod-hardening.ts).
+import { loadLedger } from '../upstream';
+import {
+  analysisJobs,
+  containerEnvValue,
+  type K8sObject,
+  matchingObjects,
+  ofKind,
+  parseDurationSeconds,
+  parseQuantity,
+  podLabels,
+  type RenderedTree,
+  selectorMatches,
+  serviceSelects,
+  where,
+} from '../model';
+import { argocdTrees, defineRule, envTrees } from './define-rule';
+import { analysisUses } from './canary';
+
+/** The acceptance command of the api image (services/api/src/acceptance.ts, bundled by services/bundle.mjs). */
+export const ACCEPTANCE_COMMAND = ['node', 'services/api/dist/acceptance.js'];
+
+interface AcceptanceMetric {
+  template: K8sObject;
+  metric: K8sObject;
+  container: K8sObject;
+}
+
+function isAcceptanceContainer(container: K8sObject): boolean {
+  return JSON.stringify(container.command ?? []) === JSON.stringify(ACCEPTANCE_COMMAND);
+}
+
+/** The job metrics of a Rollout's analyses that run the acceptance command, with the args the Rollout passes. */
+function acceptanceOf(tree: RenderedTree, rollout: K8sObject): (AcceptanceMetric & { args: K8sObject[] })[] {
+  return analysisUses(rollout).flatMap((use) =>
+    use.templates.flatMap((reference) => {
+      const template = ofKind(tree, 'AnalysisTemplate').find(
+        (candidate) => candidate.metadata?.name === reference.templateName,
+      );
+      return acceptanceMetrics(template).map((found) => ({ ...found, args: use.args }));
+    }),
+  );
+}
+
+function acceptanceMetrics(template: K8sObject | undefined): AcceptanceMetric[] {
+  return (template?.spec?.metrics ?? []).flatMap((metric: K8sObject) => {
+    const container = (metric.provider?.job?.spec?.template?.spec?.containers ?? []).find(
+      isAcceptanceContainer,
+    );
+    return container ? [{ template, metric, container }] : [];
+  });
+}
+
+/** The value an env variable of the Job gets: {{args.x}} resolved with the Rollout's args, then the defaults. */
+function resolvedEnv(found: AcceptanceMetric, args: K8sObject[], variable: string): string | undefined {
+  const raw = (found.container.env ?? []).find((e: K8sObject) => e.name === variable)?.value;
+  if (raw === undefined) return undefined;
+  return String(raw).replace(/\{\{\s*args\.([A-Za-z0-9_-]+)\s*\}\}/g, (whole, name: string) => {
+    const passed = args.find((a) => a.name === name)?.value;
+    const fallback = (found.template.spec?.args ?? []).find((a: K8sObject) => a.name === name)?.value;
+    return passed ?? fallback ?? whole;
+  });
+}
+
+function pausesAfterStart(rollout: K8sObject): number {
+  const canary = rollout.spec?.strategy?.canary ?? {};
+  const steps: K8sObject[] = canary.steps ?? [];
+  return steps
+    .slice(canary.analysis?.startingStep ?? 0)
+    .filter((step) => step.pause?.duration !== undefined)
+    .reduce((sum, step) => sum + parseDurationSeconds(step.pause.duration), 0);
+}
+
+const everyCanary = defineRule({
+  name: 'canary-acceptance-every-canary',
+  summary:
+    "every canary Rollout's background analysis runs the acceptance Job once (a job metric, failureLimit 0), aimed at its canary Service, loading it until its steps are done",
+  check({ trees, flag }) {
+    const ledger = loadLedger();
+    // A Job per measurement: with an interval the metric would start a new acceptance and load every interval.
+    ledger.behaviour('rollouts-job-metric-one-job-per-measurement');
+    // The Job is deleted when the run ends first, so a load longer than the steps never outlives the canary.
+    ledger.behaviour('rollouts-job-metric-terminate-deletes');
+    for (const tree of envTrees(trees)) {
+      for (const rollout of ofKind(tree, 'Rollout')) {
+        const canary = rollout.spec?.strategy?.canary;
+        if (!canary) continue;
+        const report = (message: string) => flag(where(tree, rollout), message);
+        const found = acceptanceOf(tree, rollout);
+        if (found.length !== 1) {
+          report(
+            `its analysis runs the canary acceptance ${found.length} times: reference the canary-acceptance template once, so even a quiet environment judges the canary`,
+          );
+          continue;
+        }
+        const [acceptance] = found;
+        const { metric, args } = acceptance;
+        if ((metric.failureLimit ?? 0) !== 0)
+          report(`${metric.name}: failureLimit must be 0: a failed acceptance aborts the release`);
+        if (metric.interval !== undefined || Number(metric.count ?? 1) > 1)
+          report(
+            `${metric.name}: one Job per run: remove interval and count (each measurement is a new Job)`,
+          );
+        const target = resolvedEnv(acceptance, args, 'ACCEPTANCE_TARGET_URL');
+        let host: string | undefined;
+        try {
+          host = new URL(target ?? '').hostname.split('.')[0];
+        } catch {
+          host = undefined;
+        }
+        const services = ofKind(tree, 'Service');
+        const expected = canary.canaryService
+          ? [canary.canaryService]
+          : services
+              .filter((s) => serviceSelects(s, { 'app.kubernetes.io/name': 'api' }))
+              .map((s) => s.metadata.name);
+        if (!host || !expected.includes(host)) {
+          report(
+            `${metric.name}: ACCEPTANCE_TARGET_URL ${target} must name ${canary.canaryService ? `the canary Service ${canary.canaryService}` : 'an api Service'}: the acceptance and load must reach the pods being judged`,
+          );
+        }
+        const loadSeconds = Number(resolvedEnv(acceptance, args, 'LOAD_DURATION_SECONDS'));
+        const pauses = pausesAfterStart(rollout);
+        if (!(loadSeconds >= pauses)) {
+          report(
+            `${metric.name}: LOAD_DURATION_SECONDS ${loadSeconds} ends before the canary's ${pauses}s of pauses: a quiet canary would go unjudged at its last weights`,
+          );
+        }
+      }
+    }
+  },
+});
+
+const bounded = defineRule({
+  name: 'canary-acceptance-bounded',
+  summary:
+    'the acceptance Job fails at its first failure (backoffLimit 0), has a deadline past its own bounds, and requests and limits cpu and memory',
+  check({ trees, flag }) {
+    // JobFailed, the condition Argo reads, comes only after backoffLimit retries.
+    loadLedger().behaviour('rollouts-job-metric-verdict');
+    for (const tree of envTrees(trees)) {
+      for (const template of ofKind(tree, 'AnalysisTemplate')) {
+        for (const { metric, container } of acceptanceMetrics(template)) {
+          const report = (message: string) => flag(where(tree, template, `metric "${metric.name}"`), message);
+          const job = metric.provider.job.spec;
+          if (job.backoffLimit !== 0)
+            report(
+              'backoffLimit must be 0: a retried acceptance delays the abort and can hide a flaky release',
+            );
+          const loadSeconds = Number(containerEnvValue(tree, container, 'LOAD_DURATION_SECONDS'));
+          const acceptanceSeconds =
+            Number(containerEnvValue(tree, container, 'ACCEPTANCE_TIMEOUT_MS')) / 1000;
+          const needed = loadSeconds + acceptanceSeconds;
+          if (!(Number(job.activeDeadlineSeconds) > needed)) {
+            report(
+              `activeDeadlineSeconds ${job.activeDeadlineSeconds} must exceed the load and acceptance bounds (${needed}s): a hung Job must end, a healthy one must end on its own first`,
+            );
+          }
+          for (const kind of ['requests', 'limits'])
+            for (const resource of ['cpu', 'memory'])
+              if (!(parseQuantity(container.resources?.[kind]?.[resource]) > 0))
+                report(`container "${container.name}" needs resources.${kind}.${resource}`);
+        }
+      }
+    }
+  },
+});
+
+/** Whether one of the policy's rules admits (ingress) or allows (egress) peers with `labels` on `port`. */
+function policyAllows(
+  rules: K8sObject[] | undefined,
+  direction: 'from' | 'to',
+  labels: Record<string, string>,
+  ports: (string | number)[],
+): boolean {
+  return (rules ?? []).some(
+    (rule) =>
+      (rule[direction] ?? []).some(
+        (peer: K8sObject) =>
+          !peer.namespaceSelector && peer.podSelector && selectorMatches(peer.podSelector, labels),
+      ) && (rule.ports ?? []).some((p: K8sObject) => ports.includes(p.port)),
+  );
+}
+
+const admitted = defineRule({
+  name: 'canary-acceptance-admitted',
+  summary:
+    'the acceptance Job has its own NetworkPolicy (no ingress, egress to the api pods and DNS only) and the api NetworkPolicy admits it',
+  check({ trees, flag }) {
+    loadLedger().behaviour('rollouts-job-metric-namespace-and-owner');
+    for (const tree of envTrees(trees)) {
+      const api = ofKind(tree, 'Rollout').find((r) => r.metadata?.name === 'api');
+      for (const job of analysisJobs(tree)) {
+        const labels = podLabels(job);
+        const report = (message: string) => flag(where(tree, job), message);
+        const own = matchingObjects(tree, 'NetworkPolicy', job, (p) => p.spec?.podSelector);
+        const restricting = own.filter((p) => {
+          const types: string[] = p.spec?.policyTypes ?? [];
+          return types.includes('Ingress') && types.includes('Egress');
+        });
+        if (restricting.length === 0) {
+          report(
+            'no NetworkPolicy with policyTypes [Ingress, Egress] selects its pods: add its own, in the Rollout namespace',
+          );
+          continue;
+        }
+        if (restricting.some((p) => (p.spec?.ingress ?? []).length > 0))
+          report('its NetworkPolicy admits ingress: nothing calls the acceptance Job');
+        if (!api) continue;
+        const apiPort = api.spec?.template?.spec?.containers?.[0]?.ports?.[0];
+        if (
+          !restricting.some((p) =>
+            policyAllows(p.spec?.egress, 'to', podLabels(api), [apiPort?.containerPort, apiPort?.name]),
+          )
+        )
+          report(`its NetworkPolicy must allow egress to the api pods on port ${apiPort?.containerPort}`);
+        const apiPolicies = matchingObjects(tree, 'NetworkPolicy', api, (p) => p.spec?.podSelector);
+        if (
+          !apiPolicies.some((p) =>
+            policyAllows(p.spec?.ingress, 'from', labels, [apiPort?.name, apiPort?.containerPort]),
+          )
+        )
+          report('the api NetworkPolicy does not admit it: add its pod labels to the api ingress');
+      }
+    }
+  },
+});
+
+const controllerCreatesJobs = defineRule({
+  name: 'canary-acceptance-controller-rbac',
+  summary:
+    "the Argo Rollouts chart keeps the controller's cluster role, which grants the batch/jobs rights a job metric needs",
+  check({ trees, flag }) {
+    const rbac = loadLedger().behaviour('argo-rollouts-chart-job-rbac');
+    for (const tree of argocdTrees(trees)) {
+      for (const application of ofKind(tree, 'Application')) {
+        if (application.spec?.source?.chart !== 'argo-rollouts') continue;
+        const values = application.spec.source.helm?.valuesObject ?? {};
+        if (values.clusterInstall === false || values.controller?.createClusterRole === false) {
+          flag(
+            where(tree, application),
+            `clusterInstall / controller.createClusterRole switched off: the controller loses batch/jobs ${(rbac.data?.verbs as string[]).join(', ')} and every canary's acceptance Job errors (${rbac.source.path})`,
+          );
+        }
+      }
+    }
+  },
+});
+
+export const canaryAcceptanceRules = [everyCanary, bounded, admitted, controllerCreatesJobs];
