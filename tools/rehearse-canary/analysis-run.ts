@@ -64,10 +64,24 @@ export interface Measurement {
 export type MeasurementOutcome = Pick<Measurement, 'phase' | 'value' | 'message'>;
 
 /**
+ * A measurement that takes time, as a job metric's Job does: Running until `completion` settles (Argo's Resume
+ * sees the Job's condition); when the run ends first, `terminate` stops it and the measurement counts
+ * Successful (JobProvider.Terminate deletes the Job).
+ */
+export interface RunningMeasurement {
+  completion: Promise<MeasurementOutcome>;
+  terminate(): Promise<void>;
+}
+
+/**
  * Takes one measurement. Resolves with an Error outcome for anything Argo records as an Error; rejects only
  * when the rehearsal itself cannot continue.
  */
-export type MeasurementProvider = (metric: MetricSpec) => Promise<MeasurementOutcome>;
+export type MeasurementProvider = (metric: MetricSpec) => Promise<MeasurementOutcome | RunningMeasurement>;
+
+function isRunning(outcome: MeasurementOutcome | RunningMeasurement): outcome is RunningMeasurement {
+  return 'completion' in outcome;
+}
 
 export interface MetricResult {
   name: string;
@@ -146,6 +160,11 @@ export class AnalysisRun {
   completedAt?: number;
   private terminateRequested = false;
   readonly results = new Map<string, MetricResult>();
+  /** Measurements still Running, by metric; `outcome` is set once the measurement completed on its own. */
+  private readonly running = new Map<
+    string,
+    { handle: RunningMeasurement; outcome?: MeasurementOutcome; settled: Promise<void> }
+  >();
   private readonly metrics: MetricSpec[];
   private readonly dryRun: ReadonlySet<string>;
   private readonly timeScale: number;
@@ -188,7 +207,7 @@ export class AnalysisRun {
     for (const metric of this.metrics) {
       const result = this.results.get(metric.name);
       if (result && isCompleted(result.phase)) continue;
-      if (terminating) continue;
+      if (terminating || this.running.has(metric.name)) continue;
       const last = result?.measurements.at(-1);
       if (!last) {
         if (metric.initialDelay) {
@@ -216,10 +235,26 @@ export class AnalysisRun {
     // A provider turns every failure Argo would record (query error, unreachable server, bad condition)
     // into an Error measurement itself; what it throws means the rehearsal cannot go on, so it propagates.
     const outcome = await this.options.provider(metric);
-    const measurement: Measurement = { ...outcome, startedAt, finishedAt: this.options.clock() };
-    const result =
-      this.results.get(metric.name) ??
-      ({
+    const result = this.resultOf(metric);
+    if (isRunning(outcome)) {
+      result.measurements.push({ phase: 'Running', startedAt, finishedAt: Number.NaN });
+      const entry: { handle: RunningMeasurement; outcome?: MeasurementOutcome; settled: Promise<void> } = {
+        handle: outcome,
+        settled: outcome.completion.then((completed) => {
+          entry.outcome = completed;
+        }),
+      };
+      this.running.set(metric.name, entry);
+      return;
+    }
+    result.measurements.push({ ...outcome, startedAt, finishedAt: this.options.clock() });
+    this.count(result, outcome.phase);
+  }
+
+  private resultOf(metric: MetricSpec): MetricResult {
+    let result = this.results.get(metric.name);
+    if (!result) {
+      result = {
         name: metric.name,
         phase: 'Running',
         dryRun: this.dryRun.has(metric.name),
@@ -230,8 +265,14 @@ export class AnalysisRun {
         inconclusive: 0,
         error: 0,
         consecutiveError: 0,
-      } satisfies MetricResult);
-    switch (measurement.phase) {
+      };
+      this.results.set(metric.name, result);
+    }
+    return result;
+  }
+
+  private count(result: MetricResult, phase: AnalysisPhase): void {
+    switch (phase) {
       case 'Successful':
         result.successful += 1;
         result.count += 1;
@@ -252,10 +293,35 @@ export class AnalysisRun {
         result.consecutiveError += 1;
         break;
       default:
-        throw new Error(`provider returned a measurement that is not complete: ${measurement.phase}`);
+        throw new Error(`provider returned a measurement that is not complete: ${phase}`);
     }
-    result.measurements.push(measurement);
-    this.results.set(metric.name, result);
+  }
+
+  /**
+   * runMeasurements for the measurements in progress: a completed one takes its outcome (Resume), and a run
+   * that is terminating stops the others, which count Successful ("Metric Terminated").
+   */
+  private async settleRunning(): Promise<void> {
+    const terminating = this.isTerminating();
+    for (const [name, entry] of [...this.running]) {
+      let outcome = entry.outcome;
+      if (!outcome && terminating) {
+        await entry.handle.terminate();
+        outcome = entry.outcome ?? { phase: 'Successful', message: 'Metric Terminated' };
+      }
+      if (!outcome) continue;
+      this.running.delete(name);
+      const result = this.results.get(name)!;
+      const measurement = result.measurements.at(-1)!;
+      Object.assign(measurement, outcome, { finishedAt: this.options.clock() });
+      this.count(result, outcome.phase);
+    }
+  }
+
+  /** Settles when a measurement in progress completes on its own (the controller is enqueued by the Job). */
+  measurementCompleted(): Promise<void> {
+    const pending = [...this.running.values()].filter((entry) => !entry.outcome);
+    return pending.length === 0 ? new Promise(() => {}) : Promise.race(pending.map((entry) => entry.settled));
   }
 
   /** assessMetricFailureInconclusiveOrError: the later checks win, as in the controller. */
@@ -288,6 +354,7 @@ export class AnalysisRun {
 
   private metricStatus(metric: MetricSpec, result: MetricResult, terminating: boolean): AnalysisPhase {
     if (isCompleted(result.phase)) return result.phase;
+    if (this.running.has(metric.name)) return 'Running';
     if (result.measurements.length === 0) return terminating ? 'Successful' : 'Pending';
     const verdict = this.failureInconclusiveOrError(metric, result);
     if (verdict.phase) return verdict.phase;
@@ -370,7 +437,11 @@ export class AnalysisRun {
     return JSON.stringify([
       this.phase,
       this.message,
-      [...this.results.values()].map((result) => [result.phase, result.measurements.length]),
+      [...this.results.values()].map((result) => [
+        result.phase,
+        result.measurements.length,
+        result.measurements.at(-1)?.phase,
+      ]),
     ]);
   }
 
@@ -390,6 +461,7 @@ export class AnalysisRun {
         return true;
       }
     }
+    await this.settleRunning();
     const due = this.dueMetrics(this.options.clock());
     await Promise.all(due.map((metric) => this.measure(metric)));
     this.assess(this.options.clock());

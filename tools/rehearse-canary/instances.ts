@@ -51,7 +51,8 @@ export class Pod {
         SHUTDOWN_TIMEOUT_MS: '2000',
         ...options.env,
       },
-      timeoutMs: 30_000,
+      // Generous: on a shared, loaded machine a cold start can take tens of seconds; it is not what is measured.
+      timeoutMs: 90_000,
     });
     killWithThisProcess(running.process);
     return new Pod(

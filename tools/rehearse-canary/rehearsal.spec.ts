@@ -120,7 +120,7 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
   );
 
   test.concurrent(
-    'a slow canary (800 ms added) fails the p99 latency metric and is aborted',
+    'a slow canary (500 ms added) fails the p99 latency metric and is aborted',
     async () => {
       const report = await run('api-latency');
       const [analysis] = report.runs;
@@ -138,22 +138,43 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
   );
 
   test.concurrent(
-    'a canary that has taken no traffic is Inconclusive: neither promoted nor aborted',
+    'in a quiet environment a healthy canary is judged on the acceptance load and promoted, not paused',
     async () => {
-      const report = await run('api-no-traffic');
+      const report = await run('api-quiet-healthy');
       const [analysis] = report.runs;
       expect(analysis.canary.served).toBe(0);
-      expect(analysis.phase).toBe('Inconclusive');
-      expect(analysis.decision).toBe('pause');
-      for (const measured of analysis.metrics) {
-        expect(
-          measured.measurements.every(
-            (measurement) => measurement.phase === 'Inconclusive' && measurement.value === '[]',
-          ),
-        ).toBe(true);
-      }
-      const deciding = analysis.metrics.find((measured) => measured.phase === 'Inconclusive')!;
-      expect(deciding.measurements).toHaveLength(deciding.limits.inconclusiveLimit + 1);
+      expect(analysis.phase).toBe('Successful');
+      expect(analysis.decision).toBe('promote');
+      // Judged, not waved through: the synthetic load put the error ratio above the traffic floor.
+      expect(metric(analysis, 'error-ratio').measurements.some((m) => m.phase === 'Successful')).toBe(true);
+      expect(metric(analysis, 'acceptance-and-load').phase).toBe('Successful');
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'in a quiet environment a canary answering 20% errors is aborted on the acceptance load alone',
+    async () => {
+      const report = await run('api-quiet-errors');
+      const [analysis] = report.runs;
+      expect(analysis.canary.served).toBe(0);
+      expect(analysis.phase).toBe('Failed');
+      expect(analysis.decision).toBe('abort');
+      expect(analysis.message).toMatch(/error-ratio|acceptance-and-load/);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'a canary API that answers 202 but whose jobs never complete fails the acceptance Job and is aborted',
+    async () => {
+      const report = await run('api-quiet-jobs-never-complete');
+      const [analysis] = report.runs;
+      expect(analysis.phase).toBe('Failed');
+      expect(analysis.decision).toBe('abort');
+      const acceptance = metric(analysis, 'acceptance-and-load');
+      expect(acceptance.phase).toBe('Failed');
+      expect(acceptance.message).toContain('was not completed in time');
     },
     SCENARIO_TIMEOUT_MS,
   );
@@ -201,6 +222,32 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
         .slice(1)
         .map((measurement, index) => measurement.atSeconds - errorRatio.measurements[index].atSeconds);
       for (const gap of gaps) expect(gap).toBeCloseTo(10 / TIME_SCALE, 0);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'in a quiet environment (no user jobs) a healthy worker canary is judged on the acceptance jobs and promoted',
+    async () => {
+      const report = await run('worker-quiet-healthy');
+      const [analysis] = report.runs;
+      expect(analysis.phase).toBe('Successful');
+      expect(analysis.canary.served).toBeGreaterThan(0);
+      expect(metric(analysis, 'job-failure-ratio').measurements.some((m) => m.phase === 'Successful')).toBe(
+        true,
+      );
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'in a quiet environment a worker canary failing 20% of its attempts is aborted',
+    async () => {
+      const report = await run('worker-quiet-job-failures');
+      const [analysis] = report.runs;
+      expect(analysis.phase).toBe('Failed');
+      expect(analysis.decision).toBe('abort');
+      expect(analysis.canary.failed).toBeGreaterThan(0);
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -18,6 +18,7 @@ import { AnalysisRun, isCompleted, metricLimits, type AnalysisPhase, type Metric
 import { deleteQueueKeys, freePort, testQueuePrefix, type ServiceName } from '@opsforge/harness';
 import { Pod, podTemplateHash, sumCounter } from './instances';
 import { canaryPlan, type CanaryPlan, type KubernetesObject } from './manifests';
+import { isJobMetric, jobContainerOf, prepareMetricJob } from './job-provider';
 import { measurePrometheusMetric, prometheusProviderOf } from './prometheus-provider';
 import type { PrometheusServer } from './prometheus-server';
 import { scaleQueryDurations } from './promql';
@@ -30,13 +31,16 @@ export type Scenario = {
   prometheusReachable?: boolean;
   /** Consecutive AnalysisRuns over the same pods (each a fresh run, as after a retry). */
   runs?: number;
+  /** A quiet environment: no user traffic (api) or no user jobs (worker), only the acceptance Job's load. */
+  quiet?: boolean;
 } & (
   | {
       kind: 'api';
-      /** Chaos knobs of the canary build (docs/architecture.md). */
-      canary: { errorRatio?: number; latencyMs?: number };
-      /** false: the route never sends the canary anything (a canary that has taken no traffic). */
-      canaryTakesTraffic?: boolean;
+      /**
+       * Chaos knobs of the canary build (docs/architecture.md); `unconsumedQueue`: the canary API enqueues
+       * under a queue prefix no worker reads (a broken queue name): it answers 202, its jobs never complete.
+       */
+      canary: { errorRatio?: number; latencyMs?: number; unconsumedQueue?: boolean };
     }
   | {
       kind: 'worker';
@@ -104,7 +108,7 @@ export interface RehearsalReport {
   scrapeIntervalMs: { production: number; rehearsal: number };
   firstWeight: number;
   hashes: { stable: string; canary: string };
-  canaryBuild: Record<string, number>;
+  canaryBuild: Record<string, number | string>;
   /** The rest of the traffic: the stable's user requests (api), or the jobs enqueued through the API (worker). */
   background: { label: string; sent: number; failed: number };
   runs: RunReport[];
@@ -154,7 +158,7 @@ function planSummary(
 }
 
 /** Takes every pod out of Prometheus and stops it, then deletes the rehearsal's queue keys. */
-async function tearDown(started: Pod[], settings: RehearsalSettings, queuePrefix: string): Promise<void> {
+async function tearDown(started: Pod[], settings: RehearsalSettings, queuePrefixes: string[]): Promise<void> {
   try {
     await cleanUp([
       ...started.map((pod) => () => settings.prometheus.removeTarget(pod.address)),
@@ -162,7 +166,7 @@ async function tearDown(started: Pod[], settings: RehearsalSettings, queuePrefix
     ]);
   } finally {
     // After the pods are gone, so none of them writes a key back.
-    await deleteQueueKeys(settings.redisUrl, queuePrefix);
+    for (const prefix of queuePrefixes) await deleteQueueKeys(settings.redisUrl, prefix);
   }
 }
 
@@ -176,6 +180,7 @@ interface RunContext {
   sinceFirstTraffic: () => number;
   /** Canary work served and failed during this run. */
   canaryCounts: () => Promise<{ served: number; failed: number }>;
+  log: (line: string) => void;
 }
 
 /**
@@ -189,22 +194,36 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
   const queryRewrites = new Map<string, { from: string; to: string }[]>();
   const runStartedAtTraffic = context.sinceFirstTraffic();
   const clock = () => performance.now();
+  // One Job process per job metric, started ahead and released when the metric measures (job-gate.cjs); a
+  // second measurement (after an Error) starts its own.
+  const jobEnvironment = { timeScale: scale, services: context.work.services, log: context.log };
+  const preparedJobs = new Map(
+    plan.metrics.filter(isJobMetric).map((metric) => [metric.name, prepareMetricJob(metric, jobEnvironment)]),
+  );
   const run = new AnalysisRun({
     metrics: plan.metrics,
     dryRunMetrics: plan.dryRunMetrics,
     timeScale: scale,
     clock,
-    provider: (metric: MetricSpec) =>
-      measurePrometheusMetric(metric, {
-        address: context.prometheusAddress,
-        rewriteQuery: (query) => {
-          // rate() needs two samples in its window: never shorter than two rehearsal scrapes.
-          const scaled = scaleQueryDurations(query, scale, 2 * rehearsalScrapeMs);
-          queryRewrites.set(metric.name, scaled.rewrites);
-          return scaled.query;
-        },
-      }),
+    provider: async (metric: MetricSpec) =>
+      isJobMetric(metric)
+        ? takePreparedJob(metric).run()
+        : measurePrometheusMetric(metric, {
+            address: context.prometheusAddress,
+            rewriteQuery: (query) => {
+              // rate() needs two samples in its window: never shorter than two rehearsal scrapes.
+              const scaled = scaleQueryDurations(query, scale, 2 * rehearsalScrapeMs);
+              queryRewrites.set(metric.name, scaled.rewrites);
+              return scaled.query;
+            },
+          }),
   });
+
+  function takePreparedJob(metric: MetricSpec) {
+    const prepared = preparedJobs.get(metric.name) ?? prepareMetricJob(metric, jobEnvironment);
+    preparedJobs.delete(metric.name);
+    return prepared;
+  }
 
   const schedule = plan.weightSchedule.map((step) => ({ at: step.atMs / scale, weight: step.weight }));
   const completesAt = plan.completesAfterMs / scale;
@@ -237,16 +256,25 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
     const untilRun = nextRun === undefined ? Infinity : nextRun - clock() + 1;
     const untilStep = scheduleIndex < schedule.length ? schedule[scheduleIndex].at - sinceTraffic : Infinity;
     const untilCompletion = completesAt - sinceTraffic;
-    await sleep(Math.max(0, Math.min(untilRun, untilStep, untilCompletion)));
+    // The controller also wakes when a Job it owns completes or fails.
+    const wait = new AbortController();
+    await Promise.race([
+      sleep(Math.max(0, Math.min(untilRun, untilStep, untilCompletion)), undefined, {
+        signal: wait.signal,
+      }).catch(() => undefined),
+      run.measurementCompleted(),
+    ]);
+    wait.abort();
     while (scheduleIndex < schedule.length && schedule[scheduleIndex].at <= context.sinceFirstTraffic()) {
-      await context.work.setCanaryWeight(context.work.weightFor(schedule[scheduleIndex].weight));
+      await context.work.setCanaryWeight(schedule[scheduleIndex].weight);
       settings.log?.(`  ${plan.rolloutName}: setWeight ${schedule[scheduleIndex].weight}`);
       scheduleIndex += 1;
     }
   }
 
+  for (const unused of preparedJobs.values()) unused.discard();
   const decidedAfterMs = context.sinceFirstTraffic();
-  const weightAtDecision = currentWeight(schedule, decidedAfterMs, context);
+  const weightAtDecision = currentWeight(schedule, decidedAfterMs);
   const canary = await context.canaryCounts();
   const decision = DECISIONS[run.phase]!;
   if (decision === 'abort') await context.work.setCanaryWeight(0);
@@ -279,10 +307,10 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
   };
 }
 
-function currentWeight(schedule: { at: number; weight: number }[], at: number, context: RunContext): number {
+function currentWeight(schedule: { at: number; weight: number }[], at: number): number {
   let weight = 0;
   for (const step of schedule) if (step.at <= at) weight = step.weight;
-  return context.work.weightFor(weight);
+  return weight;
 }
 
 function validateSettings(settings: RehearsalSettings): void {
@@ -303,14 +331,14 @@ interface PodRequest {
 interface CanaryWork {
   /** Milliseconds on the work's clock. */
   now(): number;
-  /** The weight the plan says, or forced (a canary that takes no traffic). */
-  weightFor(planned: number): number;
   /** Sets the canary's share of the work (traffic weight, or for the worker: scaled away at 0). */
   setCanaryWeight(weight: number): Promise<void> | void;
   /** Canary work served and failed since the pods started. */
   canaryCounts(): Promise<{ served: number; failed: number }>;
   /** Stops the work and says what the rest of it (not the canary's) amounted to. */
   stop(): Promise<RehearsalReport['background']>;
+  /** In-cluster Service name -> URL of the pod process standing for it, for the acceptance Job. */
+  services: Record<string, string>;
 }
 
 /**
@@ -320,7 +348,11 @@ interface CanaryWork {
 interface CanaryWorkload {
   rollout: string;
   canaryUnit: RunReport['canary']['unit'];
-  canaryBuild: Record<string, number>;
+  canaryBuild: Record<string, number | string>;
+  /** The canary's environment besides the rehearsal's Redis and queue prefix. */
+  canaryEnv: Record<string, string>;
+  /** Queue prefixes the canary uses besides the rehearsal's, deleted with it. */
+  extraQueuePrefixes: string[];
   describe(hashes: { stable: string; canary: string }): string;
   /** Pods started besides the stable and the canary; not scraped, not part of the canary. */
   helpers(baseEnv: Record<string, string>): PodRequest[];
@@ -333,29 +365,39 @@ interface CanaryWorkload {
 }
 
 function apiWorkload(scenario: Extract<Scenario, { kind: 'api' }>): CanaryWorkload {
-  const takesTraffic = scenario.canaryTakesTraffic ?? true;
-  const weightFor = (planned: number) => (takesTraffic ? planned : 0);
+  const unconsumedPrefix = scenario.canary.unconsumedQueue
+    ? testQueuePrefix('rehearsal-unconsumed')
+    : undefined;
+  const canaryBuild: Record<string, number | string> = {
+    CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0,
+    CHAOS_LATENCY_MS: scenario.canary.latencyMs ?? 0,
+  };
+  if (unconsumedPrefix) canaryBuild.QUEUE_PREFIX = unconsumedPrefix;
   return {
     rollout: 'api',
     canaryUnit: 'requests',
-    canaryBuild: {
-      CHAOS_ERROR_RATIO: scenario.canary.errorRatio ?? 0,
-      CHAOS_LATENCY_MS: scenario.canary.latencyMs ?? 0,
-    },
-    describe: (hashes) => `starting stable (${hashes.stable}) and canary (${hashes.canary}) api pods`,
-    helpers: () => [],
+    canaryBuild,
+    canaryEnv: Object.fromEntries(Object.entries(canaryBuild).map(([name, value]) => [name, String(value)])),
+    extraQueuePrefixes: unconsumedPrefix ? [unconsumedPrefix] : [],
+    describe: (hashes) =>
+      `starting stable (${hashes.stable}) and canary (${hashes.canary}) api pods and a worker for their jobs`,
+    // The acceptance Job's jobs need a worker to complete them; it is not part of the api canary.
+    helpers: (baseEnv) => [
+      { service: 'worker', hash: podTemplateHash(), env: { ...baseEnv, APP_VERSION: 'stable' } },
+    ],
     startWork({ stable, canary }, plan, settings, log) {
+      const userRate = scenario.quiet ? 0 : settings.requestRatePerSecond;
       const traffic = new SplitTraffic({
         stableUrl: stable.url,
         canaryUrl: canary.url,
-        ratePerSecond: settings.requestRatePerSecond,
-        canaryWeight: weightFor(plan.firstWeight),
+        ratePerSecond: userRate,
+        canaryWeight: plan.firstWeight,
         request: () => STATUS_REQUEST,
       });
-      log(`traffic ${settings.requestRatePerSecond}/s, canary weight ${weightFor(plan.firstWeight)}%`);
+      log(`user traffic ${userRate}/s, canary weight ${plan.firstWeight}%`);
       return {
+        services: { 'api-canary': canary.url, api: stable.url },
         now: () => traffic.now(),
-        weightFor,
         setCanaryWeight: (weight) => traffic.setCanaryWeight(weight),
         canaryCounts: async () => ({
           served: traffic.stats.canary.sent,
@@ -383,6 +425,8 @@ function workerWorkload(scenario: Extract<Scenario, { kind: 'worker' }>): Canary
     rollout: 'worker',
     canaryUnit: 'job attempts',
     canaryBuild: { CHAOS_JOB_FAILURE_RATIO: scenario.canary.jobFailureRatio },
+    canaryEnv: { CHAOS_JOB_FAILURE_RATIO: String(scenario.canary.jobFailureRatio) },
+    extraQueuePrefixes: [],
     describe: (hashes) =>
       `starting the job producer (api), stable (${hashes.stable}) and canary (${hashes.canary}) worker pods`,
     // The worker has no traffic routing: with the dev overlay's one replica, the canary's first setWeight
@@ -392,10 +436,11 @@ function workerWorkload(scenario: Extract<Scenario, { kind: 'worker' }>): Canary
       { service: 'api', hash: podTemplateHash(), env: { ...baseEnv, APP_VERSION: 'producer' } },
     ],
     startWork({ canary, helpers: [producer] }, _plan, settings, log) {
+      const userRate = scenario.quiet ? 0 : settings.jobRatePerSecond;
       const jobs = new SplitTraffic({
         stableUrl: producer.url,
         canaryUrl: producer.url,
-        ratePerSecond: settings.jobRatePerSecond,
+        ratePerSecond: userRate,
         canaryWeight: 0,
         request: (sequence) => ({
           method: 'POST',
@@ -403,11 +448,11 @@ function workerWorkload(scenario: Extract<Scenario, { kind: 'worker' }>): Canary
           body: JSON.stringify({ type: 'ping', payload: { note: `rehearsal ${sequence}` } }),
         }),
       });
-      log(`${settings.jobRatePerSecond} jobs/s`);
+      log(`${userRate} user jobs/s`);
       let countsAtStop: { served: number; failed: number } | undefined;
       return {
+        services: { api: producer.url },
         now: () => jobs.now(),
-        weightFor: (planned) => planned,
         async setCanaryWeight(weight) {
           if (weight > 0 || countsAtStop) return;
           // Abort: the Rollout scales the canary ReplicaSet to zero; its counters are what it did before.
@@ -434,12 +479,12 @@ function workloadOf(scenario: Scenario): CanaryWorkload {
 }
 
 /** Starts every pod at once; if one fails, stops the others and reports the failure. */
-async function startPods(requests: PodRequest[], settings: RehearsalSettings, queuePrefix: string) {
+async function startPods(requests: PodRequest[], settings: RehearsalSettings, queuePrefixes: string[]) {
   const pods = await Promise.allSettled(requests.map((request) => Pod.start(request)));
   const started = pods.flatMap((pod) => (pod.status === 'fulfilled' ? [pod.value] : []));
   const failure = pods.find((pod): pod is PromiseRejectedResult => pod.status === 'rejected');
   if (failure) {
-    await tearDown(started, settings, queuePrefix);
+    await tearDown(started, settings, queuePrefixes);
     throw failure.reason;
   }
   return started;
@@ -450,14 +495,16 @@ export async function rehearse(scenario: Scenario, settings: RehearsalSettings):
   for (const metric of settings.objects
     .filter((object) => object.kind === 'AnalysisTemplate')
     .flatMap((object) => (object.spec as { metrics: MetricSpec[] }).metrics)) {
-    // Fail before starting anything if a template is not a Prometheus metric the rehearsal can run.
-    prometheusProviderOf(metric);
+    // Fail before starting anything if a template has a metric the rehearsal cannot run.
+    if (isJobMetric(metric)) jobContainerOf(metric);
+    else prometheusProviderOf(metric);
   }
   const workload = workloadOf(scenario);
   const hashes = { stable: podTemplateHash(), canary: podTemplateHash() };
   const plan = canaryPlan(settings.objects, workload.rollout, hashes);
   const queuePrefix = testQueuePrefix('rehearsal');
   const baseEnv = { REDIS_URL: settings.redisUrl, QUEUE_PREFIX: queuePrefix };
+  const queuePrefixes = [queuePrefix, ...workload.extraQueuePrefixes];
   const log = (line: string) => settings.log?.(`[${scenario.name}] ${line}`);
   log(workload.describe(hashes));
   const helpers = workload.helpers(baseEnv);
@@ -475,14 +522,12 @@ export async function rehearse(scenario: Scenario, settings: RehearsalSettings):
         env: {
           ...baseEnv,
           APP_VERSION: 'canary',
-          ...Object.fromEntries(
-            Object.entries(workload.canaryBuild).map(([name, value]) => [name, String(value)]),
-          ),
+          ...workload.canaryEnv,
         },
       },
     ],
     settings,
-    queuePrefix,
+    queuePrefixes,
   );
   const [stable, canary] = started.slice(helpers.length);
   let work: CanaryWork | undefined;
@@ -516,7 +561,7 @@ export async function rehearse(scenario: Scenario, settings: RehearsalSettings):
     };
   } finally {
     await work?.stop();
-    await tearDown(started, settings, queuePrefix);
+    await tearDown(started, settings, queuePrefixes);
   }
 }
 
@@ -536,7 +581,7 @@ async function playRuns(
 ): Promise<RunReport[]> {
   const runs: RunReport[] = [];
   for (let index = 0; index < count; index += 1) {
-    await work.setCanaryWeight(work.weightFor(plan.firstWeight));
+    await work.setCanaryWeight(plan.firstWeight);
     const firstTrafficAt = work.now();
     const before = await work.canaryCounts();
     await sleep(plan.analysisStartDelayMs / settings.timeScale);
@@ -545,6 +590,7 @@ async function playRuns(
       settings,
       prometheusAddress,
       work,
+      log,
       sinceFirstTraffic: () => work.now() - firstTrafficAt,
       canaryUnit: workload.canaryUnit,
       canaryCounts: async () => {

@@ -19,10 +19,10 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
     purpose: 'a canary build answering 20% of user requests with 500 is aborted without a human',
   },
   'api-latency': {
-    scenario: { kind: 'api', name: 'api-latency', canary: { latencyMs: 800 } },
+    scenario: { kind: 'api', name: 'api-latency', canary: { latencyMs: 500 } },
     expectedPhase: 'Failed',
     expectedDecision: 'abort',
-    purpose: 'a canary build 800 ms slower than the stable fails the p99 latency metric and is aborted',
+    purpose: 'a canary build 500 ms slower than the stable fails the p99 latency metric and is aborted',
   },
   'api-healthy': {
     // 0.1%: the whole error budget of a 99.9% availability objective, spent evenly.
@@ -39,12 +39,37 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
     purpose:
       'a canary that never answered 5xx (its 5xx series stay at 0, or do not exist) is promoted, not errored',
   },
-  'api-no-traffic': {
-    scenario: { kind: 'api', name: 'api-no-traffic', canary: {}, canaryTakesTraffic: false },
-    expectedPhase: 'Inconclusive',
-    expectedDecision: 'pause',
+  'api-quiet-healthy': {
+    scenario: { kind: 'api', name: 'api-quiet-healthy', canary: { errorRatio: 0.001 }, quiet: true },
+    expectedPhase: 'Successful',
+    expectedDecision: 'promote',
     purpose:
-      'a canary that has taken no traffic is neither promoted nor aborted: the Rollout pauses for a human',
+      "in a quiet environment (no user traffic at all) a healthy canary is judged on the acceptance Job's load and promoted, not paused Inconclusive",
+  },
+  'api-quiet-errors': {
+    scenario: { kind: 'api', name: 'api-quiet-errors', canary: { errorRatio: 0.2 }, quiet: true },
+    expectedPhase: 'Failed',
+    expectedDecision: 'abort',
+    purpose:
+      "in a quiet environment a canary answering 20% errors is aborted on the acceptance Job's load alone",
+  },
+  'api-quiet-latency': {
+    scenario: { kind: 'api', name: 'api-quiet-latency', canary: { latencyMs: 500 }, quiet: true },
+    expectedPhase: 'Failed',
+    expectedDecision: 'abort',
+    purpose: "in a quiet environment a canary 500 ms slower is aborted on the acceptance Job's load alone",
+  },
+  'api-quiet-jobs-never-complete': {
+    scenario: {
+      kind: 'api',
+      name: 'api-quiet-jobs-never-complete',
+      canary: { unconsumedQueue: true },
+      quiet: true,
+    },
+    expectedPhase: 'Failed',
+    expectedDecision: 'abort',
+    purpose:
+      'a canary API that answers 202 but whose jobs never complete (a queue no worker reads) fails the acceptance Job and is aborted',
   },
   'prometheus-unreachable': {
     scenario: { kind: 'api', name: 'prometheus-unreachable', canary: {}, prometheusReachable: false },
@@ -53,12 +78,36 @@ export const CATALOGUE: Record<string, CatalogueEntry> = {
     purpose: 'with Prometheus unreachable the run errors after consecutiveErrorLimit and the Rollout aborts',
   },
   'worker-job-failures': {
-    scenario: { kind: 'worker', name: 'worker-job-failures', canary: { jobFailureRatio: 0.5 } },
+    scenario: { kind: 'worker', name: 'worker-job-failures', canary: { jobFailureRatio: 0.2 } },
     expectedPhase: 'Failed',
     expectedDecision: 'abort',
-    purpose: 'a worker canary failing half of its job attempts fails the job-failure metric and is aborted',
+    purpose: 'a worker canary failing 20% of its job attempts fails the job-failure metric and is aborted',
+  },
+  'worker-quiet-healthy': {
+    scenario: { kind: 'worker', name: 'worker-quiet-healthy', canary: { jobFailureRatio: 0 }, quiet: true },
+    expectedPhase: 'Successful',
+    expectedDecision: 'promote',
+    purpose:
+      "in a quiet environment (no user jobs) a healthy worker canary is judged on the acceptance Job's jobs and promoted",
+  },
+  'worker-quiet-job-failures': {
+    scenario: {
+      kind: 'worker',
+      name: 'worker-quiet-job-failures',
+      canary: { jobFailureRatio: 0.2 },
+      quiet: true,
+    },
+    expectedPhase: 'Failed',
+    expectedDecision: 'abort',
+    purpose:
+      "in a quiet environment a worker canary failing 20% of its attempts is aborted on the acceptance Job's jobs",
   },
 };
 
 /** What `npm run rehearse:canary` runs without --scenario: one bad build per AnalysisTemplate. */
-export const DEFAULT_SCENARIOS = ['api-errors', 'api-latency', 'worker-job-failures'];
+export const DEFAULT_SCENARIOS = [
+  'api-errors',
+  'api-latency',
+  'worker-job-failures',
+  'api-quiet-jobs-never-complete',
+];
