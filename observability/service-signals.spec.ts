@@ -286,7 +286,7 @@ describe('against the running api and worker', () => {
       expect([name, exported.has(name)]).toEqual([name, true]);
     }
     // The label names the queries rely on, as the samples of this run carry them.
-    expect(exported.get('http_requests_total')).toEqual(new Set(['method', 'route', 'status_code']));
+    expect(exported.get('http_requests_total')).toEqual(new Set(['method', 'route', 'status_code', 'traffic']));
     expect(exported.get('jobs_enqueued_total')).toEqual(new Set(['job_type', 'outcome']));
     expect(exported.get('jobs_processed_total')).toEqual(new Set(['job_type', 'outcome']));
     expect(exported.get('queue_jobs')).toEqual(new Set(['queue', 'state']));

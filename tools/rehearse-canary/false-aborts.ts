@@ -38,7 +38,7 @@ function extrapolatedRate(samples: [number, number][], end: number, range: numbe
   const sampled = lastTime - firstTime;
   const average = sampled / (inside.length - 1);
   let toStart = firstTime - (end - range);
-  let toEnd = end - lastTime;
+  const toEnd = end - lastTime;
   if (increase > 0 && firstValue >= 0) toStart = Math.min(toStart, sampled * (firstValue / increase));
   const threshold = average * 1.1;
   const extrapolateTo =
