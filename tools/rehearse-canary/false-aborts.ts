@@ -12,7 +12,7 @@
 //
 // npx tsx tools/rehearse-canary/false-aborts.ts [--env dev] [--user-rate 0] [--error-ratio 0.01] [--releases 100000]
 import { parseArgs } from 'node:util';
-import { parseGoDuration } from './duration';
+import { parseGoDuration } from '../lib/duration';
 import { canaryPlan, renderOverlay } from './manifests';
 
 const SCRAPE_SECONDS = 15;
