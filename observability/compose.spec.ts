@@ -1,7 +1,7 @@
 // The compose `observability` profile runs the repository's own rules, routing, dashboards and log pipeline,
 // mounted from where the cluster takes them, not copies. (The root compose.yaml's tests validate this file
 // against the Compose Specification and check image pinning and profiles.)
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -64,7 +64,10 @@ describe('observability/compose.yaml', () => {
         config.replace('/etc/prometheus/rules/', `${dir}/rules/`),
       );
       const result = await run('promtool', ['check', 'config', path.join(dir, 'prometheus.yaml')]);
-      expect(result.stdout + result.stderr).toMatch(/SUCCESS: 7 rule files found/);
+      const ruleFiles = readdirSync(path.join(__dirname, 'prometheus', 'rules')).filter((f) =>
+        f.endsWith('.yaml'),
+      );
+      expect(result.stdout + result.stderr).toContain(`SUCCESS: ${ruleFiles.length} rule files found`);
       expect(result.code).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -64,6 +64,7 @@ describe('every PromQL expression', () => {
 // the manifests and the services' own contract tests pin those. Every other label a query matches on a platform
 // metric carries a value the upstream component defines, recorded in the upstream ledger.
 const OWN_VALUE_LABELS = new Set([
+  'job',
   'namespace',
   'exported_namespace',
   'container',
