@@ -1,29 +1,33 @@
-// bump: set one service's image tag in one environment's kustomization. release.yml runs it for dev
-// after building and signing an image; people rarely need it by hand (promotion uses `promote`).
+// bump: write one service's image, by git sha tag and digest, into gitops/images, the component every
+// environment includes. release.yml runs it after an image was built, scanned and signed; dev follows main,
+// so the commit it makes is dev's deployment. Staging and prod see it only when promoted to that commit.
 import { spawnSync } from 'node:child_process';
 import { runCli, parseOptions } from '../lib/cli';
 import {
-  EnvironmentKustomization,
+  IMAGES_COMPONENT,
+  ImagesComponent,
   imageName,
-  parseEnvironment,
+  imageReference,
+  parseImageDigest,
   parseImageTag,
   parseService,
 } from '../lib/gitops';
 
-const USAGE = `Usage: npm run bump -- --env <dev|staging|prod> --service <api|worker> --tag <git-sha> [--only-forward]
+const USAGE = `Usage: npm run bump -- --service <api|worker> --tag <git-sha> --digest sha256:<hex> [--only-forward]
                     [--root <dir>]
 
-Sets newTag of ghcr.io/opsforge/<service> under "images:" in gitops/envs/<env>/kustomization.yaml,
-keeping every comment and the order of the file. Running it again with the same tag changes nothing.
+Sets newTag and digest of ghcr.io/opsforge/<service> under "images:" in ${IMAGES_COMPONENT}, keeping
+every comment and the order of the file. Running it again with the same values changes nothing. The digest
+is the one the build reported (docker/build-push-action's digest output), never looked up from the tag.
 
-  --env          environment overlay to edit
-  --service      service whose image tag to set
+  --service      service whose image to set
   --tag          full 40-character git commit sha the image was built from
-  --only-forward leave the tag alone when the environment already runs a later commit of this repository
-                 (one that contains --tag): a re-run of an old release must not take it back in time
+  --digest       the image's digest, sha256:<64 hex>, as the build pushed it
+  --only-forward leave the image alone when it already names a later commit of this repository (one that
+                 contains --tag): a re-run of an old release must not take dev back in time
   --root         repository root (default: current directory)
 
-Exit status: 0 changed or already set, 2 bad arguments, 1 the overlay could not be read or written.`;
+Exit status: 0 changed or already set, 2 bad arguments, 1 the file could not be read or written.`;
 
 export interface BumpResult {
   changed: boolean;
@@ -44,16 +48,17 @@ function containsCommit(root: string, later: string, earlier: string): boolean {
 
 export function bump(
   root: string,
-  envName: string | undefined,
   serviceName: string | undefined,
   tagValue: string | undefined,
+  digestValue: string | undefined,
   options: { onlyForward?: boolean } = {},
 ): BumpResult {
-  const env = parseEnvironment(envName, '--env');
   const service = parseService(serviceName, '--service');
   const tag = parseImageTag(tagValue, '--tag');
-  const kustomization = EnvironmentKustomization.load(root, env);
-  const previousTag = kustomization.tagOf(service);
+  const digest = parseImageDigest(digestValue, '--digest');
+  const images = ImagesComponent.load(root);
+  const previous = images.releaseOf(service);
+  const previousTag = previous?.tag;
   if (
     options.onlyForward &&
     previousTag !== undefined &&
@@ -63,27 +68,27 @@ export function bump(
     return {
       changed: false,
       previousTag,
-      message: `${env}: ${imageName(service)} already at ${previousTag}, a later commit than ${tag}; nothing to change`,
+      message: `${imageName(service)} already at ${previousTag}, a later commit than ${tag}; nothing to change`,
     };
   }
-  const changed = kustomization.setTag(service, tag);
-  kustomization.save();
+  const changed = images.setRelease(service, tag, digest);
+  images.save();
   const message = changed
-    ? `${env}: ${imageName(service)} ${previousTag ?? '(unset)'} -> ${tag}`
-    : `${env}: ${imageName(service)} already at ${tag}; nothing to change`;
+    ? `${previous ? imageReference(service, previous) : `${imageName(service)} (unset)`} -> ${imageReference(service, { tag, digest })}`
+    : `${imageReference(service, { tag, digest })} already set; nothing to change`;
   return { changed, previousTag, message };
 }
 
 if (require.main === module) {
   void runCli('bump', USAGE, (argv) => {
     const options = parseOptions(argv, {
-      env: { type: 'string' },
       service: { type: 'string' },
       tag: { type: 'string' },
+      digest: { type: 'string' },
       'only-forward': { type: 'boolean' },
       root: { type: 'string' },
     });
-    const result = bump(options.root ?? process.cwd(), options.env, options.service, options.tag, {
+    const result = bump(options.root ?? process.cwd(), options.service, options.tag, options.digest, {
       onlyForward: options['only-forward'],
     });
     process.stdout.write(`${result.message}\n`);

@@ -1,7 +1,9 @@
 // render-diff: what Argo CD would change in each environment if a branch merged. It renders every
-// environment overlay with the real `kubectl kustomize` at two git revisions and diffs the rendered
-// objects one by one, so a reviewer sees "Rollout prod/api: image tag x -> y" instead of a YAML
-// file diff whose effect on three environments they would have to work out by hand.
+// environment overlay with the real `kubectl kustomize` as Argo CD would at two git revisions (each
+// environment from the commit its revision.yaml pins there: dev from the revision itself, staging and prod
+// from their pinned commits) and diffs the rendered objects one by one, so a reviewer sees "Rollout
+// prod/api: image x -> y" instead of a YAML file diff whose effect on three environments they would have
+// to work out by hand. A change to gitops/base shows in dev alone until a promotion carries it on.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,14 +12,25 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseOptions, runCli, UsageError } from '../lib/cli';
 import { kustomizeBuild, RenderError } from '../lib/kustomize';
-import { ENVIRONMENTS, parseEnvironment, type Environment } from '../lib/gitops';
+import { fileAt } from '../lib/git';
+import {
+  COMMIT_PATTERN,
+  ENVIRONMENTS,
+  MAIN_BRANCH,
+  parseEnvironment,
+  revisionPath,
+  targetRevisionIn,
+  type Environment,
+} from '../lib/gitops';
 
 const USAGE = `Usage: npm run render-diff -- --base <git-rev> [--head <git-rev>] [--env <env>] [--format text|markdown]
                            [--max-chars <n>] [--root <dir>]
 
-Renders gitops/envs/<env> with "kubectl kustomize" at both revisions, for every environment (or only
---env), and prints the objects that were added, removed or changed, with a unified diff of each change.
-Secret values are replaced by a hash of the value, so a change shows without the value.
+Renders gitops/envs/<env> with "kubectl kustomize" as Argo CD would at both revisions, for every
+environment (or only --env): dev from the revision itself, staging and prod from the commit their
+gitops/envs/<env>/revision.yaml pins at that revision. Prints the objects that were added, removed or
+changed, with a unified diff of each change. Secret values are replaced by a hash of the value, so a
+change shows without the value. The pinned commits must be in the clone (fetch-depth: 0 in CI).
 
   --base       revision the branch is compared against (for a pull request: its merge base)
   --head       revision with the change (default: HEAD)
@@ -112,6 +125,22 @@ function objectKey(object: Record<string, unknown>): string {
   return `${String(object.kind)} ${namespace}${String(metadata.name)}`;
 }
 
+/**
+ * The commit Argo CD renders `env` from when the repository is at `revision`: the one its revision.yaml
+ * pins, or the revision itself when it follows main (or, before revision files existed, had none).
+ */
+function deployedCommit(root: string, revision: string, env: Environment): string | { error: string } {
+  const text = fileAt(root, revision, revisionPath(env));
+  const target = text === undefined ? undefined : targetRevisionIn(text);
+  if (target === undefined || target === MAIN_BRANCH) return revision;
+  if (!COMMIT_PATTERN.test(target))
+    return { error: `${revisionPath(env)} pins "${target}", not a full commit sha` };
+  const result = run('git', ['-C', root, 'cat-file', '-e', `${target}^{commit}`]);
+  if (result.status !== 0)
+    return { error: `${revisionPath(env)} pins ${target}, which is not a commit in this clone` };
+  return target;
+}
+
 function renderOverlay(tree: string, env: Environment): Rendering {
   const overlay = join(tree, 'gitops', 'envs', env);
   if (!existsSync(join(overlay, 'kustomization.yaml'))) return { kind: 'absent' };
@@ -181,21 +210,46 @@ export function renderDiff(
   const base = resolveRevision(root, baseRevision, '--base');
   const head = resolveRevision(root, headRevision, '--head');
   const scratch = mkdtempSync(join(tmpdir(), 'render-diff-'));
+  const exported = new Set<string>();
+  const renderAt = (revision: string, env: Environment): Rendering => {
+    const commit = deployedCommit(root, revision, env);
+    if (typeof commit !== 'string') return { kind: 'failed', error: commit.error };
+    const tree = join(scratch, commit);
+    if (!exported.has(commit)) {
+      exportRevision(root, commit, tree);
+      exported.add(commit);
+    }
+    return renderOverlay(tree, env);
+  };
   try {
-    exportRevision(root, base, join(scratch, 'base'));
-    exportRevision(root, head, join(scratch, 'head'));
     const result: RenderDiffResult = { base, head, environments: [], broken: false };
     for (const env of environments) {
-      const diff = compare(
-        env,
-        renderOverlay(join(scratch, 'base'), env),
-        renderOverlay(join(scratch, 'head'), env),
-        scratch,
-      );
+      const diff = compare(env, renderAt(base, env), renderAt(head, env), scratch);
       if (diff.head === 'failed' || (diff.head === 'absent' && diff.base !== 'absent')) result.broken = true;
       result.environments.push(diff);
     }
     return result;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What Argo CD would deploy to `env` with the repository at `revision`: the rendered objects by key, their
+ * image references easy to read. Throws when the environment does not render there.
+ */
+export function renderEnvironment(root: string, revision: string, env: Environment): Map<string, string> {
+  const commit = deployedCommit(root, resolveRevision(root, revision, 'revision'), env);
+  if (typeof commit !== 'string') throw new Error(commit.error);
+  const scratch = mkdtempSync(join(tmpdir(), 'render-env-'));
+  try {
+    exportRevision(root, commit, scratch);
+    const rendering = renderOverlay(scratch, env);
+    if (rendering.kind !== 'rendered')
+      throw new Error(
+        `${env} does not render at ${commit}: ${rendering.kind === 'failed' ? rendering.error : 'no overlay'}`,
+      );
+    return new Map([...rendering.objects].map(([key, object]) => [key, object.text]));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -233,7 +287,8 @@ export function formatMarkdown(result: RenderDiffResult): string {
     '## Rendered manifest diff',
     '',
     `What Argo CD will change in each environment if this merges (\`kubectl kustomize gitops/envs/<env>\` at ` +
-      `\`${result.base.slice(0, 12)}\` and \`${result.head.slice(0, 12)}\`).`,
+      `\`${result.base.slice(0, 12)}\` and \`${result.head.slice(0, 12)}\`, each environment from the commit ` +
+      'its `revision.yaml` pins there).',
   ];
   for (const diff of result.environments) {
     out.push('', `### ${diff.env}: ${summary(diff)}`);

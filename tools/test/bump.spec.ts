@@ -2,80 +2,96 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { bump } from '../bump/main';
 import { UsageError } from '../lib/cli';
-import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
+import { DIGEST, GitopsRepo, IMAGES_PATH, runTool, SHA } from './support/gitops-repo';
 
-describe('bump: set one image tag in one environment overlay', () => {
+describe('bump: write one image, by tag and digest, into gitops/images', () => {
   let repo: GitopsRepo;
   beforeEach(() => {
     repo = new GitopsRepo();
   });
   afterEach(() => repo.remove());
 
-  it('changes only the newTag line of that service in that environment, keeping its comment', () => {
-    const result = bump(repo.root, 'dev', 'api', SHA.b);
+  it('changes only the newTag and digest lines of that service, keeping their comment', () => {
+    const result = bump(repo.root, 'api', SHA.b, DIGEST.b);
 
     expect(result).toMatchObject({ changed: true, previousTag: SHA.a });
-    expect(repo.changedFiles()).toEqual([repo.overlayPath('dev')]);
-    expect(repo.changedLines(repo.overlayPath('dev'))).toEqual({
-      removed: [`    newTag: ${SHA.a} # set by CI`],
-      added: [`    newTag: ${SHA.b} # set by CI`],
+    expect(repo.changedFiles()).toEqual([IMAGES_PATH]);
+    expect(repo.changedLines(IMAGES_PATH)).toEqual({
+      removed: [`    newTag: ${SHA.a} # set by CI`, `    digest: ${DIGEST.a}`],
+      added: [`    newTag: ${SHA.b} # set by CI`, `    digest: ${DIGEST.b}`],
     });
   });
 
+  it('renders name:tag@digest in every environment overlay that runs this commit', () => {
+    bump(repo.root, 'worker', SHA.c, DIGEST.c);
+    const rendered = execFileSync('kubectl', ['kustomize', join(repo.root, 'gitops', 'envs', 'dev')], {
+      encoding: 'utf8',
+    });
+    expect(rendered).toContain(`image: ghcr.io/opsforge/worker:${SHA.c}@${DIGEST.c}\n`);
+    expect(rendered).toContain(`image: ghcr.io/opsforge/api:${SHA.a}@${DIGEST.a}\n`);
+  });
+
   it('keeps every comment and the order of keys and images', () => {
-    bump(repo.root, 'staging', 'worker', SHA.c);
-    const text = repo.read(repo.overlayPath('staging'));
+    bump(repo.root, 'worker', SHA.c, DIGEST.c);
+    const text = repo.read(IMAGES_PATH);
 
     expect(text.split('\n').filter((line) => line.trimStart().startsWith('#'))).toEqual([
-      '# staging: the image tags below are written by the delivery tools; review them in the pull request.',
+      '# The images every environment runs at this commit, written by the delivery tools.',
       '  # api: the HTTP service',
       '  # worker: the queue consumer',
     ]);
     expect(text.indexOf('ghcr.io/opsforge/api')).toBeLessThan(text.indexOf('ghcr.io/opsforge/worker'));
-    expect(text.indexOf('resources:')).toBeLessThan(text.indexOf('images:'));
-    expect(text.indexOf('images:')).toBeLessThan(text.indexOf('labels:'));
   });
 
-  it('is a no-op when the tag is already set: same bytes, nothing for git to commit', () => {
-    bump(repo.root, 'prod', 'api', SHA.b);
+  it('is a no-op when tag and digest are already set: same bytes, nothing for git to commit', () => {
+    bump(repo.root, 'api', SHA.b, DIGEST.b);
     repo.commit('bump');
-    const before = repo.read(repo.overlayPath('prod'));
+    const before = repo.read(IMAGES_PATH);
 
-    const again = bump(repo.root, 'prod', 'api', SHA.b);
+    const again = bump(repo.root, 'api', SHA.b, DIGEST.b);
 
     expect(again.changed).toBe(false);
-    expect(again.message).toContain('already at');
-    expect(repo.read(repo.overlayPath('prod'))).toBe(before);
+    expect(again.message).toContain('already set');
+    expect(repo.read(IMAGES_PATH)).toBe(before);
     expect(repo.changedFiles()).toEqual([]);
   });
 
-  it('adds the image entry when the overlay does not list that image yet', () => {
-    repo.write(
-      repo.overlayPath('dev'),
-      '# dev overlay\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\n',
-    );
-    bump(repo.root, 'dev', 'worker', SHA.d);
+  it('writes a new digest for the same tag (the same commit rebuilt): a visible git change, never a silent one', () => {
+    const result = bump(repo.root, 'api', SHA.a, DIGEST.d);
 
-    expect(repo.read(repo.overlayPath('dev'))).toBe(
-      '# dev overlay\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base\n' +
-        `images:\n  - name: ghcr.io/opsforge/worker\n    newTag: ${SHA.d}\n`,
+    expect(result.changed).toBe(true);
+    expect(repo.changedLines(IMAGES_PATH)).toEqual({
+      removed: [`    digest: ${DIGEST.a}`],
+      added: [`    digest: ${DIGEST.d}`],
+    });
+  });
+
+  it('adds the image entry when the component does not list that image yet', () => {
+    const header = '# images\napiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n';
+    repo.write(IMAGES_PATH, header);
+    bump(repo.root, 'worker', SHA.d, DIGEST.d);
+
+    expect(repo.read(IMAGES_PATH)).toBe(
+      `${header}images:\n  - name: ghcr.io/opsforge/worker\n    newTag: ${SHA.d}\n    digest: ${DIGEST.d}\n`,
     );
   });
 
   // In-process: the same validation the command runs (one spawned process per case would cost seconds).
   it.each([
-    ['qa', 'api', SHA.b, 'unknown environment "qa"'],
-    ['dev', 'web', SHA.b, 'unknown service "web"'],
-    ['dev', 'api', 'latest', 'malformed image tag "latest"'],
-    ['dev', 'api', 'abc1234', 'malformed image tag "abc1234"'],
-    ['dev', 'api', SHA.b.toUpperCase(), 'malformed image tag'],
-    ['dev', 'api', undefined, '--tag is required'],
+    ['web', SHA.b, DIGEST.b, 'unknown service "web"'],
+    ['api', 'latest', DIGEST.b, 'malformed image tag "latest"'],
+    ['api', 'abc1234', DIGEST.b, 'malformed image tag "abc1234"'],
+    ['api', SHA.b.toUpperCase(), DIGEST.b, 'malformed image tag'],
+    ['api', undefined, DIGEST.b, '--tag is required'],
+    ['api', SHA.b, undefined, '--digest is required'],
+    ['api', SHA.b, 'sha256:abc', 'malformed image digest "sha256:abc"'],
+    ['api', SHA.b, `sha512:${'a'.repeat(64)}`, 'malformed image digest'],
   ])(
-    'refuses env %s, service %s, tag %s with a clear message and no file changed',
-    (env, service, tag, message) => {
+    'refuses service %s, tag %s, digest %s with a clear message and no file changed',
+    (service, tag, digest, message) => {
       let thrown: unknown;
       try {
-        bump(repo.root, env, service, tag);
+        bump(repo.root, service, tag, digest);
       } catch (error) {
         thrown = error;
       }
@@ -86,8 +102,8 @@ describe('bump: set one image tag in one environment overlay', () => {
   );
 
   it.each([
-    [['--env', 'qa', '--service', 'api', '--tag', SHA.b], 'unknown environment "qa"'],
-    [['--env', 'dev', '--service', 'api', '--tag', SHA.b, '--force'], "Unknown option '--force'"],
+    [['--service', 'api', '--tag', SHA.b], '--digest is required'],
+    [['--service', 'api', '--tag', SHA.b, '--digest', DIGEST.b, '--env', 'dev'], "Unknown option '--env'"],
   ])('as a command, refuses %j with exit status 2 and nothing on stdout', (args, message) => {
     const result = runTool('bump', args, repo.root);
 
@@ -98,33 +114,38 @@ describe('bump: set one image tag in one environment overlay', () => {
   });
 
   it('works as a command: prints the change, then reports the no-op on a second run', () => {
-    const first = runTool('bump', ['--env', 'dev', '--service', 'worker', '--tag', SHA.c], repo.root);
+    const args = ['--service', 'worker', '--tag', SHA.c, '--digest', DIGEST.c];
+    const first = runTool('bump', args, repo.root);
     expect(first).toMatchObject({ status: 0, stderr: '' });
-    expect(first.stdout).toBe(`dev: ghcr.io/opsforge/worker ${SHA.a} -> ${SHA.c}\n`);
+    expect(first.stdout).toBe(
+      `ghcr.io/opsforge/worker:${SHA.a}@${DIGEST.a} -> ghcr.io/opsforge/worker:${SHA.c}@${DIGEST.c}\n`,
+    );
 
-    const second = runTool('bump', ['--env', 'dev', '--service', 'worker', '--tag', SHA.c], repo.root);
+    const second = runTool('bump', args, repo.root);
     expect(second.status).toBe(0);
-    expect(second.stdout).toBe(`dev: ghcr.io/opsforge/worker already at ${SHA.c}; nothing to change\n`);
+    expect(second.stdout).toBe(
+      `ghcr.io/opsforge/worker:${SHA.c}@${DIGEST.c} already set; nothing to change\n`,
+    );
   });
 
-  it('fails with exit status 1 and the path when the overlay is missing', () => {
-    repo.git('rm', '-q', repo.overlayPath('staging'));
-    const result = runTool('bump', ['--env', 'staging', '--service', 'api', '--tag', SHA.b], repo.root);
+  it('fails with exit status 1 and the path when the images component is missing', () => {
+    repo.git('rm', '-q', IMAGES_PATH);
+    const result = runTool('bump', ['--service', 'api', '--tag', SHA.b, '--digest', DIGEST.b], repo.root);
 
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/staging: .*gitops\/envs\/staging\/kustomization\.yaml does not exist/);
+    expect(result.stderr).toMatch(/images: .*gitops\/images\/kustomization\.yaml does not exist/);
   });
 
   it('prints usage for --help', () => {
     const result = runTool('bump', ['--help'], repo.root);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(
-      /^Usage: npm run bump -- --env <dev\|staging\|prod> --service <api\|worker> --tag <git-sha>/,
+      /^Usage: npm run bump -- --service <api\|worker> --tag <git-sha> --digest sha256:<hex>/,
     );
   });
 });
 
-describe('bump --only-forward: a re-run of an old release does not take an environment back in time', () => {
+describe('bump --only-forward: a re-run of an old release does not take dev back in time', () => {
   let repo: GitopsRepo;
   beforeEach(() => {
     repo = new GitopsRepo();
@@ -134,27 +155,27 @@ describe('bump --only-forward: a re-run of an old release does not take an envir
   it('keeps a later commit, and still moves forward to one', () => {
     repo.commit('second');
     const [older, later] = [repo.git('rev-parse', 'HEAD~1').trim(), repo.git('rev-parse', 'HEAD').trim()];
-    expect(bump(repo.root, 'dev', 'api', later, { onlyForward: true }).changed).toBe(true);
+    expect(bump(repo.root, 'api', later, DIGEST.c, { onlyForward: true }).changed).toBe(true);
     repo.commit('dev runs the later one');
 
     const rerun = runTool(
       'bump',
-      ['--env', 'dev', '--service', 'api', '--tag', older, '--only-forward'],
+      ['--service', 'api', '--tag', older, '--digest', DIGEST.b, '--only-forward'],
       repo.root,
     );
 
     expect(rerun.status).toBe(0);
     expect(rerun.stdout).toBe(
-      `dev: ghcr.io/opsforge/api already at ${later}, a later commit than ${older}; nothing to change\n`,
+      `ghcr.io/opsforge/api already at ${later}, a later commit than ${older}; nothing to change\n`,
     );
     expect(repo.changedFiles()).toEqual([]);
     // Without the flag the same request is an ordinary bump.
-    expect(bump(repo.root, 'dev', 'api', older).changed).toBe(true);
+    expect(bump(repo.root, 'api', older, DIGEST.b).changed).toBe(true);
   });
 
-  it('sets the tag when the current one is not a commit of this repository', () => {
+  it('sets the image when the current tag is not a commit of this repository', () => {
     const head = repo.git('rev-parse', 'HEAD').trim();
-    expect(bump(repo.root, 'dev', 'api', head, { onlyForward: true })).toMatchObject({
+    expect(bump(repo.root, 'api', head, DIGEST.b, { onlyForward: true })).toMatchObject({
       changed: true,
       previousTag: SHA.a,
     });
@@ -167,39 +188,33 @@ describe('bump: a sha that looks like a number', () => {
   let repo: GitopsRepo;
   beforeEach(() => {
     // Quoted, as bump writes it: kustomize itself refuses a plain numeric newTag.
-    repo = new GitopsRepo({
-      dev: [SHA.a, `"${DIGITS_ONLY}"`],
-      staging: [SHA.a, SHA.a],
-      prod: [SHA.a, SHA.a],
-    });
+    repo = new GitopsRepo({ api: [SHA.a, DIGEST.a], worker: [`"${DIGITS_ONLY}"`, DIGEST.a] });
   });
   afterEach(() => repo.remove());
 
   it('is written quoted, so kustomize renders it as the image tag', () => {
-    bump(repo.root, 'dev', 'api', FLOAT_LOOKING);
+    bump(repo.root, 'api', FLOAT_LOOKING, DIGEST.b);
 
-    expect(repo.changedLines(repo.overlayPath('dev')).added).toEqual([
+    expect(repo.changedLines(IMAGES_PATH).added).toEqual([
       `    newTag: "${FLOAT_LOOKING}" # set by CI`,
+      `    digest: ${DIGEST.b}`,
     ]);
     const rendered = execFileSync('kubectl', ['kustomize', join(repo.root, 'gitops', 'envs', 'dev')], {
       encoding: 'utf8',
     });
-    expect(rendered).toContain(`image: ghcr.io/opsforge/api:${FLOAT_LOOKING}\n`);
+    expect(rendered).toContain(`image: ghcr.io/opsforge/api:${FLOAT_LOOKING}@${DIGEST.b}\n`);
   });
 
   it('leaves every other value as written: no number is reformatted when a tag changes', () => {
-    repo.write(
-      repo.overlayPath('dev'),
-      `${repo.read(repo.overlayPath('dev'))}replicas:\n  - name: api\n    count: 02\n`,
-    );
+    repo.write(IMAGES_PATH, `${repo.read(IMAGES_PATH)}replicas:\n  - name: api\n    count: 02\n`);
     repo.commit('a zero-padded count');
 
-    expect(bump(repo.root, 'dev', 'api', SHA.b).changed).toBe(true);
+    expect(bump(repo.root, 'api', SHA.b, DIGEST.a).changed).toBe(true);
 
-    expect(repo.changedLines(repo.overlayPath('dev'))).toEqual({
+    expect(repo.changedLines(IMAGES_PATH)).toEqual({
       removed: [`    newTag: ${SHA.a} # set by CI`],
       added: [`    newTag: ${SHA.b} # set by CI`],
     });
-    expect(bump(repo.root, 'dev', 'worker', DIGITS_ONLY).changed).toBe(false);
+    expect(bump(repo.root, 'worker', DIGITS_ONLY, DIGEST.a).changed).toBe(false);
   });
 });

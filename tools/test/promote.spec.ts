@@ -1,108 +1,324 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UsageError } from '../lib/cli';
-import { planAsMarkdown, promote, PromotionRefused } from '../promote/main';
-import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
+import { planAsMarkdown, promote, PromotionRefused, verifyPromotionHistory } from '../promote/main';
+import { renderEnvironment } from '../render-diff/main';
+import { DIGEST, GitopsRepo, IMAGES_PATH, revisionFile, runTool, SHA } from './support/gitops-repo';
 
-describe('promote: move the tags one environment runs into the next', () => {
-  let repo: GitopsRepo;
+// The promotion path on real git: a bare "origin" that plays GitHub, a clone that plays the workstation
+// or the runner, pull requests as branches merged into main, and each environment rendered by real
+// kustomize from the commit Argo CD would render it from (dev: main; staging and prod: their pinned commit).
+class Remote {
+  readonly scratch = mkdtempSync(join(tmpdir(), 'promote-'));
+  readonly origin = join(this.scratch, 'origin.git');
+  readonly work = join(this.scratch, 'work');
+
+  constructor(fixture: GitopsRepo) {
+    execFileSync('git', ['clone', '--quiet', '--bare', fixture.root, this.origin]);
+    execFileSync('git', ['clone', '--quiet', this.origin, this.work]);
+    this.git('config', 'user.email', 'someone@opsforge.invalid');
+    this.git('config', 'user.name', 'someone');
+  }
+
+  git(...args: string[]): string {
+    return execFileSync('git', ['-C', this.work, ...args], { encoding: 'utf8' }).trim();
+  }
+
+  read(path: string): string {
+    return readFileSync(join(this.work, path), 'utf8');
+  }
+
+  edit(path: string, change: (text: string) => string): void {
+    writeFileSync(join(this.work, path), change(this.read(path)));
+  }
+
+  /** Starts a pull request: a branch from the current origin/main. */
+  branch(name: string): void {
+    this.git('fetch', '--quiet', 'origin');
+    this.git('switch', '--quiet', '-C', name, 'origin/main');
+  }
+
+  commit(message: string): string {
+    this.git('commit', '--quiet', '-am', message);
+    return this.git('rev-parse', 'HEAD');
+  }
+
+  /** Merges the current branch into main on origin, as the merge button does (a merge commit). */
+  merge(): string {
+    const branch = this.git('rev-parse', '--abbrev-ref', 'HEAD');
+    this.git('switch', '--quiet', '-C', 'main', 'origin/main');
+    this.git('merge', '--quiet', '--no-ff', '-m', `Merge ${branch}`, branch);
+    this.git('push', '--quiet', 'origin', 'main');
+    this.git('fetch', '--quiet', 'origin');
+    return this.git('rev-parse', 'HEAD');
+  }
+
+  /** What Argo CD deploys to `env` with main where origin has it: one object's text. */
+  deployed(env: string, key: string): string {
+    return renderEnvironment(this.work, 'origin/main', env as 'dev').get(key.replace('<env>', env))!;
+  }
+
+  /** The check ci.yml runs on every trigger. */
+  verify() {
+    return runTool('promote', ['--verify', '--main', 'origin/main'], this.work);
+  }
+
+  remove(): void {
+    rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
+
+const workerReplicas = (remote: Remote, env: string) =>
+  /^ {2}replicas: (\d+)$/m.exec(remote.deployed(env, 'Deployment <env>/worker'))![1];
+
+describe('promotion on real git: images, base, rollouts and env config travel together', () => {
+  let fixture: GitopsRepo;
+  let remote: Remote;
   beforeEach(() => {
-    // dev runs a newer api (b) and worker (c) than staging and prod (a).
-    repo = new GitopsRepo({ dev: [SHA.b, SHA.c], staging: [SHA.a, SHA.a], prod: [SHA.a, SHA.a] });
+    fixture = new GitopsRepo();
+    remote = new Remote(fixture);
+  });
+  afterEach(() => {
+    remote.remove();
+    fixture.remove();
+  });
+
+  it('a base change lands in dev at once, in staging after the staging PR, in prod only after the prod PR', () => {
+    remote.branch('two-workers');
+    remote.edit('gitops/base/worker.yaml', (text) => text.replace('replicas: 1', 'replicas: 2'));
+    remote.commit('two workers');
+    remote.merge();
+
+    expect(workerReplicas(remote, 'dev')).toBe('2');
+    expect(workerReplicas(remote, 'staging')).toBe('1');
+    expect(workerReplicas(remote, 'prod')).toBe('1');
+    expect(remote.verify().status).toBe(0);
+
+    remote.branch('promote/staging');
+    const staging = runTool('promote', ['--to', 'staging', '--markdown'], remote.work);
+    expect(staging.status).toBe(0);
+    expect(staging.stdout).toContain('two workers');
+    remote.commit('staging: promote what dev runs');
+    expect(remote.verify().status).toBe(0);
+    remote.merge();
+
+    expect(workerReplicas(remote, 'staging')).toBe('2');
+    expect(workerReplicas(remote, 'prod')).toBe('1');
+
+    remote.branch('promote/prod');
+    expect(runTool('promote', ['--to', 'prod'], remote.work).status).toBe(0);
+    remote.commit('prod: promote what staging runs');
+    const check = remote.verify();
+    expect(check.status).toBe(0);
+    expect(check.stdout).toMatch(/^ok: prod [0-9a-f]{12} ran in staging/m);
+    expect(workerReplicas(remote, 'prod')).toBe('1'); // the pull request is open, not merged
+    remote.merge();
+
+    expect(workerReplicas(remote, 'prod')).toBe('2');
+  });
+
+  it('refuses a prod pull request that would skip staging: by the tool, and by the check on a hand edit', () => {
+    remote.branch('new-image');
+    remote.edit(IMAGES_PATH, (text) => text.replace(DIGEST.a, DIGEST.b));
+    remote.commit('dev: deploy a new api');
+    const devRuns = remote.merge();
+
+    const tool = runTool('promote', ['--from', 'dev', '--to', 'prod'], remote.work);
+    expect(tool.status).toBe(1);
+    expect(tool.stderr).toContain('refusing to promote dev -> prod: it would skip staging');
+
+    remote.branch('prod-by-hand');
+    writeFileSync(join(remote.work, 'gitops/envs/prod/revision.yaml'), revisionFile(devRuns));
+    remote.commit('prod: what dev runs');
+    const check = remote.verify();
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain(`refused: prod ${devRuns} never ran in staging`);
+    expect(remote.deployed('prod', 'Deployment <env>/api')).toContain(`@${DIGEST.a}`);
+  });
+
+  it('refuses staging and prod moved together in one commit, even once it is on main (pushed past review)', () => {
+    remote.branch('both');
+    const head = remote.git('rev-parse', 'origin/main');
+    for (const env of ['staging', 'prod'])
+      writeFileSync(join(remote.work, `gitops/envs/${env}/revision.yaml`), revisionFile(head));
+    remote.commit('staging and prod at once');
+    remote.merge();
+
+    const check = remote.verify();
+
+    expect(check.status).toBe(1);
+    expect(check.stdout).toMatch(
+      new RegExp(`refused: prod ${head} was pinned at [0-9a-f]{12}, not after staging ran it`),
+    );
+  });
+
+  it('judges a pull request by main, never by the branch: dev set on the branch does not count', () => {
+    remote.branch('sneaky');
+    remote.edit(IMAGES_PATH, (text) => text.replace(DIGEST.a, DIGEST.c));
+    const own = remote.commit('set dev on the branch ...');
+    writeFileSync(join(remote.work, 'gitops/envs/staging/revision.yaml'), revisionFile(own));
+    remote.commit('... and pin staging to it');
+
+    const check = remote.verify();
+
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain(`refused: staging ${own} is not a commit main has been at`);
+    // Against the branch's own history the same tree passes: which history counts is the whole check.
+    expect(runTool('promote', ['--verify', '--main', 'HEAD~1'], remote.work).status).toBe(0);
+  });
+});
+
+describe('promote: pin an environment to the commit the one before it runs', () => {
+  let repo: GitopsRepo;
+  let main: () => string;
+  beforeEach(() => {
+    repo = new GitopsRepo();
+    main = () => repo.git('rev-parse', 'main').trim();
+    repo.setImages([SHA.b, DIGEST.b], [SHA.c, DIGEST.c]);
+    repo.commit('dev: deploy b and c');
   });
   afterEach(() => repo.remove());
 
-  it("copies the tags dev runs into staging and changes nothing but staging's tag lines", () => {
-    const plan = promote({ root: repo.root, to: 'staging' });
+  it('pins staging to the commit main is at, and lists the images and manifest commits it carries', () => {
+    repo.write('gitops/base/api.yaml', repo.read('gitops/base/api.yaml').replace('3000', '3100'));
+    const portChange = repo.commit('api: port 3100');
 
-    expect(plan).toEqual({
+    const plan = promote({ root: repo.root, to: 'staging', main: 'main' });
+
+    expect(plan).toMatchObject({
       from: 'dev',
       to: 'staging',
-      alreadyCurrent: [],
-      changes: [
-        { service: 'api', image: 'ghcr.io/opsforge/api', previousTag: SHA.a, tag: SHA.b },
-        { service: 'worker', image: 'ghcr.io/opsforge/worker', previousTag: SHA.a, tag: SHA.c },
+      previousRevision: repo.initialCommit,
+      revision: portChange,
+      alreadyCurrent: false,
+      images: [
+        { service: 'api', before: { tag: SHA.a, digest: DIGEST.a }, after: { tag: SHA.b, digest: DIGEST.b } },
+        {
+          service: 'worker',
+          before: { tag: SHA.a, digest: DIGEST.a },
+          after: { tag: SHA.c, digest: DIGEST.c },
+        },
       ],
     });
-    expect(repo.changedFiles()).toEqual([repo.overlayPath('staging')]);
-    expect(repo.changedLines(repo.overlayPath('staging'))).toEqual({
-      removed: [`    newTag: ${SHA.a} # set by CI`, `    newTag: ${SHA.a}`],
-      added: [`    newTag: ${SHA.b} # set by CI`, `    newTag: ${SHA.c}`],
+    expect(plan.manifestCommits.map((line) => line.replace(/^\S+ /, ''))).toEqual([
+      'api: port 3100',
+      'dev: deploy b and c',
+    ]);
+    expect(repo.changedFiles()).toEqual([repo.revisionPath('staging')]);
+    expect(repo.changedLines(repo.revisionPath('staging'))).toEqual({
+      removed: [`targetRevision: ${repo.initialCommit}`],
+      added: [`targetRevision: ${portChange}`],
     });
+    const body = planAsMarkdown(plan);
+    expect(body).toContain(
+      `| \`ghcr.io/opsforge/api\` | \`:${SHA.a}@${DIGEST.a}\` | \`:${SHA.b}@${DIGEST.b}\` |`,
+    );
+    expect(body).toContain('api: port 3100');
   });
 
   it('is idempotent: a second promotion finds nothing to do and writes nothing', () => {
-    promote({ root: repo.root, to: 'staging' });
-    repo.commit('promote dev to staging');
+    promote({ root: repo.root, to: 'staging', main: 'main' });
+    repo.commit('staging: promote');
 
-    const again = promote({ root: repo.root, to: 'staging' });
+    const again = promote({ root: repo.root, to: 'prod', main: 'main' });
+    repo.commit('prod: promote');
+    const third = promote({ root: repo.root, to: 'prod', main: 'main' });
 
-    expect(again.changes).toEqual([]);
-    expect(again.alreadyCurrent).toEqual(['api', 'worker']);
+    expect(again.alreadyCurrent).toBe(false);
+    expect(third.alreadyCurrent).toBe(true);
+    expect(planAsMarkdown(third)).toContain('already runs');
     expect(repo.changedFiles()).toEqual([]);
   });
 
-  it('refuses to skip staging on the way to prod, and writes nothing', () => {
-    const result = runTool('promote', ['--from', 'dev', '--to', 'prod'], repo.root);
+  it("takes prod's commit from staging on main, never from dev and never from the working tree", () => {
+    repo.write(repo.revisionPath('staging'), revisionFile(main()));
 
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain(
-      'refusing to promote dev -> prod: it would skip staging; promote dev -> staging first',
-    );
-    expect(repo.changedFiles()).toEqual([]);
-  });
-
-  it("takes prod's tags from staging, never from dev", () => {
-    const plan = promote({ root: repo.root, to: 'prod' });
+    const plan = promote({ root: repo.root, to: 'prod', main: 'main' });
 
     expect(plan.from).toBe('staging');
-    expect(plan.changes).toEqual([]);
+    expect(plan.revision).toBe(repo.initialCommit);
+    expect(plan.alreadyCurrent).toBe(true);
+  });
+
+  it('refuses a --revision main has never been at (a pull request branch commit)', () => {
+    repo.git('switch', '-q', '-c', 'feature');
+    repo.write('gitops/base/api.yaml', repo.read('gitops/base/api.yaml').replace('3000', '3200'));
+    const unmerged = repo.commit('unreviewed');
+    repo.git('switch', '-q', 'main');
+
+    expect(() => promote({ root: repo.root, to: 'staging', revision: unmerged, main: 'main' })).toThrow(
+      `refusing to promote dev -> staging: ${unmerged} is not a commit main has been at, so dev never ran it`,
+    );
     expect(repo.changedFiles()).toEqual([]);
   });
 
-  it('refuses a tag that the source environment does not run', () => {
-    const result = runTool('promote', ['--to', 'staging', '--service', 'api', '--tag', SHA.d], repo.root);
+  it('refuses a prod --revision staging does not run', () => {
+    const result = runTool('promote', ['--to', 'prod', '--revision', main(), '--main', 'main'], repo.root);
 
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
-      `refusing to promote api ${SHA.d} to staging: dev runs ${SHA.b}, not ${SHA.d}`,
+      `refusing to promote staging -> prod: staging runs ${repo.initialCommit}, not ${main()}`,
     );
     expect(repo.changedFiles()).toEqual([]);
   });
 
-  it('promotes one service at the reviewed tag and leaves the other alone', () => {
-    const plan = promote({ root: repo.root, to: 'staging', service: 'api', tag: SHA.b });
-
-    expect(plan.changes.map((change) => change.service)).toEqual(['api']);
-    expect(repo.changedLines(repo.overlayPath('staging'))).toEqual({
-      removed: [`    newTag: ${SHA.a} # set by CI`],
-      added: [`    newTag: ${SHA.b} # set by CI`],
-    });
-  });
-
-  it('refuses a source overlay whose tag is not an image release.yml built', () => {
-    repo.write(repo.overlayPath('dev'), repo.read(repo.overlayPath('dev')).replace(SHA.b, 'latest'));
-
-    expect(() => promote({ root: repo.root, to: 'staging' })).toThrow(
-      'refusing to promote api: dev runs "latest", which is not a full git commit sha',
+  it('refuses a digest the source environment does not run, and accepts the one it runs', () => {
+    const result = runTool(
+      'promote',
+      ['--to', 'staging', '--digest', `api=${DIGEST.d}`, '--main', 'main'],
+      repo.root,
     );
-    expect(repo.changedFiles()).toEqual([repo.overlayPath('dev')]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`dev runs ghcr.io/opsforge/api@${DIGEST.b}`);
+    expect(result.stderr).toContain(`not ${DIGEST.d}`);
+    expect(repo.changedFiles()).toEqual([]);
+
+    const plan = promote({ root: repo.root, to: 'staging', digests: [`api=${DIGEST.b}`], main: 'main' });
+    expect(plan.revision).toBe(main());
   });
 
-  // In-process: the same validation the command runs; the exit statuses are checked once each above and below.
+  it('refuses a commit that names an image without its digest: only what release.yml built moves on', () => {
+    repo.write(IMAGES_PATH, repo.read(IMAGES_PATH).replace(`    digest: ${DIGEST.c}\n`, ''));
+    repo.commit('worker by tag alone');
+
+    expect(() => promote({ root: repo.root, to: 'staging', main: 'main' })).toThrow(
+      /names ghcr\.io\/opsforge\/worker:c{40} in gitops\/images\/kustomization\.yaml: only an image release\.yml built/,
+    );
+  });
+
+  it('refuses to move an environment backwards: a rollback is the revert of a promotion', () => {
+    promote({ root: repo.root, to: 'staging', main: 'main' });
+    repo.commit('staging: promote');
+
+    expect(() =>
+      promote({ root: repo.root, to: 'staging', revision: repo.initialCommit, main: 'main' }),
+    ).toThrow(/promotion only moves forward; to roll back, revert the promotion commit/);
+  });
+
+  // In-process: the same validation the command runs; the exit statuses are checked once each below.
   it.each([
-    [{ from: 'staging', to: 'dev' }, UsageError, 'nothing is promoted into dev'],
+    [{ from: 'staging', to: 'dev' }, UsageError, 'nothing is promoted into dev: it follows main'],
     [
       { from: 'prod', to: 'staging' },
       PromotionRefused,
       'refusing to promote prod -> staging: promotion only moves forward',
     ],
+    [{ from: 'dev', to: 'prod' }, PromotionRefused, 'refusing to promote dev -> prod: it would skip staging'],
     [{ to: 'qa' }, UsageError, 'unknown environment "qa" for --to'],
-    [{ to: 'staging', service: 'web' }, UsageError, 'unknown service "web"'],
-    [{ to: 'staging', tag: SHA.b }, UsageError, '--tag needs --service'],
-    [{ to: 'staging', service: 'api', tag: 'v1.2.3' }, UsageError, 'malformed image tag "v1.2.3"'],
+    [{ to: 'staging', digests: ['web=sha256:00'] }, UsageError, 'unknown service "web"'],
+    [{ to: 'staging', digests: ['api=latest'] }, UsageError, 'malformed image digest "latest"'],
+    [
+      { to: 'staging', revision: 'no-such-commit' },
+      UsageError,
+      '--revision "no-such-commit" is not a commit',
+    ],
+    [{ to: 'staging', main: 'no-such-branch' }, UsageError, '--main "no-such-branch" is not a commit'],
   ])('refuses %j (%p) and writes nothing', (request, kind, message) => {
     let thrown: unknown;
     try {
-      promote({ root: repo.root, ...request });
+      promote({ root: repo.root, main: 'main', ...request });
     } catch (error) {
       thrown = error;
     }
@@ -111,25 +327,27 @@ describe('promote: move the tags one environment runs into the next', () => {
     expect(repo.changedFiles()).toEqual([]);
   });
 
-  it('as a command, a usage mistake exits 2', () => {
-    const result = runTool('promote', ['--to', 'qa'], repo.root);
+  it.each([
+    [['--to', 'qa'], 'unknown environment "qa" for --to'],
+    [['--verify', '--to', 'staging'], '--verify changes nothing and takes no --to'],
+    [['--to', 'staging'], '--main "origin/main" is not a commit'],
+  ])('as a command, refuses %j with exit status 2', (args, message) => {
+    const result = runTool('promote', args, repo.root);
     expect(result.status).toBe(2);
-    expect(result.stderr).toContain('unknown environment "qa" for --to');
+    expect(result.stderr).toContain(message);
   });
 
   it('--dry-run --markdown prints the pull request body without writing', () => {
-    const result = runTool('promote', ['--to', 'staging', '--dry-run', '--markdown'], repo.root);
+    const result = runTool(
+      'promote',
+      ['--to', 'staging', '--dry-run', '--markdown', '--main', 'main'],
+      repo.root,
+    );
 
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain('| `ghcr.io/opsforge/api` | `' + SHA.a + '` | `' + SHA.b + '` |');
-    expect(result.stdout).toContain('Only `gitops/envs/staging/kustomization.yaml` changes.');
+    expect(result.stdout).toContain(`Pins \`staging\` to \`${main()}\``);
+    expect(result.stdout).toContain('Only `gitops/envs/staging/revision.yaml` changes');
     expect(repo.changedFiles()).toEqual([]);
-  });
-
-  it('says there is nothing to promote in the pull request body when the envs already match', () => {
-    expect(planAsMarkdown(promote({ root: repo.root, to: 'prod' }))).toBe(
-      '`prod` already runs what `staging` runs; nothing to promote.\n',
-    );
   });
 
   it('prints usage for --help', () => {
@@ -139,61 +357,80 @@ describe('promote: move the tags one environment runs into the next', () => {
   });
 });
 
-describe('promote --verify: every staging and prod tag ran in the environment before it', () => {
+describe('promote --verify: the revision files against main', () => {
   let repo: GitopsRepo;
-  const setTag = (env: string, from: string, to: string) =>
-    repo.write(repo.overlayPath(env), repo.read(repo.overlayPath(env)).replace(from, to));
   beforeEach(() => {
     repo = new GitopsRepo();
   });
   afterEach(() => repo.remove());
 
-  it('accepts a tag the previous environment ran earlier, even after it moved on', () => {
-    setTag('dev', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
-    repo.commit('dev runs b');
-    setTag('dev', `newTag: ${SHA.b} # set by CI`, `newTag: ${SHA.c} # set by CI`);
-    repo.commit('dev runs c');
-    setTag('staging', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
-
-    const result = runTool('promote', ['--verify'], repo.root);
-
-    expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`ok: staging api ${SHA.b.slice(0, 12)} ran in dev`);
-  });
-
-  it('refuses a prod tag that only dev ran (staging skipped by a hand edit)', () => {
-    setTag('dev', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
-    repo.commit('dev runs b');
-    setTag('prod', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.b} # set by CI`);
-
-    const result = runTool('promote', ['--verify'], repo.root);
-
-    expect(result.status).toBe(1);
-    expect(result.stdout).toContain(`refused: prod api ${SHA.b} never ran in staging`);
-  });
-
-  it('counts only the history given by --ran-on: a pull request cannot pass by setting dev itself', () => {
-    const base = repo.git('rev-parse', 'HEAD').trim();
-    setTag('dev', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.d} # set by CI`);
-    repo.commit('the pull request sets dev ...');
-    setTag('staging', `newTag: ${SHA.a} # set by CI`, `newTag: ${SHA.d} # set by CI`);
-    repo.commit('... and staging in one go');
-
-    expect(runTool('promote', ['--verify'], repo.root).status).toBe(0);
-    const againstBase = runTool('promote', ['--verify', '--ran-on', base], repo.root);
-    expect(againstBase.status).toBe(1);
-    expect(againstBase.stdout).toContain(
-      `refused: staging api ${SHA.d} never ran in dev (history of ${base})`,
-    );
+  it('accepts the tree the tools made: dev follows main, staging at a commit of main, prod after staging', () => {
+    const check = verifyPromotionHistory(repo.root, 'main');
+    expect(check).toEqual({
+      ok: true,
+      lines: [
+        'ok: dev follows main',
+        `ok: staging ${repo.initialCommit.slice(0, 12)} is a commit main (dev) has been at`,
+        expect.stringMatching(
+          new RegExp(
+            `^ok: prod ${repo.initialCommit.slice(0, 12)} ran in staging \\(pinned at [0-9a-f]{12}\\)$`,
+          ),
+        ),
+      ],
+    });
   });
 
   it.each([
-    [['--verify', '--to', 'staging'], '--verify changes nothing and takes no --to'],
-    [['--verify', '--ran-on', 'no-such-revision'], '--ran-on "no-such-revision" is not a revision'],
-    [['--to', 'staging', '--ran-on', 'HEAD'], '--ran-on belongs to --verify'],
-  ])('refuses %j with exit status 2', (args, message) => {
-    const result = runTool('promote', args, repo.root);
-    expect(result.status).toBe(2);
-    expect(result.stderr).toContain(message);
+    ['dev', 'targetRevision: HEAD\n', 'refused: dev must follow main (targetRevision: main), not "HEAD"'],
+    [
+      'staging',
+      'targetRevision: main\n',
+      'refused: staging is pinned to "main", not a full commit sha of main',
+    ],
+    ['prod', 'revision: main\n', 'refused: prod is pinned to "(nothing)", not a full commit sha of main'],
+  ])('refuses %s with %j', (env, text, line) => {
+    repo.write(repo.revisionPath(env), text);
+    expect(verifyPromotionHistory(repo.root, 'main').lines).toContain(line);
+  });
+
+  it('refuses a pinned commit whose images are named by tag alone', () => {
+    repo.write(IMAGES_PATH, repo.read(IMAGES_PATH).replace(`    digest: ${DIGEST.a}\n`, ''));
+    const byTag = repo.commit('api by tag alone');
+    repo.write(repo.revisionPath('staging'), revisionFile(byTag));
+
+    const check = verifyPromotionHistory(repo.root, 'main');
+
+    expect(check.ok).toBe(false);
+    expect(check.lines.join('\n')).toContain(
+      `refused: staging: commit ${byTag.slice(0, 12)} names ghcr.io/opsforge/api:${SHA.a} in`,
+    );
+  });
+});
+
+describe('promote --running: the digests staging and prod run, for the daily rescan', () => {
+  it('lists each digest once with the environments that run it, read from main', () => {
+    const repo = new GitopsRepo();
+    try {
+      repo.setImages([SHA.b, DIGEST.b], [SHA.a, DIGEST.a]);
+      const newer = repo.commit('dev: deploy api b');
+      repo.write(repo.revisionPath('staging'), revisionFile(newer));
+      repo.commit('staging: promote');
+
+      const result = runTool('promote', ['--running', '--main', 'main'], repo.root);
+
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual([
+        { service: 'api', image: `ghcr.io/opsforge/api@${DIGEST.b}`, tag: SHA.b, environments: ['staging'] },
+        {
+          service: 'worker',
+          image: `ghcr.io/opsforge/worker@${DIGEST.a}`,
+          tag: SHA.a,
+          environments: ['staging', 'prod'],
+        },
+        { service: 'api', image: `ghcr.io/opsforge/api@${DIGEST.a}`, tag: SHA.a, environments: ['prod'] },
+      ]);
+    } finally {
+      repo.remove();
+    }
   });
 });

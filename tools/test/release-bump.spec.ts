@@ -3,18 +3,19 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { GitopsRepo, REPO_ROOT } from './support/gitops-repo';
+import { DIGEST, GitopsRepo, IMAGES_PATH, REPO_ROOT } from './support/gitops-repo';
 
 // The dev-bump step of release.yml, run as GitHub runs it (bash -eo pipefail) in a clone of a real
-// "origin" repository, with the repository's own bump tool: the commit, the push, the rebase and retry
-// when main moved, the reset when someone changed the same lines, and the refusal to go back in time.
+// "origin" repository, with the repository's own bump tool: the commit of both digests, the push, the
+// rebase and retry when main moved, the reset when someone changed the same lines, and the refusal to go
+// back in time. (Without DEV_DEPLOY_KEY or PUSH_TOKEN the step pushes to origin as the clone is set up.)
 const release = parse(readFileSync(join(REPO_ROOT, '.github', 'workflows', 'release.yml'), 'utf8')) as {
   jobs: Record<string, { steps: { name?: string; run?: string }[] }>;
 };
 const script = release.jobs['bump-dev'].steps.find((step) =>
-  step.name?.startsWith('Commit the new tags'),
+  step.name?.startsWith('Commit the new digests'),
 )?.run;
-const OVERLAY = 'gitops/envs/dev/kustomization.yaml';
+const OVERLAY = IMAGES_PATH;
 
 describe('release.yml: committing the new tag into dev', () => {
   let scratch: string;
@@ -23,8 +24,10 @@ describe('release.yml: committing the new tag into dev', () => {
 
   const git = (cwd: string, ...args: string[]) =>
     execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8' }).trim();
-  const devTags = (cwd: string) =>
-    [...git(cwd, 'show', `HEAD:${OVERLAY}`).matchAll(/newTag: ([0-9a-f]{40})/g)].map((match) => match[1]);
+  const devImages = (cwd: string) =>
+    [...git(cwd, 'show', `HEAD:${OVERLAY}`).matchAll(/newTag: ([0-9a-f]{40}).*\n\s*digest: (\S+)/g)].map(
+      (match) => `${match[1]}@${match[2]}`,
+    );
 
   function clone(name: string): string {
     const dir = join(scratch, name);
@@ -44,10 +47,18 @@ describe('release.yml: committing the new tag into dev', () => {
     return git(other, 'rev-parse', 'HEAD');
   }
 
-  function runStep(tag: string) {
+  function runStep(tag: string, pushToken = '') {
     return spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', script!], {
       cwd: work,
-      env: { ...process.env, TAG: tag, GITHUB_RUN_ID: '4242' },
+      env: {
+        ...process.env,
+        TAG: tag,
+        API_DIGEST: DIGEST.b,
+        WORKER_DIGEST: DIGEST.c,
+        GITHUB_RUN_ID: '4242',
+        DEV_DEPLOY_KEY: '',
+        PUSH_TOKEN: pushToken,
+      },
       encoding: 'utf8',
     });
   }
@@ -75,7 +86,7 @@ describe('release.yml: committing the new tag into dev', () => {
     expect(script).toContain('npm run --silent bump');
   });
 
-  it('pushes one commit to main that changes only the dev tags', () => {
+  it('pushes one commit to main that changes only the images, by tag and digest', () => {
     const tag = git(work, 'rev-parse', 'HEAD');
     const result = runStep(tag);
 
@@ -84,7 +95,21 @@ describe('release.yml: committing the new tag into dev', () => {
       `dev: deploy ${tag.slice(0, 12)} (api, worker)`,
     );
     expect(git(origin, 'diff', '--name-only', 'main~1', 'main')).toBe(OVERLAY);
-    expect(devTags(origin)).toEqual([tag, tag]);
+    expect(devImages(origin)).toEqual([`${tag}@${DIGEST.b}`, `${tag}@${DIGEST.c}`]);
+  });
+
+  it('pushes with the token for its own git commands only: nothing of it lands in .git/config', () => {
+    const tag = git(work, 'rev-parse', 'HEAD');
+    const token = 'ghs_not-a-real-token-0123456789';
+
+    const result = runStep(tag, token);
+
+    expect(result.status).toBe(0);
+    expect(devImages(origin)).toEqual([`${tag}@${DIGEST.b}`, `${tag}@${DIGEST.c}`]);
+    const config = readFileSync(join(work, '.git', 'config'), 'utf8');
+    expect(config).not.toContain(token);
+    expect(config).not.toContain(Buffer.from(`x-access-token:${token}`).toString('base64'));
+    expect(config).not.toMatch(/extraheader/i);
   });
 
   it('rebases and pushes again when main moved meanwhile', () => {
@@ -99,7 +124,7 @@ describe('release.yml: committing the new tag into dev', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('push rejected (attempt 1)');
     expect(git(origin, 'rev-parse', 'main~1')).toBe(concurrent);
-    expect(devTags(origin)).toEqual([tag, tag]);
+    expect(devImages(origin)).toEqual([`${tag}@${DIGEST.b}`, `${tag}@${DIGEST.c}`]);
   });
 
   it('starts again from the new main when someone changed the same lines', () => {
@@ -115,7 +140,7 @@ describe('release.yml: committing the new tag into dev', () => {
     expect(git(origin, 'log', '-1', '--format=%s', 'main')).toBe(
       `dev: deploy ${tag.slice(0, 12)} (api, worker)`,
     );
-    expect(devTags(origin)).toEqual([tag, tag]);
+    expect(devImages(origin)).toEqual([`${tag}@${DIGEST.b}`, `${tag}@${DIGEST.c}`]);
   });
 
   it('leaves dev alone when it already runs a later build (a re-run of an old release)', () => {

@@ -1,6 +1,6 @@
 import { bump } from '../bump/main';
 import { formatMarkdown, formatText, renderDiff, truncate } from '../render-diff/main';
-import { GitopsRepo, runTool, SHA } from './support/gitops-repo';
+import { DIGEST, GitopsRepo, revisionFile, runTool, SHA } from './support/gitops-repo';
 
 // Every case renders with the real `kubectl kustomize` at two real commits.
 describe('render-diff: what each environment would change, rendered by kustomize at two revisions', () => {
@@ -12,9 +12,9 @@ describe('render-diff: what each environment would change, rendered by kustomize
   });
   afterEach(() => repo.remove());
 
-  it("shows a tag bump in one env as a change of that env's Deployment alone", () => {
-    bump(repo.root, 'dev', 'api', SHA.b);
-    const head = repo.commit('bump dev api');
+  it('shows a new image in dev alone: staging and prod render from their pinned commits', () => {
+    bump(repo.root, 'api', SHA.b, DIGEST.b);
+    const head = repo.commit('dev: deploy api b');
 
     const result = renderDiff(repo.root, base, head);
 
@@ -25,29 +25,51 @@ describe('render-diff: what each environment would change, rendered by kustomize
       ['Deployment dev/api', 'changed'],
     ]);
     const lines = byEnv.dev[0].diff.split('\n');
-    expect(lines).toContain(`-        - image: ghcr.io/opsforge/api:${SHA.a}`);
-    expect(lines).toContain(`+        - image: ghcr.io/opsforge/api:${SHA.b}`);
+    expect(lines).toContain(`-        - image: ghcr.io/opsforge/api:${SHA.a}@${DIGEST.a}`);
+    expect(lines).toContain(`+        - image: ghcr.io/opsforge/api:${SHA.b}@${DIGEST.b}`);
     expect(lines.filter((line) => /^[+-]/.test(line))).toHaveLength(2);
     expect(result.broken).toBe(false);
   });
 
-  it("shows a change in the base in every environment, in that environment's namespace", () => {
+  it('shows a base change in dev alone, and in staging once a promotion pins staging to it', () => {
     repo.write(
       'gitops/base/worker.yaml',
       repo.read('gitops/base/worker.yaml').replace('replicas: 1', 'replicas: 2'),
     );
-    const head = repo.commit('two workers');
+    const change = repo.commit('two workers');
+
+    const merged = renderDiff(repo.root, base, change);
+    expect(merged.environments.map((diff) => [diff.env, diff.changes.map((c) => c.key)])).toEqual([
+      ['dev', ['Deployment dev/worker']],
+      ['staging', []],
+      ['prod', []],
+    ]);
+    expect(merged.environments[0].changes[0].diff).toMatch(/^- {2}replicas: 1$/m);
+    expect(merged.environments[0].changes[0].diff).toMatch(/^\+ {2}replicas: 2$/m);
+
+    repo.write(repo.revisionPath('staging'), revisionFile(change));
+    const promotion = repo.commit('staging: promote');
+    const promoted = renderDiff(repo.root, change, promotion);
+    expect(promoted.environments.map((diff) => [diff.env, diff.changes.map((c) => c.key)])).toEqual([
+      ['dev', []],
+      ['staging', ['Deployment staging/worker']],
+      ['prod', []],
+    ]);
+    const text = formatText(promoted);
+    expect(text).toContain('== staging: 1 changed, 0 added, 0 removed ==');
+    expect(text).toContain('~ Deployment staging/worker (changed)');
+  });
+
+  it('fails to render an environment pinned to a commit the clone does not have', () => {
+    repo.write(repo.revisionPath('prod'), revisionFile(SHA.d));
+    const head = repo.commit('prod pinned to a commit nobody has');
 
     const result = renderDiff(repo.root, base, head);
 
-    for (const diff of result.environments) {
-      expect(diff.changes.map((change) => change.key)).toEqual([`Deployment ${diff.env}/worker`]);
-      expect(diff.changes[0].diff).toMatch(/^- {2}replicas: 1$/m);
-      expect(diff.changes[0].diff).toMatch(/^\+ {2}replicas: 2$/m);
-    }
-    const text = formatText(result);
-    expect(text).toContain('== dev: 1 changed, 0 added, 0 removed ==');
-    expect(text).toContain('~ Deployment prod/worker (changed)');
+    expect(result.broken).toBe(true);
+    expect(result.environments[2].headError).toBe(
+      `gitops/envs/prod/revision.yaml pins ${SHA.d}, which is not a commit in this clone`,
+    );
   });
 
   it('lists added and removed objects whole', () => {
@@ -91,17 +113,17 @@ describe('render-diff: what each environment would change, rendered by kustomize
 
   it("fails (exit 1) and shows kustomize's error when the head revision breaks an overlay", () => {
     repo.write(
-      repo.overlayPath('prod'),
-      repo.read(repo.overlayPath('prod')).replace('../../base', '../../bsae'),
+      repo.overlayPath('dev'),
+      repo.read(repo.overlayPath('dev')).replace('../../base', '../../bsae'),
     );
     const head = repo.commit('typo');
 
     const result = runTool('render-diff', ['--base', base, '--head', head], repo.root);
 
     expect(result.status).toBe(1);
-    expect(result.stdout).toContain('== prod: FAILS TO RENDER at head ==');
+    expect(result.stdout).toContain('== dev: FAILS TO RENDER at head ==');
     expect(result.stdout).toContain('bsae');
-    expect(result.stdout).toContain('== dev: no change ==');
+    expect(result.stdout).toContain('== prod: no change ==');
   });
 
   it('reads revisions from git, not the working tree, and leaves the working tree alone', () => {
@@ -117,8 +139,10 @@ describe('render-diff: what each environment would change, rendered by kustomize
   });
 
   it('renders the pull request comment in Markdown, and cuts it at a line with a note when asked', () => {
-    bump(repo.root, 'staging', 'worker', SHA.c);
-    const head = repo.commit('bump staging worker');
+    bump(repo.root, 'worker', SHA.c, DIGEST.c);
+    const deployed = repo.commit('dev: deploy worker c');
+    repo.write(repo.revisionPath('staging'), revisionFile(deployed));
+    const head = repo.commit('staging: promote');
 
     const result = runTool(
       'render-diff',
@@ -128,11 +152,11 @@ describe('render-diff: what each environment would change, rendered by kustomize
 
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('### staging: 1 changed, 0 added, 0 removed');
-    expect(result.stdout).toContain('### dev: no change');
+    expect(result.stdout).toContain('### prod: no change');
     expect(result.stdout).toContain('```diff\n@@');
-    // 450 characters end inside the diff's code fence: the cut must close it before the note.
-    const cut = truncate(result.stdout, 450);
-    expect(cut.length).toBeLessThanOrEqual(450);
+    // 700 characters end inside the diff's code fence: the cut must close it before the note.
+    const cut = truncate(result.stdout, 700);
+    expect(cut.length).toBeLessThanOrEqual(700);
     expect(cut).toContain('```diff');
     expect(cut).toContain('output cut here');
     expect((cut.match(/^```/gm) ?? []).length % 2).toBe(0);

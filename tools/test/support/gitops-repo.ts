@@ -1,11 +1,13 @@
-// A real git repository in a temp folder, shaped like OpsForge's GitOps tree (a base and three env
-// overlays that set image tags), so the delivery tools are tested on git and kustomize, not on mocks.
+// A real git repository in a temp folder, shaped like OpsForge's GitOps tree (a base, the images component
+// with tags and digests, three env overlays, and the revision each environment renders: dev follows main,
+// staging and prod pinned to a commit), so the delivery tools are tested on git and kustomize, not on mocks.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+export const IMAGES_PATH = 'gitops/images/kustomization.yaml';
 const TSX = join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
 export const SHA = {
@@ -15,23 +17,50 @@ export const SHA = {
   d: '0123456789abcdef0123456789abcdef01234567',
 };
 
-export function overlay(env: string, apiTag: string, workerTag: string): string {
-  return `# ${env}: the image tags below are written by the delivery tools; review them in the pull request.
+export const DIGEST = {
+  a: `sha256:${'a'.repeat(64)}`,
+  b: `sha256:${'b'.repeat(64)}`,
+  c: `sha256:${'c'.repeat(64)}`,
+  d: `sha256:${'0123456789abcdef'.repeat(4)}`,
+};
+
+export type Release = [tag: string, digest: string];
+
+/** gitops/images/kustomization.yaml: the component naming both images by tag and digest. */
+export function imagesComponent(api: Release, worker: Release): string {
+  return `# The images every environment runs at this commit, written by the delivery tools.
+apiVersion: kustomize.config.k8s.io/v1alpha1
+kind: Component
+images:
+  # api: the HTTP service
+  - name: ghcr.io/opsforge/api
+    newTag: ${api[0]} # set by CI
+    digest: ${api[1]}
+  # worker: the queue consumer
+  - name: ghcr.io/opsforge/worker
+    newTag: ${worker[0]}
+    digest: ${worker[1]}
+`;
+}
+
+export function overlay(env: string): string {
+  return `# ${env}: what this environment changes; the images come from gitops/images.
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 namespace: ${env}
 resources:
   - ../../base
-images:
-  # api: the HTTP service
-  - name: ghcr.io/opsforge/api
-    newTag: ${apiTag} # set by CI
-  # worker: the queue consumer
-  - name: ghcr.io/opsforge/worker
-    newTag: ${workerTag}
+components:
+  - ../../images
 labels:
   - pairs:
       opsforge.io/env: ${env}
+`;
+}
+
+export function revisionFile(targetRevision: string): string {
+  return `# The commit of main this environment renders; changed by promotion pull requests.
+targetRevision: ${targetRevision}
 `;
 }
 
@@ -82,13 +111,11 @@ stringData:
 
 export class GitopsRepo {
   readonly root: string;
+  /** The first commit: staging and prod are pinned to it. */
+  readonly initialCommit: string;
 
   constructor(
-    tags: Record<'dev' | 'staging' | 'prod', [string, string]> = {
-      dev: [SHA.a, SHA.a],
-      staging: [SHA.a, SHA.a],
-      prod: [SHA.a, SHA.a],
-    },
+    images: { api: Release; worker: Release } = { api: [SHA.a, DIGEST.a], worker: [SHA.a, DIGEST.a] },
   ) {
     this.root = mkdtempSync(join(tmpdir(), 'opsforge-gitops-'));
     this.git('init', '-q', '-b', 'main');
@@ -96,9 +123,25 @@ export class GitopsRepo {
     this.git('config', 'user.name', 'OpsForge tests');
     this.git('config', 'commit.gpgsign', 'false');
     for (const [path, text] of Object.entries(BASE_FILES)) this.write(path, text);
+    this.write(IMAGES_PATH, imagesComponent(images.api, images.worker));
     for (const env of ['dev', 'staging', 'prod'] as const)
-      this.write(`gitops/envs/${env}/kustomization.yaml`, overlay(env, ...tags[env]));
-    this.commit('initial GitOps tree');
+      this.write(`gitops/envs/${env}/kustomization.yaml`, overlay(env));
+    this.write(this.revisionPath('dev'), revisionFile('main'));
+    this.initialCommit = this.commit('initial GitOps tree');
+    // Promoted the way the tools do it: staging first, then prod to what staging runs.
+    this.write(this.revisionPath('staging'), revisionFile(this.initialCommit));
+    this.commit('staging: promote the initial tree');
+    this.write(this.revisionPath('prod'), revisionFile(this.initialCommit));
+    this.commit('prod: promote what staging runs');
+  }
+
+  revisionPath(env: string): string {
+    return `gitops/envs/${env}/revision.yaml`;
+  }
+
+  /** The commit an environment is pinned to in the working tree (dev: "main"). */
+  pinnedRevision(env: string): string {
+    return /^targetRevision: (\S+)$/m.exec(this.read(this.revisionPath(env)))![1];
   }
 
   git(...args: string[]): string {
@@ -116,6 +159,11 @@ export class GitopsRepo {
 
   overlayPath(env: string): string {
     return `gitops/envs/${env}/kustomization.yaml`;
+  }
+
+  /** Writes both images into gitops/images, as release.yml's bump would. */
+  setImages(api: Release, worker: Release): void {
+    this.write(IMAGES_PATH, imagesComponent(api, worker));
   }
 
   commit(message: string): string {
