@@ -14,15 +14,21 @@ import {
   jobsReadOnly,
   pinsMatchLedger,
   toolPinsExact,
+  codeownersCoverPipeline,
+  codeownersOf,
+  dependabotCooldown,
+  noCredentialsWhileInstalling,
   noPullRequestTargetCheckout,
+  onePromotionBranchPerTarget,
   parseWorkflow,
   pathFilterSelects,
   prodPromotionProtected,
-  pullRequestsVerifyPromotionHistory,
+  promotionHistoryOnEveryTrigger,
   releaseOnlyFromMain,
   releaseSkipsItsOwnCommits,
+  rescanCoversRunningDigests,
+  scanIsolatedFromSigning,
   topLevelPermissionsReadOnly,
-  trivyGatesRelease,
   type Workflow,
 } from './support/workflow-policy';
 
@@ -44,8 +50,8 @@ function broken(name: string, find: string | RegExp, replace: string): Workflow 
 }
 
 describe('GitHub Actions workflows', () => {
-  it('are the five the delivery pipeline needs', () => {
-    expect(names).toEqual(['ci.yml', 'e2e.yml', 'platform.yml', 'promote.yml', 'release.yml']);
+  it('are the ones the delivery pipeline needs', () => {
+    expect(names).toEqual(['ci.yml', 'e2e.yml', 'platform.yml', 'promote.yml', 'release.yml', 'rescan.yml']);
   });
 
   describe("GitHub's workflow parser (@actions/workflow-parser: the current workflow schema)", () => {
@@ -188,7 +194,7 @@ describe('GitHub Actions workflows', () => {
       }
     });
 
-    it('release: a path filter that selects the overlay, or a push with a personal token, is caught', () => {
+    it('release: a path filter that selects the images, or a push with a personal token, is caught', () => {
       expect(
         releaseSkipsItsOwnCommits(
           broken('release.yml', "      - 'services/**'", "      - 'services/**'\n      - 'gitops/**'"),
@@ -199,11 +205,7 @@ describe('GitHub Actions workflows', () => {
       ).toHaveLength(1);
       expect(
         releaseSkipsItsOwnCommits(
-          broken(
-            'release.yml',
-            /(ref: main\n)( {10}fetch-depth: 0)/,
-            '$1          token: ${{ secrets.RELEASE_PAT }}\n$2',
-          ),
+          broken('release.yml', 'PUSH_TOKEN: ${{ github.token }}', 'PUSH_TOKEN: ${{ secrets.RELEASE_PAT }}'),
         ),
       ).toEqual([expect.stringContaining('pushes with ${{ secrets.RELEASE_PAT }}')]);
     });
@@ -212,11 +214,11 @@ describe('GitHub Actions workflows', () => {
       expect(releaseOnlyFromMain(workflow('release.yml'))).toEqual([]);
       expect(
         releaseOnlyFromMain(broken('release.yml', /^ {4}if: github\.ref == 'refs\/heads\/main'\n/m, '')),
-      ).toEqual([expect.stringContaining('job image can run on any branch')]);
+      ).toEqual([expect.stringContaining('job build can run on any branch')]);
     });
 
-    it('release: the Trivy scan fails the build before the image is signed or deployed', () => {
-      expect(trivyGatesRelease(workflow('release.yml'))).toEqual([]);
+    it('release: both architectures of the built digest are scanned read-only, then signed apart, then deployed', () => {
+      expect(scanIsolatedFromSigning(workflow('release.yml'))).toEqual([]);
     });
 
     it.each([
@@ -224,15 +226,9 @@ describe('GitHub Actions workflows', () => {
       ['only CRITICAL', 'severity: HIGH,CRITICAL', 'severity: CRITICAL', 'does not fail on HIGH'],
       [
         'the scan allowed to fail',
-        '      - name: Scan the pushed image (fails on fixable HIGH and CRITICAL)\n',
-        '      - name: Scan the pushed image (fails on fixable HIGH and CRITICAL)\n        continue-on-error: true\n',
+        '      - name: Scan the pushed digest (fails on fixable HIGH and CRITICAL)\n',
+        '      - name: Scan the pushed digest (fails on fixable HIGH and CRITICAL)\n        continue-on-error: true\n',
         'the Trivy step continues on error',
-      ],
-      [
-        'dev bumped without waiting for the scan',
-        '    needs: image\n',
-        '',
-        'bumps dev without waiting for the scan',
       ],
       [
         'unfixable findings blocking every release',
@@ -240,34 +236,134 @@ describe('GitHub Actions workflows', () => {
         'ignore-unfixed: false',
         'fails on unfixable findings',
       ],
+      [
+        'only amd64 scanned',
+        'platform: [linux/amd64, linux/arm64]',
+        'platform: [linux/amd64]',
+        'does not scan linux/arm64',
+      ],
+      [
+        'every leg scanning the default platform',
+        'TRIVY_PLATFORM: ${{ matrix.platform }}',
+        'TRIVY_PLATFORM: linux/amd64',
+        'does not pass its matrix platform to Trivy',
+      ],
+      [
+        'the scanner beside the OIDC token',
+        '      packages: read # pull the image from GHCR\n',
+        '      packages: read # pull the image from GHCR\n      id-token: write\n',
+        'runs the scanner beside id-token: write',
+      ],
+      [
+        'the scanner beside a push token',
+        'packages: read # pull the image from GHCR',
+        'packages: write',
+        'runs the scanner beside packages: write',
+      ],
+      [
+        'the tag scanned instead of the built digest',
+        "image-ref: ghcr.io/opsforge/${{ matrix.service }}@${{ needs.build.outputs[format('{0}-digest', matrix.service)] }}",
+        'image-ref: ghcr.io/opsforge/${{ matrix.service }}:${{ github.sha }}',
+        'not the digest the build reported',
+      ],
+      [
+        'signing before the scan finished',
+        '    needs: [build, scan]\n',
+        '    needs: [build]\n',
+        'signs without waiting for the scan in scan',
+      ],
+      [
+        'dev bumped before the signature',
+        '    needs: [build, scan, sign]\n',
+        '    needs: [build, scan]\n',
+        'bumps dev without waiting for sign',
+      ],
+      [
+        'the OIDC token in the build job',
+        '      packages: write # push to GHCR\n',
+        '      packages: write # push to GHCR\n      id-token: write\n',
+        'job build holds id-token: write but does not sign',
+      ],
     ])('release: %s is caught', (_mistake, find, replace, problem) => {
-      expect(trivyGatesRelease(broken('release.yml', find, replace)).join('\n')).toContain(problem);
+      expect(scanIsolatedFromSigning(broken('release.yml', find, replace)).join('\n')).toContain(problem);
     });
 
-    it('release: signing before the scan is caught', () => {
+    it('release: scanning and signing in one job is caught', () => {
       const release = text('release.yml');
-      const scan = release.slice(
-        release.indexOf('      # The gate:'),
-        release.indexOf('      - uses: sigstore/cosign-installer'),
-      );
-      const sign = release.slice(
-        release.indexOf('      - uses: sigstore/cosign-installer'),
+      const signStep = release.slice(
+        release.indexOf('      - name: Sign the scanned digest (keyless)'),
         release.indexOf('  bump-dev:'),
       );
-      const swapped = release.replace(scan + sign, `${sign.trimEnd()}\n${scan}\n`);
-      expect(swapped).not.toBe(release);
-      expect(trivyGatesRelease(parseWorkflow('release.yml (signs first)', swapped))).toEqual([
-        'release.yml (signs first): job image signs the image before scanning it',
-      ]);
+      const merged = release.replace(
+        '          format: table\n',
+        `          format: table\n${signStep.trimEnd()}\n`,
+      );
+      expect(scanIsolatedFromSigning(parseWorkflow('release.yml (merged)', merged))).toEqual(
+        expect.arrayContaining([expect.stringContaining('job scan scans and signs in one job')]),
+      );
     });
 
-    it('ci: every pull request is checked against the promotion history (a hand edit cannot skip an env)', () => {
-      expect(pullRequestsVerifyPromotionHistory(workflow('ci.yml'))).toEqual([]);
-      expect(
-        pullRequestsVerifyPromotionHistory(
-          broken('ci.yml', '--verify --ran-on HEAD^1', '--verify --ran-on HEAD'),
-        ),
-      ).toHaveLength(1);
+    it.each(names)(
+      '%s installs npm packages with no credential on disk, and scripts off where it holds one',
+      (name) => {
+        expect(noCredentialsWhileInstalling(workflow(name))).toEqual([]);
+      },
+    );
+
+    it.each([
+      [
+        'release.yml',
+        'a persisted deploy key in the bump job',
+        '          fetch-depth: 0\n          persist-credentials: false\n',
+        '          fetch-depth: 0\n          ssh-key: ${{ secrets.DEV_DEPLOY_KEY }}\n',
+        'installs npm packages with the checkout token persisted',
+      ],
+      [
+        'release.yml',
+        'install scripts beside the deploy key',
+        'npm ci --ignore-scripts --no-audit --no-fund',
+        'npm ci --no-audit --no-fund',
+        'with install scripts on in a job that holds credentials',
+      ],
+      [
+        'promote.yml',
+        'install scripts beside the promotion token',
+        'npm ci --ignore-scripts --no-audit --no-fund',
+        'npm ci --no-audit --no-fund',
+        'job open-pull-request runs "npm ci --no-audit --no-fund" with install scripts on',
+      ],
+      [
+        'promote.yml',
+        'the write token persisted while npm installs',
+        '          fetch-depth: 0\n          persist-credentials: false\n',
+        '          fetch-depth: 0\n',
+        'installs npm packages with the checkout token persisted',
+      ],
+    ])('%s: %s is caught', (name, _mistake, find, replace, problem) => {
+      expect(noCredentialsWhileInstalling(broken(name, find, replace)).join('\n')).toContain(problem);
+    });
+
+    it('ci: every trigger is checked against the promotion history of origin/main', () => {
+      expect(promotionHistoryOnEveryTrigger(workflow('ci.yml'))).toEqual([]);
+    });
+
+    it.each([
+      [
+        "the branch's own parent as the history",
+        '--verify --main origin/main',
+        '--verify --main HEAD^1',
+        'not --main origin/main',
+      ],
+      [
+        'a check that skips manual runs',
+        '  promotion-history:\n    name: promotions come from the previous environment\n',
+        "  promotion-history:\n    name: promotions come from the previous environment\n    if: github.event_name == 'pull_request'\n",
+        'verifies promotions only when',
+      ],
+      ['a shallow clone', /(promotion-history:[\s\S]*?fetch-depth: )0/, '$11', 'without the whole history'],
+      ['no check on pushes to main', /^ {2}push:\n {4}branches: \[main\]\n/m, '', 'does not run on push'],
+    ])('ci: %s is caught', (_mistake, find, replace, problem) => {
+      expect(promotionHistoryOnEveryTrigger(broken('ci.yml', find, replace)).join('\n')).toContain(problem);
     });
 
     it('promote: a prod promotion runs in the protected production environment and needs the prod code owners', () => {
@@ -284,12 +380,97 @@ describe('GitHub Actions workflows', () => {
       );
     });
 
-    it('promote: a CODEOWNERS file without owners for the prod overlay is caught', () => {
+    it('promote: a CODEOWNERS file without owners for the prod revision is caught', () => {
       const withoutProd = codeowners.replace(/^\/gitops\/.*$/gm, '');
       expect(withoutProd).not.toBe(codeowners);
       expect(prodPromotionProtected(workflow('promote.yml'), withoutProd)).toEqual([
         expect.stringContaining('CODEOWNERS names no owner for gitops/envs/prod/'),
       ]);
+    });
+
+    it('promote: one branch per target, force-pushed, its open pull request updated or closed', () => {
+      expect(onePromotionBranchPerTarget(workflow('promote.yml'))).toEqual([]);
+    });
+
+    it.each([
+      [
+        'a branch per promotion',
+        'branch="promote/$TARGET"',
+        'branch="promote/$TARGET-$GITHUB_RUN_ID"',
+        'not exactly promote/$TARGET',
+      ],
+      ['no force push', 'push --quiet --force origin', 'push --quiet origin', 'not force-pushed'],
+      [
+        'an old pull request left as it was',
+        'gh pr edit "$open_pr"',
+        'echo "$open_pr"',
+        'not updated by a newer promotion',
+      ],
+      [
+        'a stale pull request left open',
+        'gh pr close "$open_pr"',
+        'echo "$open_pr"',
+        'stays open when nothing is left',
+      ],
+    ])('promote: %s is caught', (_mistake, find, replace, problem) => {
+      expect(onePromotionBranchPerTarget(broken('promote.yml', find, replace)).join('\n')).toContain(problem);
+    });
+
+    it('rescan: the digests staging and prod run are scanned daily on both architectures, a finding opens an issue', () => {
+      expect(rescanCoversRunningDigests(workflow('rescan.yml'))).toEqual([]);
+    });
+
+    it.each([
+      ['no schedule', /^ {2}schedule:\n {4}- cron: .*\n/m, '', 'has no schedule'],
+      [
+        'digests not read from main',
+        '--running --main origin/main',
+        '--running --main HEAD',
+        'does not read the running digests from main',
+      ],
+      [
+        'only amd64',
+        'platform: [linux/amd64, linux/arm64]',
+        'platform: [linux/amd64]',
+        'does not scan linux/arm64',
+      ],
+      [
+        'a finding that only colours the run',
+        'if: failure()',
+        "if: github.event_name == 'never'",
+        'a failed scan opens no issue',
+      ],
+      [
+        'a reporter with more than it needs',
+        '      issues: write\n',
+        '      issues: write\n      contents: write\n',
+        'should hold issues: write and nothing else',
+      ],
+    ])('rescan: %s is caught', (_mistake, find, replace, problem) => {
+      expect(rescanCoversRunningDigests(broken('rescan.yml', find, replace)).join('\n')).toContain(problem);
+    });
+  });
+
+  describe('CODEOWNERS', () => {
+    it("covers the workflows, the tools and the npm manifests that run with the pipeline's credentials", () => {
+      expect(codeownersCoverPipeline(codeowners)).toEqual([]);
+      expect(codeownersOf(codeowners, 'gitops/envs/prod/revision.yaml')).toEqual([
+        '@opsforge/prod-approvers',
+      ]);
+      expect(codeownersOf(codeowners, 'services/worker/package.json')).toEqual(['@opsforge/platform']);
+    });
+
+    it.each([
+      ['tools/', /^\/tools\/.*\n/m, 'tools/promote/main.ts'],
+      ['package.json anywhere', /^package\.json .*\n/m, 'services/api/package.json'],
+      ['the lockfile', /^package-lock\.json .*\n/m, 'package-lock.json'],
+      ['.github/', /^\/\.github\/.*\n/m, '.github/workflows/release.yml'],
+    ])('a CODEOWNERS without %s is caught', (_what, find, path) => {
+      const changed = codeowners.replace(find, '');
+      expect(changed).not.toBe(codeowners);
+      expect(codeownersCoverPipeline(changed)).toContain(
+        `CODEOWNERS names no owner for ${path}, which runs with the pipeline's credentials`,
+      );
     });
   });
 
@@ -449,8 +630,21 @@ describe('GitHub Actions workflows', () => {
         directory?: string;
         directories?: string[];
         schedule: { interval: string };
+        cooldown?: { 'default-days'?: number };
       }[];
     };
+
+    it('waits out a cooldown before proposing any new version', () => {
+      expect(dependabotCooldown(config)).toEqual([]);
+      const withoutCooldown = {
+        updates: config.updates.map((update, index) =>
+          index === 1 ? { ...update, cooldown: undefined } : update,
+        ),
+      };
+      expect(dependabotCooldown(withoutCooldown)).toEqual([
+        'dependabot: the github-actions updates have no cooldown.default-days',
+      ]);
+    });
 
     it('watches npm, the pinned actions, both Dockerfiles and the Compose images', () => {
       expect(config.version).toBe(2);

@@ -134,14 +134,15 @@ export function pathFilterSelects(patterns: string[], path: string): boolean {
   return selected;
 }
 
-const BUMP_WRITES = ['gitops/envs/dev/kustomization.yaml'];
+const BUMP_WRITES = ['gitops/images/kustomization.yaml'];
 const runsTool = (step: Step, tool: string) =>
   typeof step.run === 'string' && new RegExp(`npm run (--silent )?${tool}\\b`).test(step.run);
 
 /**
- * The commit release.yml pushes (the dev tag) must not start release.yml again: its path filter must not
- * select the overlay, whatever credential pushes it (a deploy key's push starts workflows; GITHUB_TOKEN's does
- * not). And the push is never made with a personal access token, which would act as a person.
+ * The commit release.yml pushes (the dev images) must not start release.yml again: its path filter must not
+ * select the images component, whatever credential pushes it (a deploy key's push starts workflows;
+ * GITHUB_TOKEN's does not). And the push is made with the deploy key or GITHUB_TOKEN, never a personal
+ * access token, which would act as a person.
  */
 export function releaseSkipsItsOwnCommits(workflow: Workflow): string[] {
   const problems: string[] = [];
@@ -162,16 +163,18 @@ export function releaseSkipsItsOwnCommits(workflow: Workflow): string[] {
   }
   const bumpJobs = jobsOf(workflow).filter(([, job]) => stepsOf(job).some((step) => runsTool(step, 'bump')));
   if (bumpJobs.length === 0) problems.push(`${workflow.name}: no job runs the bump tool`);
+  const allowed = /^\$\{\{\s*(github\.token|secrets\.GITHUB_TOKEN|secrets\.DEV_DEPLOY_KEY)\s*\}\}$/;
   for (const [id, job] of bumpJobs) {
-    for (const step of stepsOf(job).filter(isCheckout)) {
-      const token = step.with?.token;
-      if (
-        token !== undefined &&
-        !/^\$\{\{\s*(github\.token|secrets\.GITHUB_TOKEN)\s*\}\}$/.test(String(token))
-      ) {
-        problems.push(
-          `${workflow.name}: job ${id} pushes with ${String(token)}, whose pushes start workflows; use GITHUB_TOKEN`,
-        );
+    for (const step of stepsOf(job)) {
+      const credentials = [
+        ...(isCheckout(step) ? [step.with?.token, step.with?.['ssh-key']] : []),
+        ...Object.values((step.env as Json | undefined) ?? {}),
+      ].filter((value) => typeof value === 'string' && /secrets\.|github\.token/.test(value));
+      for (const credential of credentials) {
+        if (!allowed.test(String(credential)))
+          problems.push(
+            `${workflow.name}: job ${id} pushes with ${String(credential)}, whose pushes start workflows as a person; use the deploy key or GITHUB_TOKEN`,
+          );
       }
     }
   }
@@ -182,19 +185,42 @@ function needsOf(job: Job): string[] {
   return job.needs === undefined ? [] : [job.needs].flat();
 }
 
-/** The Trivy scan stops the release: fixable HIGH/CRITICAL fail the job, before signing, before dev is bumped. */
-export function trivyGatesRelease(workflow: Workflow): string[] {
+const usesTrivy = (step: Step) => step.uses?.startsWith('aquasecurity/trivy-action@') === true;
+const signs = (step: Step) => typeof step.run === 'string' && /\bcosign sign\b/.test(step.run);
+const installsPackages = (step: Step) =>
+  typeof step.run === 'string' && /\bnpm (ci|install|i)\b/.test(step.run);
+
+function writePermissions(job: Job): string[] {
+  if (job.permissions === 'write-all') return ['write-all'];
+  if (typeof job.permissions !== 'object' || job.permissions === null) return [];
+  return Object.entries(job.permissions as Json)
+    .filter(([, level]) => level === 'write')
+    .map(([scope]) => scope);
+}
+
+/** Every job `id` waits for, directly or through the jobs it needs. */
+function upstreamJobs(workflow: Workflow, id: string, seen = new Set<string>()): Set<string> {
+  for (const need of needsOf(workflow.data.jobs[id] ?? {})) {
+    if (seen.has(need)) continue;
+    seen.add(need);
+    upstreamJobs(workflow, need, seen);
+  }
+  return seen;
+}
+
+/** The matrix values of `key` a job runs with (empty when it has no such matrix axis). */
+function matrixValues(job: Job, key: string): unknown[] {
+  const matrix = (job.strategy as Json | undefined)?.matrix as Json | undefined;
+  const values = matrix?.[key];
+  return Array.isArray(values) ? values : [];
+}
+
+/** A Trivy step that gates: fixable HIGH and CRITICAL fail it, and nothing lets the failure pass. */
+function trivyGateProblems(workflow: Workflow, id: string, job: Job): string[] {
   const problems: string[] = [];
-  const scanJobs = jobsOf(workflow).filter(([, job]) =>
-    stepsOf(job).some((step) => step.uses?.startsWith('aquasecurity/trivy-action@')),
-  );
-  if (scanJobs.length === 0) return [`${workflow.name}: no Trivy scan`];
-  for (const [id, job] of scanJobs) {
-    if (isTruthy(job['continue-on-error']))
-      problems.push(`${workflow.name}: job ${id} continues on error, so a failed scan passes`);
-    const steps = stepsOf(job);
-    const scanIndex = steps.findIndex((step) => step.uses?.startsWith('aquasecurity/trivy-action@'));
-    const scan = steps[scanIndex];
+  if (isTruthy(job['continue-on-error']))
+    problems.push(`${workflow.name}: job ${id} continues on error, so a failed scan passes`);
+  for (const scan of stepsOf(job).filter(usesTrivy)) {
     const settings = scan.with ?? {};
     if (String(settings['exit-code']) !== '1')
       problems.push(
@@ -213,18 +239,102 @@ export function trivyGatesRelease(workflow: Workflow): string[] {
       );
     if (isTruthy(scan['continue-on-error']))
       problems.push(`${workflow.name}: the Trivy step continues on error`);
-    const signIndex = steps.findIndex(
-      (step) => typeof step.run === 'string' && /\bcosign sign\b/.test(step.run),
-    );
-    if (signIndex < 0) problems.push(`${workflow.name}: job ${id} does not sign the image`);
-    else if (signIndex < scanIndex)
-      problems.push(`${workflow.name}: job ${id} signs the image before scanning it`);
-    const bumpJobs = jobsOf(workflow).filter(([, other]) =>
-      stepsOf(other).some((step) => runsTool(step, 'bump')),
-    );
-    for (const [bumpId, bumpJob] of bumpJobs) {
-      if (!needsOf(bumpJob).includes(id))
-        problems.push(`${workflow.name}: job ${bumpId} bumps dev without waiting for the scan in ${id}`);
+    // Both architectures the images are built for, each leg telling Trivy which one it scans.
+    const platforms = matrixValues(job, 'platform');
+    for (const platform of ['linux/amd64', 'linux/arm64']) {
+      if (!platforms.includes(platform))
+        problems.push(`${workflow.name}: job ${id} does not scan ${platform}`);
+    }
+    if (
+      !/^\$\{\{\s*matrix\.platform\s*\}\}$/.test(String((scan.env as Json | undefined)?.TRIVY_PLATFORM ?? ''))
+    )
+      problems.push(
+        `${workflow.name}: job ${id} does not pass its matrix platform to Trivy (TRIVY_PLATFORM)`,
+      );
+    const writes = writePermissions(job);
+    if (writes.length > 0)
+      problems.push(
+        `${workflow.name}: job ${id} runs the scanner beside ${writes.join(', ')}: write; scan in a read-only job`,
+      );
+  }
+  return problems;
+}
+
+/**
+ * release.yml: the Trivy scan gates the release in a job of its own (both architectures, read-only), the
+ * signature comes after it in a job that runs no scanner and no npm, the OIDC token exists only there, and
+ * dev is bumped only after both. The scan reads the digest the build reported, never the tag.
+ */
+export function scanIsolatedFromSigning(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  const jobs = jobsOf(workflow);
+  const scanJobs = jobs.filter(([, job]) => stepsOf(job).some(usesTrivy));
+  const signJobs = jobs.filter(([, job]) => stepsOf(job).some(signs));
+  if (scanJobs.length === 0) return [`${workflow.name}: no Trivy scan`];
+  if (signJobs.length === 0) problems.push(`${workflow.name}: no job signs the images`);
+  for (const [id, job] of scanJobs) {
+    problems.push(...trivyGateProblems(workflow, id, job));
+    if (stepsOf(job).some(signs)) problems.push(`${workflow.name}: job ${id} scans and signs in one job`);
+    for (const scan of stepsOf(job).filter(usesTrivy)) {
+      if (!/@\$\{\{\s*needs\./.test(String(scan.with?.['image-ref'] ?? '')))
+        problems.push(
+          `${workflow.name}: job ${id} scans ${String(scan.with?.['image-ref'])}, not the digest the build reported`,
+        );
+    }
+  }
+  for (const [id, job] of jobs) {
+    if (writePermissions(job).includes('id-token') && !stepsOf(job).some(signs))
+      problems.push(`${workflow.name}: job ${id} holds id-token: write but does not sign`);
+  }
+  for (const [id, job] of signJobs) {
+    const upstream = upstreamJobs(workflow, id);
+    for (const [scanId] of scanJobs) {
+      if (!upstream.has(scanId))
+        problems.push(`${workflow.name}: job ${id} signs without waiting for the scan in ${scanId}`);
+    }
+    if (stepsOf(job).some(installsPackages))
+      problems.push(`${workflow.name}: job ${id} installs npm packages beside id-token: write`);
+  }
+  const bumpJobs = jobs.filter(([, job]) => stepsOf(job).some((step) => runsTool(step, 'bump')));
+  for (const [bumpId] of bumpJobs) {
+    const upstream = upstreamJobs(workflow, bumpId);
+    for (const [gateId] of [...scanJobs, ...signJobs]) {
+      if (!upstream.has(gateId))
+        problems.push(`${workflow.name}: job ${bumpId} bumps dev without waiting for ${gateId}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * A job that installs npm packages keeps no credential on disk (the checkout token is not persisted), and
+ * where the job holds any credential (a write permission, a secret, the token in a step's environment) the
+ * packages' install scripts are off: ~700 third-party lifecycle scripts never run beside a key that can push.
+ */
+export function noCredentialsWhileInstalling(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  for (const [id, job] of jobsOf(workflow)) {
+    const steps = stepsOf(job);
+    if (!steps.some(installsPackages)) continue;
+    for (const step of steps.filter(isCheckout)) {
+      if (!(step.with && step.with['persist-credentials'] === false))
+        problems.push(
+          `${workflow.name}: job ${id} installs npm packages with the checkout token persisted in .git/config`,
+        );
+    }
+    const holdsCredential =
+      writePermissions(job).length > 0 ||
+      steps.some((step) =>
+        Object.values((step.env as Json | undefined) ?? {}).some((value) =>
+          /secrets\.|github\.token/.test(String(value)),
+        ),
+      );
+    if (!holdsCredential) continue;
+    for (const step of steps.filter(installsPackages)) {
+      if (!/--ignore-scripts\b/.test(String(step.run)))
+        problems.push(
+          `${workflow.name}: job ${id} runs "${String(step.run).trim()}" with install scripts on in a job that holds credentials`,
+        );
     }
   }
   return problems;
@@ -278,36 +388,158 @@ export function prodPromotionProtected(workflow: Workflow, codeowners: string): 
       );
     }
   }
-  const owners = codeowners
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => line.split(/\s+/));
-  // CODEOWNERS: the last matching pattern wins.
-  const prodRule = owners
-    .filter(([pattern]) =>
-      minimatch('gitops/envs/prod/kustomization.yaml', `${pattern.replace(/^\//, '').replace(/\/$/, '/**')}`),
-    )
-    .pop();
-  if (!prodRule || prodRule.length < 2)
+  if (codeownersOf(codeowners, 'gitops/envs/prod/revision.yaml').length === 0)
     problems.push('CODEOWNERS names no owner for gitops/envs/prod/: a prod pull request needs no review');
   return problems;
 }
 
-/** Pull requests are checked against the promotion rule, whoever edited the overlays. */
-export function pullRequestsVerifyPromotionHistory(workflow: Workflow): string[] {
-  if (!triggers(workflow).includes('pull_request'))
-    return [`${workflow.name}: does not run on pull requests`];
-  const verifies = jobsOf(workflow).some(([, job]) =>
+/**
+ * The owners GitHub asks for a change to `path`: the last matching CODEOWNERS pattern wins. A pattern with
+ * a leading slash is anchored at the root, one with a trailing slash is a directory, one without a slash
+ * matches at any depth (gitignore rules).
+ */
+export function codeownersOf(codeowners: string, path: string): string[] {
+  const rules = codeowners
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(/\s+/));
+  const matches = rules.filter(([pattern]) => {
+    let glob = pattern.endsWith('/') ? `${pattern}**` : pattern;
+    glob = glob.startsWith('/') ? glob.slice(1) : glob.includes('/') ? glob : `**/${glob}`;
+    return minimatch(path, glob, { dot: true });
+  });
+  return matches.pop()?.slice(1) ?? [];
+}
+
+/** What runs with the pipeline's credentials needs a code owner's review: workflows, tools, manifests of npm. */
+export function codeownersCoverPipeline(codeowners: string): string[] {
+  return [
+    '.github/workflows/release.yml',
+    '.github/CODEOWNERS',
+    'tools/promote/main.ts',
+    'tools/lib/gitops.ts',
+    'package.json',
+    'package-lock.json',
+    'services/api/package.json',
+  ]
+    .filter((path) => codeownersOf(codeowners, path).length === 0)
+    .map((path) => `CODEOWNERS names no owner for ${path}, which runs with the pipeline's credentials`);
+}
+
+/**
+ * The promotion rule is checked on every trigger (pull request, push, manual run on a branch) against
+ * origin/main's history, with the whole history fetched: never HEAD^1, which a branch's author controls.
+ */
+export function promotionHistoryOnEveryTrigger(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  for (const trigger of ['pull_request', 'push', 'workflow_dispatch']) {
+    if (!triggers(workflow).includes(trigger)) problems.push(`${workflow.name}: does not run on ${trigger}`);
+  }
+  const verifying = jobsOf(workflow).filter(([, job]) =>
     stepsOf(job).some(
-      (step) =>
-        typeof step.run === 'string' &&
-        /npm run (--silent )?promote -- --verify --ran-on HEAD\^1\b/.test(step.run),
+      (step) => typeof step.run === 'string' && /npm run (--silent )?promote -- --verify\b/.test(step.run),
     ),
   );
-  return verifies
-    ? []
-    : [`${workflow.name}: no job runs "promote -- --verify --ran-on HEAD^1" on pull requests`];
+  if (verifying.length === 0) return [...problems, `${workflow.name}: no job runs "promote -- --verify"`];
+  for (const [id, job] of verifying) {
+    if (job.if !== undefined)
+      problems.push(`${workflow.name}: job ${id} verifies promotions only when ${String(job.if)}`);
+    for (const step of stepsOf(job)) {
+      if (
+        typeof step.run === 'string' &&
+        /promote -- --verify\b/.test(step.run) &&
+        !/--verify --main origin\/main\b/.test(step.run)
+      )
+        problems.push(
+          `${workflow.name}: job ${id} verifies against "${step.run.trim()}", not --main origin/main`,
+        );
+      if (isCheckout(step) && String(step.with?.['fetch-depth']) !== '0')
+        problems.push(`${workflow.name}: job ${id} checks out without the whole history (fetch-depth: 0)`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * One branch per target: each promotion force-pushes promote/<target> and rewrites the open pull request,
+ * and closes it when there is nothing left to promote, so an older promotion can never merge after a newer.
+ */
+export function onePromotionBranchPerTarget(workflow: Workflow): string[] {
+  const steps = jobsOf(workflow).flatMap(([, job]) =>
+    stepsOf(job).filter((step) => runsTool(step, 'promote')),
+  );
+  if (steps.length === 0) return [`${workflow.name}: no step runs the promote tool`];
+  const script = steps.map((step) => String(step.run)).join('\n');
+  const problems: string[] = [];
+  if (!/^\s*branch="promote\/\$TARGET"\s*$/m.test(script))
+    problems.push(
+      `${workflow.name}: the promotion branch is not exactly promote/$TARGET: promotions pile up side by side`,
+    );
+  if (!/\bpush\b[^\n]*--force\b/.test(script))
+    problems.push(
+      `${workflow.name}: the promotion branch is not force-pushed, so a newer promotion cannot replace it`,
+    );
+  if (!/\bgh pr edit\b/.test(script))
+    problems.push(`${workflow.name}: an open promotion pull request is not updated by a newer promotion`);
+  if (!/\bgh pr close\b/.test(script))
+    problems.push(
+      `${workflow.name}: an open promotion pull request stays open when nothing is left to promote`,
+    );
+  return problems;
+}
+
+/**
+ * rescan.yml: every day, the digests staging and prod run (as promote --running reads them from main) are
+ * scanned on both architectures by a read-only job; a finding fails the run and opens or updates an issue.
+ */
+export function rescanCoversRunningDigests(workflow: Workflow): string[] {
+  const problems: string[] = [];
+  const schedule = (workflow.data.on as Json | undefined)?.schedule;
+  if (!Array.isArray(schedule) || schedule.length === 0) problems.push(`${workflow.name}: has no schedule`);
+  const jobs = jobsOf(workflow);
+  if (
+    !jobs.some(([, job]) =>
+      stepsOf(job).some(
+        (step) => typeof step.run === 'string' && /promote -- --running --main origin\/main\b/.test(step.run),
+      ),
+    )
+  )
+    problems.push(
+      `${workflow.name}: does not read the running digests from main (promote -- --running --main origin/main)`,
+    );
+  const scanJobs = jobs.filter(([, job]) => stepsOf(job).some(usesTrivy));
+  if (scanJobs.length === 0) problems.push(`${workflow.name}: no Trivy scan`);
+  for (const [id, job] of scanJobs) problems.push(...trivyGateProblems(workflow, id, job));
+  const reporters = jobs.filter(
+    ([, job]) =>
+      /\bfailure\(\)/.test(String(job.if ?? '')) &&
+      stepsOf(job).some(
+        (step) => typeof step.run === 'string' && /\bgh issue (create|comment)\b/.test(step.run),
+      ),
+  );
+  if (reporters.length === 0)
+    problems.push(
+      `${workflow.name}: a failed scan opens no issue (a job with if: failure() running gh issue)`,
+    );
+  for (const [id, job] of reporters) {
+    const upstream = upstreamJobs(workflow, id);
+    for (const [scanId] of scanJobs)
+      if (!upstream.has(scanId)) problems.push(`${workflow.name}: job ${id} does not wait for ${scanId}`);
+    if (writePermissions(job).join() !== 'issues')
+      problems.push(`${workflow.name}: job ${id} should hold issues: write and nothing else`);
+  }
+  return problems;
+}
+
+/** Every Dependabot update waits before proposing a new version (cooldown), so a bad release is usually pulled first. */
+export function dependabotCooldown(config: { updates: Json[] }): string[] {
+  return config.updates
+    .filter((update) => !(Number((update.cooldown as Json | undefined)?.['default-days']) >= 1))
+    .map(
+      (update) =>
+        `dependabot: the ${String(update['package-ecosystem'])} updates have no cooldown.default-days`,
+    );
 }
 
 /** Only main is released: a manual run on another branch must not sign or deploy an unreviewed commit. */
