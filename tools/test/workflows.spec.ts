@@ -664,3 +664,34 @@ describe('GitHub Actions workflows', () => {
     });
   });
 });
+
+describe('pinned actions against the upstream ledger', () => {
+  // tools/verify-gitops/upstream.yaml, section delivery: the tag read upstream and the commit it is.
+  const ledger = loadLedger();
+  const pinned: Record<string, string> = {
+    'aquasecurity/trivy-action': 'trivy-action',
+    'sigstore/cosign-installer': 'cosign-installer',
+    'actions/checkout': 'actions-checkout',
+    'actions/setup-node': 'actions-setup-node',
+  };
+
+  it.each(names)('%s uses each ledger-recorded action at the tag and commit the ledger read', (name) => {
+    const problems: string[] = [];
+    for (const match of text(name).matchAll(/uses: ([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)/g)) {
+      const [, action, sha, version] = match;
+      const fact = pinned[action] && ledger.tools[pinned[action]];
+      if (!fact) continue;
+      if (fact.version !== version || !fact.fact.includes(sha))
+        problems.push(
+          `${action}@${sha} # ${version}: the ledger read ${fact.version} (${fact.fact.slice(0, 60)}…)`,
+        );
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('scans with the Trivy version the ledger records', () => {
+    for (const name of ['release.yml', 'rescan.yml'])
+      for (const match of text(name).matchAll(/^\s+version: (v[\d.]+)$/gm))
+        expect(match[1]).toBe(ledger.tools.trivy.version);
+  });
+});

@@ -56,12 +56,12 @@ testRuleFamily(argocdRules, {
       /source path "observability\/prometheus\/alerts" does not exist/,
     );
     const generator = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
-      o.spec.generators[0].git.directories[0].path = 'gitops/environments/*';
+      o.spec.generators[0].git.files[0].path = 'gitops/environments/*/revision.yaml';
     });
     expectViolation(
       run('argocd-sources-exist', generator),
       'ApplicationSet/opsforge-envs',
-      /"gitops\/environments\/\*" matches nothing/,
+      /files "gitops\/environments\/\*\/revision.yaml" match nothing/,
     );
     const values = breakObject(ARGOCD, 'Application', 'loki', (o) => {
       o.spec.sources = [

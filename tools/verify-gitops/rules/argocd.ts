@@ -32,6 +32,23 @@ function trackedRepository(tree: RenderedTree): { repoURL?: string; revision?: s
   return { repoURL: root?.spec?.source?.repoURL, revision: root?.spec?.source?.targetRevision };
 }
 
+/** The revision file each environment folder holds; the env ApplicationSet's git files generator reads it. */
+export const ENV_REVISION_FILES = 'gitops/envs/*/revision.yaml';
+export const ENV_REVISION_PARAMETER = '{{.targetRevision}}';
+
+/** The env ApplicationSet as promotion wires it: one Application per revision.yaml, at the revision it names. */
+export function isPromotedEnvironmentSet(owner: K8sObject, revision: string): boolean {
+  return (
+    owner.kind === 'ApplicationSet' &&
+    revision === ENV_REVISION_PARAMETER &&
+    (owner.spec?.generators ?? []).some((generator: K8sObject) =>
+      (generator.git?.files ?? []).some((file: K8sObject) => file.path === ENV_REVISION_FILES),
+    )
+  );
+}
+
+export { trackedRepository, applicationSpecs };
+
 const argocdPinnedRevisions = defineRule({
   name: 'argocd-pinned-revisions',
   summary:
@@ -56,7 +73,9 @@ const argocdPinnedRevisions = defineRule({
                 `chart ${source.chart} at "${revision}" is not an exact version: pin targetRevision to x.y.z`,
               );
           } else if (source.repoURL === tracked.repoURL) {
-            if (revision !== tracked.revision)
+            // The env ApplicationSet renders each environment at the commit its revision.yaml pins: the rule
+            // env-revisions-promoted (promotion.ts) holds that wiring.
+            if (revision !== tracked.revision && !isPromotedEnvironmentSet(owner, revision))
               report(
                 `follows this repository at "${revision}" while the root Application tracks "${tracked.revision}": use the same branch`,
               );
@@ -116,6 +135,20 @@ const argocdSourcesExist = defineRule({
           }
         }
         for (const generator of owner.spec?.generators ?? []) {
+          for (const file of generator.git?.files ?? []) {
+            const pattern = String(file.path);
+            const [parent, rest] = pattern.split('/*/');
+            const matches =
+              rest !== undefined && existsSync(join(root, parent))
+                ? readdirSync(join(root, parent), { withFileTypes: true }).filter(
+                    (e) => e.isDirectory() && existsSync(join(root, parent, e.name, rest)),
+                  ).length
+                : Number(existsSync(join(root, pattern)));
+            if (matches === 0)
+              report(
+                `git generator files "${pattern}" match nothing in this repository: no Application would be generated`,
+              );
+          }
           for (const directory of generator.git?.directories ?? []) {
             const pattern = String(directory.path);
             const parent = join(root, pattern.replace(/\/\*$/, ''));

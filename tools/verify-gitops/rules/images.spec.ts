@@ -7,6 +7,7 @@ import {
   expectViolation,
   PROD,
   run,
+  STAGING,
   testRuleFamily,
 } from './broken-trees';
 import { imagesRules } from './images';
@@ -19,7 +20,15 @@ testRuleFamily(imagesRules, {
     expectViolation(
       run('immutable-image-tags', ours),
       'Rollout/api container "api"',
-      /40-character git sha.*gitops\/envs\/prod\/kustomization.yaml/,
+      /40-character git sha.*gitops\/images\/kustomization.yaml/,
+    );
+    const tagOnly = breakObject(STAGING, 'Rollout', 'api', (o) => {
+      container(o, 'api').image = container(o, 'api').image.split('@')[0];
+    });
+    expectViolation(
+      run('immutable-image-tags', tagOnly),
+      'gitops/envs/staging: Rollout/api container "api"',
+      /must name the digest release.yml pushed/,
     );
     const shortSha = breakObject(DEV, 'Rollout', 'worker', (o) => {
       container(o, 'worker').image = 'ghcr.io/opsforge/worker:9779db8';

@@ -1,21 +1,30 @@
-// Image references that cannot move under a deployed release: our images by git sha, third-party ones by
-// version or digest, also inside the platform charts' values.
-import { IMAGE_REPOSITORY, IMAGE_TAG_PATTERN } from '../../lib/gitops';
-import { containersOf, type K8sObject, ofKind, type RenderedTree, where, workloads } from '../model';
+// Image references that cannot move under a deployed release: our images by git sha tag and digest (the
+// kubelet pulls the digest, so a tag pushed again changes nothing), third-party ones by version or digest,
+// also inside the platform charts' values.
+import {
+  IMAGE_DIGEST_PATTERN,
+  IMAGE_REPOSITORY,
+  IMAGE_TAG_PATTERN,
+  IMAGES_COMPONENT,
+} from '../../lib/gitops';
+import { containersOf, type K8sObject, ofKind, where, workloads } from '../model';
 import { defineRule } from './define-rule';
 import { sourcesOf } from './argocd';
 
 const THIRD_PARTY_TAG = /^v?[0-9]+\.[0-9]+\.[0-9]+([-+.][0-9A-Za-z.-]+)?$/;
 
 /** Why an image reference can move under us, or undefined when it is immutable. */
-function movingImageProblem(image: string, tree: RenderedTree): string | undefined {
+function movingImageProblem(image: string): string | undefined {
   const [repository, digest] = image.split('@');
   const lastColon = repository.lastIndexOf(':');
   const tag = lastColon > repository.lastIndexOf('/') ? repository.slice(lastColon + 1) : undefined;
   const name = tag === undefined ? repository : repository.slice(0, lastColon);
   if (name.startsWith(`${IMAGE_REPOSITORY}/`)) {
     if (!tag || !IMAGE_TAG_PATTERN.test(tag)) {
-      return `must be tagged with the 40-character git sha that built it: set newTag under images: in ${tree.source}/kustomization.yaml`;
+      return `must be tagged with the 40-character git sha that built it: set newTag under images: in ${IMAGES_COMPONENT}`;
+    }
+    if (!digest || !IMAGE_DIGEST_PATTERN.test(digest)) {
+      return `must name the digest release.yml pushed (name:tag@sha256:…), or a pushed-again tag changes what runs: set digest under images: in ${IMAGES_COMPONENT}`;
     }
   } else if (!digest && (!tag || !THIRD_PARTY_TAG.test(tag))) {
     return 'must name a full release version (x.y.z) or a digest, never latest or a moving major/minor tag';
@@ -36,20 +45,20 @@ function imagesInValues(value: unknown, path: string): { image: string; path: st
 
 const immutableImageTags = defineRule({
   name: 'immutable-image-tags',
-  summary: `images of ${IMAGE_REPOSITORY} by full git sha, third-party images (also in platform chart values) by full version or digest; never latest`,
+  summary: `images of ${IMAGE_REPOSITORY} by full git sha tag and sha256 digest, third-party images (also in platform chart values) by full version or digest; never latest`,
   check({ trees, flag }) {
     for (const tree of trees) {
       for (const workload of workloads(tree)) {
         for (const { container, label } of containersOf(workload)) {
           const image = String(container.image ?? '');
-          const problem = movingImageProblem(image, tree);
+          const problem = movingImageProblem(image);
           if (problem) flag(where(tree, workload, label), `image "${image}" ${problem}`);
         }
       }
       for (const application of ofKind(tree, 'Application')) {
         for (const source of sourcesOf(application.spec ?? {})) {
           for (const { image, path } of imagesInValues(source.helm?.valuesObject, 'valuesObject')) {
-            const problem = movingImageProblem(image, tree);
+            const problem = movingImageProblem(image);
             if (problem) flag(where(tree, application, path), `image "${image}" ${problem}`);
           }
         }

@@ -10,9 +10,11 @@ import { contractRules } from './contract';
 import { environmentsRules } from './environments';
 import { imagesRules } from './images';
 import { podHardeningRules } from './pod-hardening';
+import { promotionRules } from './promotion';
 import { redisRules } from './redis';
 import { redisHaRules } from './redis-ha';
 import { secretsRules } from './secrets';
+import { signaturesRules } from './signatures';
 import { sizingRules } from './sizing';
 import { upstreamRules } from './upstream';
 
@@ -32,6 +34,8 @@ export const RULE_FAMILIES: Record<string, Rule[]> = {
   'argocd-ui': argocdUiRules,
   secrets: secretsRules,
   upstream: upstreamRules,
+  promotion: promotionRules,
+  signatures: signaturesRules,
 };
 
 export const RULES: Rule[] = Object.values(RULE_FAMILIES).flat();
