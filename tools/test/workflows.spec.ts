@@ -477,8 +477,9 @@ describe('GitHub Actions workflows', () => {
   describe('policy for the workflows that install a cluster (e2e.yml, platform.yml)', () => {
     const CLUSTER_WORKFLOWS = ['e2e.yml', 'platform.yml'];
     const ledger = loadLedger();
-    const platformCharts = readdirSync(join(REPO_ROOT, 'argocd', 'platform'))
-      .map((name) => readFileSync(join(REPO_ROOT, 'argocd', 'platform', name), 'utf8'))
+    const platformCharts = readdirSync(join(REPO_ROOT, 'argocd', 'platform'), { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(REPO_ROOT, 'argocd', 'platform', entry.name), 'utf8'))
       .flatMap((text) => [...text.matchAll(/^\s+chart: (\S+)$/gm)].map((match) => match[1]));
 
     it.each(CLUSTER_WORKFLOWS)(
@@ -675,7 +676,10 @@ describe('pinned actions against the upstream ledger', () => {
     'actions/setup-node': 'actions-setup-node',
   };
 
-  it.each(names)('%s uses each ledger-recorded action at the tag and commit the ledger read', (name) => {
+  // The delivery workflows' pins (the e2e and platform workflows record theirs in their own ledger section).
+  const delivery = ['ci.yml', 'promote.yml', 'release.yml', 'rescan.yml'];
+
+  it.each(delivery)('%s uses each ledger-recorded action at the tag and commit the ledger read', (name) => {
     const problems: string[] = [];
     for (const match of text(name).matchAll(/uses: ([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v[\d.]+)/g)) {
       const [, action, sha, version] = match;

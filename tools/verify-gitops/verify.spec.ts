@@ -75,11 +75,11 @@ test('a kind no schema package knows, a field of the wrong type, a misspelt fiel
   // A misspelt field: valid YAML, valid types, silently dropped by Kubernetes.
   const hpa = join(root, 'gitops/base/api/hpa.yaml');
   writeFileSync(hpa, readFileSync(hpa, 'utf8').replace('  behavior:', '  behaviour:'));
-  // prod asks for a moving tag.
-  const prod = join(root, 'gitops/envs/prod/kustomization.yaml');
+  // The images component asks for a moving tag (every env renders it).
+  const images = join(root, 'gitops/images/kustomization.yaml');
   writeFileSync(
-    prod,
-    readFileSync(prod, 'utf8').replace(/newTag: [0-9a-f]{40}\n(?![\s\S]*newTag)/, 'newTag: latest\n'),
+    images,
+    readFileSync(images, 'utf8').replace(/newTag: [0-9a-f]{40}\n(?![\s\S]*newTag)/, 'newTag: latest\n'),
   );
 
   const { status, stdout } = runVerify(root);
@@ -94,7 +94,7 @@ test('a kind no schema package knows, a field of the wrong type, a misspelt fiel
     /✗ \[schema\] gitops\/envs\/staging: HorizontalPodAutoscaler\/api: unknown field spec.behaviour: the autoscaling\/v2 HorizontalPodAutoscaler schema has no such field/,
   );
   expect(stdout).toMatch(
-    /✗ \[immutable-image-tags\] gitops\/envs\/prod: Rollout\/worker container "worker": image "ghcr.io\/opsforge\/worker:latest" must be tagged with the 40-character git sha/,
+    /✗ \[immutable-image-tags\] gitops\/envs\/prod: Rollout\/worker container "worker": image "ghcr.io\/opsforge\/worker:latest@sha256:[0-9a-f]{64}" must be tagged with the 40-character git sha/,
   );
   expect(stdout).toMatch(/verify-gitops: \d+ violation\(s\)/);
 });
