@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { kustomizeYaml } from '../lib/kustomize';
 import { join } from 'node:path';
 import { bump } from '../bump/main';
 import { UsageError } from '../lib/cli';
@@ -24,9 +24,7 @@ describe('bump: write one image, by tag and digest, into gitops/images', () => {
 
   it('renders name:tag@digest in every environment overlay that runs this commit', () => {
     bump(repo.root, 'worker', SHA.c, DIGEST.c);
-    const rendered = execFileSync('kubectl', ['kustomize', join(repo.root, 'gitops', 'envs', 'dev')], {
-      encoding: 'utf8',
-    });
+    const rendered = kustomizeYaml(join(repo.root, 'gitops', 'envs', 'dev')).yaml;
     expect(rendered).toContain(`image: ghcr.io/opsforge/worker:${SHA.c}@${DIGEST.c}\n`);
     expect(rendered).toContain(`image: ghcr.io/opsforge/api:${SHA.a}@${DIGEST.a}\n`);
   });
@@ -199,9 +197,7 @@ describe('bump: a sha that looks like a number', () => {
       `    newTag: "${FLOAT_LOOKING}" # set by CI`,
       `    digest: ${DIGEST.b}`,
     ]);
-    const rendered = execFileSync('kubectl', ['kustomize', join(repo.root, 'gitops', 'envs', 'dev')], {
-      encoding: 'utf8',
-    });
+    const rendered = kustomizeYaml(join(repo.root, 'gitops', 'envs', 'dev')).yaml;
     expect(rendered).toContain(`image: ghcr.io/opsforge/api:${FLOAT_LOOKING}@${DIGEST.b}\n`);
   });
 

@@ -1,19 +1,14 @@
 // The saved upstream CRD schemas (crd-schemas/) hold the redis-operator's custom resources to what the operator
 // at the pinned tag accepts, strictly: a misspelt field fails here instead of being pruned by the API server.
-import { spawnSync } from 'node:child_process';
+import { kustomizeBuild } from '../lib/kustomize';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { crdSchemaProblem } from './crd-schemas';
 import type { K8sObject } from './model';
 
 const repositoryRoot = join(__dirname, '..', '..');
 
 function renderedProd(): K8sObject[] {
-  const result = spawnSync('kubectl', ['kustomize', join(repositoryRoot, 'gitops/envs/prod')], {
-    encoding: 'utf8',
-  });
-  expect(result.status).toBe(0);
-  return parseAllDocuments(result.stdout).map((document) => document.toJS() as K8sObject);
+  return kustomizeBuild(join(repositoryRoot, 'gitops/envs/prod'));
 }
 
 describe('redis-operator custom resources against the upstream CRD schemas', () => {
