@@ -57,8 +57,8 @@ testRuleFamily(podHardeningRules, {
   },
   'workload-has-networkpolicy': () => {
     expectViolation(
-      run('workload-has-networkpolicy', removeObject(PROD, 'NetworkPolicy', 'redis')),
-      'gitops/envs/prod: StatefulSet/redis',
+      run('workload-has-networkpolicy', removeObject(STAGING, 'NetworkPolicy', 'redis')),
+      'gitops/envs/staging: StatefulSet/redis',
       /no NetworkPolicy/,
     );
   },

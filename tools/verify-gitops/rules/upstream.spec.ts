@@ -69,12 +69,12 @@ testRuleFamily(upstreamRules, {
       'argocd: Application/argo-rollouts values container "copy-gateway-api-plugin"',
       /ledger records plugin argoproj-labs\/gatewayAPI at v0\.13\.0/,
     );
-    const image = breakObject(PROD, 'StatefulSet', 'redis', (o) => {
+    const image = breakObject(STAGING, 'StatefulSet', 'redis', (o) => {
       container(o, 'redis').image = 'docker.io/library/redis:7.4.9-alpine';
     });
     expectViolation(
       run('upstream-pinned-versions', image),
-      'gitops/envs/prod: StatefulSet/redis container "redis"',
+      'gitops/envs/staging: StatefulSet/redis container "redis"',
       /runs docker\.io\/library\/redis:7\.4\.9-alpine, but the ledger records docker\.io\/library\/redis at 7\.4\.2-alpine/,
     );
   },
