@@ -27,4 +27,6 @@ module.exports = {
   testMatch: ['**/*.spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '\\.chaos\\.spec\\.ts$'],
   testTimeout: 60_000,
+  // Stops services a test file started and left running (a set-up that failed halfway).
+  setupFilesAfterEnv: ['<rootDir>/tools/harness/jest-cleanup.ts'],
 };

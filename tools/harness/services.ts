@@ -54,6 +54,25 @@ const repositoryRoot = resolve(__dirname, '..', '..');
 let builtInThisProcess = false;
 
 /**
+ * Every service this test process started and that has not exited yet. A spec whose set-up fails halfway (one
+ * of two services never becomes ready) loses the handle of the one that did start; jest-cleanup.ts stops what
+ * is left after each test file, so a leftover process can neither keep jest from exiting nor work a later
+ * suite's queue.
+ */
+const runningServices = new Set<RunningService>();
+
+/** Stops every service still running (SIGTERM, then SIGKILL after `graceMs`). */
+export async function stopAllServices(graceMs = 10_000): Promise<void> {
+  await Promise.all(
+    [...runningServices].map(async (service) => {
+      const killer = setTimeout(() => service.process.kill('SIGKILL'), graceMs);
+      await service.stop();
+      clearTimeout(killer);
+    }),
+  );
+}
+
+/**
  * Bring services/api/dist/main.js and services/worker/dist/main.js up to date with their sources, as
  * `npm run build` does (incremental `tsc -b`, then the bundle; under a second when nothing changed). Serialized
  * across parallel jest workers and engineers by a file lock.
@@ -177,6 +196,9 @@ export async function startService(
       return exited;
     },
   };
+
+  runningServices.add(service);
+  void exited.then(() => runningServices.delete(service));
 
   const waitUntil = options.waitUntil ?? 'ready';
   if (waitUntil !== 'none') {
