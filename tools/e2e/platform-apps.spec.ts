@@ -20,9 +20,19 @@ describe('rendering the platform Applications as Argo CD would', () => {
     expect(renders.map((render) => render.app).sort()).toEqual(
       applications.map((application) => application.metadata.name).sort(),
     );
+    // This repository's folders (observability, the image-signature policy) go through kustomize; charts
+    // through helm, including a chart read from a git repository at a commit (no chart: but a path elsewhere).
+    const ownFolders = applications.flatMap((application) =>
+      (application.spec.sources ?? [application.spec.source!]).flatMap((source) =>
+        source.repoURL === OPTIONS.repoURL && source.path ? [source.path] : [],
+      ),
+    );
     const kustomized = renders.flatMap((render) => (render.kind === 'kustomize' ? [render.path] : []));
-    expect(kustomized).toEqual(['observability']);
-    expect(renders.filter((render) => render.kind === 'helm')).toHaveLength(applications.length - 1);
+    expect(kustomized.sort()).toEqual(ownFolders.sort());
+    expect(kustomized).toEqual(expect.arrayContaining(['observability', 'argocd/platform/image-signatures']));
+    expect(renders.filter((render) => render.kind === 'helm')).toHaveLength(
+      applications.length - ownFolders.length,
+    );
   });
 
   it.each(applications.map((application) => [application.metadata.name, application] as const))(
