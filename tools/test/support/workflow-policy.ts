@@ -720,11 +720,13 @@ export interface LedgerPins {
 /** Each pinned version, digest, commit and checksum in `env:` is the one the upstream ledger records (section e2e). */
 export function pinsMatchLedger(workflow: Workflow, ledger: LedgerPins): string[] {
   const node = ledger.images['kind-node'];
+  const registry = ledger.images.registry;
   const commits = ledger.behaviour('release-commits').data ?? {};
   const expected: Record<string, string | undefined> = {
     KIND_VERSION: ledger.tools.kind?.version,
     GO_VERSION: ledger.tools.go?.version,
     KIND_NODE_IMAGE: node && `${node.image}:${node.tag}`,
+    REGISTRY_IMAGE: registry && `${registry.image}:${registry.tag}`,
     KUBERNETES_VERSION: node?.tag.split('@')[0].replace(/^v/, ''),
     HELM_VERSION: ledger.tools.helm?.version,
     HELM_SHA256: String(ledger.behaviour('helm-release-checksum').data?.sha256),
