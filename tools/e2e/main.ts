@@ -23,6 +23,7 @@ import {
   type Rollout,
 } from './cluster-state';
 import { schemasFromCrds, splitForValidation, type KubernetesObject } from './crd-schemas';
+import { trustE2eRegistry } from './fork';
 import { startHostServer } from './host-server';
 import { loadPlatformApplications, renderOf } from './platform-apps';
 
@@ -49,7 +50,10 @@ const USAGE = `Usage: npm run e2e -- <command> [options]
   crd-schemas --out <dir> <file.yaml>...
       kubeconform schemas from every CRD in the files
   split --schemas <dir> --built-in <file> --custom <file> <file.yaml>...
-      sort rendered objects for validation; fails on a custom resource no pinned CRD defines`;
+      sort rendered objects for validation; fails on a custom resource no pinned CRD defines
+  fork --registry <host:port/opsforge> --public-key-file <cosign.pub>
+      in this checkout: name the opsforge images by the e2e's registry (gitops/images) and make the admission
+      policy match that registry and trust only that cosign key (tools/e2e/fork.ts)`;
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const PROMETHEUS = '/api/v1/namespaces/monitoring/services/kube-prometheus-stack-prometheus:9090/proxy';
@@ -410,6 +414,12 @@ function kustomize(path: string, out: string) {
   console.log(`${out}: ${objects.length} objects`);
 }
 
+function fork(argv: string[]) {
+  const options = parseOptions(argv, { registry: { type: 'string' }, 'public-key-file': { type: 'string' } });
+  const publicKey = readFileSync(required(options['public-key-file'], '--public-key-file'), 'utf8');
+  trustE2eRegistry(REPO_ROOT, required(options.registry, '--registry'), publicKey);
+}
+
 const COMMANDS: Record<string, (argv: string[]) => Promise<void> | void> = {
   serve,
   applications,
@@ -420,6 +430,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<void> | void> = {
   'render-platform': renderPlatform,
   'crd-schemas': crdSchemas,
   split,
+  fork,
 };
 
 void runCli('e2e', USAGE, async (argv) => {

@@ -8,6 +8,8 @@ import { loadLedger } from '../verify-gitops/upstream';
 import { REPO_ROOT } from './support/gitops-repo';
 import {
   actionsPinnedBySha,
+  bumpCallsMatchCli,
+  bumpFlags,
   checkoutDropsTokenUnlessPushing,
   bootstrapApplies,
   e2eFollowsBootstrap,
@@ -579,6 +581,31 @@ describe('GitHub Actions workflows', () => {
           broken('e2e.yml', /^( {4}runs-on: ubuntu-24.04\n)/m, '$1    permissions:\n      contents: write\n'),
         ),
       ).toEqual(['e2e.yml (broken): job adopter-path asks for contents: write, but only reads']);
+    });
+
+    const bumpCli = bumpFlags(readFileSync(join(REPO_ROOT, 'tools', 'bump', 'main.ts'), 'utf8'));
+
+    it.each(['e2e.yml', 'release.yml'])(
+      "%s: every bump it runs uses bump's flags and names the image by digest",
+      (name) => {
+        expect(bumpCli).toEqual(['--service', '--tag', '--digest', '--only-forward', '--root']);
+        expect(bumpCallsMatchCli(workflow(name), bumpCli)).toEqual([]);
+      },
+    );
+
+    it('e2e: a bump with a flag bump lost, or without the digest, is caught', () => {
+      const problems = bumpCallsMatchCli(
+        broken(
+          'e2e.yml',
+          'npm run --silent bump -- --service api --tag "$GOOD2" --digest "$DIGEST_api_GOOD2"',
+          'npm run --silent bump -- --env dev --service api --tag "$GOOD2"',
+        ),
+        bumpCli,
+      );
+      expect(problems).toEqual([
+        expect.stringMatching(/step "A good release completes.*bump has no --env$/),
+        expect.stringMatching(/step "A good release completes.*without --digest$/),
+      ]);
     });
 
     const documented = bootstrapApplies(readFileSync(join(REPO_ROOT, 'docs', 'gitops.md'), 'utf8'));

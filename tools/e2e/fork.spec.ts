@@ -1,0 +1,74 @@
+// The e2e fork copy on this repository's real files: dev renders the pushed digests from the e2e's registry,
+// bump keeps that name, and the admission policy still validates against Kyverno's CRD schema while trusting
+// only the run's key for images of that registry.
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { bump } from '../bump/main';
+import { IMAGES_COMPONENT } from '../lib/gitops';
+import { kustomizeBuild } from '../lib/kustomize';
+import { crdSchemaProblem } from '../verify-gitops/crd-schemas';
+import type { K8sObject } from '../verify-gitops/model';
+import { imagesNamedBy, policyTrustingKey, SIGNATURE_POLICY, trustE2eRegistry } from './fork';
+
+const REPO_ROOT = join(__dirname, '..', '..');
+const REGISTRY = '172.18.0.3:5000/opsforge';
+const PUBLIC_KEY =
+  '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEe2e\n-----END PUBLIC KEY-----\n';
+const TAG = 'a'.repeat(40);
+const DIGEST = `sha256:${'b'.repeat(64)}`;
+const policyText = () => readFileSync(join(REPO_ROOT, SIGNATURE_POLICY), 'utf8');
+
+describe('the e2e fork copy', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'e2e-fork-'));
+    for (const path of ['gitops', 'rollouts', 'argocd/platform/image-signatures'])
+      cpSync(join(REPO_ROOT, path), join(root, path), { recursive: true });
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('makes dev run the digest bump wrote, pulled from the e2e registry', () => {
+    trustE2eRegistry(root, REGISTRY, PUBLIC_KEY);
+    bump(root, 'api', TAG, DIGEST);
+    const images = kustomizeBuild(join(root, 'gitops', 'envs', 'dev')).flatMap(
+      (object) => JSON.stringify(object).match(/"image":"[^"]*opsforge\/[^"]*"/g) ?? [],
+    );
+    expect(images).toContain(`"image":"${REGISTRY}/api:${TAG}@${DIGEST}"`);
+    expect(images.filter((image) => image.includes('/worker:'))).toEqual([
+      expect.stringMatching(new RegExp(`^"image":"${REGISTRY}/worker:[0-9a-f]{40}@sha256:[0-9a-f]{64}"$`)),
+    ]);
+    expect(readFileSync(join(root, IMAGES_COMPONENT), 'utf8')).toContain(
+      '# The opsforge images every environment',
+    );
+  });
+
+  it('keeps the policy valid against the upstream CRD, denying, failing closed, trusting only the key', () => {
+    const policy = parse(policyTrustingKey(policyText(), REGISTRY, PUBLIC_KEY)) as K8sObject;
+    const original = parse(policyText()) as K8sObject;
+    expect(crdSchemaProblem(policy)).toBeUndefined();
+    expect(policy.spec.attestors).toEqual([
+      { name: 'release', cosign: { key: { data: PUBLIC_KEY }, ctlog: { insecureIgnoreTlog: true } } },
+    ]);
+    expect(policy.spec.matchImageReferences).toEqual([{ glob: `${REGISTRY}/*` }]);
+    expect(policy.spec.credentials).toEqual({ allowInsecureRegistry: true });
+    expect(policy.spec.validations[0].expression).toContain(`startsWith('${REGISTRY}/')`);
+    expect(policy.spec.validations[0].expression).not.toContain('ghcr.io');
+    for (const kept of ['validationActions', 'failurePolicy', 'matchConstraints', 'validationConfigurations'])
+      expect(policy.spec[kept]).toEqual(original.spec[kept]);
+    expect(policy.spec.validations[0].message).toEqual(original.spec.validations[0].message);
+  });
+
+  it('refuses a policy whose attestor or image selection it does not recognise, rather than guess', () => {
+    expect(() =>
+      policyTrustingKey(policyText().replace('- name: release', '- name: releases'), REGISTRY, PUBLIC_KEY),
+    ).toThrow(/no attestor "release"/);
+    expect(() =>
+      policyTrustingKey(policyText().replace(".startsWith('ghcr.io/opsforge/')", ''), REGISTRY, PUBLIC_KEY),
+    ).toThrow(/no validation that selects ghcr.io\/opsforge\/ images/);
+    expect(() => imagesNamedBy('images:\n  - name: docker.io/library/redis\n', REGISTRY)).toThrow(
+      /names no ghcr.io\/opsforge\/ image/,
+    );
+  });
+});
