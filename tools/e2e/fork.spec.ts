@@ -39,6 +39,12 @@ describe('the e2e fork copy', () => {
     expect(images.filter((image) => image.includes('/worker:'))).toEqual([
       expect.stringMatching(new RegExp(`^"image":"${REGISTRY}/worker:[0-9a-f]{40}@sha256:[0-9a-f]{64}"$`)),
     ]);
+    // The canary-acceptance Job (an AnalysisTemplate's job metric) runs the release's api image too: a bare
+    // name there would be pulled from ghcr.io by tag, which admission refuses.
+    const acceptance = images.filter((image) => image.includes('/api:'));
+    expect(acceptance.length).toBeGreaterThan(1);
+    expect(new Set(acceptance)).toEqual(new Set([`"image":"${REGISTRY}/api:${TAG}@${DIGEST}"`]));
+    expect(images.filter((image) => !image.includes(`"image":"${REGISTRY}/`))).toEqual([]);
     expect(readFileSync(join(root, IMAGES_COMPONENT), 'utf8')).toContain(
       '# The opsforge images every environment',
     );
