@@ -174,10 +174,13 @@ export function prepareMetricJob(
       });
       return {
         completion,
+        // Argo's Terminate deletes the Job and returns: the measurement is Successful at once, without
+        // waiting for the pod to stop (the command drains its in-flight requests first, ~0.5 s here against
+        // a 500 ms slower canary = 7.5 production seconds added to every decision). The caller awaits
+        // `completion` after the verdict, so no process outlives its run.
         async terminate() {
           terminated = true;
           child.kill('SIGTERM');
-          await exited;
         },
       };
     },

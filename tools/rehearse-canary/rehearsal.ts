@@ -207,7 +207,7 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
     clock,
     provider: async (metric: MetricSpec) =>
       isJobMetric(metric)
-        ? takePreparedJob(metric).run()
+        ? releaseJob(metric)
         : measurePrometheusMetric(metric, {
             address: context.prometheusAddress,
             rewriteQuery: (query) => {
@@ -219,10 +219,14 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
           }),
   });
 
-  function takePreparedJob(metric: MetricSpec) {
+  // Every released Job process, awaited once the verdict is taken (a terminated one is still stopping).
+  const jobExits: Promise<unknown>[] = [];
+  function releaseJob(metric: MetricSpec) {
     const prepared = preparedJobs.get(metric.name) ?? prepareMetricJob(metric, jobEnvironment);
     preparedJobs.delete(metric.name);
-    return prepared;
+    const running = prepared.run();
+    jobExits.push(running.completion);
+    return running;
   }
 
   const schedule = plan.weightSchedule.map((step) => ({ at: step.atMs / scale, weight: step.weight }));
@@ -278,6 +282,7 @@ async function playAnalysisRun(context: RunContext): Promise<RunReport> {
   const canary = await context.canaryCounts();
   const decision = DECISIONS[run.phase]!;
   if (decision === 'abort') await context.work.setCanaryWeight(0);
+  await Promise.all(jobExits);
   const runStartedAt = run.startedAt ?? 0;
   return {
     phase: run.phase,
