@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type K8sObject, ofKind, type RenderedTree, where } from '../model';
 import { loadLedger } from '../upstream';
+import { runbookUrlResolves } from './argocd';
 import { argocdTrees, defineRule, envTrees } from './define-rule';
 
 const DASHBOARDS_DIRECTORY = 'observability/grafana/dashboards';
@@ -31,12 +32,6 @@ function dashboardVariables(root: string): Map<string, Set<string>> {
 function routedTeams(root: string): Set<string> {
   const config = readFileSync(join(root, ALERTMANAGER_CONFIG), 'utf8');
   return new Set([...config.matchAll(/team="([a-z0-9-]+)"/g)].map((match) => match[1]));
-}
-
-function runbookProblem(root: string, url: string): string | undefined {
-  const file = /\/(docs\/runbooks\/[^"#?\s]+)$/.exec(url)?.[1];
-  if (file && existsSync(join(root, file))) return undefined;
-  return `links runbook ${url}, which is not a file in ${RUNBOOKS_DIRECTORY}/`;
 }
 
 interface DeepLink {
@@ -165,8 +160,8 @@ const rolloutNotificationsWired = defineRule({
       }
       for (const [key, text] of Object.entries(templates)) {
         for (const [, url] of text.matchAll(/"runbook_url":\s*"([^"]+)"/g)) {
-          const problem = runbookProblem(root, url);
-          if (problem) report(`${key} ${problem}`);
+          if (!runbookUrlResolves(root, url))
+            report(`${key} links runbook ${url}, which is not a file in ${RUNBOOKS_DIRECTORY}/`);
         }
       }
     }

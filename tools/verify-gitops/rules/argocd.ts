@@ -49,6 +49,12 @@ export function isPromotedEnvironmentSet(owner: K8sObject, revision: string): bo
 
 export { trackedRepository, applicationSpecs };
 
+/** Whether a runbook_url (this repository's blob URL, or a repository path) names a file in docs/runbooks. */
+export function runbookUrlResolves(root: string, url: string): boolean {
+  const file = /\/blob\/[^/]+\/(docs\/runbooks\/[^"#?]+)$/.exec(url)?.[1] ?? url;
+  return file.startsWith('docs/runbooks/') && existsSync(join(root, file));
+}
+
 const argocdPinnedRevisions = defineRule({
   name: 'argocd-pinned-revisions',
   summary:
@@ -233,8 +239,7 @@ const notificationsWired = defineRule({
         }
         // Every alert has a runbook: a notification posted to Alertmanager names one that exists in docs/runbooks.
         for (const match of data[key].matchAll(/"runbook_url":\s*"([^"]+)"/g)) {
-          const file = /\/blob\/[^/]+\/(docs\/runbooks\/[^"#?]+)$/.exec(match[1])?.[1] ?? match[1];
-          if (!file.startsWith('docs/runbooks/') || !existsSync(join(root, file))) {
+          if (!runbookUrlResolves(root, match[1])) {
             report(
               `${key} links runbook ${match[1]}, which is not a file in docs/runbooks/: point it at the runbook of that alert`,
             );
