@@ -4,9 +4,10 @@
 //
 //   - the canary gets user requests (Poisson, `--user-rate` per second at the canary) from 0 s and the
 //     acceptance Job's synthetic ones (fixed rate) from `--job-start` seconds; each fails with `--error-ratio`;
-//   - Prometheus scrapes every 15 s at a random phase; a 5xx series exists at 0 from start-up, a 2xx series is
-//     born with its first request; rate() over a window uses the samples inside it, extrapolated to the window's
-//     edges as Prometheus does (up to 1.1 average intervals, else half an interval; never below zero);
+//   - Prometheus scrapes every 15 s at a random phase; the 5xx and the success series of the judged routes exist
+//     at 0 from start-up (services/api/src/http-metrics.ts), user and synthetic; rate() over a window uses the
+//     samples inside it, extrapolated to the window's edges as Prometheus does (up to 1.1 average intervals,
+//     else half an interval; never below zero);
 //   - each measurement is Inconclusive below the traffic floor, Failed at or above the threshold; the release is
 //     aborted when failures exceed failureLimit.
 //
@@ -93,8 +94,8 @@ async function main(): Promise<void> {
   for (let release = 0; release < releases; release += 1) {
     const phase = next() * SCRAPE_SECONDS;
     const ok: Series[] = [
-      { born: undefined, events: [] },
-      { born: undefined, events: [] },
+      { born: -Infinity, events: [] },
+      { born: -Infinity, events: [] },
     ];
     const failed: Series[] = [
       { born: -Infinity, events: [] },

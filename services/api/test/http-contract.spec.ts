@@ -86,6 +86,22 @@ describe('probes and status', () => {
     expect(serverErrorSeries.size).toBe((apiRoutes.length + probeRoutes.length) * 2);
   });
 
+  it('exports the success series of the /api routes from start-up too, so a canary clears its traffic floor from its first requests', async () => {
+    const { text } = await request(api.url).get('/metrics').expect(200);
+    const successes = { 'GET /api/status': '200', 'POST /api/job': '202', 'GET /api/job/:id': '200' };
+    for (const [route, statusCode] of Object.entries(successes)) {
+      const [method, path] = route.split(' ');
+      const labels = `method="${method}",route="${path}",status_code="${statusCode}"`;
+      // No synthetic request was sent: the canary acceptance's series are there, at 0.
+      expect(text).toMatch(new RegExp(`^http_requests_total\\{${labels},traffic="synthetic"\\} 0$`, 'm'));
+      expect(text).toMatch(
+        new RegExp(`^http_request_duration_seconds_count\\{${labels},traffic="synthetic"\\} 0$`, 'm'),
+      );
+      // The users' twins exist whatever this file sent before.
+      expect(text).toMatch(new RegExp(`^http_requests_total\\{${labels}\\} \\d+$`, 'm'));
+    }
+  });
+
   it('serves Prometheus text on /metrics with process metrics and app_info', async () => {
     const response = await request(api.url).get('/metrics').expect(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain/);
