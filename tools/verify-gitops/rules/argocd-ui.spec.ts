@@ -1,6 +1,7 @@
 // Each argocd-ui rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject } from '../model';
-import { ARGOCD, breakObject, DEV, expectViolation, run, testRuleFamily } from './broken-trees';
+import { ARGOCD, DEV } from './tree-names';
+import { breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
 import { argocdUiRules, TEAM_LABEL } from './argocd-ui';
 
 const ROLLOUTS_APP = 'argo-rollouts';

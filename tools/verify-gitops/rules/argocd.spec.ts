@@ -1,6 +1,7 @@
 // Each argocd rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject } from '../model';
-import { ARGOCD, breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
+import { ARGOCD } from './tree-names';
+import { breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
 import { argocdRules } from './argocd';
 
 testRuleFamily(argocdRules, {

@@ -1,16 +1,7 @@
 // Each availability rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject } from '../model';
-import {
-  breakObject,
-  container,
-  DEV,
-  expectViolation,
-  PROD,
-  removeObject,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { DEV, PROD, STAGING } from './tree-names';
+import { breakObject, container, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
 import { availabilityRules } from './availability';
 
 testRuleFamily(availabilityRules, {

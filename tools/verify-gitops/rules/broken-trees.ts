@@ -9,11 +9,6 @@ import { RULES } from './index';
 export const repositoryRoot = join(__dirname, '..', '..', '..');
 export let rendered: RenderedTree[];
 
-export const PROD = 'gitops/envs/prod';
-export const DEV = 'gitops/envs/dev';
-export const STAGING = 'gitops/envs/staging';
-export const ARGOCD = 'argocd';
-
 export function renderCommittedTree(): void {
   beforeAll(() => {
     rendered = renderAll(repositoryRoot);

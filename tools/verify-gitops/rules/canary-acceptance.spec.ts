@@ -1,16 +1,7 @@
 // Each canary-acceptance rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject } from '../model';
-import {
-  ARGOCD,
-  breakObject,
-  DEV,
-  expectViolation,
-  PROD,
-  removeObject,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { ARGOCD, DEV, PROD, STAGING } from './tree-names';
+import { breakObject, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
 import { canaryAcceptanceRules } from './canary-acceptance';
 
 function acceptanceJob(template: K8sObject): K8sObject {

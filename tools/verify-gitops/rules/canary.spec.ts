@@ -1,15 +1,7 @@
 // Each canary rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject } from '../model';
-import {
-  breakObject,
-  DEV,
-  expectViolation,
-  PROD,
-  removeObject,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { DEV, PROD, STAGING } from './tree-names';
+import { breakObject, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
 import { canaryRules } from './canary';
 
 testRuleFamily(canaryRules, {

@@ -1,14 +1,6 @@
 // Each contract rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import {
-  breakObject,
-  DEV,
-  expectViolation,
-  PROD,
-  removeObject,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { DEV, PROD, STAGING } from './tree-names';
+import { breakObject, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
 import { contractRules } from './contract';
 
 testRuleFamily(contractRules, {

@@ -1,15 +1,7 @@
 // Each environments rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject, RenderedTree } from '../model';
-import {
-  breakObject,
-  container,
-  DEV,
-  expectViolation,
-  PROD,
-  rendered,
-  run,
-  testRuleFamily,
-} from './broken-trees';
+import { DEV, PROD } from './tree-names';
+import { breakObject, container, expectViolation, rendered, run, testRuleFamily } from './broken-trees';
 import { environmentsRules } from './environments';
 
 testRuleFamily(environmentsRules, {

@@ -1,15 +1,6 @@
 // Each images rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import {
-  ARGOCD,
-  breakObject,
-  container,
-  DEV,
-  expectViolation,
-  PROD,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { ARGOCD, DEV, PROD, STAGING } from './tree-names';
+import { breakObject, container, expectViolation, run, testRuleFamily } from './broken-trees';
 import { imagesRules } from './images';
 
 testRuleFamily(imagesRules, {

@@ -1,7 +1,8 @@
 // The committed tree against every rule (it must pass), and the layout that keeps every rule tested: one family
 // per file, each with its spec of broken examples.
 import { readdirSync } from 'node:fs';
-import { ARGOCD, DEV, PROD, rendered, renderCommittedTree, repositoryRoot, STAGING } from './broken-trees';
+import { ARGOCD, DEV, PROD, STAGING } from './tree-names';
+import { rendered, renderCommittedTree, repositoryRoot } from './broken-trees';
 import { RULE_FAMILIES, RULES } from './index';
 
 renderCommittedTree();

@@ -1,5 +1,6 @@
 // Each promotion rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import { ARGOCD, breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
+import { ARGOCD } from './tree-names';
+import { breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
 import { promotionRules } from './promotion';
 
 testRuleFamily(promotionRules, {

@@ -1,6 +1,7 @@
 // Each Redis HA rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject, RenderedTree } from '../model';
-import { ARGOCD, breakObject, expectViolation, PROD, rendered, run, testRuleFamily } from './broken-trees';
+import { ARGOCD, PROD } from './tree-names';
+import { breakObject, expectViolation, rendered, run, testRuleFamily } from './broken-trees';
 import { redisHaRules } from './redis-ha';
 
 function prodObject(trees: RenderedTree[], kind: string, namePrefix: string): K8sObject {

@@ -1,15 +1,7 @@
 // Each redis rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject, RenderedTree } from '../model';
-import {
-  breakObject,
-  container,
-  DEV,
-  expectViolation,
-  rendered,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { DEV, STAGING } from './tree-names';
+import { breakObject, container, expectViolation, rendered, run, testRuleFamily } from './broken-trees';
 import { redisRules } from './redis';
 
 testRuleFamily(redisRules, {

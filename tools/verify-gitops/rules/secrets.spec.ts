@@ -1,7 +1,8 @@
 // Each secrets rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { K8sObject, RenderedTree } from '../model';
-import { DEV, expectViolation, rendered, run, testRuleFamily } from './broken-trees';
+import { DEV } from './tree-names';
+import { expectViolation, rendered, run, testRuleFamily } from './broken-trees';
 import { secretsRules } from './secrets';
 
 testRuleFamily(secretsRules, {

@@ -1,15 +1,7 @@
 // Each sizing rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import type { K8sObject } from '../model';
-import {
-  breakObject,
-  container,
-  DEV,
-  expectViolation,
-  PROD,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { DEV, PROD, STAGING } from './tree-names';
+import { breakObject, container, expectViolation, run, testRuleFamily } from './broken-trees';
 import { sizingRules } from './sizing';
 
 testRuleFamily(sizingRules, {
