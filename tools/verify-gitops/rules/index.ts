@@ -16,6 +16,8 @@ import { redisHaRules } from './redis-ha';
 import { secretsRules } from './secrets';
 import { signaturesRules } from './signatures';
 import { sizingRules } from './sizing';
+import { syncWavesRules } from './sync-waves';
+import { trafficRoutingRules } from './traffic-routing';
 import { upstreamRules } from './upstream';
 
 /** Each family file's rules, by the file's name (rules/<family>.ts, tested in rules/<family>.spec.ts). */
@@ -34,6 +36,8 @@ export const RULE_FAMILIES: Record<string, Rule[]> = {
   'argocd-ui': argocdUiRules,
   secrets: secretsRules,
   upstream: upstreamRules,
+  'sync-waves': syncWavesRules,
+  'traffic-routing': trafficRoutingRules,
   promotion: promotionRules,
   signatures: signaturesRules,
 };

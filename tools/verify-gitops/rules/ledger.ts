@@ -1,0 +1,83 @@
+// What the upstream-fact rule families share: the ledger (upstream.yaml) of the checkout being verified, a
+// citation of one of its facts, Argo CD's sync-wave and sync-option annotations, and which Applications deploy
+// which env.
+import { posix, join } from 'node:path';
+import { minimatch } from 'minimatch';
+import { type K8sObject, ofKind, type RenderedTree } from '../model';
+import { loadLedger, UPSTREAM_LEDGER_FILE, type UpstreamLedger } from '../upstream';
+import type { RuleContext } from './define-rule';
+import { sourcesOf } from './argocd';
+
+export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
+export const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
+
+const ledgers = new Map<string, UpstreamLedger>();
+
+/** The ledger of the checkout being verified (a scratch copy carries its own). */
+function ledgerOf(root: string): UpstreamLedger {
+  const path = join(root, UPSTREAM_LEDGER_FILE);
+  let ledger = ledgers.get(path);
+  if (!ledger) {
+    ledger = loadLedger(path);
+    ledgers.set(path, ledger);
+  }
+  return ledger;
+}
+
+/** Runs a check with the ledger; a ledger that does not load, or lacks a fact the check needs, is a violation. */
+export function withLedger(context: RuleContext, check: (ledger: UpstreamLedger) => void): void {
+  try {
+    check(ledgerOf(context.root));
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== 'LedgerError') throw error;
+    context.flag(UPSTREAM_LEDGER_FILE, error.message);
+  }
+}
+
+export function cite(ledger: UpstreamLedger, id: string): string {
+  const { source } = ledger.behaviour(id);
+  return `${source.repository}@${source.tag} ${source.path}${source.lines ? `:${source.lines}` : ''}`;
+}
+
+export function syncWave(object: K8sObject): number {
+  return Number.parseInt(object.metadata?.annotations?.[SYNC_WAVE] ?? '0', 10) || 0;
+}
+
+export function syncOptions(object: K8sObject): string[] {
+  return String(object.metadata?.annotations?.[SYNC_OPTIONS] ?? '')
+    .split(',')
+    .map((option) => option.trim())
+    .filter(Boolean);
+}
+
+export function valueAt(values: K8sObject, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node as K8sObject | undefined)?.[key], values);
+}
+
+/** Applications (and ApplicationSet templates) with the env trees each deploys. */
+export function envDeployers(
+  tree: RenderedTree,
+  envs: RenderedTree[],
+): { owner: K8sObject; spec: K8sObject; envs: RenderedTree[] }[] {
+  const deployers: { owner: K8sObject; spec: K8sObject; envs: RenderedTree[] }[] = [];
+  for (const set of ofKind(tree, 'ApplicationSet')) {
+    // A git generator's directories are env folders; its files (e.g. gitops/envs/*/revision.yaml) lie in them.
+    const patterns: string[] = (set.spec?.generators ?? []).flatMap((g: K8sObject) => [
+      ...(g.git?.directories ?? []).map((d: K8sObject) => String(d.path)),
+      ...(g.git?.files ?? []).map((f: K8sObject) => posix.dirname(String(f.path))),
+    ]);
+    const deployed = envs.filter((env) => patterns.some((pattern) => minimatch(env.source, pattern)));
+    if (deployed.length > 0)
+      deployers.push({ owner: set, spec: set.spec?.template?.spec ?? {}, envs: deployed });
+  }
+  for (const app of ofKind(tree, 'Application')) {
+    const paths = sourcesOf(app.spec ?? {}).map((s) => String(s.path ?? '').replace(/\/+$/, ''));
+    const deployed = envs.filter((env) => paths.includes(env.source));
+    if (deployed.length > 0) deployers.push({ owner: app, spec: app.spec ?? {}, envs: deployed });
+  }
+  return deployers;
+}
+
+export function specSyncOptions(spec: K8sObject): string[] {
+  return spec.syncPolicy?.syncOptions ?? [];
+}
