@@ -8,6 +8,7 @@ import { canaryRules } from './canary';
 import { canaryAcceptanceRules } from './canary-acceptance';
 import { contractRules } from './contract';
 import { environmentsRules } from './environments';
+import { gatewayRules } from './gateway';
 import { imagesRules } from './images';
 import { podHardeningRules } from './pod-hardening';
 import { promotionRules } from './promotion';
@@ -32,6 +33,7 @@ export const RULE_FAMILIES: Record<string, Rule[]> = {
   'redis-ha': redisHaRules,
   canary: canaryRules,
   'canary-acceptance': canaryAcceptanceRules,
+  gateway: gatewayRules,
   argocd: argocdRules,
   'argocd-ui': argocdUiRules,
   secrets: secretsRules,

@@ -1,0 +1,71 @@
+// The gateway rule against copies of the rendered tree whose routes would tie on the shared Gateway.
+import type { RenderedTree } from '../model';
+import {
+  breakObject,
+  DEV,
+  expectViolation,
+  PROD,
+  rendered,
+  run,
+  STAGING,
+  testRuleFamily,
+} from './broken-trees';
+import { gatewayRules } from './gateway';
+
+/** The rendered trees with some environments' api HTTPRoute hostnames replaced (undefined: none at all). */
+function withHostnames(hostnames: Record<string, string[] | undefined>): RenderedTree[] {
+  const copy = structuredClone(rendered);
+  for (const [source, hosts] of Object.entries(hostnames)) {
+    const route = copy.find((t) => t.source === source)?.objects.find((o) => o.kind === 'HTTPRoute');
+    if (!route) throw new Error(`${source} renders no HTTPRoute`);
+    if (hosts === undefined) delete route.spec.hostnames;
+    else route.spec.hostnames = hosts;
+  }
+  return copy;
+}
+
+testRuleFamily(gatewayRules, {
+  'gateway-routes-never-tie': () => {
+    // As before per-environment hostnames: no route sets any, so all three take every Host.
+    const none = withHostnames({ [DEV]: undefined, [STAGING]: undefined, [PROD]: undefined });
+    const violations = run('gateway-routes-never-tie', none);
+    expect(violations).toHaveLength(3);
+    expectViolation(
+      violations,
+      `${DEV}: HTTPRoute/api and ${STAGING}: HTTPRoute/api`,
+      /dev\/api and staging\/api attach to Gateway gateway-system\/opsforge on the same listener, neither sets hostnames.*PathPrefix \/api.*older route only \(hostnames: kubernetes-sigs\/gateway-api@v1\.6\.1/,
+    );
+    // One environment left without a hostname takes every other environment's Host as well.
+    expectViolation(
+      run('gateway-routes-never-tie', withHostnames({ [STAGING]: undefined })),
+      `${PROD}: HTTPRoute/api and ${STAGING}: HTTPRoute/api`,
+      /staging\/api sets no hostnames, so it also takes api\.prod\./,
+    );
+    // A wildcard overlapping another environment's name.
+    expectViolation(
+      run('gateway-routes-never-tie', withHostnames({ [PROD]: ['*.opsforge.example.com'] })),
+      `${DEV}: HTTPRoute/api and ${PROD}: HTTPRoute/api`,
+      /both take api\.dev\.opsforge\.example\.com \/ \*\.opsforge\.example\.com/,
+    );
+    // Two environments given the same hostname by a copied endpoint.yaml.
+    expectViolation(
+      run('gateway-routes-never-tie', withHostnames({ [STAGING]: ['api.prod.opsforge.example.com'] })),
+      `${PROD}: HTTPRoute/api and ${STAGING}: HTTPRoute/api`,
+      /both take api\.prod\.opsforge\.example\.com/,
+    );
+    // Not a tie: distinct listeners, or distinct matches on a shared hostname.
+    const otherListener = breakObject(DEV, 'HTTPRoute', 'api', (route) => {
+      delete route.spec.hostnames;
+      route.spec.parentRefs[0].sectionName = 'internal';
+    });
+    for (const tree of otherListener.filter((t) => t.source !== DEV))
+      for (const route of tree.objects.filter((o) => o.kind === 'HTTPRoute'))
+        route.spec.parentRefs[0].sectionName = 'http';
+    expect(run('gateway-routes-never-tie', otherListener)).toEqual([]);
+    const otherPath = breakObject(STAGING, 'HTTPRoute', 'api', (route) => {
+      route.spec.hostnames = ['api.prod.opsforge.example.com'];
+      route.spec.rules[0].matches[0].path.value = '/api/v2';
+    });
+    expect(run('gateway-routes-never-tie', otherPath)).toEqual([]);
+  },
+});
