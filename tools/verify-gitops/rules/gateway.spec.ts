@@ -1,15 +1,7 @@
 // The gateway rule against copies of the rendered tree whose routes would tie on the shared Gateway.
 import type { RenderedTree } from '../model';
-import {
-  breakObject,
-  DEV,
-  expectViolation,
-  PROD,
-  rendered,
-  run,
-  STAGING,
-  testRuleFamily,
-} from './broken-trees';
+import { breakObject, expectViolation, rendered, run, testRuleFamily } from './broken-trees';
+import { DEV, PROD, STAGING } from './tree-names';
 import { gatewayRules } from './gateway';
 
 /** The rendered trees with some environments' api HTTPRoute hostnames replaced (undefined: none at all). */

@@ -3,10 +3,9 @@
 // Gateway API resolves a tie between routes (same hostname, same match) in favour of the oldest route: on a
 // cluster running dev, staging and prod, one environment would answer for all three. The facts are in the
 // upstream ledger (section gateway).
-import { join } from 'node:path';
 import { type K8sObject, objectName, type RenderedTree } from '../model';
-import { loadLedger, UPSTREAM_LEDGER_FILE } from '../upstream';
 import { defineRule } from './define-rule';
+import { cite, withLedger } from './ledger';
 
 /** Where a route can attach: a Gateway, and a listener by name or port when the parentRef names one. */
 interface Attachment {
@@ -105,34 +104,32 @@ const routesNeverTie = defineRule({
   name: 'gateway-routes-never-tie',
   summary:
     'no two HTTPRoutes, across every environment, can take the same request on one Gateway listener: intersecting hostnames (none = every Host) with an identical match, which Gateway API hands to the oldest route',
-  check({ trees, root, flag }) {
-    const ledger = loadLedger(join(root, UPSTREAM_LEDGER_FILE));
-    const cite = (id: string): string => {
-      const { source } = ledger.behaviour(id);
-      return `${source.repository}@${source.tag} ${source.path}:${source.lines}`;
-    };
-    const sources = `hostnames: ${cite('gateway-api-httproute-hostnames')}; ties: ${cite('gateway-api-route-tie-goes-to-oldest')}`;
-    const attached: AttachedRoute[] = trees.flatMap((tree) =>
-      tree.objects
-        .filter((object) => object.kind === 'HTTPRoute')
-        .flatMap((route) => gatewayAttachments(route).map((attachment) => ({ tree, route, attachment }))),
-    );
-    attached.forEach((a, index) => {
-      for (const b of attached.slice(index + 1)) {
-        if (a.route === b.route || !mayShareListener(a.attachment, b.attachment)) continue;
-        const hosts = sharedHostnames(a.route, b.route);
-        if (hosts === undefined) continue;
-        const matchesB = new Set(routeMatches(b.route));
-        const common = [...new Set(routeMatches(a.route))].filter((key) => matchesB.has(key));
-        if (common.length === 0) continue;
-        flag(
-          `${a.tree.source}: ${objectName(a.route)} and ${b.tree.source}: ${objectName(b.route)}`,
-          `HTTPRoutes ${routeName(a.route)} and ${routeName(b.route)} attach to Gateway ${a.attachment.gateway} on the same listener, ${hosts}, ` +
-            `and both match ${common.map(describeMatch).join(', ')}: Gateway API gives such a request to the older ` +
-            `route only (${sources}), so the younger route's environment gets none of it. Give each environment its own ` +
-            `hostname (gitops/envs/<env>/endpoint.yaml)`,
-        );
-      }
+  check(context) {
+    const { trees, flag } = context;
+    withLedger(context, (ledger) => {
+      const sources = `hostnames: ${cite(ledger, 'gateway-api-httproute-hostnames')}; ties: ${cite(ledger, 'gateway-api-route-tie-goes-to-oldest')}`;
+      const attached: AttachedRoute[] = trees.flatMap((tree) =>
+        tree.objects
+          .filter((object) => object.kind === 'HTTPRoute')
+          .flatMap((route) => gatewayAttachments(route).map((attachment) => ({ tree, route, attachment }))),
+      );
+      attached.forEach((a, index) => {
+        for (const b of attached.slice(index + 1)) {
+          if (a.route === b.route || !mayShareListener(a.attachment, b.attachment)) continue;
+          const hosts = sharedHostnames(a.route, b.route);
+          if (hosts === undefined) continue;
+          const matchesB = new Set(routeMatches(b.route));
+          const common = [...new Set(routeMatches(a.route))].filter((key) => matchesB.has(key));
+          if (common.length === 0) continue;
+          flag(
+            `${a.tree.source}: ${objectName(a.route)} and ${b.tree.source}: ${objectName(b.route)}`,
+            `HTTPRoutes ${routeName(a.route)} and ${routeName(b.route)} attach to Gateway ${a.attachment.gateway} on the same listener, ${hosts}, ` +
+              `and both match ${common.map(describeMatch).join(', ')}: Gateway API gives such a request to the older ` +
+              `route only (${sources}), so the younger route's environment gets none of it. Give each environment ` +
+              `its own hostname (gitops/envs/<env>/endpoint.yaml)`,
+          );
+        }
+      });
     });
   },
 });
