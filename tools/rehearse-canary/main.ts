@@ -5,7 +5,7 @@ import { parseOptions, runCli, UsageError } from '../lib/cli';
 import { canaryPlan, renderOverlay } from './manifests';
 import { PrometheusServer } from './prometheus-server';
 import { rehearse, type RehearsalReport } from './rehearsal';
-import { formatReport } from './report';
+import { formatAbortTimings, formatReport } from './report';
 import { CATALOGUE, DEFAULT_SCENARIOS } from './scenarios';
 
 const USAGE = `Usage: npm run rehearse:canary -- [--scenario <name>]... [--env dev] [--time-scale 15]
@@ -101,6 +101,7 @@ async function main(argv: string[]): Promise<void> {
     await prometheus.stop();
   }
   if (options.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+  else process.stdout.write(`${formatAbortTimings(reports)}\n`);
   if (misses.length > 0)
     throw new Error(`the canary gate did not behave as required:\n  ${misses.join('\n  ')}`);
 }

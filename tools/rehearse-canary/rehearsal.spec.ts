@@ -5,7 +5,7 @@ import { sharedRedisUrl } from '@opsforge/harness';
 import { renderOverlay, type KubernetesObject } from './manifests';
 import { PrometheusServer } from './prometheus-server';
 import { rehearse, type MetricReport, type RehearsalReport, type RunReport } from './rehearsal';
-import { formatReport } from './report';
+import { formatAbortTimings, formatReport } from './report';
 import { CATALOGUE } from './scenarios';
 
 const TIME_SCALE = 15;
@@ -21,15 +21,9 @@ const MAX_PARALLEL_REHEARSALS = 1;
 // slot: room for the four longest other scenarios (the healthy one runs three analyses, ~60 s) ahead of it.
 const SCENARIO_TIMEOUT_MS = 420_000;
 
-// Each scenario runs real processes against a real Prometheus at 1/15 of production time on a 2-core machine:
-// a scrape or an event-loop wake-up delayed by a neighbour shifts a measurement by a production window (the
-// api-latency scenario is judged at the 3rd of 4 allowed measurements). A failed scenario is run again, at most
-// twice, with every failed attempt's report logged; a regression fails all three attempts, and no assertion is
-// relaxed.
-jest.retryTimes(2, { logErrorsBeforeRetry: true });
-
 let objects: KubernetesObject[];
 let prometheus: PrometheusServer;
+const reports: RehearsalReport[] = [];
 let running = 0;
 const waiting: (() => void)[] = [];
 
@@ -57,6 +51,7 @@ function run(name: keyof typeof CATALOGUE): Promise<RehearsalReport> {
     });
     // The report is the evidence: printed so a failing CI log shows every measurement.
     process.stdout.write(`${formatReport(report)}\n`);
+    reports.push(report);
     return report;
   });
 }
@@ -74,10 +69,10 @@ function metric(runReport: RunReport, name: string): MetricReport {
  * The failing metric fails on failureLimit + 1 consecutive failed measurements once the canary's errors are
  * visible, and never passes on them: a measurement before the first failure may only have read a window
  * still filling, [] below the 1/s traffic floor, or [0] from `or vector(0)` where the canary's 5xx series
- * had not been scraped twice yet (docs/canary.md). The whole decision stays well inside two production
- * minutes, against Flagger's five.
+ * had not been scraped twice yet (docs/canary.md). How long the decision took is in the printed report and
+ * its abort timings, not asserted here (a timing on a shared machine is evidence, not a test).
  */
-function expectPromptFailure(report: RehearsalReport, failing: MetricReport): void {
+function expectPromptFailure(failing: MetricReport): void {
   const firstFailure = failing.measurements.findIndex((measurement) => measurement.phase === 'Failed');
   expect(firstFailure).toBeGreaterThanOrEqual(0);
   for (const blind of failing.measurements.slice(0, firstFailure))
@@ -85,7 +80,6 @@ function expectPromptFailure(report: RehearsalReport, failing: MetricReport): vo
   expect(failing.measurements.slice(firstFailure).map((measurement) => measurement.phase)).toEqual(
     Array(failing.limits.failureLimit + 1).fill('Failed'),
   );
-  expect(report.runs[0].decidedAfterMs * report.timeScale).toBeLessThan(120_000);
 }
 
 beforeAll(async () => {
@@ -95,6 +89,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await prometheus?.stop();
+  // How long each abort took, production-equivalent (the 60 s goal of docs/canary.md): shown, not asserted.
+  process.stdout.write(`${formatAbortTimings(reports)}\n`);
 });
 
 describe('canary rehearsal (real Prometheus, real api/worker, rendered dev AnalysisTemplates)', () => {
@@ -123,7 +119,7 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       expect(analysis.phase).toBe('Failed');
       expect(analysis.decision).toBe('abort');
       expect(analysis.message).toContain('error-ratio');
-      expectPromptFailure(report, metric(analysis, 'error-ratio'));
+      expectPromptFailure(metric(analysis, 'error-ratio'));
       // The users noticed: some canary requests failed before the abort, and only canary ones.
       expect(analysis.canary.failed).toBeGreaterThan(0);
       expect(report.background.failed).toBe(0);
@@ -142,7 +138,7 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       expect(analysis.message).toContain('latency-p99');
       const latency = metric(analysis, 'latency-p99');
       expect(latency.phase).toBe('Failed');
-      expectPromptFailure(report, latency);
+      expectPromptFailure(latency);
       for (const measurement of latency.measurements.filter((m) => m.phase === 'Failed')) {
         expect(Number(measurement.value!.slice(1, -1))).toBeGreaterThanOrEqual(0.5);
       }
@@ -174,6 +170,20 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       expect(analysis.phase).toBe('Failed');
       expect(analysis.decision).toBe('abort');
       expect(analysis.message).toMatch(/error-ratio|acceptance-and-load/);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  test.concurrent(
+    'in a quiet environment a canary 500 ms slower is aborted on the acceptance load alone',
+    async () => {
+      const report = await run('api-quiet-latency');
+      const [analysis] = report.runs;
+      expect(analysis.canary.served).toBe(0);
+      expect(analysis.phase).toBe('Failed');
+      expect(analysis.decision).toBe('abort');
+      expect(analysis.message).toContain('latency-p99');
+      expectPromptFailure(metric(analysis, 'latency-p99'));
     },
     SCENARIO_TIMEOUT_MS,
   );
@@ -272,7 +282,7 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
       const [analysis] = report.runs;
       expect(analysis.phase).toBe('Failed');
       expect(analysis.decision).toBe('abort');
-      expectPromptFailure(report, metric(analysis, 'job-failure-ratio'));
+      expectPromptFailure(metric(analysis, 'job-failure-ratio'));
       expect(analysis.canary.failed).toBeGreaterThan(0);
       expect(report.background.failed).toBe(0);
     },

@@ -64,3 +64,27 @@ export function formatReport(report: RehearsalReport): string {
   lines.push(`   ${report.background.label}: ${report.background.sent}, ${report.background.failed} failed`);
   return lines.join('\n');
 }
+
+/** The production goal for every bad build (issue 13, item 3): aborted within 60 s of taking traffic. */
+export const ABORT_GOAL_SECONDS = 60;
+
+/**
+ * One line per aborted run: the production-equivalent time from the canary's first traffic to the abort,
+ * against the goal. Shown, never asserted: a timing on a shared machine is evidence, not a pass/fail test.
+ */
+export function formatAbortTimings(reports: RehearsalReport[]): string {
+  const aborts = reports.flatMap((report) =>
+    report.runs
+      .filter((run) => run.decision === 'abort')
+      .map((run) => ({ report, run, seconds: (run.decidedAfterMs * report.timeScale) / 1000 })),
+  );
+  if (aborts.length === 0) return 'abort timings: no run aborted';
+  const width = Math.max(...aborts.map(({ report }) => report.scenario.length));
+  return [
+    `abort timings (production equivalent, from the canary's first traffic; goal <= ${ABORT_GOAL_SECONDS} s):`,
+    ...aborts.map(
+      ({ report, run, seconds }) =>
+        `  ${report.scenario.padEnd(width)}  ${`${seconds.toFixed(0)} s`.padStart(5)}  ${seconds <= ABORT_GOAL_SECONDS ? 'within the goal' : 'OVER the goal'}  (${run.phase} at weight ${run.weightAtDecision}%: ${run.message})`,
+    ),
+  ].join('\n');
+}
