@@ -82,6 +82,15 @@ function expectPromptFailure(failing: MetricReport): void {
   );
 }
 
+/** A bad api canary in a quiet environment: judged on the acceptance Job's load alone, and aborted. */
+async function quietAbort(name: keyof typeof CATALOGUE): Promise<RunReport> {
+  const [analysis] = (await run(name)).runs;
+  expect(analysis.canary.served).toBe(0);
+  expect(analysis.phase).toBe('Failed');
+  expect(analysis.decision).toBe('abort');
+  return analysis;
+}
+
 beforeAll(async () => {
   objects = await renderOverlay('dev');
   prometheus = await PrometheusServer.start({ scrapeIntervalMs: PRODUCTION_SCRAPE_INTERVAL_MS / TIME_SCALE });
@@ -164,11 +173,7 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
   test.concurrent(
     'in a quiet environment a canary answering 20% errors is aborted on the acceptance load alone',
     async () => {
-      const report = await run('api-quiet-errors');
-      const [analysis] = report.runs;
-      expect(analysis.canary.served).toBe(0);
-      expect(analysis.phase).toBe('Failed');
-      expect(analysis.decision).toBe('abort');
+      const analysis = await quietAbort('api-quiet-errors');
       expect(analysis.message).toMatch(/error-ratio|acceptance-and-load/);
     },
     SCENARIO_TIMEOUT_MS,
@@ -177,11 +182,7 @@ describe('canary rehearsal (real Prometheus, real api/worker, rendered dev Analy
   test.concurrent(
     'in a quiet environment a canary 500 ms slower is aborted on the acceptance load alone',
     async () => {
-      const report = await run('api-quiet-latency');
-      const [analysis] = report.runs;
-      expect(analysis.canary.served).toBe(0);
-      expect(analysis.phase).toBe('Failed');
-      expect(analysis.decision).toBe('abort');
+      const analysis = await quietAbort('api-quiet-latency');
       expect(analysis.message).toContain('latency-p99');
       expectPromptFailure(metric(analysis, 'latency-p99'));
     },
