@@ -62,6 +62,21 @@ testRuleFamily(canaryAcceptanceRules, {
       /activeDeadlineSeconds 300 must exceed .* \(330s\)/,
     );
     expectViolation(violations, 'AnalysisTemplate/canary-acceptance', /resources.limits.cpu/);
+    const late = breakObject(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
+      o.spec.metrics[0].initialDelay = '30s';
+      env(o, 'ACCEPTANCE_TIMEOUT_MS').value = '50000';
+    });
+    const lateViolations = run('canary-acceptance-bounded', late);
+    expectViolation(
+      lateViolations,
+      'gitops/envs/staging: AnalysisTemplate/canary-acceptance',
+      /initialDelay 30s delays the acceptance/,
+    );
+    expectViolation(
+      lateViolations,
+      'AnalysisTemplate/canary-acceptance',
+      /ACCEPTANCE_TIMEOUT_MS 50000 leaves less than 15s/,
+    );
   },
   'canary-acceptance-admitted': () => {
     const noPolicy = removeObject(DEV, 'NetworkPolicy', 'canary-acceptance');

@@ -134,13 +134,23 @@ const everyCanary = defineRule({
   },
 });
 
+/** The goal for every bad build, a never-completing one included: aborted within 60 s of taking traffic. */
+const ABORT_GOAL_SECONDS = 60;
+/** What the acceptance bound leaves for the Job's pod to be scheduled and started (image on the node). */
+const POD_START_ALLOWANCE_SECONDS = 15;
+
 const bounded = defineRule({
   name: 'canary-acceptance-bounded',
   summary:
-    'the acceptance Job fails at its first failure (backoffLimit 0), has a deadline past its own bounds, and requests and limits cpu and memory',
+    'the acceptance Job starts with the analysis and fails at its first failure (backoffLimit 0) within the 60 s abort goal, has a deadline past its own bounds, and requests and limits cpu and memory',
   check({ trees, flag }) {
+    const ledger = loadLedger();
     // JobFailed, the condition Argo reads, comes only after backoffLimit retries.
-    loadLedger().behaviour('rollouts-job-metric-verdict');
+    ledger.behaviour('rollouts-job-metric-verdict');
+    // A metric without initialDelay is measured (its Job created) at the run's first reconcile, and a Job's
+    // JobFailed wakes the run at once: a never-completing build is aborted at pod start + ACCEPTANCE_TIMEOUT_MS.
+    ledger.behaviour('rollouts-metric-without-initial-delay-starts-with-run');
+    ledger.behaviour('rollouts-job-condition-enqueues-run');
     for (const tree of envTrees(trees)) {
       for (const template of ofKind(tree, 'AnalysisTemplate')) {
         for (const { metric, container } of acceptanceMetrics(template)) {
@@ -153,6 +163,14 @@ const bounded = defineRule({
           const loadSeconds = Number(containerEnvValue(tree, container, 'LOAD_DURATION_SECONDS'));
           const acceptanceSeconds =
             Number(containerEnvValue(tree, container, 'ACCEPTANCE_TIMEOUT_MS')) / 1000;
+          if (metric.initialDelay !== undefined)
+            report(
+              `initialDelay ${metric.initialDelay} delays the acceptance: its Job must start with the analysis, when the canary takes traffic`,
+            );
+          if (!(acceptanceSeconds + POD_START_ALLOWANCE_SECONDS <= ABORT_GOAL_SECONDS))
+            report(
+              `ACCEPTANCE_TIMEOUT_MS ${acceptanceSeconds * 1000} leaves less than ${POD_START_ALLOWANCE_SECONDS}s for the Job's pod to start: a build whose jobs never complete must be aborted within ${ABORT_GOAL_SECONDS}s of taking traffic`,
+            );
           const needed = loadSeconds + acceptanceSeconds;
           if (!(Number(job.activeDeadlineSeconds) > needed)) {
             report(
