@@ -3,9 +3,9 @@
 // which env.
 import { posix, join } from 'node:path';
 import { minimatch } from 'minimatch';
-import { type K8sObject, ofKind, type RenderedTree } from '../model';
+import { type K8sObject, ofKind, type RenderedTree, type Rule } from '../model';
 import { loadLedger, UPSTREAM_LEDGER_FILE, type UpstreamLedger } from '../upstream';
-import type { RuleContext } from './define-rule';
+import { defineRule, type RuleContext } from './define-rule';
 import { sourcesOf } from './argocd';
 
 export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
@@ -24,14 +24,31 @@ function ledgerOf(root: string): UpstreamLedger {
   return ledger;
 }
 
-/** Runs a check with the ledger; a ledger that does not load, or lacks a fact the check needs, is a violation. */
-export function withLedger(context: RuleContext, check: (ledger: UpstreamLedger) => void): void {
-  try {
-    check(ledgerOf(context.root));
-  } catch (error) {
-    if (!(error instanceof Error) || error.name !== 'LedgerError') throw error;
-    context.flag(UPSTREAM_LEDGER_FILE, error.message);
-  }
+export interface LedgerRuleContext extends RuleContext {
+  /** The ledger of the checkout being verified. */
+  ledger: UpstreamLedger;
+}
+
+/**
+ * A rule whose check reads the ledger: a ledger that does not load, or lacks a fact the check needs, is a
+ * violation of the rule (at upstream.yaml) rather than a crash.
+ */
+export function defineLedgerRule(definition: {
+  name: string;
+  summary: string;
+  check(context: LedgerRuleContext): void;
+}): Rule {
+  return defineRule({
+    ...definition,
+    check(context) {
+      try {
+        definition.check({ ...context, ledger: ledgerOf(context.root) });
+      } catch (error) {
+        if (!(error instanceof Error) || error.name !== 'LedgerError') throw error;
+        context.flag(UPSTREAM_LEDGER_FILE, error.message);
+      }
+    },
+  });
 }
 
 export function cite(ledger: UpstreamLedger, id: string): string {

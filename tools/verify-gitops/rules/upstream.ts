@@ -5,9 +5,9 @@
 import { IMAGE_REPOSITORY } from '../../lib/gitops';
 import { containersOf, type K8sObject, ofKind, selectorMatches, where, workloads } from '../model';
 import { chartFact, UPSTREAM_LEDGER_FILE } from '../upstream';
-import { argocdTrees, defineRule } from './define-rule';
+import { argocdTrees } from './define-rule';
 import { sourcesOf } from './argocd';
-import { cite, valueAt, withLedger } from './ledger';
+import { cite, valueAt, defineLedgerRule } from './ledger';
 
 /** An image reference split into repository and tag (the digest, if any, is left out). */
 function imageReference(image: string): { repository: string; tag: string } {
@@ -27,127 +27,121 @@ function containersInValues(value: unknown): K8sObject[] {
   return typeof object.image === 'string' ? [object, ...nested] : nested;
 }
 
-const upstreamPinnedVersions = defineRule({
+const upstreamPinnedVersions = defineLedgerRule({
   name: 'upstream-pinned-versions',
   summary:
     'every chart, plugin and third-party image the tree pins is the version the upstream ledger records, and that chart version was seen released',
-  check(context) {
-    const { trees, flag } = context;
-    withLedger(context, (ledger) => {
-      const checkImage = (at: string, image: string) => {
-        if (image.startsWith(`${IMAGE_REPOSITORY}/`)) return;
-        const { repository, tag } = imageReference(image);
-        const plugin = Object.values(ledger.plugins).find((p) => p.image === repository);
-        if (plugin) {
-          if (tag !== plugin.version)
-            flag(
-              at,
-              `runs ${image}, but the ledger records plugin ${plugin.name} at ${plugin.version} (${UPSTREAM_LEDGER_FILE}, plugins.${plugin.id})`,
-            );
-          return;
-        }
-        const known = Object.values(ledger.images).filter((entry) => entry.image === repository);
-        if (known.length === 0)
+  check({ trees, flag, ledger }) {
+    const checkImage = (at: string, image: string) => {
+      if (image.startsWith(`${IMAGE_REPOSITORY}/`)) return;
+      const { repository, tag } = imageReference(image);
+      const plugin = Object.values(ledger.plugins).find((p) => p.image === repository);
+      if (plugin) {
+        if (tag !== plugin.version)
           flag(
             at,
-            `image ${image} is not in the upstream ledger: read its release upstream and record it under images in ${UPSTREAM_LEDGER_FILE}`,
+            `runs ${image}, but the ledger records plugin ${plugin.name} at ${plugin.version} (${UPSTREAM_LEDGER_FILE}, plugins.${plugin.id})`,
           );
-        else if (!known.some((entry) => entry.tag === tag))
-          flag(
-            at,
-            `runs ${image}, but the ledger records ${repository} at ${known.map((e) => e.tag).join(', ')}: read the new tag upstream and update the entry`,
-          );
-      };
-      for (const tree of trees) {
-        for (const workload of workloads(tree))
-          for (const { container, label } of containersOf(workload))
-            checkImage(where(tree, workload, label), String(container.image ?? ''));
+        return;
       }
-      for (const tree of argocdTrees(trees)) {
-        for (const app of ofKind(tree, 'Application')) {
-          for (const source of sourcesOf(app.spec ?? {})) {
-            if (!source.chart) continue;
-            const at = where(tree, app);
-            const revision = String(source.targetRevision ?? '');
-            const fact = chartFact(ledger, String(source.repoURL), String(source.chart));
-            if (!fact) {
-              flag(
-                at,
-                `chart ${source.chart} from ${source.repoURL} is not in the upstream ledger: read its release upstream and record it under charts in ${UPSTREAM_LEDGER_FILE}`,
-              );
-              continue;
-            }
-            if (!fact.released.includes(revision))
-              flag(
-                at,
-                `chart ${source.chart} ${revision} was never seen released upstream (the ledger's released versions: ${fact.released.join(', ')}): pin a released version`,
-              );
-            else if (revision !== fact.version)
-              flag(
-                at,
-                `chart ${source.chart} is pinned at ${revision}, but the ledger records ${fact.version}: read ${revision} at its release tag and update the ledger entry (version, source.tag, fact)`,
-              );
-            const values = source.helm?.valuesObject ?? {};
-            for (const plugin of (valueAt(values, 'controller.trafficRouterPlugins') as
-              K8sObject[] | undefined) ?? []) {
-              if (!Object.values(ledger.plugins).some((p) => p.name === plugin.name))
-                flag(
-                  at,
-                  `traffic-router plugin ${plugin.name} is not in the upstream ledger: record it under plugins in ${UPSTREAM_LEDGER_FILE}`,
-                );
-            }
-            for (const container of containersInValues(values))
-              checkImage(`${at} values container "${container.name}"`, container.image);
-          }
-        }
-      }
-    });
-  },
-});
-
-const argocdMetricsScrapePortable = defineRule({
-  name: 'argocd-metrics-scrape-portable',
-  summary:
-    "Argo CD's metrics are scraped in a way both install.yaml and the argo-cd chart serve: a PodMonitor on the controller pods' labels and metrics port number",
-  check(context) {
-    const { trees, flag } = context;
-    withLedger(context, (ledger) => {
-      const installs = ['argocd-install-controller-metrics', 'argocd-chart-controller-metrics'].map((id) =>
-        ledger.behaviour(id),
-      );
-      for (const tree of argocdTrees(trees)) {
-        const monitors = ofKind(tree, 'ServiceMonitor', 'PodMonitor').filter(
-          (m) => m.metadata?.namespace === 'argocd',
+      const known = Object.values(ledger.images).filter((entry) => entry.image === repository);
+      if (known.length === 0)
+        flag(
+          at,
+          `image ${image} is not in the upstream ledger: read its release upstream and record it under images in ${UPSTREAM_LEDGER_FILE}`,
         );
-        for (const monitor of monitors) {
-          const at = where(tree, monitor);
-          if (monitor.kind === 'ServiceMonitor') {
+      else if (!known.some((entry) => entry.tag === tag))
+        flag(
+          at,
+          `runs ${image}, but the ledger records ${repository} at ${known.map((e) => e.tag).join(', ')}: read the new tag upstream and update the entry`,
+        );
+    };
+    for (const tree of trees) {
+      for (const workload of workloads(tree))
+        for (const { container, label } of containersOf(workload))
+          checkImage(where(tree, workload, label), String(container.image ?? ''));
+    }
+    for (const tree of argocdTrees(trees)) {
+      for (const app of ofKind(tree, 'Application')) {
+        for (const source of sourcesOf(app.spec ?? {})) {
+          if (!source.chart) continue;
+          const at = where(tree, app);
+          const revision = String(source.targetRevision ?? '');
+          const fact = chartFact(ledger, String(source.repoURL), String(source.chart));
+          if (!fact) {
             flag(
               at,
-              `scrapes Argo CD through a Service, but install.yaml and the argo-cd chart name its port differently and the chart renders none by default (${installs.map((f) => cite(ledger, f.id)).join('; ')}): use a PodMonitor on port ${String(installs[0]?.data?.port)}`,
+              `chart ${source.chart} from ${source.repoURL} is not in the upstream ledger: read its release upstream and record it under charts in ${UPSTREAM_LEDGER_FILE}`,
             );
             continue;
           }
-          for (const install of installs) {
-            const labels = install.data?.podLabels as Record<string, string>;
-            if (!selectorMatches(monitor.spec?.selector, labels))
+          if (!fact.released.includes(revision))
+            flag(
+              at,
+              `chart ${source.chart} ${revision} was never seen released upstream (the ledger's released versions: ${fact.released.join(', ')}): pin a released version`,
+            );
+          else if (revision !== fact.version)
+            flag(
+              at,
+              `chart ${source.chart} is pinned at ${revision}, but the ledger records ${fact.version}: read ${revision} at its release tag and update the ledger entry (version, source.tag, fact)`,
+            );
+          const values = source.helm?.valuesObject ?? {};
+          for (const plugin of (valueAt(values, 'controller.trafficRouterPlugins') as
+            K8sObject[] | undefined) ?? []) {
+            if (!Object.values(ledger.plugins).some((p) => p.name === plugin.name))
               flag(
                 at,
-                `does not select the controller pods of ${install.source.path} (labels ${JSON.stringify(labels)})`,
-              );
-            if (
-              !(monitor.spec?.podMetricsEndpoints ?? []).some(
-                (e: K8sObject) => e.portNumber === install.data?.port,
-              )
-            )
-              flag(
-                at,
-                `does not scrape port number ${String(install.data?.port)}, the controller's metrics port in ${install.source.path} (a port name differs between installations)`,
+                `traffic-router plugin ${plugin.name} is not in the upstream ledger: record it under plugins in ${UPSTREAM_LEDGER_FILE}`,
               );
           }
+          for (const container of containersInValues(values))
+            checkImage(`${at} values container "${container.name}"`, container.image);
         }
       }
-    });
+    }
+  },
+});
+
+const argocdMetricsScrapePortable = defineLedgerRule({
+  name: 'argocd-metrics-scrape-portable',
+  summary:
+    "Argo CD's metrics are scraped in a way both install.yaml and the argo-cd chart serve: a PodMonitor on the controller pods' labels and metrics port number",
+  check({ trees, flag, ledger }) {
+    const installs = ['argocd-install-controller-metrics', 'argocd-chart-controller-metrics'].map((id) =>
+      ledger.behaviour(id),
+    );
+    for (const tree of argocdTrees(trees)) {
+      const monitors = ofKind(tree, 'ServiceMonitor', 'PodMonitor').filter(
+        (m) => m.metadata?.namespace === 'argocd',
+      );
+      for (const monitor of monitors) {
+        const at = where(tree, monitor);
+        if (monitor.kind === 'ServiceMonitor') {
+          flag(
+            at,
+            `scrapes Argo CD through a Service, but install.yaml and the argo-cd chart name its port differently and the chart renders none by default (${installs.map((f) => cite(ledger, f.id)).join('; ')}): use a PodMonitor on port ${String(installs[0]?.data?.port)}`,
+          );
+          continue;
+        }
+        for (const install of installs) {
+          const labels = install.data?.podLabels as Record<string, string>;
+          if (!selectorMatches(monitor.spec?.selector, labels))
+            flag(
+              at,
+              `does not select the controller pods of ${install.source.path} (labels ${JSON.stringify(labels)})`,
+            );
+          if (
+            !(monitor.spec?.podMetricsEndpoints ?? []).some(
+              (e: K8sObject) => e.portNumber === install.data?.port,
+            )
+          )
+            flag(
+              at,
+              `does not scrape port number ${String(install.data?.port)}, the controller's metrics port in ${install.source.path} (a port name differs between installations)`,
+            );
+        }
+      }
+    }
   },
 });
 
