@@ -1,12 +1,11 @@
 // The supply-chain and delivery rules every workflow in .github/workflows must keep. Each rule returns the
 // problems it finds (empty when the workflow complies), so a test can show both that the real workflows
-// comply and that a broken copy of them is caught.
-import { spawnSync } from 'node:child_process';
+// comply and that a broken copy of them is caught. Promotion and review rules: promotion-policy.ts; the
+// workflows that install a cluster: cluster-workflow-policy.ts.
 import { minimatch } from 'minimatch';
 import { isPair, isScalar, parseDocument, visit, type Document } from 'yaml';
-import { REPO_ROOT } from './gitops-repo';
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 export interface Workflow {
   name: string;
@@ -36,12 +35,13 @@ export function parseWorkflow(name: string, text: string): Workflow {
   return { name, text, document, data: document.toJS() as Workflow['data'] };
 }
 
-const jobsOf = (workflow: Workflow) => Object.entries(workflow.data.jobs ?? {});
-const stepsOf = (job: Job) => job.steps ?? [];
-const isCheckout = (step: Step) => typeof step.uses === 'string' && step.uses.startsWith('actions/checkout@');
+export const jobsOf = (workflow: Workflow) => Object.entries(workflow.data.jobs ?? {});
+export const stepsOf = (job: Job) => job.steps ?? [];
+export const isCheckout = (step: Step) =>
+  typeof step.uses === 'string' && step.uses.startsWith('actions/checkout@');
 const isTruthy = (value: unknown) => value === true || value === 'true';
 
-function triggers(workflow: Workflow): string[] {
+export function triggers(workflow: Workflow): string[] {
   const on = workflow.data.on;
   if (typeof on === 'string') return [on];
   if (Array.isArray(on)) return on.map(String);
@@ -135,7 +135,7 @@ export function pathFilterSelects(patterns: string[], path: string): boolean {
 }
 
 const BUMP_WRITES = ['gitops/images/kustomization.yaml'];
-const runsTool = (step: Step, tool: string) =>
+export const runsTool = (step: Step, tool: string) =>
   typeof step.run === 'string' && new RegExp(`npm run (--silent )?${tool}\\b`).test(step.run);
 
 /**
@@ -340,155 +340,6 @@ export function noCredentialsWhileInstalling(workflow: Workflow): string[] {
   return problems;
 }
 
-/** Evaluates a GitHub Actions expression with GitHub's own evaluator (@actions/expressions, an ES module). */
-export function evaluateExpression(expression: string, contexts: Json): string {
-  const script = `
-    import { Lexer, Parser, Evaluator, data } from '@actions/expressions';
-    const [expression, contexts] = JSON.parse(process.argv[1]);
-    const tree = new Parser(new Lexer(expression).lex().tokens, Object.keys(contexts), []).parse();
-    process.stdout.write(new Evaluator(tree, JSON.parse(JSON.stringify(contexts), data.reviver)).evaluate().coerceString());`;
-  const result = spawnSync(
-    process.execPath,
-    ['--input-type=module', '-e', script, JSON.stringify([expression, contexts])],
-    {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    },
-  );
-  if (result.status !== 0) throw new Error(`cannot evaluate ${expression}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** A value as the runner sees it: `${{ expr }}` evaluated, a plain string as it is. */
-function resolve(value: string, contexts: Json): string {
-  const whole = value.match(/^\$\{\{([\s\S]*)\}\}$/);
-  return whole ? evaluateExpression(whole[1].trim(), contexts) : value;
-}
-
-/**
- * A promotion to prod runs in the protected `production` environment (required reviewers approve the run),
- * and the pull request it opens needs the code owners of gitops/envs/prod/.
- */
-export function prodPromotionProtected(workflow: Workflow, codeowners: string): string[] {
-  const problems: string[] = [];
-  const promoteJobs = jobsOf(workflow).filter(([, job]) =>
-    stepsOf(job).some((step) => runsTool(step, 'promote')),
-  );
-  if (promoteJobs.length === 0) return [`${workflow.name}: no job runs the promote tool`];
-  const contexts = {
-    inputs: { target: 'prod' },
-    github: { event_name: 'workflow_dispatch', ref: 'refs/heads/main' },
-  };
-  for (const [id, job] of promoteJobs) {
-    const environment = typeof job.environment === 'object' ? job.environment.name : job.environment;
-    const resolved = environment === undefined ? undefined : resolve(String(environment), contexts);
-    if (resolved !== 'production') {
-      problems.push(
-        `${workflow.name}: job ${id} promotes to prod in environment "${resolved ?? '(none)'}", not the protected "production"`,
-      );
-    }
-  }
-  if (codeownersOf(codeowners, 'gitops/envs/prod/revision.yaml').length === 0)
-    problems.push('CODEOWNERS names no owner for gitops/envs/prod/: a prod pull request needs no review');
-  return problems;
-}
-
-/**
- * The owners GitHub asks for a change to `path`: the last matching CODEOWNERS pattern wins. A pattern with
- * a leading slash is anchored at the root, one with a trailing slash is a directory, one without a slash
- * matches at any depth (gitignore rules).
- */
-export function codeownersOf(codeowners: string, path: string): string[] {
-  const rules = codeowners
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => line.split(/\s+/));
-  const matches = rules.filter(([pattern]) => {
-    let glob = pattern.endsWith('/') ? `${pattern}**` : pattern;
-    glob = glob.startsWith('/') ? glob.slice(1) : glob.includes('/') ? glob : `**/${glob}`;
-    return minimatch(path, glob, { dot: true });
-  });
-  return matches.pop()?.slice(1) ?? [];
-}
-
-/** What runs with the pipeline's credentials needs a code owner's review: workflows, tools, manifests of npm. */
-export function codeownersCoverPipeline(codeowners: string): string[] {
-  return [
-    '.github/workflows/release.yml',
-    '.github/CODEOWNERS',
-    'tools/promote/main.ts',
-    'tools/lib/gitops.ts',
-    'package.json',
-    'package-lock.json',
-    'services/api/package.json',
-  ]
-    .filter((path) => codeownersOf(codeowners, path).length === 0)
-    .map((path) => `CODEOWNERS names no owner for ${path}, which runs with the pipeline's credentials`);
-}
-
-/**
- * The promotion rule is checked on every trigger (pull request, push, manual run on a branch) against
- * origin/main's history, with the whole history fetched: never HEAD^1, which a branch's author controls.
- */
-export function promotionHistoryOnEveryTrigger(workflow: Workflow): string[] {
-  const problems: string[] = [];
-  for (const trigger of ['pull_request', 'push', 'workflow_dispatch']) {
-    if (!triggers(workflow).includes(trigger)) problems.push(`${workflow.name}: does not run on ${trigger}`);
-  }
-  const verifying = jobsOf(workflow).filter(([, job]) =>
-    stepsOf(job).some(
-      (step) => typeof step.run === 'string' && /npm run (--silent )?promote -- --verify\b/.test(step.run),
-    ),
-  );
-  if (verifying.length === 0) return [...problems, `${workflow.name}: no job runs "promote -- --verify"`];
-  for (const [id, job] of verifying) {
-    if (job.if !== undefined)
-      problems.push(`${workflow.name}: job ${id} verifies promotions only when ${String(job.if)}`);
-    for (const step of stepsOf(job)) {
-      if (
-        typeof step.run === 'string' &&
-        /promote -- --verify\b/.test(step.run) &&
-        !/--verify --main origin\/main\b/.test(step.run)
-      )
-        problems.push(
-          `${workflow.name}: job ${id} verifies against "${step.run.trim()}", not --main origin/main`,
-        );
-      if (isCheckout(step) && String(step.with?.['fetch-depth']) !== '0')
-        problems.push(`${workflow.name}: job ${id} checks out without the whole history (fetch-depth: 0)`);
-    }
-  }
-  return problems;
-}
-
-/**
- * One branch per target: each promotion force-pushes promote/<target> and rewrites the open pull request,
- * and closes it when there is nothing left to promote, so an older promotion can never merge after a newer.
- */
-export function onePromotionBranchPerTarget(workflow: Workflow): string[] {
-  const steps = jobsOf(workflow).flatMap(([, job]) =>
-    stepsOf(job).filter((step) => runsTool(step, 'promote')),
-  );
-  if (steps.length === 0) return [`${workflow.name}: no step runs the promote tool`];
-  const script = steps.map((step) => String(step.run)).join('\n');
-  const problems: string[] = [];
-  if (!/^\s*branch="promote\/\$TARGET"\s*$/m.test(script))
-    problems.push(
-      `${workflow.name}: the promotion branch is not exactly promote/$TARGET: promotions pile up side by side`,
-    );
-  if (!/\bpush\b[^\n]*--force\b/.test(script))
-    problems.push(
-      `${workflow.name}: the promotion branch is not force-pushed, so a newer promotion cannot replace it`,
-    );
-  if (!/\bgh pr edit\b/.test(script))
-    problems.push(`${workflow.name}: an open promotion pull request is not updated by a newer promotion`);
-  if (!/\bgh pr close\b/.test(script))
-    problems.push(
-      `${workflow.name}: an open promotion pull request stays open when nothing is left to promote`,
-    );
-  return problems;
-}
-
 /**
  * rescan.yml: every day, the digests staging and prod run (as promote --running reads them from main) are
  * scanned on both architectures by a read-only job; a finding fails the run and opens or updates an issue.
@@ -532,16 +383,6 @@ export function rescanCoversRunningDigests(workflow: Workflow): string[] {
   return problems;
 }
 
-/** Every Dependabot update waits before proposing a new version (cooldown), so a bad release is usually pulled first. */
-export function dependabotCooldown(config: { updates: Json[] }): string[] {
-  return config.updates
-    .filter((update) => !(Number((update.cooldown as Json | undefined)?.['default-days']) >= 1))
-    .map(
-      (update) =>
-        `dependabot: the ${String(update['package-ecosystem'])} updates have no cooldown.default-days`,
-    );
-}
-
 /** Only main is released: a manual run on another branch must not sign or deploy an unreviewed commit. */
 export function releaseOnlyFromMain(workflow: Workflow): string[] {
   const push = (workflow.data.on as Json | undefined)?.push as Json | undefined;
@@ -554,88 +395,6 @@ export function releaseOnlyFromMain(workflow: Workflow): string[] {
       problems.push(
         `${workflow.name}: job ${id} can run on any branch (workflow_dispatch); guard it with github.ref == 'refs/heads/main'`,
       );
-    }
-  }
-  return problems;
-}
-
-type Env = [name: string, value: string][];
-
-/** The `env:` a workflow and its jobs declare, as name and value. */
-function envOf(workflow: Workflow): Env {
-  const entries: Env = [];
-  const add = (env: unknown) => {
-    if (env && typeof env === 'object')
-      for (const [name, value] of Object.entries(env as Json)) entries.push([name, String(value)]);
-  };
-  add(workflow.data.env);
-  for (const [, job] of jobsOf(workflow)) add(job.env);
-  return entries;
-}
-
-const runsOf = (workflow: Workflow) =>
-  jobsOf(workflow).flatMap(([id, job]) =>
-    stepsOf(job)
-      .filter((step) => typeof step.run === 'string')
-      .map((step) => ({
-        job: id,
-        name: String(step.name ?? step.run).split('\n')[0],
-        run: step.run as string,
-      })),
-  );
-
-const PIN_SHAPES: [suffix: string, shape: RegExp, what: string][] = [
-  ['_VERSION', /^v?\d+\.\d+\.\d+$/, 'an exact x.y.z version'],
-  ['_IMAGE', /^[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}$/, 'an image by tag and digest'],
-  ['_COMMIT', /^[0-9a-f]{40}$/, 'a full commit sha'],
-  ['_SHA256', /^[0-9a-f]{64}$/, 'a sha256 checksum'],
-];
-
-/**
- * What a workflow installs from outside is pinned exactly, once, in `env:` (where pinsMatchLedger holds it to
- * the upstream ledger): versions x.y.z, images by digest, git sources by commit, downloads by checksum; no
- * `latest` anywhere, no `go install` of a branch, no OCI chart without its version.
- */
-export function toolPinsExact(workflow: Workflow): string[] {
-  const problems: string[] = [];
-  const env = new Map(envOf(workflow));
-  for (const [name, value] of env) {
-    for (const [suffix, shape, what] of PIN_SHAPES) {
-      if (name.endsWith(suffix) && !shape.test(value))
-        problems.push(`${workflow.name}: ${name} is "${value}", not ${what}`);
-    }
-  }
-  if (/(@|:\s*|--version[ =]|\/)latest\b/.test(workflow.text))
-    problems.push(`${workflow.name}: pins something to "latest"`);
-  /** A reference is pinned when it is literally of the shape, or names an env variable of that shape. */
-  const pinned = (reference: string, shape: RegExp) => {
-    const variable = /^\$\{?(\w+)\}?$/.exec(reference) ?? /^\$\{\{\s*env\.(\w+)\s*\}\}$/.exec(reference);
-    return variable ? shape.test(env.get(variable[1]) ?? '') : shape.test(reference);
-  };
-  for (const { job, name, run } of runsOf(workflow)) {
-    const where = `${workflow.name}: job ${job}, step "${name}"`;
-    if (/\b(curl|wget)\b[^\n]*https?:\/\//.test(run) && !/sha256sum -c/.test(run))
-      problems.push(`${where} downloads without checking a pinned sha256 (sha256sum -c)`);
-    for (const [, reference] of run.matchAll(/\bgo install\s+"?[\w./-]+@([^\s"]+)/g)) {
-      if (!pinned(reference, PIN_SHAPES[0][1]))
-        problems.push(`${where} go installs @${reference}, not a pinned version`);
-    }
-    for (const line of run
-      .split('\n')
-      .filter((text) => /\bhelm\s+(install|upgrade|template)\b[^\n]*oci:\/\//.test(text))) {
-      const version = /--version[ =]"?([^\s"]+)/.exec(line);
-      if (!version || !pinned(version[1], PIN_SHAPES[0][1]))
-        problems.push(`${where} installs an OCI chart without a pinned --version`);
-    }
-    for (const [, reference] of run.matchAll(
-      /raw\.githubusercontent\.com\/[\w.-]+\/[\w.-]+\/([^/\s"]+)\//g,
-    )) {
-      if (!pinned(reference, PIN_SHAPES[2][1]))
-        problems.push(`${where} reads raw.githubusercontent.com at ${reference}, not a commit`);
-    }
-    for (const [, reference] of run.matchAll(/github\.com\/[^\s"]*\?ref=([^\s"&]+)/g)) {
-      if (!pinned(reference, PIN_SHAPES[2][1]))
-        problems.push(`${where} reads a GitHub kustomization at ${reference}, not a commit`);
     }
   }
   return problems;
@@ -654,119 +413,27 @@ export function jobsReadOnly(workflow: Workflow): string[] {
   });
 }
 
-/** The `kubectl apply` lines of docs/gitops.md's Bootstrap section that name a path of this repository. */
-export function bootstrapApplies(gitopsDoc: string): string[] {
-  const start = gitopsDoc.indexOf('\n## Bootstrap');
-  const section = gitopsDoc.slice(start, gitopsDoc.indexOf('\n## ', start + 1));
-  return [
-    ...new Set(
-      section
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => /^kubectl apply\b/.test(line) && OWN_TREE.test(line)),
-    ),
-  ];
-}
+export type Env = [name: string, value: string][];
 
-const OWN_TREE = /(^|[\s=])(\.\/)?(gitops|argocd|observability|rollouts)\//;
-
-/**
- * The e2e takes the adopter's path: it applies of this repository exactly what docs/gitops.md's Bootstrap tells
- * an adopter to apply (Argo CD from argocd/install, then root.yaml), each once, and nothing else; Argo CD
- * installs everything else from git. Applying an overlay or a platform chart by hand would bypass exactly what
- * the e2e exists to test (waves, health checks, selfHeal beside the canary plugin).
- */
-export function e2eFollowsBootstrap(
-  workflow: Workflow,
-  documented: string[],
-  platformCharts: string[],
-): string[] {
-  const problems: string[] = [];
-  if (documented.length === 0)
-    return ['docs/gitops.md documents no kubectl apply of this repository in Bootstrap'];
-  const lines = runsOf(workflow).flatMap(({ job, name, run }) =>
-    run
-      .split('\n')
-      .map((line) => ({ where: `${workflow.name}: job ${job}, step "${name}"`, line: line.trim() })),
-  );
-  for (const command of documented) {
-    const count = lines.filter(({ line }) => line === command).length;
-    if (count !== 1)
-      problems.push(
-        `${workflow.name}: runs "${command}" (docs/gitops.md, Bootstrap) ${count} times, not once`,
-      );
-  }
-  for (const { where, line } of lines) {
-    if (documented.includes(line)) continue;
-    const applies =
-      /\bkubectl\s+(apply|create|replace)\b/.test(line) && /\s(-f|-k|--filename|--kustomize)\b/.test(line);
-    const rendersOwn =
-      /\bkubectl\s+kustomize\b/.test(line) && OWN_TREE.test(line.replace(/.*kubectl\s+kustomize/, ' '));
-    if ((applies && OWN_TREE.test(line)) || (rendersOwn && /\|\s*kubectl\s+apply\b/.test(line)))
-      problems.push(`${where} applies this repository's tree by hand: ${line}`);
-    const helm = /\bhelm\s+(install|upgrade)\b(.*)/.exec(line);
-    if (helm && platformCharts.some((chart) => new RegExp(`(^|[\\s/])${chart}(\\s|$)`).test(helm[2])))
-      problems.push(`${where} installs a platform chart Argo CD owns: ${line}`);
-  }
-  return problems;
-}
-
-export interface LedgerPins {
-  tools: Record<string, { version: string }>;
-  images: Record<string, { image: string; tag: string }>;
-  behaviour(id: string): { data?: Record<string, unknown> };
-}
-
-/** Each pinned version, digest, commit and checksum in `env:` is the one the upstream ledger records (section e2e). */
-export function pinsMatchLedger(workflow: Workflow, ledger: LedgerPins): string[] {
-  const node = ledger.images['kind-node'];
-  const registry = ledger.images.registry;
-  const commits = ledger.behaviour('release-commits').data ?? {};
-  const expected: Record<string, string | undefined> = {
-    KIND_VERSION: ledger.tools.kind?.version,
-    GO_VERSION: ledger.tools.go?.version,
-    KIND_NODE_IMAGE: node && `${node.image}:${node.tag}`,
-    REGISTRY_IMAGE: registry && `${registry.image}:${registry.tag}`,
-    KUBERNETES_VERSION: node?.tag.split('@')[0].replace(/^v/, ''),
-    HELM_VERSION: ledger.tools.helm?.version,
-    HELM_SHA256: String(ledger.behaviour('helm-release-checksum').data?.sha256),
-    KUBECONFORM_VERSION: ledger.tools.kubeconform?.version,
-    GATEWAY_API_VERSION: ledger.tools['gateway-api']?.version,
-    GATEWAY_API_COMMIT: commits['gateway-api'] as string | undefined,
-    ENVOY_GATEWAY_VERSION: ledger.tools['envoy-gateway']?.version,
+/** The `env:` a workflow and its jobs declare, as name and value. */
+export function envOf(workflow: Workflow): Env {
+  const entries: Env = [];
+  const add = (env: unknown) => {
+    if (env && typeof env === 'object')
+      for (const [name, value] of Object.entries(env as Json)) entries.push([name, String(value)]);
   };
-  return envOf(workflow).flatMap(([name, value]) => {
-    if (!PIN_SHAPES.some(([suffix]) => name.endsWith(suffix))) return [];
-    if (!(name in expected))
-      return [`${workflow.name}: ${name} is pinned here but not recorded in the upstream ledger`];
-    return value === expected[name]
-      ? []
-      : [`${workflow.name}: ${name} is ${value}, the upstream ledger records ${expected[name]}`];
-  });
+  add(workflow.data.env);
+  for (const [, job] of jobsOf(workflow)) add(job.env);
+  return entries;
 }
 
-/** The flags `npm run bump` accepts, read from its `parseOptions` call in tools/bump/main.ts. */
-export function bumpFlags(bumpSource: string): string[] {
-  const options = /parseOptions\(argv, \{([\s\S]*?)\n\s*\}\);/.exec(bumpSource);
-  if (!options) throw new Error('tools/bump/main.ts: no parseOptions(argv, { ... }) call found');
-  return [...options[1].matchAll(/^\s*'?([\w-]+)'?: \{ type:/gm)].map((match) => `--${match[1]}`);
-}
-
-/**
- * Every `npm run bump` a workflow runs uses only flags bump has and names the image by digest (--service,
- * --tag and --digest): the e2e was once left calling a `--env` bump no longer had, which only a cluster run
- * would have shown.
- */
-export function bumpCallsMatchCli(workflow: Workflow, flags: string[]): string[] {
-  const required = ['--service', '--tag', '--digest'];
-  return runsOf(workflow).flatMap(({ job, name, run }) =>
-    [...run.matchAll(/npm run(?: --silent)? bump --([^\n&|;]*)/g)].flatMap(([call, args]) => {
-      const used = [...args.matchAll(/(?:^|\s)(--[\w-]+)/g)].map((match) => match[1]);
-      const where = `${workflow.name}: job ${job}, step "${name}": ${call.trim()}`;
-      return [
-        ...used.filter((flag) => !flags.includes(flag)).map((flag) => `${where}: bump has no ${flag}`),
-        ...required.filter((flag) => !used.includes(flag)).map((flag) => `${where}: without ${flag}`),
-      ];
-    }),
+export const runsOf = (workflow: Workflow) =>
+  jobsOf(workflow).flatMap(([id, job]) =>
+    stepsOf(job)
+      .filter((step) => typeof step.run === 'string')
+      .map((step) => ({
+        job: id,
+        name: String(step.name ?? step.run).split('\n')[0],
+        run: step.run as string,
+      })),
   );
-}

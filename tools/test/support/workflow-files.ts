@@ -1,0 +1,22 @@
+// The repository's workflows and CODEOWNERS as the workflow specs read them, and broken copies of them.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './gitops-repo';
+import { parseWorkflow, type Workflow } from './workflow-policy';
+
+export const WORKFLOWS_DIR = join(REPO_ROOT, '.github', 'workflows');
+export const workflowNames = readdirSync(WORKFLOWS_DIR)
+  .filter((name) => /\.ya?ml$/.test(name))
+  .sort();
+export const workflowText = (name: string) => readFileSync(join(WORKFLOWS_DIR, name), 'utf8');
+export const workflow = (name: string) => parseWorkflow(name, workflowText(name));
+export const codeowners = readFileSync(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8');
+
+/** A copy of a real workflow with one thing broken; the replacement must actually change it. */
+export function brokenWorkflow(name: string, find: string | RegExp, replace: string): Workflow {
+  const original = workflowText(name);
+  const changed = original.replace(find, replace);
+  if (changed === original)
+    throw new Error(`the broken example for ${name} changed nothing: ${String(find)}`);
+  return parseWorkflow(`${name} (broken)`, changed);
+}
