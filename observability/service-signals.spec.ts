@@ -7,15 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { parse } from 'yaml';
-import {
-  deleteQueueKeys,
-  type LogLine,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-  waitFor,
-} from '@opsforge/harness';
+import { type LogLine, type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
 import { loadLedger } from '../tools/verify-gitops/upstream';
 import { allRules } from './test/support/prometheus-rules';
 import { type PrometheusServer, startPrometheus } from './test/support/prometheus-server';
@@ -145,8 +137,7 @@ describe('label values of platform metrics', () => {
 });
 
 describe('against the running api and worker', () => {
-  const redisUrl = sharedRedisUrl();
-  const prefix = testQueuePrefix('observability');
+  const { redisUrl, prefix, env: queueEnv, deleteKeys } = testQueue('observability');
   const requestId = `obs-${process.pid}-${Date.now()}`;
   let api: RunningService;
   let worker: RunningService;
@@ -179,7 +170,7 @@ describe('against the running api and worker', () => {
   }
 
   beforeAll(async () => {
-    const env = { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, APP_VERSION: 'obs-test' };
+    const env = { ...queueEnv, APP_VERSION: 'obs-test' };
     [api, worker] = await Promise.all([startService('api', { env }), startService('worker', { env })]);
     prometheus = await startPrometheus(
       [api, worker].map((service) => ({
@@ -215,7 +206,7 @@ describe('against the running api and worker', () => {
   afterAll(async () => {
     await prometheus?.stop();
     await Promise.all([api?.stop(), worker?.stop()]);
-    await deleteQueueKeys(redisUrl, prefix);
+    await deleteKeys();
   });
 
   it('every metric a query names is exported, recorded by our rules, or a declared platform metric', () => {
@@ -287,7 +278,9 @@ describe('against the running api and worker', () => {
       expect([name, exported.has(name)]).toEqual([name, true]);
     }
     // The label names the queries rely on, as the samples of this run carry them.
-    expect(exported.get('http_requests_total')).toEqual(new Set(['method', 'route', 'status_code', 'traffic']));
+    expect(exported.get('http_requests_total')).toEqual(
+      new Set(['method', 'route', 'status_code', 'traffic']),
+    );
     expect(exported.get('jobs_enqueued_total')).toEqual(new Set(['job_type', 'outcome']));
     expect(exported.get('jobs_processed_total')).toEqual(new Set(['job_type', 'outcome']));
     expect(exported.get('queue_jobs')).toEqual(new Set(['queue', 'state']));

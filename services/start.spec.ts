@@ -2,20 +2,12 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  deleteQueueKeys,
-  ensureServicesBuilt,
-  freePort,
-  sharedRedisUrl,
-  testQueuePrefix,
-  waitFor,
-} from '@opsforge/harness';
+import { ensureServicesBuilt, freePort, testQueue, waitFor } from '@opsforge/harness';
 
 // `npm start` as a newcomer meets it: the runtime check before anything else, and what the two services' output
 // looks like at a terminal and in a pipe.
 const startScript = join(__dirname, 'start.mjs');
-const redisUrl = sharedRedisUrl();
-const prefix = testQueuePrefix('npm-start');
+const queue = testQueue('npm-start');
 
 // The machine's own Node, when it is older than the one the repository needs (Debian's is 20 here).
 const systemNode = '/usr/bin/node';
@@ -34,8 +26,7 @@ interface Started {
 async function startStack(command: string, args: string[]): Promise<Started> {
   const env = {
     ...process.env,
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: prefix,
+    ...queue.env,
     API_PORT: String(await freePort()),
     WORKER_PORT: String(await freePort()),
   };
@@ -56,7 +47,7 @@ async function stopStack({ child }: Started): Promise<number | null> {
 }
 
 beforeAll(() => ensureServicesBuilt());
-afterAll(() => deleteQueueKeys(redisUrl, prefix));
+afterAll(() => queue.deleteKeys());
 
 describe('npm start', () => {
   itWithAnOldNode(

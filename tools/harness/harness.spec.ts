@@ -1,12 +1,5 @@
 import { Redis } from 'ioredis';
-import {
-  deleteQueueKeys,
-  freePort,
-  sharedRedisUrl,
-  startRedisServer,
-  startService,
-  testQueuePrefix,
-} from './index';
+import { freePort, startRedisServer, startService, testQueue } from './index';
 
 describe('test support', () => {
   it('starts a private redis-server, kills it and brings it back with its AOF data', async () => {
@@ -28,8 +21,8 @@ describe('test support', () => {
   });
 
   it('spawns the built api, waits for /ready and stops it with exit code 0', async () => {
-    const prefix = testQueuePrefix('support');
-    const api = await startService('api', { env: { REDIS_URL: sharedRedisUrl(), QUEUE_PREFIX: prefix } });
+    const queue = testQueue('support');
+    const api = await startService('api', { env: queue.env });
     try {
       const response = await fetch(`${api.url}/ready`);
       expect(response.status).toBe(200);
@@ -37,7 +30,7 @@ describe('test support', () => {
       expect(await api.stop()).toEqual({ code: 0, signal: null });
     } finally {
       await api.stop('SIGKILL');
-      await deleteQueueKeys(sharedRedisUrl(), prefix);
+      await queue.deleteKeys();
     }
   });
 

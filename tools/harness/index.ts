@@ -12,7 +12,8 @@
  *   collect its JSON log lines, and `stop(signal)` it, resolving with the exit code. `PRELOADS` are files to
  *   `--require` into it (a heap probe, an uncaught error).
  * - `testQueuePrefix()`: a unique, hash-tagged QUEUE_PREFIX per test file; `deleteQueueKeys(url, prefix)` removes
- *   every key under it afterwards, so the shared Redis at 127.0.0.1:6379 is left as found.
+ *   every key under it afterwards, so the shared Redis at 127.0.0.1:6379 is left as found. `testQueue(label)`
+ *   is both on the shared Redis: `{ redisUrl, prefix, env, deleteKeys() }`.
  * - `runOpenLoopLoad()`: fixed-rate (open-loop) HTTP load, latency measured from when each request was due.
  * - `JobEffectsProbe`, `openQueue`: count the worker's job effects as Redis writes them; a BullMQ queue handle.
  * - `startSentinelGroup()`: a Redis primary, replicas and Sentinels on spare ports, for failover experiments.
@@ -30,7 +31,7 @@ export {
   type LogLine,
   type ExitResult,
 } from './services';
-export { testQueuePrefix, deleteQueueKeys, sharedRedisUrl } from './queue-prefix';
+export { testQueue, type TestQueue, testQueuePrefix, deleteQueueKeys, sharedRedisUrl } from './queue-prefix';
 export { waitFor } from './wait';
 export {
   percentile,

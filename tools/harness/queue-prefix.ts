@@ -32,3 +32,25 @@ export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise
     redis.disconnect();
   }
 }
+
+/** A test's own queue on the shared Redis: what a service needs to use it, and how to leave Redis as found. */
+export interface TestQueue {
+  redisUrl: string;
+  prefix: string;
+  /** REDIS_URL and QUEUE_PREFIX, for a service started on this queue. */
+  env: { REDIS_URL: string; QUEUE_PREFIX: string };
+  /** Deletes every key under the prefix; call it after the services using the queue have stopped. */
+  deleteKeys(): Promise<number>;
+}
+
+/** A queue under a fresh test prefix (`testQueuePrefix(label)`) on the shared Redis (`sharedRedisUrl()`). */
+export function testQueue(label: string): TestQueue {
+  const redisUrl = sharedRedisUrl();
+  const prefix = testQueuePrefix(label);
+  return {
+    redisUrl,
+    prefix,
+    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix },
+    deleteKeys: () => deleteQueueKeys(redisUrl, prefix),
+  };
+}

@@ -1,26 +1,19 @@
 import request from 'supertest';
-import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-} from '@opsforge/harness';
+import { type RunningService, startService, testQueue } from '@opsforge/harness';
 
 // The chaos knobs a canary rehearsal uses to make a deliberately bad build (off by default; forbidden in prod).
-const redisUrl = sharedRedisUrl();
-const prefix = testQueuePrefix('chaos-knobs');
+const { env, deleteKeys } = testQueue('chaos-knobs');
 let api: RunningService;
 
 beforeAll(async () => {
   api = await startService('api', {
-    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_ERROR_RATIO: '1', CHAOS_LATENCY_MS: '150' },
+    env: { ...env, CHAOS_ERROR_RATIO: '1', CHAOS_LATENCY_MS: '150' },
   });
 });
 
 afterAll(async () => {
   await api?.stop();
-  await deleteQueueKeys(redisUrl, prefix);
+  await deleteKeys();
 });
 
 it('answers /api/* with 500 after the added latency, and counts it like any other 500', async () => {
@@ -44,7 +37,7 @@ it('leaves probes and /metrics alone, so the bad build is judged by its error ra
 });
 
 it('is off by default', async () => {
-  const plain = await startService('api', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix } });
+  const plain = await startService('api', { env });
   try {
     const responses = await Promise.all(
       Array.from({ length: 20 }, () => request(plain.url).get('/api/status')),

@@ -1,14 +1,12 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
   type LoadRequest,
   percentile,
+  type RunningService,
   runOpenLoopLoad,
+  startService,
+  testQueue,
 } from '@opsforge/harness';
 
 /**
@@ -44,15 +42,14 @@ function requestNumber(sequence: number): LoadRequest {
 }
 
 describe('api: SIGTERM under load', () => {
-  const prefix = testQueuePrefix('api-drain');
+  const queue = testQueue('api-drain');
   const replicas: RunningService[] = [];
 
   /** One API replica whose every /api request takes `requestLatencyMs`, draining for `shutdownTimeoutMs`. */
   async function startSlowApi(shutdownTimeoutMs: number, requestLatencyMs: number): Promise<RunningService> {
     const api = await startService('api', {
       env: {
-        REDIS_URL: sharedRedisUrl(),
-        QUEUE_PREFIX: prefix,
+        ...queue.env,
         SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
         CHAOS_LATENCY_MS: String(requestLatencyMs),
         LOG_LEVEL: 'warn',
@@ -64,13 +61,12 @@ describe('api: SIGTERM under load', () => {
 
   afterAll(async () => {
     await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
-    await deleteQueueKeys(sharedRedisUrl(), prefix);
+    await queue.deleteKeys();
   });
 
   it('finishes every in-flight request and fails none while a replica is terminated', async () => {
     const env = {
-      REDIS_URL: sharedRedisUrl(),
-      QUEUE_PREFIX: prefix,
+      ...queue.env,
       CHAOS_LATENCY_MS: String(REQUEST_LATENCY_MS),
       SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
       LOG_LEVEL: 'warn',

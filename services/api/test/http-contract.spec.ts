@@ -1,17 +1,10 @@
 import request from 'supertest';
 import { Queue } from 'bullmq';
-import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-} from '@opsforge/harness';
+import { type RunningService, startService, testQueue } from '@opsforge/harness';
 
 // The API's HTTP contract as a client sees it, against the built service and the real Redis (no worker runs
 // here, so accepted jobs stay waiting).
-const redisUrl = sharedRedisUrl();
-const prefix = testQueuePrefix('api-contract');
+const { redisUrl, prefix, env, deleteKeys } = testQueue('api-contract');
 let api: RunningService;
 let queue: Queue;
 
@@ -27,7 +20,7 @@ const invoice = {
 
 beforeAll(async () => {
   api = await startService('api', {
-    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, BODY_LIMIT_BYTES: '2048', APP_VERSION: 'abc1234' },
+    env: { ...env, BODY_LIMIT_BYTES: '2048', APP_VERSION: 'abc1234' },
   });
   queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
 });
@@ -35,7 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await queue?.close();
   await api?.stop();
-  await deleteQueueKeys(redisUrl, prefix);
+  await deleteKeys();
 });
 
 describe('probes and status', () => {

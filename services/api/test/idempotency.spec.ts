@@ -2,21 +2,13 @@ import request from 'supertest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-  waitFor,
-} from '@opsforge/harness';
+import { type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
 import { inFlightMarkerKey, requestFingerprint } from '../src/idempotency';
 
 // Idempotency-Key as the IETF httpapi draft and Stripe have it, against the built API and the real Redis (no
 // worker runs, so jobs stay waiting): replay of the same request, 422 for another request under a used key, 409
 // while the first request with the key is still storing its job, and never a second job.
-const redisUrl = sharedRedisUrl();
-const prefix = testQueuePrefix('api-idempotency');
+const { redisUrl, prefix, env, deleteKeys } = testQueue('api-idempotency');
 let api: RunningService;
 let queue: Queue;
 let redis: Redis;
@@ -36,7 +28,7 @@ async function jobsWithId(key: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  api = await startService('api', { env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix } });
+  api = await startService('api', { env });
   queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
   redis = new Redis(redisUrl);
 });
@@ -45,7 +37,7 @@ afterAll(async () => {
   await queue?.close();
   redis?.disconnect();
   await api?.stop();
-  await deleteQueueKeys(redisUrl, prefix);
+  await deleteKeys();
 });
 
 describe('a key reused after its request finished', () => {

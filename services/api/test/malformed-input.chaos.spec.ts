@@ -1,12 +1,6 @@
 import http from 'node:http';
 import fc from 'fast-check';
-import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-} from '@opsforge/harness';
+import { type RunningService, startService, testQueue } from '@opsforge/harness';
 import { type MalformedFamily, type MalformedRequest, malformedJobRequests } from './malformed-job-requests';
 
 /**
@@ -65,14 +59,13 @@ function post(api: RunningService, agent: http.Agent, request: MalformedRequest)
 }
 
 describe('api: generated malformed requests to POST /api/job', () => {
-  const prefix = testQueuePrefix('malformed');
+  const { env, deleteKeys } = testQueue('malformed');
   let api: RunningService;
 
   beforeAll(async () => {
     api = await startService('api', {
       env: {
-        REDIS_URL: sharedRedisUrl(),
-        QUEUE_PREFIX: prefix,
+        ...env,
         BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
         LOG_LEVEL: 'warn',
       },
@@ -81,7 +74,7 @@ describe('api: generated malformed requests to POST /api/job', () => {
 
   afterAll(async () => {
     await api?.stop('SIGKILL');
-    await deleteQueueKeys(sharedRedisUrl(), prefix);
+    await deleteKeys();
   });
 
   it(`answers ${GENERATED_REQUESTS} of them 4xx with a JSON error, never 5xx, and still serves normally afterwards`, async () => {

@@ -1,15 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-  waitFor,
   type LoadRequest,
   percentile,
-  runOpenLoopLoad,
   PRELOADS,
+  type RunningService,
+  runOpenLoopLoad,
+  startService,
+  testQueue,
+  waitFor,
 } from '@opsforge/harness';
 
 /**
@@ -47,16 +45,16 @@ async function liveHeapAfterFullGc(service: RunningService): Promise<Omit<HeapCh
 const mebibytes = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
 describe('api: sustained fixed-rate load', () => {
-  const prefix = testQueuePrefix('load');
+  const queue = testQueue('load');
   const services: RunningService[] = [];
 
   afterAll(async () => {
     await Promise.all(services.map((service) => service.stop('SIGKILL')));
-    await deleteQueueKeys(sharedRedisUrl(), prefix);
+    await queue.deleteKeys();
   });
 
   it(`serves ${RATE_PER_SECOND} req/s for ${LOAD_MS / 1000} s with no error and a flat live heap, reporting p99`, async () => {
-    const env = { REDIS_URL: sharedRedisUrl(), QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+    const env = { ...queue.env, LOG_LEVEL: 'warn' };
     const [api, worker] = await Promise.all([
       startService('api', { env: { ...env, NODE_OPTIONS: `--expose-gc --require ${PRELOADS.heapProbe}` } }),
       startService('worker', { env }),

@@ -1,19 +1,11 @@
 import request from 'supertest';
 import { Queue } from 'bullmq';
 import { defaultJobOptions } from '../../common/src/job-contract';
-import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-  waitFor,
-} from '@opsforge/harness';
+import { type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
 
 // SIGTERM as Kubernetes sends it: readiness fails first, work in flight finishes within SHUTDOWN_TIMEOUT_MS,
 // then the process exits 0.
-const redisUrl = sharedRedisUrl();
-const prefix = testQueuePrefix('shutdown');
+const { redisUrl, prefix, env, deleteKeys } = testQueue('shutdown');
 let queue: Queue;
 
 beforeAll(() => {
@@ -22,7 +14,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await queue?.close();
-  await deleteQueueKeys(redisUrl, prefix);
+  await deleteKeys();
 });
 
 async function activeJob(holdMs: number): Promise<string> {
@@ -38,7 +30,7 @@ async function activeJob(holdMs: number): Promise<string> {
 
 it('worker: stops taking jobs, fails readiness, finishes the active job, exits 0', async () => {
   const worker: RunningService = await startService('worker', {
-    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '10000' },
+    env: { ...env, SHUTDOWN_TIMEOUT_MS: '10000' },
   });
   try {
     const id = await activeJob(1500);
@@ -69,7 +61,7 @@ it('worker: stops taking jobs, fails readiness, finishes the active job, exits 0
 
 it('worker: gives up on a job that outlasts SHUTDOWN_TIMEOUT_MS and still exits 0 in time', async () => {
   const worker = await startService('worker', {
-    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, SHUTDOWN_TIMEOUT_MS: '500' },
+    env: { ...env, SHUTDOWN_TIMEOUT_MS: '500' },
   });
   try {
     const id = await activeJob(20_000);
@@ -87,7 +79,7 @@ it('worker: gives up on a job that outlasts SHUTDOWN_TIMEOUT_MS and still exits 
 it('api: a request in flight at SIGTERM is answered, then the process exits 0', async () => {
   // CHAOS_LATENCY_MS stands in for a slow request.
   const api = await startService('api', {
-    env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_LATENCY_MS: '800' },
+    env: { ...env, CHAOS_LATENCY_MS: '800' },
   });
   try {
     const inFlight = request(api.url).get('/api/status');

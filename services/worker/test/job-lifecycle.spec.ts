@@ -2,17 +2,9 @@ import request from 'supertest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { defaultJobOptions, jobEffectKey } from '../../common/src/job-contract';
-import {
-  deleteQueueKeys,
-  type RunningService,
-  sharedRedisUrl,
-  startService,
-  testQueuePrefix,
-  waitFor,
-} from '@opsforge/harness';
+import { type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
 
 // Jobs end to end through real processes: API → Redis → worker → result read back through the API.
-const redisUrl = sharedRedisUrl();
 
 async function settled(
   api: RunningService,
@@ -30,13 +22,12 @@ async function settled(
 }
 
 describe('with a healthy worker', () => {
-  const prefix = testQueuePrefix('jobs');
+  const { redisUrl, prefix, env, deleteKeys } = testQueue('jobs');
   let api: RunningService;
   let worker: RunningService;
   let redis: Redis;
 
   beforeAll(async () => {
-    const env = { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix };
     [api, worker] = await Promise.all([
       startService('api', { env }),
       startService('worker', { env: { ...env, WORKER_CONCURRENCY: '3' } }),
@@ -47,7 +38,7 @@ describe('with a healthy worker', () => {
   afterAll(async () => {
     redis?.disconnect();
     await Promise.all([api?.stop(), worker?.stop()]);
-    await deleteQueueKeys(redisUrl, prefix);
+    await deleteKeys();
   });
 
   it('computes an invoice total and returns it through GET /api/job/:id', async () => {
@@ -171,13 +162,13 @@ describe('with a healthy worker', () => {
 });
 
 describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', () => {
-  const prefix = testQueuePrefix('retries');
+  const { redisUrl, prefix, env, deleteKeys } = testQueue('retries');
   let worker: RunningService;
   let queue: Queue;
 
   beforeAll(async () => {
     worker = await startService('worker', {
-      env: { REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, CHAOS_JOB_FAILURE_RATIO: '1' },
+      env: { ...env, CHAOS_JOB_FAILURE_RATIO: '1' },
     });
     queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
   });
@@ -185,7 +176,7 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
   afterAll(async () => {
     await queue?.close();
     await worker?.stop();
-    await deleteQueueKeys(redisUrl, prefix);
+    await deleteKeys();
   });
 
   it('retries with exponentially growing delays, then keeps the exhausted job in the failed set', async () => {
@@ -227,7 +218,7 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
 });
 
 describe('with WORKER_LOCK_DURATION_MS and WORKER_STALLED_INTERVAL_MS set', () => {
-  const prefix = testQueuePrefix('stall-timers');
+  const { redisUrl, prefix, env, deleteKeys } = testQueue('stall-timers');
   const lockDurationMs = 2_000;
   let worker: RunningService;
   let queue: Queue;
@@ -236,8 +227,7 @@ describe('with WORKER_LOCK_DURATION_MS and WORKER_STALLED_INTERVAL_MS set', () =
   beforeAll(async () => {
     worker = await startService('worker', {
       env: {
-        REDIS_URL: redisUrl,
-        QUEUE_PREFIX: prefix,
+        ...env,
         WORKER_LOCK_DURATION_MS: String(lockDurationMs),
         WORKER_STALLED_INTERVAL_MS: '1000',
       },
@@ -250,7 +240,7 @@ describe('with WORKER_LOCK_DURATION_MS and WORKER_STALLED_INTERVAL_MS set', () =
     redis?.disconnect();
     await queue?.close();
     await worker?.stop();
-    await deleteQueueKeys(redisUrl, prefix);
+    await deleteKeys();
   });
 
   it('locks a running job for WORKER_LOCK_DURATION_MS, not BullMQ default 30 s, and says so at start', async () => {
