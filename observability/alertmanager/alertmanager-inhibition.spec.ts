@@ -1,12 +1,10 @@
 // amtool does not evaluate inhibition, so this runs the real Alertmanager on a loopback port with the same
 // configuration file, posts alerts as Prometheus would, and reads back which ones Alertmanager suppresses.
 // Its receivers deliver to a local HTTP sink, which also proves the secret-file wiring of the receivers.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, waitFor } from '@opsforge/harness';
+import { type AlertmanagerServer, startAlertmanager, waitFor } from '@opsforge/harness';
 
 const configFile = path.join(__dirname, 'alertmanager.yaml');
 const SECRETS_DIR = '/etc/alertmanager/secrets/alertmanager-receivers/';
@@ -24,16 +22,12 @@ interface ApiAlert {
   status: { state: 'active' | 'suppressed' | 'unprocessed'; inhibitedBy: string[] };
 }
 
-let alertmanager: ChildProcess;
-let workDir: string;
-let baseUrl: string;
-let output = '';
+let alertmanager: AlertmanagerServer;
 let sink: Server;
 /** Every notification Alertmanager delivered: the path it posted to (one per receiver) and the body. */
 const delivered: Array<{ path: string; body: string }> = [];
 
 beforeAll(async () => {
-  workDir = mkdtempSync(path.join(tmpdir(), 'opsforge-alertmanager-'));
   // Each endpoint answers as the real service does, because Alertmanager judges the reply: a Slack incoming
   // webhook answers the text `ok` (anything else is a failed notification since 0.26), PagerDuty's Events API v2
   // 202 with JSON, a dead man's switch (healthchecks.io) the text `OK`.
@@ -54,61 +48,37 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
   const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`;
 
-  // The changes to the file under test: its receivers' secret files live in a temporary directory and point at
-  // the sink, and PagerDuty's API URL (a global default the file does not set) is the sink too, so nothing is
-  // ever sent off this machine.
-  const secretsDir = path.join(workDir, 'secrets');
-  mkdirSync(secretsDir);
-  for (const key of SECRET_KEYS) {
-    writeFileSync(
-      path.join(secretsDir, key),
-      key.endsWith('-url') ? `${sinkUrl}/${key}` : 'test-routing-key',
-    );
-  }
-  const config = readFileSync(configFile, 'utf8')
-    .split(SECRETS_DIR)
-    .join(`${secretsDir}/`)
-    .replace(/^global:\n/m, `global:\n  pagerduty_url: ${sinkUrl}/pagerduty\n`);
-  expect(config).toContain(`pagerduty_url: ${sinkUrl}/pagerduty`);
-  writeFileSync(path.join(workDir, 'alertmanager.yaml'), config);
-
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  alertmanager = spawn(
-    'prometheus-alertmanager',
-    [
-      `--config.file=${path.join(workDir, 'alertmanager.yaml')}`,
-      `--storage.path=${path.join(workDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      // No gossip: a single instance, and no cluster port to collide with other suites.
-      '--cluster.listen-address=',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  alertmanager.stdout?.on('data', (chunk) => (output += chunk));
-  alertmanager.stderr?.on('data', (chunk) => (output += chunk));
-  await waitFor(
-    `Alertmanager ready on ${baseUrl}`,
-    async () => (await fetch(`${baseUrl}/-/ready`).catch(() => undefined))?.ok === true,
-    15_000,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}; its output:\n${output}`, { cause: error });
+  // The changes to the file under test: its receivers' secret files live in Alertmanager's work directory and
+  // point at the sink, and PagerDuty's API URL (a global default the file does not set) is the sink too, so
+  // nothing is ever sent off this machine.
+  alertmanager = await startAlertmanager({
+    config: (workDir) => {
+      const secretsDir = path.join(workDir, 'secrets');
+      mkdirSync(secretsDir);
+      for (const key of SECRET_KEYS) {
+        writeFileSync(
+          path.join(secretsDir, key),
+          key.endsWith('-url') ? `${sinkUrl}/${key}` : 'test-routing-key',
+        );
+      }
+      const config = readFileSync(configFile, 'utf8')
+        .split(SECRETS_DIR)
+        .join(`${secretsDir}/`)
+        .replace(/^global:\n/m, `global:\n  pagerduty_url: ${sinkUrl}/pagerduty\n`);
+      expect(config).toContain(`pagerduty_url: ${sinkUrl}/pagerduty`);
+      return config;
+    },
   });
 });
 
 afterAll(async () => {
-  if (alertmanager && alertmanager.exitCode === null) {
-    const exited = new Promise((resolve) => alertmanager.once('exit', resolve));
-    alertmanager.kill('SIGTERM');
-    await exited;
-  }
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
+  await alertmanager?.stop();
   await new Promise((resolve) => sink?.close(resolve));
 });
 
 async function post(alerts: Labels[], summaries: string[] = []): Promise<void> {
   const startsAt = new Date().toISOString();
-  const response = await fetch(`${baseUrl}/api/v2/alerts`, {
+  const response = await fetch(`${alertmanager.url}/api/v2/alerts`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(
@@ -124,7 +94,7 @@ async function post(alerts: Labels[], summaries: string[] = []): Promise<void> {
 
 /** Alertmanager's own counters, `name{labels}` -> value, from its /metrics. */
 async function alertmanagerMetrics(prefix: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const text = await (await fetch(`${alertmanager.url}/metrics`)).text();
   const result: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const match = /^(\S+) (\S+)$/.exec(line);
@@ -135,7 +105,7 @@ async function alertmanagerMetrics(prefix: string): Promise<Record<string, numbe
 
 /** State of every alert that `match`es, keyed `alertname/severity/namespace/node/workload` (those it has). */
 async function states(match: (labels: Labels) => boolean): Promise<Record<string, string>> {
-  const alerts = (await (await fetch(`${baseUrl}/api/v2/alerts`)).json()) as ApiAlert[];
+  const alerts = (await (await fetch(`${alertmanager.url}/api/v2/alerts`)).json()) as ApiAlert[];
   const result: Record<string, string> = {};
   for (const alert of alerts.filter((a) => match(a.labels))) {
     const { alertname, severity, namespace, node, workload } = alert.labels;
@@ -167,166 +137,120 @@ const inNamespace =
   (labels: Labels) =>
     names.includes(labels.namespace);
 
-describe('Alertmanager inhibition (real Alertmanager)', () => {
-  it('a critical alert mutes the warning of the same alert in the same namespace only', async () => {
-    await post([
-      { alertname: 'OpsforgeRedisMemoryNearMax', severity: 'critical', team: 'sre', namespace: 'inh-a' },
-      { alertname: 'OpsforgeRedisMemoryNearMax', severity: 'warning', team: 'sre', namespace: 'inh-a' },
-      { alertname: 'OpsforgeRedisMemoryNearMax', severity: 'warning', team: 'sre', namespace: 'inh-b' },
-      { alertname: 'OpsforgeRedisVolumeFillingUp', severity: 'warning', team: 'sre', namespace: 'inh-a' },
-    ]);
-    await expectStates(inNamespace('inh-a', 'inh-b'), {
+/** An alert's labels: its name, severity and (when it has one) team, then where it fires. */
+const alert = (alertname: string, severity: string, team: string | undefined, where: Labels): Labels => ({
+  alertname,
+  severity,
+  ...(team ? { team } : {}),
+  ...where,
+});
+
+interface InhibitionCase {
+  title: string;
+  alerts: Labels[];
+  /** Which alerts the case reads back (each case fires in namespaces or nodes of its own). */
+  match: (labels: Labels) => boolean;
+  /** State of each matched alert, keyed as `states` keys it. */
+  expected: Record<string, string>;
+}
+
+const INHIBITION_CASES: InhibitionCase[] = [
+  {
+    title: 'a critical alert mutes the warning of the same alert in the same namespace only',
+    alerts: [
+      alert('OpsforgeRedisMemoryNearMax', 'critical', 'sre', { namespace: 'inh-a' }),
+      alert('OpsforgeRedisMemoryNearMax', 'warning', 'sre', { namespace: 'inh-a' }),
+      alert('OpsforgeRedisMemoryNearMax', 'warning', 'sre', { namespace: 'inh-b' }),
+      alert('OpsforgeRedisVolumeFillingUp', 'warning', 'sre', { namespace: 'inh-a' }),
+    ],
+    match: inNamespace('inh-a', 'inh-b'),
+    expected: {
       'OpsforgeRedisMemoryNearMax/critical/inh-a': 'active',
       'OpsforgeRedisMemoryNearMax/warning/inh-a': 'suppressed',
       'OpsforgeRedisMemoryNearMax/warning/inh-b': 'active',
       'OpsforgeRedisVolumeFillingUp/warning/inh-a': 'active',
-    });
-  });
-
-  it('Redis down mutes the symptoms it causes in its namespace, not unrelated alerts or other namespaces', async () => {
-    await post([
-      {
-        alertname: 'OpsforgeRedisDown',
-        severity: 'critical',
-        team: 'sre',
-        namespace: 'inh-c',
-        workload: 'redis',
-      },
-      {
-        alertname: 'OpsforgeJobEnqueueErrors',
-        severity: 'warning',
-        team: 'api',
-        namespace: 'inh-c',
-        workload: 'api',
-      },
-      {
-        alertname: 'OpsforgeWorkerStuck',
-        severity: 'critical',
-        team: 'worker',
-        namespace: 'inh-c',
-        workload: 'worker',
-      },
-      {
-        alertname: 'OpsforgeApiAvailabilityBudgetBurn',
-        severity: 'critical',
-        team: 'api',
-        namespace: 'inh-c',
-        workload: 'api',
-      },
-      {
-        alertname: 'OpsforgeJobFailureRatioHigh',
-        severity: 'warning',
-        team: 'worker',
-        namespace: 'inh-c',
-        workload: 'worker',
-      },
-      {
-        alertname: 'OpsforgeJobEnqueueErrors',
-        severity: 'warning',
-        team: 'api',
-        namespace: 'inh-d',
-        workload: 'api',
-      },
-    ]);
-    await expectStates(inNamespace('inh-c', 'inh-d'), {
+    },
+  },
+  {
+    title:
+      'Redis down mutes the symptoms it causes in its namespace, not unrelated alerts or other namespaces',
+    alerts: [
+      alert('OpsforgeRedisDown', 'critical', 'sre', { namespace: 'inh-c', workload: 'redis' }),
+      alert('OpsforgeJobEnqueueErrors', 'warning', 'api', { namespace: 'inh-c', workload: 'api' }),
+      alert('OpsforgeWorkerStuck', 'critical', 'worker', { namespace: 'inh-c', workload: 'worker' }),
+      alert('OpsforgeApiAvailabilityBudgetBurn', 'critical', 'api', { namespace: 'inh-c', workload: 'api' }),
+      alert('OpsforgeJobFailureRatioHigh', 'warning', 'worker', { namespace: 'inh-c', workload: 'worker' }),
+      alert('OpsforgeJobEnqueueErrors', 'warning', 'api', { namespace: 'inh-d', workload: 'api' }),
+    ],
+    match: inNamespace('inh-c', 'inh-d'),
+    expected: {
       'OpsforgeRedisDown/critical/inh-c/redis': 'active',
       'OpsforgeJobEnqueueErrors/warning/inh-c/api': 'suppressed',
       'OpsforgeWorkerStuck/critical/inh-c/worker': 'suppressed',
       'OpsforgeApiAvailabilityBudgetBurn/critical/inh-c/api': 'suppressed',
       'OpsforgeJobFailureRatioHigh/warning/inh-c/worker': 'active',
       'OpsforgeJobEnqueueErrors/warning/inh-d/api': 'active',
-    });
-  });
-
-  it("a service down mutes that workload's symptoms, not the other workload's", async () => {
-    await post([
-      {
-        alertname: 'OpsforgeServiceDown',
-        severity: 'critical',
-        team: 'worker',
-        namespace: 'inh-e',
-        workload: 'worker',
-      },
-      {
-        alertname: 'OpsforgeTargetDown',
-        severity: 'warning',
-        team: 'worker',
-        namespace: 'inh-e',
-        workload: 'worker',
-      },
-      {
-        alertname: 'OpsforgeWorkerStuck',
-        severity: 'critical',
-        team: 'worker',
-        namespace: 'inh-e',
-        workload: 'worker',
-      },
-      {
-        alertname: 'OpsforgeTargetDown',
-        severity: 'warning',
-        team: 'api',
-        namespace: 'inh-e',
-        workload: 'api',
-      },
-    ]);
-    await expectStates(inNamespace('inh-e'), {
+    },
+  },
+  {
+    title: "a service down mutes that workload's symptoms, not the other workload's",
+    alerts: [
+      alert('OpsforgeServiceDown', 'critical', 'worker', { namespace: 'inh-e', workload: 'worker' }),
+      alert('OpsforgeTargetDown', 'warning', 'worker', { namespace: 'inh-e', workload: 'worker' }),
+      alert('OpsforgeWorkerStuck', 'critical', 'worker', { namespace: 'inh-e', workload: 'worker' }),
+      alert('OpsforgeTargetDown', 'warning', 'api', { namespace: 'inh-e', workload: 'api' }),
+    ],
+    match: inNamespace('inh-e'),
+    expected: {
       'OpsforgeServiceDown/critical/inh-e/worker': 'active',
       'OpsforgeTargetDown/warning/inh-e/worker': 'suppressed',
       'OpsforgeWorkerStuck/critical/inh-e/worker': 'suppressed',
       'OpsforgeTargetDown/warning/inh-e/api': 'active',
-    });
-  });
-
-  it('a node not ready mutes the alerts of pods on that node, and nothing on other nodes', async () => {
-    await post([
-      { alertname: 'OpsforgeNodeNotReady', severity: 'critical', team: 'sre', node: 'inh-node-1' },
-      {
-        alertname: 'OpsforgePodCrashLooping',
-        severity: 'warning',
-        team: 'api',
-        namespace: 'inh-f',
-        node: 'inh-node-1',
-      },
-      {
-        alertname: 'OpsforgePodNotReady',
-        severity: 'warning',
-        team: 'worker',
-        namespace: 'inh-f',
-        node: 'inh-node-1',
-      },
-      {
-        alertname: 'OpsforgePodCrashLooping',
-        severity: 'warning',
-        team: 'api',
-        namespace: 'inh-f',
-        node: 'inh-node-2',
-      },
-    ]);
-    await expectStates((labels) => labels.node?.startsWith('inh-node') ?? false, {
+    },
+  },
+  {
+    title: 'a node not ready mutes the alerts of pods on that node, and nothing on other nodes',
+    alerts: [
+      alert('OpsforgeNodeNotReady', 'critical', 'sre', { node: 'inh-node-1' }),
+      alert('OpsforgePodCrashLooping', 'warning', 'api', { namespace: 'inh-f', node: 'inh-node-1' }),
+      alert('OpsforgePodNotReady', 'warning', 'worker', { namespace: 'inh-f', node: 'inh-node-1' }),
+      alert('OpsforgePodCrashLooping', 'warning', 'api', { namespace: 'inh-f', node: 'inh-node-2' }),
+    ],
+    match: (labels) => labels.node?.startsWith('inh-node') ?? false,
+    expected: {
       'OpsforgeNodeNotReady/critical/inh-node-1': 'active',
       'OpsforgePodCrashLooping/warning/inh-f/inh-node-1': 'suppressed',
       'OpsforgePodNotReady/warning/inh-f/inh-node-1': 'suppressed',
       'OpsforgePodCrashLooping/warning/inh-f/inh-node-2': 'active',
-    });
-  });
-
-  it("the chart's info handling: InfoInhibitor mutes info alerts in its namespace, not beside a warning", async () => {
-    await post([
-      { alertname: 'InfoInhibitor', severity: 'none', namespace: 'inh-g' },
-      { alertname: 'KubeQuotaAlmostFull', severity: 'info', namespace: 'inh-g' },
-      { alertname: 'KubeQuotaAlmostFull', severity: 'info', namespace: 'inh-h' },
-      { alertname: 'KubeDeploymentReplicasMismatch', severity: 'warning', namespace: 'inh-h' },
-      { alertname: 'CPUThrottlingHigh', severity: 'info', namespace: 'inh-i' },
-      { alertname: 'CPUThrottlingHigh', severity: 'warning', namespace: 'inh-i' },
-    ]);
-    await expectStates(inNamespace('inh-g', 'inh-h', 'inh-i'), {
+    },
+  },
+  {
+    title:
+      "the chart's info handling: InfoInhibitor mutes info alerts in its namespace, not beside a warning",
+    alerts: [
+      alert('InfoInhibitor', 'none', undefined, { namespace: 'inh-g' }),
+      alert('KubeQuotaAlmostFull', 'info', undefined, { namespace: 'inh-g' }),
+      alert('KubeQuotaAlmostFull', 'info', undefined, { namespace: 'inh-h' }),
+      alert('KubeDeploymentReplicasMismatch', 'warning', undefined, { namespace: 'inh-h' }),
+      alert('CPUThrottlingHigh', 'info', undefined, { namespace: 'inh-i' }),
+      alert('CPUThrottlingHigh', 'warning', undefined, { namespace: 'inh-i' }),
+    ],
+    match: inNamespace('inh-g', 'inh-h', 'inh-i'),
+    expected: {
       'InfoInhibitor/none/inh-g': 'suppressed',
       'KubeQuotaAlmostFull/info/inh-g': 'suppressed',
       'KubeQuotaAlmostFull/info/inh-h': 'active',
       'KubeDeploymentReplicasMismatch/warning/inh-h': 'active',
       'CPUThrottlingHigh/info/inh-i': 'suppressed',
       'CPUThrottlingHigh/warning/inh-i': 'active',
-    });
+    },
+  },
+];
+
+describe('Alertmanager inhibition (real Alertmanager)', () => {
+  it.each(INHIBITION_CASES)('$title', async ({ alerts, match, expected }) => {
+    await post(alerts);
+    await expectStates(match, expected);
   });
 
   it("sends the Watchdog heartbeat to the dead man's switch as a webhook, and Alertmanager counts it delivered", async () => {

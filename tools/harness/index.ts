@@ -17,6 +17,8 @@
  * - `runOpenLoopLoad()`: fixed-rate (open-loop) HTTP load, latency measured from when each request was due.
  * - `JobEffectsProbe`, `openQueue`: count the worker's job effects as Redis writes them; a BullMQ queue handle.
  * - `startSentinelGroup()`: a Redis primary, replicas and Sentinels on spare ports, for failover experiments.
+ * - `startAlertmanager({ config })`: a real Alertmanager on a spare loopback port, no gossip, its configuration
+ *   (and the files it reads) in a throw-away work directory; `url`, `output()`, `stop()`.
  */
 import { join } from 'node:path';
 
@@ -44,6 +46,7 @@ export {
 } from './open-loop-load';
 export { JobEffectsProbe, openQueue } from './job-effects-probe';
 export { startSentinelGroup, type GroupNode, type SentinelGroup } from './sentinel-group';
+export { startAlertmanager, type AlertmanagerOptions, type AlertmanagerServer } from './alertmanager-server';
 
 /** Files a test preloads into a built service with `NODE_OPTIONS="--require <file>"`; each file's header says why. */
 export const PRELOADS = {
