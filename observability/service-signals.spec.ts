@@ -7,10 +7,17 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { parse } from 'yaml';
-import { type LogLine, type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
+import {
+  type LogLine,
+  type PrometheusServer,
+  type RunningService,
+  startService,
+  testQueue,
+  waitFor,
+} from '@opsforge/harness';
 import { loadLedger } from '../tools/verify-gitops/upstream';
 import { allRules } from './test/support/prometheus-rules';
-import { type PrometheusServer, startPrometheus } from './test/support/prometheus-server';
+import { startPrometheus } from './test/support/prometheus-server';
 import { parsePromQL } from './test/support/promql';
 import {
   analysisTemplateQueries,

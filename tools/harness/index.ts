@@ -19,6 +19,9 @@
  * - `startSentinelGroup()`: a Redis primary, replicas and Sentinels on spare ports, for failover experiments.
  * - `startAlertmanager({ config })`: a real Alertmanager on a spare loopback port, no gossip, its configuration
  *   (and the files it reads) in a throw-away work directory; `url`, `output()`, `stop()`.
+ * - `PrometheusServer.start({ scrapeIntervalMs, targets, ruleFiles })`: a real Prometheus on a spare loopback
+ *   port with a throw-away TSDB; targets (with the labels a ServiceMonitor would give them) can be added and
+ *   removed while it runs; `waitForTargetsUp`, `query`, `stop`.
  */
 import { join } from 'node:path';
 
@@ -47,6 +50,12 @@ export {
 export { JobEffectsProbe, openQueue } from './job-effects-probe';
 export { startSentinelGroup, type GroupNode, type SentinelGroup } from './sentinel-group';
 export { startAlertmanager, type AlertmanagerOptions, type AlertmanagerServer } from './alertmanager-server';
+export {
+  PrometheusServer,
+  type PrometheusOptions,
+  type QueryAnswer,
+  type ScrapeTarget,
+} from './prometheus-server';
 
 /** Files a test preloads into a built service with `NODE_OPTIONS="--require <file>"`; each file's header says why. */
 export const PRELOADS = {

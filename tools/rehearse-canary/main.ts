@@ -1,9 +1,8 @@
 // rehearse:canary: prove on this machine, with no cluster, that a bad release is stopped by the canary
 // analysis alone. See docs/canary.md for what it shows and the figures it measured.
-import { sharedRedisUrl } from '@opsforge/harness';
+import { PrometheusServer, sharedRedisUrl } from '@opsforge/harness';
 import { parseOptions, runCli, UsageError } from '../lib/cli';
 import { canaryPlan, renderOverlay } from './manifests';
-import { PrometheusServer } from './prometheus-server';
 import { rehearse, type RehearsalReport } from './rehearsal';
 import { formatAbortTimings, formatReport } from './report';
 import { CATALOGUE, DEFAULT_SCENARIOS } from './scenarios';

@@ -1,8 +1,7 @@
 // How a real Prometheus answer becomes a measurement: the result types, the empty vector, NaN, +Inf and
 // query errors, queried from the Debian package's binary (no targets needed: PromQL builds the values).
-import { freePort } from '@opsforge/harness';
+import { freePort, PrometheusServer } from '@opsforge/harness';
 import { measurePrometheusMetric } from './prometheus-provider';
-import { PrometheusServer } from './prometheus-server';
 import type { MetricSpec } from './analysis-run';
 
 const GUARDED = {

@@ -1,9 +1,8 @@
 // The canary gate, proven against the real things: the rendered dev overlay (kubectl kustomize), a real
 // Prometheus, real api/worker processes (`npm run build`), real Redis. Every duration runs 15 times
 // faster than in production (see docs/canary.md); the verdicts are the ones Argo Rollouts must reach.
-import { sharedRedisUrl } from '@opsforge/harness';
+import { PrometheusServer, sharedRedisUrl } from '@opsforge/harness';
 import { renderOverlay, type KubernetesObject } from './manifests';
-import { PrometheusServer } from './prometheus-server';
 import { rehearse, type MetricReport, type RehearsalReport, type RunReport } from './rehearsal';
 import { formatAbortTimings, formatReport } from './report';
 import { CATALOGUE } from './scenarios';

@@ -15,12 +15,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseGoDuration } from '../lib/duration';
 import { AnalysisRun, isCompleted, metricLimits, type AnalysisPhase, type MetricSpec } from './analysis-run';
-import { deleteQueueKeys, freePort, testQueuePrefix, type ServiceName } from '@opsforge/harness';
+import {
+  deleteQueueKeys,
+  freePort,
+  testQueuePrefix,
+  type PrometheusServer,
+  type ServiceName,
+} from '@opsforge/harness';
 import { Pod, podTemplateHash, sumCounter } from './instances';
 import { canaryPlan, type CanaryPlan, type KubernetesObject } from './manifests';
 import { isJobMetric, jobContainerOf, prepareMetricJob } from './job-provider';
 import { measurePrometheusMetric, prometheusProviderOf } from './prometheus-provider';
-import type { PrometheusServer } from './prometheus-server';
 import { scaleQueryDurations } from './promql';
 import { SplitTraffic, type TrafficRequest } from './traffic';
 
