@@ -1,10 +1,33 @@
 import {
   AnalysisRun,
-  runToCompletion,
+  isCompleted,
   type AnalysisPhase,
   type MeasurementOutcome,
   type MetricSpec,
 } from './analysis-run';
+
+/**
+ * Drives a run on the test's fake clock until it completes (the rehearsal drives its runs with the Rollout's
+ * steps, rehearsal.ts).
+ * The controller re-queues a run for its next due time; a measurement is taken on the first reconcile
+ * strictly after that time, so the loop wakes just past it.
+ */
+async function runToCompletion(
+  run: AnalysisRun,
+  options: {
+    sleep: (ms: number) => Promise<void>;
+    clock: () => number;
+  },
+): Promise<AnalysisRun> {
+  for (;;) {
+    await run.reconcileUntilSettled();
+    if (isCompleted(run.phase)) return run;
+    const next = run.nextReconcileAt();
+    if (next === undefined)
+      throw new Error('the analysis run is not complete but nothing is scheduled: the spec never ends');
+    await options.sleep(Math.max(0, next - options.clock()) + 1);
+  }
+}
 
 // The run-outcome rules on a fake clock: each metric's provider replays a script of measurement phases
 // (the last one repeats), and the test reads back what the controller would have decided and when.

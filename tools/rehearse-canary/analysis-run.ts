@@ -475,27 +475,3 @@ export class AnalysisRun {
     }
   }
 }
-
-/**
- * Drives a run on a real clock until it completes (or `shouldStop` says the run's owner is done with it).
- * The controller re-queues a run for its next due time; a measurement is taken on the first reconcile
- * strictly after that time, so the loop wakes just past it.
- */
-export async function runToCompletion(
-  run: AnalysisRun,
-  options: {
-    sleep: (ms: number) => Promise<void>;
-    clock: () => number;
-    onReconciled?: (run: AnalysisRun) => void;
-  },
-): Promise<AnalysisRun> {
-  for (;;) {
-    await run.reconcileUntilSettled();
-    options.onReconciled?.(run);
-    if (isCompleted(run.phase)) return run;
-    const next = run.nextReconcileAt();
-    if (next === undefined)
-      throw new Error('the analysis run is not complete but nothing is scheduled: the spec never ends');
-    await options.sleep(Math.max(0, next - options.clock()) + 1);
-  }
-}
