@@ -42,7 +42,31 @@ const repositoryRoot = resolve(__dirname, '..', '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const jobCount = Number(process.env.BENCH_JOBS ?? 5000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
-const WARM_UP_SECONDS = 2;
+/**
+ * BENCH_ONLY=status,post,worker,startup runs only those parts (comma-separated; default all), so that an
+ * experiment on one path takes a minute instead of the whole run. The report then has rows for those only.
+ */
+const PARTS = ['status', 'post', 'worker', 'startup'] as const;
+type Part = (typeof PARTS)[number];
+const only = (process.env.BENCH_ONLY ?? PARTS.join(','))
+  .split(',')
+  .map((part) => part.trim())
+  .filter(Boolean);
+for (const part of only)
+  if (!(PARTS as readonly string[]).includes(part))
+    throw new Error(`BENCH_ONLY: unknown part "${part}" (known: ${PARTS.join(', ')})`);
+const runs = (part: Part) => only.includes(part);
+/**
+ * BENCH_CPU_PROF=<directory> runs the services under `node --cpu-prof`, writing one .cpuprofile per service
+ * process there when it stops (open in Chrome DevTools, or summarise with tools/bench/profile-summary.mjs).
+ * Profiling slows the services down: figures from such a run are for finding costs, not for the report.
+ */
+const profileEnv: Record<string, string> = process.env.BENCH_CPU_PROF
+  ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}` }
+  : {};
+// Both sides warm up before the measured rounds, long enough for V8 to have optimised the hot paths: with 2 s
+// the API's first rounds still cost up to a third more CPU per request than its last ones.
+const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 5);
 const HTTP_CONNECTIONS = 32;
 const ENQUEUE_CONCURRENCY = 32;
 const WORKER_CONCURRENCY = 16;
@@ -168,7 +192,7 @@ async function obliterate(redis: RedisServer, prefix: string): Promise<void> {
 
 async function statusBenchmark(redis: RedisServer): Promise<Comparison> {
   const api = await startService('api', {
-    env: { REDIS_URL: redis.url, QUEUE_PREFIX: '{bench-status}', LOG_LEVEL: 'info' },
+    env: { REDIS_URL: redis.url, QUEUE_PREFIX: '{bench-status}', LOG_LEVEL: 'info', ...profileEnv },
     captureLogs: false,
   });
   const sample = await (await fetch(`${api.url}/api/status`)).text();
@@ -222,7 +246,7 @@ async function enqueueBenchmark(redis: RedisServer): Promise<Comparison> {
     JOB_OPTIONS: JSON.stringify(defaultJobOptions),
   });
   const api = await startService('api', {
-    env: { REDIS_URL: redis.url, QUEUE_PREFIX: apiPrefix, LOG_LEVEL: 'info' },
+    env: { REDIS_URL: redis.url, QUEUE_PREFIX: apiPrefix, LOG_LEVEL: 'info', ...profileEnv },
     captureLogs: false,
   });
   const apiProbe = serviceProbe(api);
@@ -314,6 +338,7 @@ async function workerBenchmark(redis: RedisServer): Promise<Comparison> {
       QUEUE_PREFIX: servicePrefix,
       WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
       LOG_LEVEL: 'info',
+      ...profileEnv,
     },
     captureLogs: false,
   });
@@ -321,8 +346,8 @@ async function workerBenchmark(redis: RedisServer): Promise<Comparison> {
   const workerProbe = serviceProbe(worker);
   try {
     await sampleIdleRss('worker', workerProbe);
-    await drainRound(redis, rawPrefix, rawProbe, 2000);
-    await drainRound(redis, servicePrefix, workerProbe, 2000);
+    await drainRound(redis, rawPrefix, rawProbe);
+    await drainRound(redis, servicePrefix, workerProbe);
     const comparison: Comparison = { service: [], baseline: [] };
     for (let pass = 0; pass < rounds; pass += 1) {
       comparison.baseline.push(await drainRound(redis, rawPrefix, rawProbe));
@@ -453,45 +478,62 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0];
   const redis = await startRedisServer({ appendOnly: true, appendFsync: 'everysec' });
   try {
-    const status = await statusBenchmark(redis);
-    const enqueue = await enqueueBenchmark(redis);
-    const worker = await workerBenchmark(redis);
-    const startup = await startupBenchmark(redis);
+    const status = runs('status') ? await statusBenchmark(redis) : undefined;
+    const enqueue = runs('post') ? await enqueueBenchmark(redis) : undefined;
+    const worker = runs('worker') ? await workerBenchmark(redis) : undefined;
+    const startup = runs('startup') ? await startupBenchmark(redis) : undefined;
     const bundle = bundleSize();
 
     const redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).match(
       /v=(\S+)/,
     )?.[1];
+    const apiRounds = [...(status?.service ?? []), ...(enqueue?.service ?? [])];
     const peakRss = {
-      api: Math.max(...[...status.service, ...enqueue.service].map((x) => x.rssBytes)),
-      worker: Math.max(...worker.service.map((x) => x.rssBytes)),
+      api: apiRounds.length ? Math.max(...apiRounds.map((x) => x.rssBytes)) : undefined,
+      worker: worker ? Math.max(...worker.service.map((x) => x.rssBytes)) : undefined,
     };
     const errors = (runs: Round[]) => runs.reduce((sum, x) => sum + (x.errors ?? 0), 0);
+    const byRound = (comparison: Comparison) =>
+      comparison.service.map((s, i) => round(comparison.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ');
+    const rssRow = (name: 'api' | 'worker') =>
+      peakRss[name] === undefined
+        ? []
+        : [
+            `| RSS, ${name} | idle ${idleRss[name] ? mebibytes(idleRss[name]) : 'not sampled'}, peak under load ${mebibytes(peakRss[name])} | | | | below the pod limit |`,
+          ];
     const lines = [
       `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model.trim()}, ${round(totalmem() / 1024 ** 3)} GiB, Node ${process.versions.node}, Redis ${redisVersion} (private, AOF on, appendfsync everysec).`,
       `Machine load average (1 min) ${round(loadBefore, 1)} before, ${round(loadavg()[0], 1)} after: other work on the machine shares the ${cpus().length} cores.`,
-      `${rounds} alternating rounds per comparison after a warm-up; ratios are the median over the rounds with the min–max in brackets, higher is better. HTTP rounds: ${seconds} s, ${HTTP_CONNECTIONS} connections (autocannon, same machine). Worker rounds: ${jobCount} jobs, concurrency ${WORKER_CONCURRENCY}. CPU = user + system time of the server process, as the process counts it.`,
+      `${rounds} alternating rounds per comparison after a warm-up; ratios are the median over the rounds with the min–max in brackets, higher is better. HTTP rounds: ${seconds} s, ${HTTP_CONNECTIONS} connections (autocannon, same machine). Worker rounds: ${jobCount} jobs, concurrency ${WORKER_CONCURRENCY}. CPU = user + system time of the server process, as the process counts it.${only.length < PARTS.length ? ` Parts run (BENCH_ONLY): ${only.join(', ')}.` : ''}`,
       '',
       '| measure | OpsForge | baseline (same run) | CPU ratio (baseline CPU / OpsForge CPU per 1,000) | req/s ratio | goal |',
       '| --- | --- | --- | --- | --- | --- |',
-      comparisonRow('GET /api/status', 'req', 'bare Fastify, same JSON', status, 0.45),
-      comparisonRow(
-        'POST /api/job',
-        'req',
-        `raw Queue.add × ${ENQUEUE_CONCURRENCY} concurrent`,
-        enqueue,
-        0.35,
-      ),
-      comparisonRow('worker, no-op jobs', 'jobs', 'raw BullMQ Worker', worker, 0.85),
-      `| start → /ready = 200 (api) | median ${round(median(startup.api))} ms, max ${round(Math.max(...startup.api))} ms (${STARTUP_SAMPLES} starts) | | | | ≤ 1000 ms: ${verdict(Math.max(...startup.api), 1000, false)} |`,
-      `| start → /ready = 200 (worker) | median ${round(median(startup.worker))} ms, max ${round(Math.max(...startup.worker))} ms (${STARTUP_SAMPLES} starts) | | | | ≤ 1000 ms: ${verdict(Math.max(...startup.worker), 1000, false)} |`,
-      `| RSS, api | idle ${mebibytes(idleRss.api)}, peak under load ${mebibytes(peakRss.api)} | | | | below the pod limit |`,
-      `| RSS, worker | idle ${mebibytes(idleRss.worker)}, peak under load ${mebibytes(peakRss.worker)} | | | | below the pod limit |`,
+      ...(status ? [comparisonRow('GET /api/status', 'req', 'bare Fastify, same JSON', status, 0.45)] : []),
+      ...(enqueue
+        ? [
+            comparisonRow(
+              'POST /api/job',
+              'req',
+              `raw Queue.add × ${ENQUEUE_CONCURRENCY} concurrent`,
+              enqueue,
+              0.35,
+            ),
+          ]
+        : []),
+      ...(worker ? [comparisonRow('worker, no-op jobs', 'jobs', 'raw BullMQ Worker', worker, 0.85)] : []),
+      ...(startup
+        ? (['api', 'worker'] as const).map(
+            (name) =>
+              `| start → /ready = 200 (${name}) | median ${round(median(startup[name]))} ms, max ${round(Math.max(...startup[name]))} ms (${STARTUP_SAMPLES} starts) | | | | ≤ 1000 ms: ${verdict(Math.max(...startup[name]), 1000, false)} |`,
+          )
+        : []),
+      ...rssRow('api'),
+      ...rssRow('worker'),
       `| production bundle | api bundle ${megabytes(bundle.bundles.api)}, worker bundle ${megabytes(bundle.bundles.worker)}; production node_modules ${megabytes(bundle.productionDependencyBytes)} (${bundle.packages} packages); per image ${megabytes(bundle.bundles.api + bundle.productionDependencyBytes)} | | | | report |`,
       '',
-      `Errors or non-2xx answers during the HTTP rounds: status ${errors(status.service)} (baseline ${errors(status.baseline)}), enqueue ${errors(enqueue.service)}.`,
+      `Errors or non-2xx answers during the HTTP rounds: status ${status ? `${errors(status.service)} (baseline ${errors(status.baseline)})` : 'not run'}, enqueue ${enqueue ? errors(enqueue.service) : 'not run'}.`,
       '',
-      `Round by round (service/baseline CPU ratio): status ${status.service.map((s, i) => round(status.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ')}; enqueue ${enqueue.service.map((s, i) => round(enqueue.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ')}; worker ${worker.service.map((s, i) => round(worker.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ')}.`,
+      `Round by round (service/baseline CPU ratio): status ${status ? byRound(status) : 'not run'}; enqueue ${enqueue ? byRound(enqueue) : 'not run'}; worker ${worker ? byRound(worker) : 'not run'}.`,
     ];
     console.log(lines.join('\n'));
   } finally {

@@ -16,6 +16,7 @@ import {
   JOB_QUEUE_NAME,
   type JobType,
   PRODUCER_COMMAND_TIMEOUT_MS,
+  coalesceWritesThisTurn,
   REDIS_CLIENT,
   type RedisConnection,
   waitForReplicas,
@@ -220,6 +221,7 @@ export class JobsService {
       // Before the first connection BullMQ waits for Redis instead of failing: a call made then would run
       // whenever Redis appears, long after this request answered 503. Refuse instead of starting it.
       if (this.connection.status !== 'ready') throw new Error(`connection is ${this.connection.status}`);
+      coalesceWritesThisTurn(this.connection);
       return await withTimeout(call(), REDIS_CALL_BUDGET_MS, `Redis ${what}`);
     } catch (error) {
       throw new ServiceUnavailableException({

@@ -119,6 +119,29 @@ export async function waitForReplicas(
   return acknowledged as number;
 }
 
+const heldUntilCheckPhase = new WeakSet<object>();
+
+/**
+ * Send every command this event-loop turn issues on `connection` in one socket write, at the turn's check phase
+ * (setImmediate), instead of one write per command. Under concurrent load the requests whose bodies arrived in
+ * the same poll phase then share one write to Redis, and Redis answers them in one read: the batching of
+ * concurrent adds, with every command keeping its own reply and error (nothing is merged or made atomic).
+ * ioredis' own `enableAutoPipelining` does the same through a Pipeline object per batch, which costs more than it
+ * saves here. One socket per standalone or sentinel connection; a Cluster client writes to a socket per node and
+ * is left as it is.
+ */
+export function coalesceWritesThisTurn(connection: RedisConnection): void {
+  if (!(connection instanceof Redis)) return;
+  const stream = connection.stream;
+  if (stream === undefined || heldUntilCheckPhase.has(stream)) return;
+  heldUntilCheckPhase.add(stream);
+  stream.cork();
+  setImmediate(() => {
+    heldUntilCheckPhase.delete(stream);
+    stream.uncork();
+  });
+}
+
 /** Reject after `ms` with a message naming what timed out; used to bound every Redis call a probe makes. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
