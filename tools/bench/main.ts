@@ -494,7 +494,9 @@ async function main(): Promise<void> {
     };
     const errors = (runs: Round[]) => runs.reduce((sum, x) => sum + (x.errors ?? 0), 0);
     const byRound = (comparison: Comparison) =>
-      comparison.service.map((s, i) => round(comparison.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2)).join(' ');
+      comparison.service
+        .map((s, i) => round(comparison.baseline[i].cpuMsPer1000 / s.cpuMsPer1000, 2))
+        .join(' ');
     const rssRow = (name: 'api' | 'worker') =>
       peakRss[name] === undefined
         ? []

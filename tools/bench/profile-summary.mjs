@@ -24,7 +24,8 @@ function modulesOf(url) {
       readFileSync(new URL(url), 'utf8')
         .split('\n')
         .forEach((line, index) => {
-          const match = /^\/\/ ((?:\.\.\/)*(?:node_modules\/((?:@[^/]+\/)?[^/]+)|services\/[^/]+\/dist\/\S+))/.exec(line);
+          const match =
+            /^\/\/ ((?:\.\.\/)*(?:node_modules\/((?:@[^/]+\/)?[^/]+)|services\/[^/]+\/dist\/\S+))/.exec(line);
           if (match) markers.push([index, match[2] ?? match[1].replace(/^(\.\.\/)+/, '')]);
         });
     } catch {
