@@ -4,8 +4,7 @@
 // cluster running dev, staging and prod, one environment would answer for all three. The facts are in the
 // upstream ledger (section gateway).
 import { type K8sObject, objectName, type RenderedTree } from '../model';
-import { defineRule } from './define-rule';
-import { cite, withLedger } from './ledger';
+import { cite, defineLedgerRule } from './ledger';
 
 /** Where a route can attach: a Gateway, and a listener by name or port when the parentRef names one. */
 interface Attachment {
@@ -100,36 +99,33 @@ function describeMatch(key: string): string {
   return `${method ? `${method} ` : ''}${path.type} ${path.value}`;
 }
 
-const routesNeverTie = defineRule({
+const routesNeverTie = defineLedgerRule({
   name: 'gateway-routes-never-tie',
   summary:
     'no two HTTPRoutes, across every environment, can take the same request on one Gateway listener: intersecting hostnames (none = every Host) with an identical match, which Gateway API hands to the oldest route',
-  check(context) {
-    const { trees, flag } = context;
-    withLedger(context, (ledger) => {
-      const sources = `hostnames: ${cite(ledger, 'gateway-api-httproute-hostnames')}; ties: ${cite(ledger, 'gateway-api-route-tie-goes-to-oldest')}`;
-      const attached: AttachedRoute[] = trees.flatMap((tree) =>
-        tree.objects
-          .filter((object) => object.kind === 'HTTPRoute')
-          .flatMap((route) => gatewayAttachments(route).map((attachment) => ({ tree, route, attachment }))),
-      );
-      attached.forEach((a, index) => {
-        for (const b of attached.slice(index + 1)) {
-          if (a.route === b.route || !mayShareListener(a.attachment, b.attachment)) continue;
-          const hosts = sharedHostnames(a.route, b.route);
-          if (hosts === undefined) continue;
-          const matchesB = new Set(routeMatches(b.route));
-          const common = [...new Set(routeMatches(a.route))].filter((key) => matchesB.has(key));
-          if (common.length === 0) continue;
-          flag(
-            `${a.tree.source}: ${objectName(a.route)} and ${b.tree.source}: ${objectName(b.route)}`,
-            `HTTPRoutes ${routeName(a.route)} and ${routeName(b.route)} attach to Gateway ${a.attachment.gateway} on the same listener, ${hosts}, ` +
-              `and both match ${common.map(describeMatch).join(', ')}: Gateway API gives such a request to the older ` +
-              `route only (${sources}), so the younger route's environment gets none of it. Give each environment ` +
-              `its own hostname (gitops/envs/<env>/endpoint.yaml)`,
-          );
-        }
-      });
+  check({ trees, flag, ledger }) {
+    const sources = `hostnames: ${cite(ledger, 'gateway-api-httproute-hostnames')}; ties: ${cite(ledger, 'gateway-api-route-tie-goes-to-oldest')}`;
+    const attached: AttachedRoute[] = trees.flatMap((tree) =>
+      tree.objects
+        .filter((object) => object.kind === 'HTTPRoute')
+        .flatMap((route) => gatewayAttachments(route).map((attachment) => ({ tree, route, attachment }))),
+    );
+    attached.forEach((a, index) => {
+      for (const b of attached.slice(index + 1)) {
+        if (a.route === b.route || !mayShareListener(a.attachment, b.attachment)) continue;
+        const hosts = sharedHostnames(a.route, b.route);
+        if (hosts === undefined) continue;
+        const matchesB = new Set(routeMatches(b.route));
+        const common = [...new Set(routeMatches(a.route))].filter((key) => matchesB.has(key));
+        if (common.length === 0) continue;
+        flag(
+          `${a.tree.source}: ${objectName(a.route)} and ${b.tree.source}: ${objectName(b.route)}`,
+          `HTTPRoutes ${routeName(a.route)} and ${routeName(b.route)} attach to Gateway ${a.attachment.gateway} on the same listener, ${hosts}, ` +
+            `and both match ${common.map(describeMatch).join(', ')}: Gateway API gives such a request to the older ` +
+            `route only (${sources}), so the younger route's environment gets none of it. Give each environment ` +
+            `its own hostname (gitops/envs/<env>/endpoint.yaml)`,
+        );
+      }
     });
   },
 });
