@@ -38,6 +38,14 @@ async function startStack(command: string, args: string[]): Promise<Started> {
   return { child, output: () => output };
 }
 
+function bothListening(stack: Started): Promise<unknown> {
+  return waitFor(
+    'both services to log that they listen',
+    () => /worker probes and metrics listening/.test(stack.output()) && /api listening/.test(stack.output()),
+    60_000,
+  );
+}
+
 async function stopStack({ child }: Started): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode;
   const exited = once(child, 'exit');
@@ -72,12 +80,7 @@ describe('npm start', () => {
       '/dev/null',
     ]);
     try {
-      await waitFor(
-        'both services to log that they listen',
-        () =>
-          /worker probes and metrics listening/.test(stack.output()) && /api listening/.test(stack.output()),
-        60_000,
-      );
+      await bothListening(stack);
       const text = stack.output().replace(ansiEscapes, '');
       expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: api api listening on port \d+/m);
       expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: worker worker probes and metrics listening/m);
@@ -90,12 +93,7 @@ describe('npm start', () => {
   it('in a pipe, writes the JSON lines production writes, and stops both services with exit 0', async () => {
     const stack = await startStack(process.execPath, [startScript]);
     try {
-      await waitFor(
-        'both services to log that they listen',
-        () =>
-          /worker probes and metrics listening/.test(stack.output()) && /api listening/.test(stack.output()),
-        60_000,
-      );
+      await bothListening(stack);
       const lines = stack
         .output()
         .trim()

@@ -14,7 +14,8 @@
  * - `testQueuePrefix()`: a unique, hash-tagged QUEUE_PREFIX per test file; `deleteQueueKeys(url, prefix)` removes
  *   every key under it afterwards, so the shared Redis at 127.0.0.1:6379 is left as found. `testQueue(label)`
  *   is both on the shared Redis: `{ redisUrl, prefix, env, deleteKeys() }`.
- * - `runOpenLoopLoad()`: fixed-rate (open-loop) HTTP load, latency measured from when each request was due.
+ * - `runOpenLoopLoad()`: fixed-rate (open-loop) HTTP load, latency measured from when each request was due;
+ *   `jobSubmission(type, payload, headers)` is one `POST /api/job` of it.
  * - `JobEffectsProbe`, `openQueue`: count the worker's job effects as Redis writes them; a BullMQ queue handle.
  * - `startSentinelGroup()`: a Redis primary, replicas and Sentinels on spare ports, for failover experiments.
  * - `startAlertmanager({ config })`: a real Alertmanager on a spare loopback port, no gossip, its configuration
@@ -39,6 +40,7 @@ export {
 export { testQueue, type TestQueue, testQueuePrefix, deleteQueueKeys, sharedRedisUrl } from './queue-prefix';
 export { waitFor } from './wait';
 export {
+  jobSubmission,
   percentile,
   runOpenLoopLoad,
   type LoadOptions,

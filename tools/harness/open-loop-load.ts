@@ -18,6 +18,20 @@ export interface LoadRequest {
   body?: string;
 }
 
+/** `POST /api/job` with a job of the contract (`{ type, payload }` as JSON) and any extra headers (an Idempotency-Key). */
+export function jobSubmission(
+  type: string,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): LoadRequest {
+  return {
+    method: 'POST',
+    path: '/api/job',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ type, payload }),
+  };
+}
+
 export interface LoadOptions {
   /**
    * Where request number `sequence` goes (`http://host:port`), or undefined to withhold it: models a Service

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  jobSubmission,
   type LoadRequest,
   percentile,
   type RunningService,
@@ -33,12 +34,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 function requestNumber(sequence: number): LoadRequest {
   if (sequence % 3 === 2) return { method: 'GET', path: '/api/status' };
-  return {
-    method: 'POST',
-    path: '/api/job',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'ping', payload: { note: `drain-${sequence}` } }),
-  };
+  return jobSubmission('ping', { note: `drain-${sequence}` });
 }
 
 describe('api: SIGTERM under load', () => {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  jobSubmission,
   type LoadRequest,
   percentile,
   PRELOADS,
@@ -74,20 +75,12 @@ describe('api: sustained fixed-rate load', () => {
     const requestMix = (sequence: number): LoadRequest => {
       switch (sequence % 3) {
         case 0:
-          return {
-            method: 'POST',
-            path: '/api/job',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({
-              type: 'invoice.total',
-              payload: {
-                invoiceId: `load-${sequence}`,
-                currency: 'EUR',
-                taxRatePercent: 20,
-                lines: [{ sku: 'sku', quantity: 3, unitPriceCents: 1999 }],
-              },
-            }),
-          };
+          return jobSubmission('invoice.total', {
+            invoiceId: `load-${sequence}`,
+            currency: 'EUR',
+            taxRatePercent: 20,
+            lines: [{ sku: 'sku', quantity: 3, unitPriceCents: 1999 }],
+          });
         case 1:
           return { method: 'GET', path: `/api/job/${knownIds[sequence % knownIds.length]}` };
         default:

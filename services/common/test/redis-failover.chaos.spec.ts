@@ -4,6 +4,7 @@ import { JOB_QUEUE_NAME } from '../src/job-contract';
 import {
   type GroupNode,
   JobEffectsProbe,
+  jobSubmission,
   type LoadRequest,
   percentile,
   type RunningService,
@@ -46,29 +47,20 @@ const WORKER_TIMERS = { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL
 const START_TIMEOUT_MS = 60_000;
 
 function invoiceRequest(sequence: number): LoadRequest {
-  return {
-    method: 'POST',
-    path: '/api/job',
-    headers: { 'content-type': 'application/json', 'idempotency-key': `failover-${sequence}` },
-    body: JSON.stringify({
-      type: 'invoice.total',
-      payload: {
-        invoiceId: `failover-${sequence}`,
-        currency: 'EUR',
-        taxRatePercent: 19,
-        lines: [{ sku: 'sku', quantity: 1 + (sequence % 4), unitPriceCents: 1_250 }],
-      },
-    }),
-  };
+  return jobSubmission(
+    'invoice.total',
+    {
+      invoiceId: `failover-${sequence}`,
+      currency: 'EUR',
+      taxRatePercent: 19,
+      lines: [{ sku: 'sku', quantity: 1 + (sequence % 4), unitPriceCents: 1_250 }],
+    },
+    { 'idempotency-key': `failover-${sequence}` },
+  );
 }
 
 function pingRequest(sequence: number): LoadRequest {
-  return {
-    method: 'POST',
-    path: '/api/job',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'ping', payload: { note: `cost-${sequence}` } }),
-  };
+  return jobSubmission('ping', { note: `cost-${sequence}` });
 }
 
 /** BullMQ's view of the queue through the sentinels: it follows the failover like the services do. */

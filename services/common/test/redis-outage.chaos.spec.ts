@@ -2,15 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { jobEffectKey } from '../src/job-contract';
 import {
+  jobSubmission,
+  type LoadRequest,
+  openQueue,
   type RedisServer,
   type RunningService,
+  runOpenLoopLoad,
   startRedisServer,
   startService,
   testQueuePrefix,
   waitFor,
-  type LoadRequest,
-  runOpenLoopLoad,
-  openQueue,
 } from '@opsforge/harness';
 
 /**
@@ -81,20 +82,12 @@ function watchReadiness(service: RunningService): ReadinessWatch {
 }
 
 function invoiceRequest(sequence: number): LoadRequest {
-  return {
-    method: 'POST',
-    path: '/api/job',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      type: 'invoice.total',
-      payload: {
-        invoiceId: `outage-${sequence}`,
-        currency: 'EUR',
-        taxRatePercent: 7,
-        lines: [{ sku: 'sku', quantity: 1 + (sequence % 5), unitPriceCents: 999 }],
-      },
-    }),
-  };
+  return jobSubmission('invoice.total', {
+    invoiceId: `outage-${sequence}`,
+    currency: 'EUR',
+    taxRatePercent: 7,
+    lines: [{ sku: 'sku', quantity: 1 + (sequence % 5), unitPriceCents: 999 }],
+  });
 }
 
 describe('api + worker: Redis outage under load', () => {
