@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { loadLedger } from '../verify-gitops/upstream';
 import { REPO_ROOT } from './support/gitops-repo';
 import { jobsReadOnly } from './support/workflow-policy';
-import { bumpCallsMatchCli, bumpFlags } from './support/promotion-policy';
 import {
   bootstrapApplies,
+  bumpCallsMatchCli,
+  bumpFlags,
   e2eFollowsBootstrap,
   pinsMatchLedger,
   toolPinsExact,

@@ -1,6 +1,6 @@
 // The rules of the workflows that install a cluster (e2e.yml, platform.yml): what they install is pinned exactly
-// and recorded in the upstream ledger, and the e2e applies exactly what docs/gitops.md's Bootstrap tells an
-// adopter to apply.
+// and recorded in the upstream ledger, the e2e applies exactly what docs/gitops.md's Bootstrap tells an adopter
+// to apply, and the bumps they run match bump's CLI.
 import { envOf, runsOf, type Workflow } from './workflow-policy';
 
 const PIN_SHAPES: [suffix: string, shape: RegExp, what: string][] = [
@@ -149,4 +149,30 @@ export function pinsMatchLedger(workflow: Workflow, ledger: LedgerPins): string[
       ? []
       : [`${workflow.name}: ${name} is ${value}, the upstream ledger records ${expected[name]}`];
   });
+}
+
+/** The flags `npm run bump` accepts, read from its `parseOptions` call in tools/bump/main.ts. */
+export function bumpFlags(bumpSource: string): string[] {
+  const options = /parseOptions\(argv, \{([\s\S]*?)\n\s*\}\);/.exec(bumpSource);
+  if (!options) throw new Error('tools/bump/main.ts: no parseOptions(argv, { ... }) call found');
+  return [...options[1].matchAll(/^\s*'?([\w-]+)'?: \{ type:/gm)].map((match) => `--${match[1]}`);
+}
+
+/**
+ * Every `npm run bump` a workflow runs uses only flags bump has and names the image by digest (--service,
+ * --tag and --digest): the e2e was once left calling a `--env` bump no longer had, which only a cluster run
+ * would have shown.
+ */
+export function bumpCallsMatchCli(workflow: Workflow, flags: string[]): string[] {
+  const required = ['--service', '--tag', '--digest'];
+  return runsOf(workflow).flatMap(({ job, name, run }) =>
+    [...run.matchAll(/npm run(?: --silent)? bump --([^\n&|;]*)/g)].flatMap(([call, args]) => {
+      const used = [...args.matchAll(/(?:^|\s)(--[\w-]+)/g)].map((match) => match[1]);
+      const where = `${workflow.name}: job ${job}, step "${name}": ${call.trim()}`;
+      return [
+        ...used.filter((flag) => !flags.includes(flag)).map((flag) => `${where}: bump has no ${flag}`),
+        ...required.filter((flag) => !used.includes(flag)).map((flag) => `${where}: without ${flag}`),
+      ];
+    }),
+  );
 }

@@ -1,19 +1,9 @@
 // The rules of promotion and review the delivery workflows keep: prod behind a protected environment and code
-// owners, the promotion rule checked against main's history, one branch per target, Dependabot's cooldown, and
-// bump calls that match its CLI.
+// owners, the promotion rule checked against main's history, one branch per target, Dependabot's cooldown.
 import { spawnSync } from 'node:child_process';
 import { minimatch } from 'minimatch';
 import { REPO_ROOT } from './gitops-repo';
-import {
-  isCheckout,
-  type Json,
-  jobsOf,
-  runsOf,
-  runsTool,
-  stepsOf,
-  triggers,
-  type Workflow,
-} from './workflow-policy';
+import { isCheckout, type Json, jobsOf, runsTool, stepsOf, triggers, type Workflow } from './workflow-policy';
 
 /** Evaluates a GitHub Actions expression with GitHub's own evaluator (@actions/expressions, an ES module). */
 export function evaluateExpression(expression: string, contexts: Json): string {
@@ -172,30 +162,4 @@ export function dependabotCooldown(config: { updates: Json[] }): string[] {
       (update) =>
         `dependabot: the ${String(update['package-ecosystem'])} updates have no cooldown.default-days`,
     );
-}
-
-/** The flags `npm run bump` accepts, read from its `parseOptions` call in tools/bump/main.ts. */
-export function bumpFlags(bumpSource: string): string[] {
-  const options = /parseOptions\(argv, \{([\s\S]*?)\n\s*\}\);/.exec(bumpSource);
-  if (!options) throw new Error('tools/bump/main.ts: no parseOptions(argv, { ... }) call found');
-  return [...options[1].matchAll(/^\s*'?([\w-]+)'?: \{ type:/gm)].map((match) => `--${match[1]}`);
-}
-
-/**
- * Every `npm run bump` a workflow runs uses only flags bump has and names the image by digest (--service,
- * --tag and --digest): the e2e was once left calling a `--env` bump no longer had, which only a cluster run
- * would have shown.
- */
-export function bumpCallsMatchCli(workflow: Workflow, flags: string[]): string[] {
-  const required = ['--service', '--tag', '--digest'];
-  return runsOf(workflow).flatMap(({ job, name, run }) =>
-    [...run.matchAll(/npm run(?: --silent)? bump --([^\n&|;]*)/g)].flatMap(([call, args]) => {
-      const used = [...args.matchAll(/(?:^|\s)(--[\w-]+)/g)].map((match) => match[1]);
-      const where = `${workflow.name}: job ${job}, step "${name}": ${call.trim()}`;
-      return [
-        ...used.filter((flag) => !flags.includes(flag)).map((flag) => `${where}: bump has no ${flag}`),
-        ...required.filter((flag) => !used.includes(flag)).map((flag) => `${where}: without ${flag}`),
-      ];
-    }),
-  );
 }
