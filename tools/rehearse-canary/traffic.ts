@@ -3,9 +3,13 @@
 // The split is exact rather than random (a credit accumulates weight/100 per request and a request goes to
 // the canary each time it reaches 1), so a 5% weight sends precisely every twentieth request there.
 //
-// Open loop on purpose: users do not slow down because the canary got slow, so neither does this. (The
-// chaos suite's open-loop generator drives one target for a fixed time; this one needs two targets, a
-// weight that changes while it runs, and counts per target that can be read at any moment.)
+// Open loop on purpose: users do not slow down because the canary got slow, so neither does this. Not the
+// harness's runOpenLoopLoad (the chaos suite's generator), whose schedule and routing callback are alike but
+// whose contract is not: it runs for a fixed duration and reports at the end, keeping every request's record
+// and body for its latency percentiles, and queues past its socket bound. A rehearsal stops at the Rollout's
+// verdict, whenever that comes, reads the canary's counts while it runs, sends 400 requests/s for minutes
+// (no records kept), drops rather than queues past its in-flight bound, and counts a failure as a user sees
+// it at the canary (5xx or no answer), not any non-2xx.
 import http from 'node:http';
 
 export interface TrafficRequest {
