@@ -97,6 +97,14 @@ export interface MetricResult {
   message?: string;
 }
 
+/** The MetricResult tally of each phase a measurement can complete with. */
+const COUNTED_PHASES: Partial<Record<AnalysisPhase, 'successful' | 'failed' | 'inconclusive' | 'error'>> = {
+  Successful: 'successful',
+  Failed: 'failed',
+  Inconclusive: 'inconclusive',
+  Error: 'error',
+};
+
 /** Metric.EffectiveCount(): no count and no interval means one measurement; only an interval means forever. */
 function effectiveCount(metric: MetricSpec): number | undefined {
   const count = intValue(metric.count);
@@ -271,29 +279,16 @@ export class AnalysisRun {
     return result;
   }
 
+  /** Argo's counting: an Error counts toward consecutiveErrorLimit only; any other phase toward `count`. */
   private count(result: MetricResult, phase: AnalysisPhase): void {
-    switch (phase) {
-      case 'Successful':
-        result.successful += 1;
-        result.count += 1;
-        result.consecutiveError = 0;
-        break;
-      case 'Failed':
-        result.failed += 1;
-        result.count += 1;
-        result.consecutiveError = 0;
-        break;
-      case 'Inconclusive':
-        result.inconclusive += 1;
-        result.count += 1;
-        result.consecutiveError = 0;
-        break;
-      case 'Error':
-        result.error += 1;
-        result.consecutiveError += 1;
-        break;
-      default:
-        throw new Error(`provider returned a measurement that is not complete: ${phase}`);
+    const tally = COUNTED_PHASES[phase];
+    if (!tally) throw new Error(`provider returned a measurement that is not complete: ${phase}`);
+    result[tally] += 1;
+    if (phase === 'Error') {
+      result.consecutiveError += 1;
+    } else {
+      result.count += 1;
+      result.consecutiveError = 0;
     }
   }
 
