@@ -1,6 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { logEveryRequest, REQUEST_ID_HEADER } from '@opsforge/common';
-import type { Logger } from 'pino';
 import { injectChaos } from './chaos';
 import type { ApiConfig } from './config';
 import { ConnectionDrain } from './connection-drain';
@@ -27,7 +26,7 @@ import { StatusService } from './status.service';
  * 6. One log line per request, from `onResponse`.
  * 7. Chaos (off unless configured): an `onRequest` hook after the request id (2), for `/api/*` only.
  */
-export function configureHttpEdge(app: NestFastifyApplication, config: ApiConfig, logger: Logger): void {
+export function configureHttpEdge(app: NestFastifyApplication, config: ApiConfig): void {
   const fastify = app.getHttpAdapter().getInstance();
   app.useGlobalFilters(new JsonErrorFilter(config.BODY_LIMIT_BYTES));
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -38,6 +37,6 @@ export function configureHttpEdge(app: NestFastifyApplication, config: ApiConfig
   const status = app.get(StatusService);
   fastify.get('/api/status', () => status.report());
   app.get(ConnectionDrain).attach(fastify);
-  logEveryRequest(fastify, logger);
+  logEveryRequest(fastify, config, config.LOG_LEVEL);
   injectChaos(fastify, { errorRatio: config.CHAOS_ERROR_RATIO, latencyMs: config.CHAOS_LATENCY_MS });
 }

@@ -9,3 +9,4 @@ export * from './metrics';
 export * from './common.module';
 export * from './process-guards';
 export * from './redis-client';
+export * from './bootstrap';

@@ -32,13 +32,19 @@ const redactedPaths = [
   'err.config.password',
 ];
 
-function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
+function unredactedLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
   return {
     level,
     base: { app: identity.app },
     messageKey: 'msg',
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+  };
+}
+
+function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
+  return {
+    ...unredactedLoggerOptions(identity, level),
     redact: { paths: redactedPaths, censor: '[redacted]' },
   };
 }
@@ -81,8 +87,13 @@ export function applicationLoggingParams(identity: ServiceIdentity, level: strin
  * One JSON line per HTTP request, written when the response has been sent, from Fastify's onResponse hook:
  * the correlation id (Fastify's request id, taken from `x-request-id` or generated), method, URL, user agent,
  * status and duration. 5xx lines are `error`, 4xx `warn`; successful probes and scrapes are not logged.
+ *
+ * Written by a logger of its own with the same options and destination but without redaction: these lines carry
+ * exactly the fields below, none of them a redacted path, and pino's redaction copies every logged object it
+ * checks (measured 8.6 to 11.8 µs per line with it, 6.8 to 8.1 µs without, on this line).
  */
-export function logEveryRequest(fastify: FastifyInstance, logger: pino.Logger): void {
+export function logEveryRequest(fastify: FastifyInstance, identity: ServiceIdentity, level: string): void {
+  const logger = pino(unredactedLoggerOptions(identity, level), logDestination());
   fastify.addHook('onResponse', (request, reply, done) => {
     const statusCode = reply.statusCode;
     const path = request.url.split('?')[0];
