@@ -29,20 +29,18 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+/** How every redis-server the harness starts runs: on loopback, its data in `dir`, no RDB snapshots. */
+export function loopbackRedisArgs(port: number, dir: string): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''];
+}
+
 /** A private redis-server on a spare port, for tests that must stop, kill or restart Redis. */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'opsforge-redis-'));
   const url = `redis://127.0.0.1:${port}`;
   const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
+    ...loopbackRedisArgs(port, dir),
     '--daemonize',
     'no',
     '--maxmemory-policy',

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports';
+import { loopbackRedisArgs } from './redis-server';
 import { waitFor } from './wait';
 
 /**
@@ -137,14 +138,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
       const nodeDir = join(dir, `node-${port}`);
       mkdirSync(nodeDir);
       const args = [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        nodeDir,
-        '--save',
-        '',
+        ...loopbackRedisArgs(port, nodeDir),
         '--requirepass',
         password,
         '--masterauth',
