@@ -209,6 +209,20 @@ const INHIBITION_CASES: InhibitionCase[] = [
     },
   },
   {
+    title: "every api pod down mutes the api's failing Gateway probe there, not a Gateway fault elsewhere",
+    alerts: [
+      alert('OpsforgeServiceDown', 'critical', 'api', { namespace: 'inh-j', workload: 'api' }),
+      alert('OpsforgeApiGatewayProbeFailing', 'critical', 'sre', { namespace: 'inh-j', workload: 'api' }),
+      alert('OpsforgeApiGatewayProbeFailing', 'critical', 'sre', { namespace: 'inh-k', workload: 'api' }),
+    ],
+    match: inNamespace('inh-j', 'inh-k'),
+    expected: {
+      'OpsforgeServiceDown/critical/inh-j/api': 'active',
+      'OpsforgeApiGatewayProbeFailing/critical/inh-j/api': 'suppressed',
+      'OpsforgeApiGatewayProbeFailing/critical/inh-k/api': 'active',
+    },
+  },
+  {
     title: 'a node not ready mutes the alerts of pods on that node, and nothing on other nodes',
     alerts: [
       alert('OpsforgeNodeNotReady', 'critical', 'sre', { node: 'inh-node-1' }),

@@ -1,7 +1,7 @@
 // The gateway rule against copies of the rendered tree whose routes would tie on the shared Gateway.
 import type { RenderedTree } from '../model';
-import { breakObject, expectViolation, rendered, run, testRuleFamily } from './broken-trees';
-import { DEV, PROD, STAGING } from './tree-names';
+import { breakObject, expectViolation, removeObject, rendered, run, testRuleFamily } from './broken-trees';
+import { ARGOCD, DEV, PROD, STAGING } from './tree-names';
 import { gatewayRules } from './gateway';
 
 /** The rendered trees with some environments' api HTTPRoute hostnames replaced (undefined: none at all). */
@@ -59,5 +59,70 @@ testRuleFamily(gatewayRules, {
       route.spec.rules[0].matches[0].path.value = '/api/v2';
     });
     expect(run('gateway-routes-never-tie', otherPath)).toEqual([]);
+  },
+  'gateway-probe-per-environment': () => {
+    const rule = 'gateway-probe-per-environment';
+    expectViolation(
+      run(rule, removeObject(STAGING, 'Probe', 'api-gateway')),
+      `${STAGING}: HTTPRoute/api`,
+      /no Probe requests a path this route takes/,
+    );
+    const unrouted = breakObject(DEV, 'Probe', 'api-gateway', (probe) => {
+      probe.spec.targets.staticConfig.static = ['http://opsforge-gateway.envoy-gateway-system.svc/health'];
+    });
+    expectViolation(
+      run(rule, unrouted),
+      `${DEV}: HTTPRoute/api`,
+      /no Probe requests a path this route takes/,
+    );
+    const otherHost = breakObject(PROD, 'Probe', 'api-gateway', (probe) => {
+      probe.spec.params[0].values = ['api.staging.opsforge.example.com'];
+    });
+    expectViolation(
+      run(rule, otherHost),
+      `${PROD}: Probe/api-gateway`,
+      /sends Host api\.staging\.opsforge\.example\.com \(parameter hostname, prometheus\/blackbox_exporter@v0\.28\.0 prober\/handler\.go:99-106\) but HTTPRoute\/api answers api\.prod\./,
+    );
+    const unselected = breakObject(PROD, 'Probe', 'api-gateway', (probe) => {
+      delete probe.metadata.labels.release;
+    });
+    expectViolation(
+      run(rule, unselected),
+      `${PROD}: Probe/api-gateway`,
+      /lacks the labels \{"release":"kube-prometheus-stack"\} the kube-prometheus-stack Prometheus selects Probes by/,
+    );
+    // The chart's own default selects only Probes labelled with the release: still this label.
+    const chartDefault = breakObject(ARGOCD, 'Application', 'kube-prometheus-stack', (application) => {
+      const spec = application.spec.source.helm.valuesObject.prometheus.prometheusSpec;
+      delete spec.probeSelector;
+      delete spec.probeSelectorNilUsesHelmValues;
+    });
+    expect(run(rule, chartDefault)).toEqual([]);
+    const renamedRelease = breakObject(
+      ARGOCD,
+      'Application',
+      'prometheus-blackbox-exporter',
+      (application) => {
+        application.spec.source.helm.releaseName = 'blackbox';
+      },
+    );
+    expectViolation(
+      run(rule, renamedRelease),
+      `${DEV}: Probe/api-gateway`,
+      /prober\.url is prometheus-blackbox-exporter\.monitoring\.svc:9115 but the prometheus-blackbox-exporter Application's Service is blackbox-prometheus-blackbox-exporter\.monitoring\.svc:9115/,
+    );
+    const unknownModule = breakObject(DEV, 'Probe', 'api-gateway', (probe) => {
+      probe.spec.module = 'http_2xx';
+    });
+    expectViolation(
+      run(rule, unknownModule),
+      `${DEV}: Probe/api-gateway`,
+      /module http_2xx is not one the prometheus-blackbox-exporter Application configures \(http_api_status\)/,
+    );
+    expectViolation(
+      run(rule, removeObject(ARGOCD, 'Application', 'prometheus-blackbox-exporter')),
+      `${STAGING}: Probe/api-gateway`,
+      /no Application in argocd\/ installs the prometheus-blackbox-exporter chart/,
+    );
   },
 });

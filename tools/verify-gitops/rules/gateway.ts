@@ -1,9 +1,12 @@
 // Routes on the shared Gateway: every environment attaches its api HTTPRoute to the one Gateway `opsforge`, so
 // two routes that can take the same request on the same listener decide who gets it by age, not by intent.
 // Gateway API resolves a tie between routes (same hostname, same match) in favour of the oldest route: on a
-// cluster running dev, staging and prod, one environment would answer for all three. The facts are in the
-// upstream ledger (section gateway).
-import { type K8sObject, objectName, type RenderedTree } from '../model';
+// cluster running dev, staging and prod, one environment would answer for all three. And each environment is
+// probed through the Gateway as its users reach it: the Probe must send the route's hostname, to a path the
+// route takes, through a blackbox exporter and module that exist, and be one the stack's Prometheus selects.
+// The facts are in the upstream ledger (sections gateway and observability).
+import { type K8sObject, objectName, ofKind, type RenderedTree, selectorMatches, where } from '../model';
+import { argocdTrees, envTrees } from './define-rule';
 import { cite, defineLedgerRule } from './ledger';
 
 /** Where a route can attach: a Gateway, and a listener by name or port when the parentRef names one. */
@@ -130,4 +133,111 @@ const routesNeverTie = defineLedgerRule({
   },
 });
 
-export const gatewayRules = [routesNeverTie];
+/** The Helm values of the Application in the argocd tree that installs `chart`, with its release and namespace. */
+function chartApplication(
+  trees: RenderedTree[],
+  chart: string,
+): { values: K8sObject; release: string; namespace: string } | undefined {
+  for (const tree of argocdTrees(trees)) {
+    for (const application of ofKind(tree, 'Application')) {
+      const source = [application.spec?.source, ...(application.spec?.sources ?? [])].find(
+        (candidate: K8sObject | undefined) => candidate?.chart === chart,
+      );
+      if (source)
+        return {
+          values: source.helm?.valuesObject ?? {},
+          release: source.helm?.releaseName ?? application.metadata?.name,
+          namespace: application.spec?.destination?.namespace,
+        };
+    }
+  }
+  return undefined;
+}
+
+/** Whether a route rule of `route` takes a request for `path` (PathPrefix and Exact matches). */
+function routed(route: K8sObject, path: string): boolean {
+  return routeMatches(route).some((key) => {
+    const { path: match } = JSON.parse(key) as { path: { type: string; value: string } };
+    if (match.type === 'Exact') return path === match.value;
+    const prefix = match.value.replace(/\/$/, '');
+    return match.type === 'PathPrefix' && (path === prefix || path.startsWith(`${prefix}/`) || prefix === '');
+  });
+}
+
+const probePerEnvironment = defineLedgerRule({
+  name: 'gateway-probe-per-environment',
+  summary:
+    "every environment with a route on a Gateway has a Probe the stack's Prometheus selects, sending that route's hostname to a path it routes, through a module and Service the blackbox exporter Application really has",
+  check({ trees, flag, ledger }) {
+    const hostParameter = String(ledger.behaviour('blackbox-exporter-hostname-parameter').data?.parameter);
+    const serviceName = ledger.behaviour('blackbox-exporter-chart-service-name').data as {
+      chart: string;
+      port: number;
+    };
+    const selection = ledger.behaviour('kube-prometheus-stack-probe-selector').data as {
+      chart: string;
+      nilUsesHelmValuesDefault: boolean;
+    };
+    const exporter = chartApplication(trees, serviceName.chart);
+    const stack = chartApplication(trees, selection.chart);
+    const spec = stack?.values.prometheus?.prometheusSpec ?? {};
+    const nilUsesHelmValues = spec.probeSelectorNilUsesHelmValues ?? selection.nilUsesHelmValuesDefault;
+    const probeSelector =
+      spec.probeSelector && Object.keys(spec.probeSelector).length > 0
+        ? spec.probeSelector
+        : nilUsesHelmValues
+          ? { matchLabels: { release: stack?.release } }
+          : {};
+    const exporterService = exporter
+      ? `${exporter.values.fullnameOverride ?? (exporter.release.includes(serviceName.chart) ? exporter.release : `${exporter.release}-${serviceName.chart}`)}.${exporter.namespace}.svc:${serviceName.port}`
+      : undefined;
+    for (const env of envTrees(trees)) {
+      for (const route of ofKind(env, 'HTTPRoute').filter((r) => gatewayAttachments(r).length > 0)) {
+        const hostnames: string[] = route.spec?.hostnames ?? [];
+        const probes = ofKind(env, 'Probe').filter((probe) =>
+          (probe.spec?.targets?.staticConfig?.static ?? []).some((target: string) => {
+            try {
+              return routed(route, new URL(target).pathname);
+            } catch {
+              return false;
+            }
+          }),
+        );
+        if (probes.length === 0) {
+          flag(
+            where(env, route),
+            `no Probe requests a path this route takes: a total outage or a Gateway fault in front of the pods would go unseen (gitops/base/api/gateway-probe.yaml)`,
+          );
+          continue;
+        }
+        for (const probe of probes) {
+          const report = (message: string) => flag(where(env, probe), message);
+          const host = (probe.spec?.params ?? []).find((p: K8sObject) => p.name === hostParameter)
+            ?.values?.[0];
+          if (!hostnames.includes(host))
+            report(
+              `sends Host ${host ?? '(none)'} (parameter ${hostParameter}, ${cite(ledger, 'blackbox-exporter-hostname-parameter')}) but ${objectName(route)} answers ${hostnames.join(', ') || 'every Host'}: it would probe another environment, or none`,
+            );
+          if (!selectorMatches(probeSelector, probe.metadata?.labels ?? {}))
+            report(
+              `lacks the labels ${JSON.stringify(probeSelector.matchLabels ?? {})} the ${selection.chart} Prometheus selects Probes by (${cite(ledger, 'kube-prometheus-stack-probe-selector')}): it would never run`,
+            );
+          if (!exporter) {
+            report(`no Application in argocd/ installs the ${serviceName.chart} chart that would run it`);
+            continue;
+          }
+          if (probe.spec?.prober?.url !== exporterService)
+            report(
+              `prober.url is ${probe.spec?.prober?.url} but the ${serviceName.chart} Application's Service is ${exporterService} (${cite(ledger, 'blackbox-exporter-chart-service-name')})`,
+            );
+          if (!exporter.values.config?.modules?.[probe.spec?.module])
+            report(
+              `module ${probe.spec?.module} is not one the ${serviceName.chart} Application configures (${Object.keys(exporter.values.config?.modules ?? {}).join(', ')})`,
+            );
+        }
+      }
+    }
+  },
+});
+
+export const gatewayRules = [routesNeverTie, probePerEnvironment];
