@@ -83,6 +83,22 @@ testRuleFamily(gatewayRules, {
       `${PROD}: Probe/api-gateway`,
       /sends Host api\.staging\.opsforge\.example\.com \(parameter hostname, prometheus\/blackbox_exporter@v0\.28\.0 prober\/handler\.go:99-106\) but HTTPRoute\/api answers api\.prod\./,
     );
+    const otherJob = breakObject(STAGING, 'Probe', 'api-gateway', (probe) => {
+      probe.spec.jobName = 'gateway';
+    });
+    expectViolation(
+      run(rule, otherJob),
+      `${STAGING}: Probe/api-gateway`,
+      /its series carry job="gateway" \(prometheus-operator\/prometheus-operator@v0\.88\.1 pkg\/prometheus\/promcfg\.go:1594-1705\) but the rules read probe_success by job "api-gateway"/,
+    );
+    const defaultJob = breakObject(STAGING, 'Probe', 'api-gateway', (probe) => {
+      delete probe.spec.jobName;
+    });
+    expectViolation(
+      run(rule, defaultJob),
+      `${STAGING}: Probe/api-gateway`,
+      /its series carry job="probe\/staging\/api-gateway"/,
+    );
     const unselected = breakObject(PROD, 'Probe', 'api-gateway', (probe) => {
       delete probe.metadata.labels.release;
     });

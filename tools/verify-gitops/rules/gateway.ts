@@ -191,6 +191,17 @@ const probePerEnvironment = defineLedgerRule({
     const exporterService = exporter
       ? `${exporter.values.fullnameOverride ?? (exporter.release.includes(serviceName.chart) ? exporter.release : `${exporter.release}-${serviceName.chart}`)}.${exporter.namespace}.svc:${serviceName.port}`
       : undefined;
+    // The jobs the alert and the SLO rules read probe_success by: the Probe's series must carry one of them.
+    const jobsRead = new Set(
+      trees
+        .filter((tree) => tree.role === 'application-source')
+        .flatMap((tree) => ofKind(tree, 'PrometheusRule'))
+        .flatMap((rule) => (rule.spec?.groups ?? []).flatMap((group: K8sObject) => group.rules ?? []))
+        .flatMap((rule: K8sObject) => [
+          ...String(rule.expr ?? '').matchAll(/probe_success\{[^}]*?job="([^"]+)"/g),
+        ])
+        .map((match) => match[1]),
+    );
     for (const env of envTrees(trees)) {
       for (const route of ofKind(env, 'HTTPRoute').filter((r) => gatewayAttachments(r).length > 0)) {
         const hostnames: string[] = route.spec?.hostnames ?? [];
@@ -217,6 +228,11 @@ const probePerEnvironment = defineLedgerRule({
           if (!hostnames.includes(host))
             report(
               `sends Host ${host ?? '(none)'} (parameter ${hostParameter}, ${cite(ledger, 'blackbox-exporter-hostname-parameter')}) but ${objectName(route)} answers ${hostnames.join(', ') || 'every Host'}: it would probe another environment, or none`,
+            );
+          const job = probe.spec?.jobName ?? `probe/${probe.metadata?.namespace}/${probe.metadata?.name}`;
+          if (jobsRead.size > 0 && !jobsRead.has(job))
+            report(
+              `its series carry job="${job}" (${cite(ledger, 'prometheus-operator-probe-labels')}) but the rules read probe_success by job ${[...jobsRead].map((j) => `"${j}"`).join(', ')}: neither OpsforgeApiGatewayProbeFailing nor the outage budget would see it`,
             );
           if (!selectorMatches(probeSelector, probe.metadata?.labels ?? {}))
             report(
