@@ -12,8 +12,8 @@
 //     in each scaled window as in production and the acceptance bound (ACCEPTANCE_TIMEOUT_MS) ends at the
 //     same production-equivalent time: a build whose jobs never complete is aborted when it would be in a
 //     cluster. What the rehearsal cannot scale (a real HTTP round trip, the queue, a worker, the 250 ms poll,
-//     a slow canary's added 500 ms) then counts 15 times: a healthy acceptance takes ~0.3 s of the 2 s bound
-//     (30 s / 15), one through a canary 500 ms slower ~1-1.5 s (docs/canary.md). Only the variables in SCALING
+//     a slow canary's added 500 ms) then counts 15 times: a healthy acceptance takes ~0.1 s of the 2 s bound
+//     (30 s / 15), one through a canary 500 ms slower ~1.1 s (docs/canary.md). Only the variables in SCALING
 //     (and the target) are accepted: a new knob must say how it scales before the rehearsal runs it.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
