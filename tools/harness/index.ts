@@ -23,6 +23,8 @@
  * - `PrometheusServer.start({ scrapeIntervalMs, targets, ruleFiles })`: a real Prometheus on a spare loopback
  *   port with a throw-away TSDB; targets (with the labels a ServiceMonitor would give them) can be added and
  *   removed while it runs; `waitForTargetsUp`, `query`, `stop`.
+ * - `startBlackboxExporter({ configFile })`: a real blackbox exporter on a spare loopback port with the given
+ *   configuration; `url` (probe with `/probe?module=…&target=…`), `output()`, `stop()`.
  */
 import { join } from 'node:path';
 
@@ -52,6 +54,12 @@ export {
 export { JobEffectsProbe, openQueue } from './job-effects-probe';
 export { startSentinelGroup, type GroupNode, type SentinelGroup } from './sentinel-group';
 export { startAlertmanager, type AlertmanagerOptions, type AlertmanagerServer } from './alertmanager-server';
+export {
+  BLACKBOX_EXPORTER_BINARY,
+  startBlackboxExporter,
+  type BlackboxExporter,
+  type BlackboxExporterOptions,
+} from './blackbox-exporter';
 export {
   PrometheusServer,
   type PrometheusOptions,
