@@ -25,6 +25,8 @@
  *   removed while it runs; `waitForTargetsUp`, `query`, `stop`.
  * - `startBlackboxExporter({ configFile })`: a real blackbox exporter on a spare loopback port with the given
  *   configuration; `url` (probe with `/probe?module=…&target=…`), `output()`, `stop()`.
+ * - The three run on `startLocalServer({ binary, args, readyPath })`: a binary on a spare loopback port, ready
+ *   when its path answers 200, its output's tail kept, stopped by jest-cleanup.ts if a test file leaves it.
  */
 import { join } from 'node:path';
 
@@ -53,6 +55,7 @@ export {
 } from './open-loop-load';
 export { JobEffectsProbe, openQueue } from './job-effects-probe';
 export { startSentinelGroup, type GroupNode, type SentinelGroup } from './sentinel-group';
+export { startLocalServer, type LocalServer, type LocalServerOptions } from './local-server';
 export { startAlertmanager, type AlertmanagerOptions, type AlertmanagerServer } from './alertmanager-server';
 export {
   BLACKBOX_EXPORTER_BINARY,

@@ -1,13 +1,12 @@
 // A real Prometheus (the Debian package's binary) for a test or a tool: loopback only, a throw-away TSDB, a
 // file-based target list that can change while it runs (a rehearsal's pods come and go), so every target carries
 // the labels its ServiceMonitor would give it in a cluster, and optionally rule files to evaluate.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { formatDuration } from '../lib/duration';
-import { freePort } from './ports';
+import { type LocalServer, startLocalServer } from './local-server';
 import { waitFor } from './wait';
 
 /** One scrape target: host:port and the labels Prometheus attaches to every series it scrapes from it. */
@@ -35,100 +34,59 @@ export interface QueryAnswer {
   data?: { result: unknown[] };
 }
 
-// A Prometheus still running when this process exits (a crash, an interrupted test run) is killed with it.
-const running = new Set<PrometheusServer>();
-process.on('exit', () => {
-  for (const server of running) server.kill();
-});
-
 export class PrometheusServer {
   private readonly targets = new Map<string, ScrapeTarget>();
   private pendingWrite: Promise<void> = Promise.resolve();
-  private output = '';
-  private exit: string | undefined;
-  private readonly exited: Promise<void>;
+  private server: LocalServer | undefined;
 
   private constructor(
-    readonly url: string,
     readonly scrapeIntervalMs: number,
-    private readonly child: ReturnType<typeof spawn>,
     private readonly workDir: string,
     private readonly targetsFile: string,
-  ) {
-    const keep = (chunk: Buffer) => {
-      // Only the tail matters for a diagnosis; bound the memory of a chatty process.
-      this.output = (this.output + chunk.toString('utf8')).slice(-8000);
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) => {
-      child.once('error', (error) => {
-        this.exit = error.message;
-        resolve();
-      });
-      child.once('exit', (code, signal) => {
-        this.exit = signal ? `killed by ${signal}` : `exited with code ${code}`;
-        resolve();
-      });
-    });
-    running.add(this);
-    void this.exited.then(() => running.delete(this));
+  ) {}
+
+  /** `http://127.0.0.1:<port>` */
+  get url(): string {
+    if (!this.server) throw new Error('Prometheus is not started');
+    return this.server.url;
   }
 
   static async start(options: PrometheusOptions): Promise<PrometheusServer> {
-    const binary = options.binary ?? process.env.PROMETHEUS_BIN ?? 'prometheus';
     const workDir = await mkdtemp(join(tmpdir(), 'opsforge-prometheus-'));
-    const targetsFile = join(workDir, 'targets.json');
-    const interval = formatDuration(options.scrapeIntervalMs);
-    const config = {
-      global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
-      rule_files: options.ruleFiles?.(workDir) ?? [],
-      scrape_configs: [
-        {
-          job_name: options.jobName ?? 'opsforge',
-          file_sd_configs: [{ files: [targetsFile], refresh_interval: interval }],
-        },
-      ],
-    };
-    const configFile = join(workDir, 'prometheus.yml');
-    await writeFile(configFile, stringify(config));
-    const port = await freePort();
-    const child = spawn(
-      binary,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${join(workDir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const server = new PrometheusServer(
-      `http://127.0.0.1:${port}`,
-      options.scrapeIntervalMs,
-      child,
-      workDir,
-      targetsFile,
-    );
+    const prometheus = new PrometheusServer(options.scrapeIntervalMs, workDir, join(workDir, 'targets.json'));
     try {
-      for (const target of options.targets ?? []) server.targets.set(target.address, target);
-      await server.writeTargets();
-      await waitFor(
-        `Prometheus ready on ${server.url}`,
-        async () => {
-          if (server.exit) throw new Error(`prometheus ${server.exit}`);
-          const answer = await fetch(`${server.url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-          await answer.arrayBuffer();
-          return answer.ok;
-        },
-        30_000,
-        100,
-      );
+      const interval = formatDuration(options.scrapeIntervalMs);
+      const config = {
+        global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+        rule_files: options.ruleFiles?.(workDir) ?? [],
+        scrape_configs: [
+          {
+            job_name: options.jobName ?? 'opsforge',
+            file_sd_configs: [{ files: [prometheus.targetsFile], refresh_interval: interval }],
+          },
+        ],
+      };
+      const configFile = join(workDir, 'prometheus.yml');
+      await writeFile(configFile, stringify(config));
+      for (const target of options.targets ?? []) prometheus.targets.set(target.address, target);
+      await prometheus.writeTargets();
+      prometheus.server = await startLocalServer({
+        binary: options.binary ?? process.env.PROMETHEUS_BIN ?? 'prometheus',
+        args: (port) => [
+          `--config.file=${configFile}`,
+          `--storage.tsdb.path=${join(workDir, 'data')}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          '--log.level=warn',
+        ],
+        readyPath: '/-/ready',
+        timeoutMs: 30_000,
+        pollMs: 100,
+      });
     } catch (error) {
-      await server.stop();
-      throw new Error(`${(error as Error).message}; its output:\n${server.output.trim()}`, { cause: error });
+      await prometheus.stop();
+      throw error;
     }
-    return server;
+    return prometheus;
   }
 
   async addTarget(target: ScrapeTarget): Promise<void> {
@@ -195,19 +153,9 @@ export class PrometheusServer {
     return (await response.json()) as QueryAnswer;
   }
 
-  /** SIGKILL at once (this process is exiting). */
-  kill(): void {
-    this.child.kill('SIGKILL');
-  }
-
   /** SIGTERM, then SIGKILL if Prometheus has not exited within `graceMs`; its data is deleted. */
   async stop(graceMs = 5000): Promise<void> {
-    if (!this.exit) {
-      this.child.kill('SIGTERM');
-      const killTimer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-      await this.exited;
-      clearTimeout(killTimer);
-    }
+    await this.server?.stop(graceMs);
     await rm(this.workDir, { recursive: true, force: true });
   }
 }
