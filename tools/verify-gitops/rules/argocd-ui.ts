@@ -5,9 +5,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type K8sObject, ofKind, type RenderedTree, where } from '../model';
-import { loadLedger } from '../upstream';
 import { runbookUrlResolves } from './argocd';
-import { argocdTrees, defineRule, envTrees } from './define-rule';
+import { argocdTrees, envTrees } from './define-rule';
+import { defineLedgerRule } from './ledger';
 
 const DASHBOARDS_DIRECTORY = 'observability/grafana/dashboards';
 const RUNBOOKS_DIRECTORY = 'docs/runbooks';
@@ -46,13 +46,13 @@ function envApplicationAnnotations(tree: RenderedTree): Record<string, string> {
   return set?.spec?.template?.metadata?.annotations ?? {};
 }
 
-const deepLinksResolve = defineRule({
+const deepLinksResolve = defineLedgerRule({
   name: 'deep-links-resolve',
   summary:
     'argocd-cm deep links parse, name a title and url, and lead to dashboards, dashboard variables, runbooks and env Application annotations that exist',
-  check({ trees, root, flag }) {
+  check({ ledger, trees, root, flag }) {
     const dashboards = dashboardVariables(root);
-    const locations = loadLedger().behaviour('argocd-deep-links').data?.locations as string[];
+    const locations = ledger.behaviour('argocd-deep-links').data?.locations as string[];
     for (const tree of argocdTrees(trees)) {
       const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === 'argocd-cm');
       if (!configMap) continue;
@@ -110,12 +110,11 @@ function rolloutNotifications(tree: RenderedTree): { owner: K8sObject; values: K
   return owner && values ? { owner, values } : undefined;
 }
 
-const rolloutNotificationsWired = defineRule({
+const rolloutNotificationsWired = defineLedgerRule({
   name: 'rollout-notifications-wired',
   summary:
     "Argo Rollouts notifications: subscribed triggers are ones the controller fires and defines, their templates and services exist, runbooks resolve, paused conditions do not read the Rollout's stale status, and every Rollout names a team Alertmanager routes",
-  check({ trees, root, flag }) {
-    const ledger = loadLedger();
+  check({ ledger, trees, root, flag }) {
     const firedTriggers = new Set(
       ledger.behaviour('rollouts-trigger-from-event-reason').data?.triggers as string[],
     );

@@ -2,7 +2,6 @@
 // it is bounded (fails at once, a deadline, resources), the network admits it both ways, and the Argo Rollouts
 // controller keeps the rights to create it. The facts about Argo's job provider are in the upstream ledger
 // (section canary-acceptance); the pod hardening rules cover its security context (rules/pod-hardening.ts).
-import { loadLedger } from '../upstream';
 import {
   analysisJobs,
   containerEnvValue,
@@ -17,7 +16,8 @@ import {
   serviceSelects,
   where,
 } from '../model';
-import { argocdTrees, defineRule, envTrees } from './define-rule';
+import { argocdTrees, envTrees } from './define-rule';
+import { defineLedgerRule } from './ledger';
 import { analysisUses } from './canary';
 
 /** The acceptance command of the api image (services/api/src/acceptance.ts, bundled by services/bundle.mjs). */
@@ -74,12 +74,11 @@ function pausesAfterStart(rollout: K8sObject): number {
     .reduce((sum, step) => sum + parseDurationSeconds(step.pause.duration), 0);
 }
 
-const everyCanary = defineRule({
+const everyCanary = defineLedgerRule({
   name: 'canary-acceptance-every-canary',
   summary:
     "every canary Rollout's background analysis runs the acceptance Job once (a job metric, failureLimit 0), aimed at its canary Service, loading it until its steps are done",
-  check({ trees, flag }) {
-    const ledger = loadLedger();
+  check({ ledger, trees, flag }) {
     // A Job per measurement: with an interval the metric would start a new acceptance and load every interval.
     ledger.behaviour('rollouts-job-metric-one-job-per-measurement');
     // The Job is deleted when the run ends first, so a load longer than the steps never outlives the canary.
@@ -139,12 +138,11 @@ const ABORT_GOAL_SECONDS = 60;
 /** What the acceptance bound leaves for the Job's pod to be scheduled and started (image on the node). */
 const POD_START_ALLOWANCE_SECONDS = 15;
 
-const bounded = defineRule({
+const bounded = defineLedgerRule({
   name: 'canary-acceptance-bounded',
   summary:
     'the acceptance Job starts with the analysis and fails at its first failure (backoffLimit 0) within the 60 s abort goal, has a deadline past its own bounds, and requests and limits cpu and memory',
-  check({ trees, flag }) {
-    const ledger = loadLedger();
+  check({ ledger, trees, flag }) {
     // JobFailed, the condition Argo reads, comes only after backoffLimit retries.
     ledger.behaviour('rollouts-job-metric-verdict');
     // A metric without initialDelay is measured (its Job created) at the run's first reconcile, and a Job's
@@ -203,12 +201,12 @@ function policyAllows(
   );
 }
 
-const admitted = defineRule({
+const admitted = defineLedgerRule({
   name: 'canary-acceptance-admitted',
   summary:
     'the acceptance Job has its own NetworkPolicy (no ingress, egress to the api pods and DNS only) and the api NetworkPolicy admits it',
-  check({ trees, flag }) {
-    loadLedger().behaviour('rollouts-job-metric-namespace-and-owner');
+  check({ ledger, trees, flag }) {
+    ledger.behaviour('rollouts-job-metric-namespace-and-owner');
     for (const tree of envTrees(trees)) {
       const api = ofKind(tree, 'Rollout').find((r) => r.metadata?.name === 'api');
       for (const job of analysisJobs(tree)) {
@@ -247,12 +245,12 @@ const admitted = defineRule({
   },
 });
 
-const controllerCreatesJobs = defineRule({
+const controllerCreatesJobs = defineLedgerRule({
   name: 'canary-acceptance-controller-rbac',
   summary:
     "the Argo Rollouts chart keeps the controller's cluster role, which grants the batch/jobs rights a job metric needs",
-  check({ trees, flag }) {
-    const rbac = loadLedger().behaviour('argo-rollouts-chart-job-rbac');
+  check({ ledger, trees, flag }) {
+    const rbac = ledger.behaviour('argo-rollouts-chart-job-rbac');
     for (const tree of argocdTrees(trees)) {
       for (const application of ofKind(tree, 'Application')) {
         if (application.spec?.source?.chart !== 'argo-rollouts') continue;

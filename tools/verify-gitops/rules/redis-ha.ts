@@ -11,8 +11,9 @@ import {
   selectorMatches,
   where,
 } from '../model';
-import { loadLedger } from '../upstream';
-import { defineRule, envTrees } from './define-rule';
+import { type UpstreamLedger } from '../upstream';
+import { envTrees } from './define-rule';
+import { defineLedgerRule } from './ledger';
 
 const REPLICATION = 'RedisReplication';
 const SENTINEL = 'RedisSentinel';
@@ -24,9 +25,13 @@ function sentinelsOf(tree: RenderedTree, replication: K8sObject): K8sObject[] {
 }
 
 /** The operator's extra redis.conf of a RedisReplication (spec.redisConfig.additionalRedisConfig). */
-function additionalConfig(tree: RenderedTree, replication: K8sObject): string | undefined {
+function additionalConfig(
+  ledger: UpstreamLedger,
+  tree: RenderedTree,
+  replication: K8sObject,
+): string | undefined {
   const name = replication.spec?.redisConfig?.additionalRedisConfig;
-  const key = loadLedger().behaviour('redis-operator-additional-config-key');
+  const key = ledger.behaviour('redis-operator-additional-config-key');
   const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === name);
   return configMap?.data?.[String(key.data?.key ?? 'redis-additional.conf')];
 }
@@ -41,11 +46,11 @@ function directive(conf: string, name: string): string | undefined {
     .trim();
 }
 
-const redisHaFailover = defineRule({
+const redisHaFailover = defineLedgerRule({
   name: 'redis-ha-failover',
   summary:
     'a RedisReplication has 3+ copies under an odd number (3+) of sentinels with a majority quorum, refuses writes without a replica (min-replicas-to-write), and the api and worker reach it through those sentinels, the api acknowledging only replicated submissions',
-  check({ trees, flag }) {
+  check({ ledger, trees, flag }) {
     for (const tree of envTrees(trees)) {
       for (const replication of ofKind(tree, REPLICATION)) {
         const report = (message: string) => flag(where(tree, replication), message);
@@ -53,7 +58,7 @@ const redisHaFailover = defineRule({
           report(
             `clusterSize ${replication.spec?.clusterSize}: a primary and at least two replicas, so one lost node still leaves a replica to promote and one to acknowledge writes`,
           );
-        const conf = additionalConfig(tree, replication);
+        const conf = additionalConfig(ledger, tree, replication);
         if (conf === undefined) {
           report(
             'names no additionalRedisConfig ConfigMap with redis-additional.conf: without one the operator runs Redis without maxmemory, noeviction or min-replicas-to-write',
@@ -137,12 +142,12 @@ function spreadsAcross(resource: K8sObject, topologyKey: string): boolean {
   );
 }
 
-const redisHaPlacement = defineRule({
+const redisHaPlacement = defineLedgerRule({
   name: 'redis-ha-placement',
   summary:
     'RedisReplication and RedisSentinel pods spread over nodes and zones, each with a PDB, a NetworkPolicy and exporter metrics scraped by a PodMonitor',
-  check({ trees, flag }) {
-    const exporterPort = String(loadLedger().behaviour('redis-operator-exporter-port').data?.portName);
+  check({ ledger, trees, flag }) {
+    const exporterPort = String(ledger.behaviour('redis-operator-exporter-port').data?.portName);
     for (const tree of envTrees(trees)) {
       for (const resource of ofKind(tree, REPLICATION, SENTINEL)) {
         const report = (message: string) => flag(where(tree, resource), message);
@@ -182,12 +187,11 @@ const redisHaPlacement = defineRule({
   },
 });
 
-const redisHaPinned = defineRule({
+const redisHaPinned = defineLedgerRule({
   name: 'redis-ha-pinned',
   summary:
     'the redis-operator Application and the Redis and sentinel images are the versions the upstream ledger records',
-  check({ trees, flag }) {
-    const ledger = loadLedger();
+  check({ ledger, trees, flag }) {
     const expected: Record<string, string> = {
       [REPLICATION]: `${ledger.images['redis-ha-server'].image}:${ledger.images['redis-ha-server'].tag}`,
       [SENTINEL]: `${ledger.images['redis-ha-sentinel'].image}:${ledger.images['redis-ha-sentinel'].tag}`,

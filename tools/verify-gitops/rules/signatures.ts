@@ -6,9 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMAGE_REPOSITORY } from '../../lib/gitops';
 import { type K8sObject, ofKind, type RenderedTree, where } from '../model';
-import { chartFact, loadLedger } from '../upstream';
+import { chartFact } from '../upstream';
 import { sourcesOf, trackedRepository } from './argocd';
-import { argocdTrees, defineRule } from './define-rule';
+import { argocdTrees } from './define-rule';
+import { defineLedgerRule } from './ledger';
 
 export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 export const RELEASE_WORKFLOW = '.github/workflows/release.yml';
@@ -110,11 +111,10 @@ function policyProblems(policy: K8sObject, identity: string, envLabels: Record<s
   return problems;
 }
 
-const imageSignaturesEnforced = defineRule({
+const imageSignaturesEnforced = defineLedgerRule({
   name: 'image-signatures-enforced',
   summary: `Kyverno at the ledger's chart version denies a pod in an env namespace whose ${IMAGE_REPOSITORY} image is not by digest or not signed by release.yml on main of this repository (exact subject and GitHub OIDC issuer); the docs' cosign verify checks the same identity`,
-  check({ trees, root, flag }) {
-    const ledger = loadLedger();
+  check({ ledger, trees, root, flag }) {
     for (const tree of argocdTrees(trees)) {
       const tracked = trackedRepository(tree);
       if (!tracked.repoURL) continue;
