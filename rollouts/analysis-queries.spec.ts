@@ -50,8 +50,11 @@ function series(name: string, hash: string, labels: Record<string, string>, valu
   return { name, labels: { namespace: 'dev', rollouts_pod_template_hash: hash, ...labels }, values };
 }
 
+/** A query's one sample, or 'empty': no result at all (what makes a measurement Inconclusive). */
+type Expected = number | 'empty';
+
 /** Runs promtool on one expectation; throws promtool's own diff when Prometheus disagrees. */
-function expectQuery(expr: string, input: Series[], expected: number | 'empty'): void {
+function expectQuery(expr: string, input: Series[], expected: Expected): void {
   const file = join(scratch, `case-${Math.random().toString(36).slice(2)}.yaml`);
   const inputSeries = input.map((s) => ({
     series: `${s.name}{${Object.entries(s.labels)
@@ -87,162 +90,135 @@ function expectQuery(expr: string, input: Series[], expected: number | 'empty'):
   }
 }
 
-const apiRequests = (hash: string, route: string, status: string, values: string) =>
-  series('http_requests_total', hash, { service: 'api', method: 'GET', route, status_code: status }, values);
+/** One pod's http_requests_total counters by route and status code, e.g. { '/api/status': { 200: '0+24x20' } }. */
+function apiRequests(hash: string, byRoute: Record<string, Record<string, string>>): Series[] {
+  return Object.entries(byRoute).flatMap(([route, byStatus]) =>
+    Object.entries(byStatus).map(([status, values]) =>
+      series(
+        'http_requests_total',
+        hash,
+        { service: 'api', method: 'GET', route, status_code: status },
+        values,
+      ),
+    ),
+  );
+}
 
 describe('http-error-rate', () => {
-  test('a healthy canary with no 5xx series yet measures 0, not an empty result', () => {
-    expectQuery(query('http-error-rate', 'api'), [apiRequests(CANARY, '/api/status', '200', '0+30x20')], 0);
-  });
-
-  test('a canary answering 20% errors measures 0.2 however healthy and busy the stable pods are', () => {
-    expectQuery(
-      query('http-error-rate', 'api'),
+  test.each<[string, Series[], Expected]>([
+    [
+      'a healthy canary with no 5xx series yet measures 0, not an empty result',
+      apiRequests(CANARY, { '/api/status': { 200: '0+30x20' } }),
+      0,
+    ],
+    [
+      'a canary answering 20% errors measures 0.2 however healthy and busy the stable pods are',
       [
-        apiRequests(CANARY, '/api/status', '200', '0+24x20'),
-        apiRequests(CANARY, '/api/status', '500', '0+6x20'),
-        apiRequests(STABLE, '/api/status', '200', '0+600x20'),
+        ...apiRequests(CANARY, { '/api/status': { 200: '0+24x20', 500: '0+6x20' } }),
+        ...apiRequests(STABLE, { '/api/status': { 200: '0+600x20' } }),
       ],
       0.2,
-    );
-  });
-
-  test('a canary that only sees probes and scrapes has no traffic: empty, so Inconclusive', () => {
-    expectQuery(
-      query('http-error-rate', 'api'),
+    ],
+    [
+      'a canary that only sees probes and scrapes has no traffic: empty, so Inconclusive',
       [
-        apiRequests(CANARY, '/health', '200', '0+2x20'),
-        apiRequests(CANARY, '/ready', '503', '0+3x20'),
-        apiRequests(CANARY, '/metrics', '200', '0+1x20'),
-        apiRequests(STABLE, '/api/status', '200', '0+600x20'),
+        ...apiRequests(CANARY, {
+          '/health': { 200: '0+2x20' },
+          '/ready': { 503: '0+3x20' },
+          '/metrics': { 200: '0+1x20' },
+        }),
+        ...apiRequests(STABLE, { '/api/status': { 200: '0+600x20' } }),
       ],
       'empty',
-    );
-  });
-
-  test('a canary at 0.5 requests/s (30 a minute) is not judged: one error there would read 3.3%', () => {
-    expectQuery(
-      query('http-error-rate', 'api'),
-      [
-        apiRequests(CANARY, '/api/status', '200', '0+7x20'),
-        apiRequests(CANARY, '/api/status', '500', '0+0.5x20'),
-      ],
+    ],
+    [
+      'a canary at 0.5 requests/s (30 a minute) is not judged: one error there would read 3.3%',
+      apiRequests(CANARY, { '/api/status': { 200: '0+7x20', 500: '0+0.5x20' } }),
       'empty',
-    );
-  });
-
-  test('a canary at 1.33 requests/s is judged', () => {
-    expectQuery(
-      query('http-error-rate', 'api'),
-      [
-        apiRequests(CANARY, '/api/status', '200', '0+15x20'),
-        apiRequests(CANARY, '/api/status', '500', '0+5x20'),
-      ],
+    ],
+    [
+      'a canary at 1.33 requests/s is judged',
+      apiRequests(CANARY, { '/api/status': { 200: '0+15x20', 500: '0+5x20' } }),
       0.25,
-    );
-  });
-
-  test('a trickle below min-request-rate is not judged, even if half of it failed', () => {
-    expectQuery(
-      query('http-error-rate', 'api'),
-      [
-        apiRequests(CANARY, '/api/job', '200', '0+0.5x20'),
-        apiRequests(CANARY, '/api/job', '500', '0+0.5x20'),
-      ],
+    ],
+    [
+      'a trickle below min-request-rate is not judged, even if half of it failed',
+      apiRequests(CANARY, { '/api/job': { 200: '0+0.5x20', 500: '0+0.5x20' } }),
       'empty',
-    );
-  });
+    ],
+  ])('%s', (_case, input, expected) => expectQuery(query('http-error-rate', 'api'), input, expected));
 });
 
 describe('http-latency-p99', () => {
-  const buckets = (hash: string, perBucket: Record<string, string>) =>
-    Object.entries(perBucket).map(([le, values]) =>
-      series(
-        'http_request_duration_seconds_bucket',
-        hash,
-        { service: 'api', method: 'GET', route: '/api/status', status_code: '200', le },
-        values,
-      ),
-    );
-  const count = (hash: string, values: string) =>
-    series(
-      'http_request_duration_seconds_count',
-      hash,
-      { service: 'api', method: 'GET', route: '/api/status', status_code: '200' },
-      values,
-    );
+  const labels = { service: 'api', method: 'GET', route: '/api/status', status_code: '200' };
+  /** A canary's latency histogram: cumulative bucket counters by `le`, and the request count. */
+  const histogram = (perBucket: Record<string, string>, count: string): Series[] => [
+    ...Object.entries(perBucket).map(([le, values]) =>
+      series('http_request_duration_seconds_bucket', CANARY, { ...labels, le }, values),
+    ),
+    series('http_request_duration_seconds_count', CANARY, labels, count),
+  ];
+  const p99 = () => query('http-latency-p99', 'api');
+  const aboveThreshold = () => `(${p99()}) > bool 0.5`;
 
-  test('a canary whose every request takes 1-2.5 s has a p99 above the 0.5 s threshold', () => {
-    expectQuery(
-      `(${query('http-latency-p99', 'api')}) > bool 0.5`,
-      [
-        ...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+30x20', '+Inf': '0+30x20' }),
-        count(CANARY, '0+30x20'),
-      ],
+  test.each<[string, () => string, Series[], Expected]>([
+    [
+      'a canary whose every request takes 1-2.5 s has a p99 above the 0.5 s threshold',
+      aboveThreshold,
+      histogram({ '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+30x20', '+Inf': '0+30x20' }, '0+30x20'),
       1,
-    );
-  });
-
-  test('a fast canary is below it', () => {
-    expectQuery(
-      `(${query('http-latency-p99', 'api')}) > bool 0.5`,
-      [
-        ...buckets(CANARY, { '0.05': '0+30x20', '0.5': '0+30x20', '+Inf': '0+30x20' }),
-        count(CANARY, '0+30x20'),
-      ],
+    ],
+    [
+      'a fast canary is below it',
+      aboveThreshold,
+      histogram({ '0.05': '0+30x20', '0.5': '0+30x20', '+Inf': '0+30x20' }, '0+30x20'),
       0,
-    );
-  });
-
-  test('a slow canary at 0.67 requests/s (10 every 15 s) is not judged: below min-request-rate', () => {
-    expectQuery(
-      query('http-latency-p99', 'api'),
-      [
-        ...buckets(CANARY, { '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+10x20', '+Inf': '0+10x20' }),
-        count(CANARY, '0+10x20'),
-      ],
+    ],
+    [
+      'a slow canary at 0.67 requests/s (10 every 15 s) is not judged: below min-request-rate',
+      p99,
+      histogram({ '0.5': '0+0x20', '1': '0+0x20', '2.5': '0+10x20', '+Inf': '0+10x20' }, '0+10x20'),
       'empty',
-    );
-  });
-
-  test('no requests: empty, so Inconclusive, never a p99 of NaN that passes', () => {
-    expectQuery(
-      query('http-latency-p99', 'api'),
-      [...buckets(CANARY, { '0.5': '0+0x20', '+Inf': '0+0x20' }), count(CANARY, '0+0x20')],
+    ],
+    [
+      'no requests: empty, so Inconclusive, never a p99 of NaN that passes',
+      p99,
+      histogram({ '0.5': '0+0x20', '+Inf': '0+0x20' }, '0+0x20'),
       'empty',
-    );
-  });
+    ],
+  ])('%s', (_case, expr, input, expected) => expectQuery(expr(), input, expected));
 });
 
 describe('job-failure-ratio', () => {
-  const attempts = (hash: string, outcome: string, values: string) =>
-    series('jobs_processed_total', hash, { service: 'worker', job_type: 'report', outcome }, values);
+  /** One pod's jobs_processed_total counters by outcome. */
+  const attempts = (hash: string, byOutcome: Record<string, string>): Series[] =>
+    Object.entries(byOutcome).map(([outcome, values]) =>
+      series('jobs_processed_total', hash, { service: 'worker', job_type: 'report', outcome }, values),
+    );
 
-  test('a worker canary whose every attempt fails measures 1', () => {
-    expectQuery(
-      query('job-failure-ratio', 'worker'),
+  test.each<[string, Series[], Expected]>([
+    [
+      'a worker canary whose every attempt fails measures 1',
       [
-        attempts(CANARY, 'retried', '0+8x20'),
-        attempts(CANARY, 'failed', '0+2x20'),
-        attempts(STABLE, 'completed', '0+50x20'),
+        ...attempts(CANARY, { retried: '0+8x20', failed: '0+2x20' }),
+        ...attempts(STABLE, { completed: '0+50x20' }),
       ],
       1,
-    );
-  });
-
-  test('a healthy worker canary with no failed attempt yet measures 0', () => {
-    expectQuery(query('job-failure-ratio', 'worker'), [attempts(CANARY, 'completed', '0+9x20')], 0);
-  });
-
-  test('a canary below min-attempt-rate (0.3 attempts/s, 18 in the window) is empty, so Inconclusive', () => {
-    expectQuery(
-      query('job-failure-ratio', 'worker'),
-      [attempts(CANARY, 'completed', '0+4x20'), attempts(CANARY, 'failed', '0+1x20')],
+    ],
+    [
+      'a healthy worker canary with no failed attempt yet measures 0',
+      attempts(CANARY, { completed: '0+9x20' }),
+      0,
+    ],
+    [
+      'a canary below min-attempt-rate (0.3 attempts/s, 18 in the window) is empty, so Inconclusive',
+      attempts(CANARY, { completed: '0+4x20', failed: '0+1x20' }),
       'empty',
-    );
-  });
-
-  test('an idle worker canary (no jobs) is empty, so Inconclusive', () => {
-    expectQuery(query('job-failure-ratio', 'worker'), [attempts(STABLE, 'completed', '0+50x20')], 'empty');
-  });
+    ],
+    [
+      'an idle worker canary (no jobs) is empty, so Inconclusive',
+      attempts(STABLE, { completed: '0+50x20' }),
+      'empty',
+    ],
+  ])('%s', (_case, input, expected) => expectQuery(query('job-failure-ratio', 'worker'), input, expected));
 });

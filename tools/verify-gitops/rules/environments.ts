@@ -1,8 +1,9 @@
 // How the envs differ, and only so: replicas and requests grow dev -> staging -> prod, and prod injects no
 // faults.
 import { ENVIRONMENTS } from '../../lib/gitops';
-import { containersOf, ofKind, type RenderedTree, where, workloads } from '../model';
+import { ofKind, type RenderedTree, where } from '../model';
 import { defineRule, envTrees } from './define-rule';
+import { eachContainer, eachOfKind } from './visits';
 import { totalRequest } from './sizing';
 
 /** Replicas each environment runs per service (docs/gitops.md); staging sits strictly between. */
@@ -53,27 +54,21 @@ const chaosOffInProd = defineRule({
   name: 'chaos-off-in-prod',
   summary: 'fault-injection knobs (CHAOS_*) are 0 or unset in prod',
   check({ trees, flag }) {
-    for (const tree of trees.filter((t) => t.env === 'prod')) {
-      for (const configMap of ofKind(tree, 'ConfigMap')) {
-        for (const [key, value] of Object.entries(configMap.data ?? {})) {
-          if (key.startsWith('CHAOS_') && Number(value) !== 0) {
-            flag(where(tree, configMap), `${key}=${String(value)} injects faults in prod: set it to 0`);
-          }
+    const prod = trees.filter((t) => t.env === 'prod');
+    for (const { object: configMap, at } of eachOfKind(prod, 'ConfigMap')) {
+      for (const [key, value] of Object.entries(configMap.data ?? {})) {
+        if (key.startsWith('CHAOS_') && Number(value) !== 0) {
+          flag(at, `${key}=${String(value)} injects faults in prod: set it to 0`);
         }
       }
-      for (const workload of workloads(tree)) {
-        for (const { container, label } of containersOf(workload)) {
-          for (const variable of container.env ?? []) {
-            if (
-              String(variable.name).startsWith('CHAOS_') &&
-              (variable.valueFrom || Number(variable.value) !== 0)
-            ) {
-              flag(
-                where(tree, workload, label),
-                `${variable.name} injects faults in prod: set it to "0" or remove it`,
-              );
-            }
-          }
+    }
+    for (const { container, at } of eachContainer(prod)) {
+      for (const variable of container.env ?? []) {
+        if (
+          String(variable.name).startsWith('CHAOS_') &&
+          (variable.valueFrom || Number(variable.value) !== 0)
+        ) {
+          flag(at, `${variable.name} injects faults in prod: set it to "0" or remove it`);
         }
       }
     }

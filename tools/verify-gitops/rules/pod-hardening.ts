@@ -1,7 +1,6 @@
 // What every pod gives up (the workloads' and the Jobs of AnalysisTemplate job metrics): the restricted Pod Security
 // level, a writable /tmp only where Node needs one, no service-account token, and ingress only from the clients a
 // NetworkPolicy names.
-import { IMAGE_REPOSITORY } from '../../lib/gitops';
 import {
   analysisJobs,
   containerEnvValue,
@@ -10,60 +9,58 @@ import {
   matchingObjects,
   ofKind,
   podSpec,
+  type RenderedTree,
   where,
   workloads,
 } from '../model';
 import { defineRule } from './define-rule';
+import { eachContainer, eachWorkload, isServiceContainer } from './visits';
+
+/** Every pod a tree runs: its workloads' and those of the Jobs AnalysisTemplate job metrics start. */
+function podOwners(tree: RenderedTree): K8sObject[] {
+  return [...workloads(tree), ...analysisJobs(tree)];
+}
 
 const podSecurityRestricted = defineRule({
   name: 'pod-security-restricted',
   summary:
     'every container runs non-root, read-only, without privilege escalation, all capabilities dropped, seccomp RuntimeDefault',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const workload of [...workloads(tree), ...analysisJobs(tree)]) {
-        const pod = podSpec(workload);
-        const podContext = pod.securityContext ?? {};
-        const report = (detail: string, message: string) => flag(where(tree, workload, detail), message);
-        for (const flag of ['hostNetwork', 'hostPID', 'hostIPC']) {
-          if (pod[flag] === true)
-            report('', `${flag} is forbidden by the restricted Pod Security level: remove it`);
+    for (const { tree, workload, at } of eachWorkload(trees, podOwners)) {
+      const pod = podSpec(workload);
+      const podContext = pod.securityContext ?? {};
+      for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) {
+        if (pod[field] === true)
+          flag(at, `${field} is forbidden by the restricted Pod Security level: remove it`);
+      }
+      for (const volume of pod.volumes ?? []) {
+        if (volume.hostPath)
+          flag(at, `volume "${volume.name}" is a hostPath: use an emptyDir, ConfigMap, Secret or PVC`);
+      }
+      for (const { container, label } of containersOf(workload)) {
+        const report = (message: string) => flag(where(tree, workload, label), message);
+        const context = container.securityContext ?? {};
+        const runAsNonRoot = context.runAsNonRoot ?? podContext.runAsNonRoot;
+        if (runAsNonRoot !== true) report('must run as non-root: set securityContext.runAsNonRoot: true');
+        if ((context.runAsUser ?? podContext.runAsUser) === 0)
+          report("runs as uid 0: set runAsUser to the image's non-root user");
+        if (context.privileged === true) report('is privileged: remove securityContext.privileged');
+        if (context.allowPrivilegeEscalation !== false) {
+          report('must set securityContext.allowPrivilegeEscalation: false');
         }
-        for (const volume of pod.volumes ?? []) {
-          if (volume.hostPath)
-            report('', `volume "${volume.name}" is a hostPath: use an emptyDir, ConfigMap, Secret or PVC`);
+        if (context.readOnlyRootFilesystem !== true) {
+          report('must set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where it writes)');
         }
-        for (const { container, label } of containersOf(workload)) {
-          const context = container.securityContext ?? {};
-          const runAsNonRoot = context.runAsNonRoot ?? podContext.runAsNonRoot;
-          if (runAsNonRoot !== true)
-            report(label, 'must run as non-root: set securityContext.runAsNonRoot: true');
-          if ((context.runAsUser ?? podContext.runAsUser) === 0)
-            report(label, "runs as uid 0: set runAsUser to the image's non-root user");
-          if (context.privileged === true) report(label, 'is privileged: remove securityContext.privileged');
-          if (context.allowPrivilegeEscalation !== false) {
-            report(label, 'must set securityContext.allowPrivilegeEscalation: false');
-          }
-          if (context.readOnlyRootFilesystem !== true) {
-            report(
-              label,
-              'must set securityContext.readOnlyRootFilesystem: true (mount an emptyDir where it writes)',
-            );
-          }
-          const drop: string[] = context.capabilities?.drop ?? [];
-          if (!drop.includes('ALL'))
-            report(label, 'must drop all capabilities: securityContext.capabilities.drop: [ALL]');
-          const added: string[] = context.capabilities?.add ?? [];
-          if (added.some((capability) => capability !== 'NET_BIND_SERVICE')) {
-            report(
-              label,
-              `adds capabilities ${added.join(', ')}: the restricted level allows only NET_BIND_SERVICE`,
-            );
-          }
-          const seccomp = (context.seccompProfile ?? podContext.seccompProfile)?.type;
-          if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') {
-            report(label, 'needs a seccomp profile: securityContext.seccompProfile.type: RuntimeDefault');
-          }
+        const drop: string[] = context.capabilities?.drop ?? [];
+        if (!drop.includes('ALL'))
+          report('must drop all capabilities: securityContext.capabilities.drop: [ALL]');
+        const added: string[] = context.capabilities?.add ?? [];
+        if (added.some((capability) => capability !== 'NET_BIND_SERVICE')) {
+          report(`adds capabilities ${added.join(', ')}: the restricted level allows only NET_BIND_SERVICE`);
+        }
+        const seccomp = (context.seccompProfile ?? podContext.seccompProfile)?.type;
+        if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') {
+          report('needs a seccomp profile: securityContext.seccompProfile.type: RuntimeDefault');
         }
       }
     }
@@ -92,32 +89,30 @@ const nodeWritableTmp = defineRule({
   summary:
     'each service container with a read-only root filesystem has a writable, size-limited emptyDir at /tmp, and NODE_COMPILE_CACHE (if set) lies on one',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const workload of workloads(tree)) {
-        for (const { container, label } of containersOf(workload)) {
-          // Our Node services write the compile cache (NODE_COMPILE_CACHE, else the OS temp dir) and Node's
-          // own temp files; third-party images say for themselves where they write.
-          if (!String(container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`)) continue;
-          if (container.securityContext?.readOnlyRootFilesystem !== true) continue;
-          const report = (message: string) => flag(where(tree, workload, label), message);
-          const writable = writableEmptyDirMounts(workload, container);
-          const tmp = writable.find((mount) => isUnder('/tmp', mount.path));
-          if (!tmp) {
-            report(
-              'has a read-only root filesystem but no writable emptyDir at /tmp: Node (and its compile cache) would fail to write there; mount one',
-            );
-          } else if (tmp.volume.emptyDir.sizeLimit === undefined) {
-            report(
-              `its /tmp emptyDir "${tmp.volume.name}" has no sizeLimit: set one so a runaway writer is evicted instead of filling the node's disk`,
-            );
-          }
-          const cacheDirectory = containerEnvValue(tree, container, 'NODE_COMPILE_CACHE');
-          if (cacheDirectory && !writable.some((mount) => isUnder(cacheDirectory, mount.path))) {
-            report(
-              `NODE_COMPILE_CACHE=${cacheDirectory} is not on a writable emptyDir: point it under /tmp or mount one there`,
-            );
-          }
-        }
+    for (const { tree, workload, container, at } of eachContainer(trees)) {
+      // Our Node services write the compile cache (NODE_COMPILE_CACHE, else the OS temp dir) and Node's
+      // own temp files; third-party images say for themselves where they write.
+      if (!isServiceContainer(container)) continue;
+      if (container.securityContext?.readOnlyRootFilesystem !== true) continue;
+      const writable = writableEmptyDirMounts(workload, container);
+      const tmp = writable.find((mount) => isUnder('/tmp', mount.path));
+      if (!tmp) {
+        flag(
+          at,
+          'has a read-only root filesystem but no writable emptyDir at /tmp: Node (and its compile cache) would fail to write there; mount one',
+        );
+      } else if (tmp.volume.emptyDir.sizeLimit === undefined) {
+        flag(
+          at,
+          `its /tmp emptyDir "${tmp.volume.name}" has no sizeLimit: set one so a runaway writer is evicted instead of filling the node's disk`,
+        );
+      }
+      const cacheDirectory = containerEnvValue(tree, container, 'NODE_COMPILE_CACHE');
+      if (cacheDirectory && !writable.some((mount) => isUnder(cacheDirectory, mount.path))) {
+        flag(
+          at,
+          `NODE_COMPILE_CACHE=${cacheDirectory} is not on a writable emptyDir: point it under /tmp or mount one there`,
+        );
       }
     }
   },
@@ -127,17 +122,15 @@ const workloadHasNetworkPolicy = defineRule({
   name: 'workload-has-networkpolicy',
   summary: 'every workload is selected by a NetworkPolicy that restricts ingress',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const workload of [...workloads(tree), ...analysisJobs(tree)]) {
-        const policies = matchingObjects(tree, 'NetworkPolicy', workload, (p) => p.spec?.podSelector).filter(
-          (p) => (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
+    for (const { tree, workload, at } of eachWorkload(trees, podOwners)) {
+      const policies = matchingObjects(tree, 'NetworkPolicy', workload, (p) => p.spec?.podSelector).filter(
+        (p) => (p.spec?.policyTypes ?? ['Ingress']).includes('Ingress'),
+      );
+      if (policies.length === 0) {
+        flag(
+          at,
+          'no NetworkPolicy with policyTypes Ingress selects its pods: add one admitting only its real clients',
         );
-        if (policies.length === 0) {
-          flag(
-            where(tree, workload),
-            'no NetworkPolicy with policyTypes Ingress selects its pods: add one admitting only its real clients',
-          );
-        }
       }
     }
   },
@@ -147,20 +140,15 @@ const noServiceAccountToken = defineRule({
   name: 'no-service-account-token',
   summary: 'pods that do not call the Kubernetes API get no service-account token',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const workload of [...workloads(tree), ...analysisJobs(tree)]) {
-        const pod = podSpec(workload);
-        if (pod.automountServiceAccountToken === false) continue;
-        const account = ofKind(tree, 'ServiceAccount').find(
-          (s) => s.metadata?.name === (pod.serviceAccountName ?? 'default'),
-        );
-        if (account?.automountServiceAccountToken === false && pod.automountServiceAccountToken === undefined)
-          continue;
-        flag(
-          where(tree, workload),
-          'mounts a service-account token it never uses: set automountServiceAccountToken: false',
-        );
-      }
+    for (const { tree, workload, at } of eachWorkload(trees, podOwners)) {
+      const pod = podSpec(workload);
+      if (pod.automountServiceAccountToken === false) continue;
+      const account = ofKind(tree, 'ServiceAccount').find(
+        (s) => s.metadata?.name === (pod.serviceAccountName ?? 'default'),
+      );
+      if (account?.automountServiceAccountToken === false && pod.automountServiceAccountToken === undefined)
+        continue;
+      flag(at, 'mounts a service-account token it never uses: set automountServiceAccountToken: false');
     }
   },
 });

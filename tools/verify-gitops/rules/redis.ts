@@ -1,15 +1,7 @@
 // Redis as BullMQ needs it: bounded memory that never evicts job keys, with room for the AOF rewrite's fork.
-import {
-  containersOf,
-  type K8sObject,
-  objectName,
-  ofKind,
-  parseQuantity,
-  podSpec,
-  where,
-  workloads,
-} from '../model';
+import { type K8sObject, objectName, ofKind, parseQuantity, podSpec } from '../model';
 import { defineRule, envTrees } from './define-rule';
+import { eachContainer } from './visits';
 
 const REDIS_MEMORY_UNITS: Record<string, number> = {
   '': 1,
@@ -42,42 +34,41 @@ const redisMemoryHeadroom = defineRule({
   summary:
     'a Redis container mounting a redis.conf sets maxmemory with noeviction, requests at least maxmemory and limits at least twice it (the AOF rewrite forks)',
   check({ trees, flag }) {
-    for (const tree of envTrees(trees)) {
-      for (const workload of workloads(tree)) {
-        const volumes: K8sObject[] = podSpec(workload).volumes ?? [];
-        for (const { container, label } of containersOf(workload)) {
-          for (const mount of container.volumeMounts ?? []) {
-            const configMapName = volumes.find((v) => v.name === mount.name)?.configMap?.name;
-            const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === configMapName);
-            const conf: string | undefined = configMap?.data?.['redis.conf'];
-            if (!configMap || conf === undefined) continue;
-            const report = (message: string) => flag(where(tree, workload, label), message);
-            const maxmemoryText = redisDirective(conf, 'maxmemory');
-            const maxmemory = maxmemoryText ? parseRedisMemory(maxmemoryText) : undefined;
-            if (!maxmemory) {
-              report(
-                `${objectName(configMap)} redis.conf sets no maxmemory: without it Redis grows until the container is OOM-killed; set one`,
-              );
-              continue;
-            }
-            if (redisDirective(conf, 'maxmemory-policy') !== 'noeviction') {
-              report(
-                `${objectName(configMap)} redis.conf must set maxmemory-policy noeviction: an evicting Redis deletes BullMQ's job keys`,
-              );
-            }
-            const request = container.resources?.requests?.memory;
-            const limit = container.resources?.limits?.memory;
-            if (request !== undefined && parseQuantity(request) < maxmemory) {
-              report(
-                `requests memory ${request}, less than maxmemory ${maxmemoryText}: a full Redis would not fit`,
-              );
-            }
-            if (limit !== undefined && parseQuantity(limit) < 2 * maxmemory) {
-              report(
-                `limits memory ${limit}, under twice maxmemory ${maxmemoryText}: the AOF rewrite's fork copies pages on write and can be OOM-killed; raise the limit or lower maxmemory`,
-              );
-            }
-          }
+    for (const { tree, workload, container, at } of eachContainer(envTrees(trees))) {
+      const volumes: K8sObject[] = podSpec(workload).volumes ?? [];
+      for (const mount of container.volumeMounts ?? []) {
+        const configMapName = volumes.find((v) => v.name === mount.name)?.configMap?.name;
+        const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === configMapName);
+        const conf: string | undefined = configMap?.data?.['redis.conf'];
+        if (!configMap || conf === undefined) continue;
+        const maxmemoryText = redisDirective(conf, 'maxmemory');
+        const maxmemory = maxmemoryText ? parseRedisMemory(maxmemoryText) : undefined;
+        if (!maxmemory) {
+          flag(
+            at,
+            `${objectName(configMap)} redis.conf sets no maxmemory: without it Redis grows until the container is OOM-killed; set one`,
+          );
+          continue;
+        }
+        if (redisDirective(conf, 'maxmemory-policy') !== 'noeviction') {
+          flag(
+            at,
+            `${objectName(configMap)} redis.conf must set maxmemory-policy noeviction: an evicting Redis deletes BullMQ's job keys`,
+          );
+        }
+        const request = container.resources?.requests?.memory;
+        const limit = container.resources?.limits?.memory;
+        if (request !== undefined && parseQuantity(request) < maxmemory) {
+          flag(
+            at,
+            `requests memory ${request}, less than maxmemory ${maxmemoryText}: a full Redis would not fit`,
+          );
+        }
+        if (limit !== undefined && parseQuantity(limit) < 2 * maxmemory) {
+          flag(
+            at,
+            `limits memory ${limit}, under twice maxmemory ${maxmemoryText}: the AOF rewrite's fork copies pages on write and can be OOM-killed; raise the limit or lower maxmemory`,
+          );
         }
       }
     }

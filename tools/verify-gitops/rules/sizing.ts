@@ -1,16 +1,7 @@
 // Requests, limits and autoscaling sized from what the services were measured to use.
-import { IMAGE_REPOSITORY } from '../../lib/gitops';
-import {
-  containersOf,
-  type K8sObject,
-  objectName,
-  ofKind,
-  parseQuantity,
-  podSpec,
-  where,
-  workloads,
-} from '../model';
+import { type K8sObject, objectName, parseQuantity, podSpec, workloads } from '../model';
 import { defineRule } from './define-rule';
+import { eachContainer, eachOfKind, isServiceContainer } from './visits';
 
 /**
  * Resident memory of our Node services as measured (docs/gitops.md, "Sizing"): the idle footprint after
@@ -27,40 +18,34 @@ const resources = defineRule({
   summary:
     'every container sets cpu and memory requests and limits, requests not above limits; the services at least their measured idle memory (request) and peak with headroom (limit)',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const workload of workloads(tree)) {
-        for (const { container, label } of containersOf(workload)) {
-          const report = (message: string) => flag(where(tree, workload, label), message);
-          for (const resource of ['cpu', 'memory']) {
-            const request = container.resources?.requests?.[resource];
-            const limit = container.resources?.limits?.[resource];
-            if (request === undefined) report(`has no resources.requests.${resource}: set one`);
-            if (limit === undefined) report(`has no resources.limits.${resource}: set one`);
-            if (
-              request !== undefined &&
-              limit !== undefined &&
-              parseQuantity(request) > parseQuantity(limit)
-            ) {
-              report(
-                `requests ${resource} ${request} above its limit ${limit}: lower the request or raise the limit`,
-              );
-            }
-          }
-          if (!String(container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`)) continue;
-          const memoryRequest = container.resources?.requests?.memory;
-          const memoryLimit = container.resources?.limits?.memory;
-          if (memoryRequest !== undefined && parseQuantity(memoryRequest) < SERVICE_MEMORY_MIB.idle * MIB) {
-            report(
-              `requests memory ${memoryRequest}, below the service's measured idle footprint of ${SERVICE_MEMORY_MIB.idle} MiB: raise it`,
-            );
-          }
-          const neededLimit = Math.ceil(SERVICE_MEMORY_MIB.peak * MEMORY_LIMIT_HEADROOM);
-          if (memoryLimit !== undefined && parseQuantity(memoryLimit) < neededLimit * MIB) {
-            report(
-              `limits memory ${memoryLimit}, under ${neededLimit} MiB (measured peak ${SERVICE_MEMORY_MIB.peak} MiB + ${Math.round((MEMORY_LIMIT_HEADROOM - 1) * 100)}%): the process would be OOM-killed under load; raise it`,
-            );
-          }
+    for (const { container, at } of eachContainer(trees)) {
+      for (const resource of ['cpu', 'memory']) {
+        const request = container.resources?.requests?.[resource];
+        const limit = container.resources?.limits?.[resource];
+        if (request === undefined) flag(at, `has no resources.requests.${resource}: set one`);
+        if (limit === undefined) flag(at, `has no resources.limits.${resource}: set one`);
+        if (request !== undefined && limit !== undefined && parseQuantity(request) > parseQuantity(limit)) {
+          flag(
+            at,
+            `requests ${resource} ${request} above its limit ${limit}: lower the request or raise the limit`,
+          );
         }
+      }
+      if (!isServiceContainer(container)) continue;
+      const memoryRequest = container.resources?.requests?.memory;
+      const memoryLimit = container.resources?.limits?.memory;
+      if (memoryRequest !== undefined && parseQuantity(memoryRequest) < SERVICE_MEMORY_MIB.idle * MIB) {
+        flag(
+          at,
+          `requests memory ${memoryRequest}, below the service's measured idle footprint of ${SERVICE_MEMORY_MIB.idle} MiB: raise it`,
+        );
+      }
+      const neededLimit = Math.ceil(SERVICE_MEMORY_MIB.peak * MEMORY_LIMIT_HEADROOM);
+      if (memoryLimit !== undefined && parseQuantity(memoryLimit) < neededLimit * MIB) {
+        flag(
+          at,
+          `limits memory ${memoryLimit}, under ${neededLimit} MiB (measured peak ${SERVICE_MEMORY_MIB.peak} MiB + ${Math.round((MEMORY_LIMIT_HEADROOM - 1) * 100)}%): the process would be OOM-killed under load; raise it`,
+        );
       }
     }
   },
@@ -71,52 +56,52 @@ const hpaConsistent = defineRule({
   summary:
     "every HPA targets an existing workload, its floor equals the workload's replicas, it scales on cpu and memory",
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const hpa of ofKind(tree, 'HorizontalPodAutoscaler')) {
-        const target = hpa.spec?.scaleTargetRef ?? {};
-        const report = (message: string) => flag(where(tree, hpa), message);
-        const workload = workloads(tree).find(
-          (w) =>
-            w.kind === target.kind && w.metadata?.name === target.name && w.apiVersion === target.apiVersion,
+    for (const { tree, object: hpa, at } of eachOfKind(trees, 'HorizontalPodAutoscaler')) {
+      const target = hpa.spec?.scaleTargetRef ?? {};
+      const workload = workloads(tree).find(
+        (w) =>
+          w.kind === target.kind && w.metadata?.name === target.name && w.apiVersion === target.apiVersion,
+      );
+      if (!workload) {
+        flag(
+          at,
+          `scaleTargetRef ${target.apiVersion} ${target.kind}/${target.name} matches no workload in ${tree.source}: fix apiVersion, kind or name`,
         );
-        if (!workload) {
-          report(
-            `scaleTargetRef ${target.apiVersion} ${target.kind}/${target.name} matches no workload in ${tree.source}: fix apiVersion, kind or name`,
-          );
-          continue;
-        }
-        const floor = hpa.spec?.minReplicas ?? 1;
-        const replicas = workload.spec?.replicas ?? 1;
-        if (floor !== replicas) {
-          report(
-            `minReplicas ${floor} differs from ${objectName(workload)} replicas ${replicas}: set both to the env's replica count`,
-          );
-        }
-        if ((hpa.spec?.maxReplicas ?? 0) < floor)
-          report(`maxReplicas ${hpa.spec?.maxReplicas} is below minReplicas ${floor}`);
-        const scaledOn = (hpa.spec?.metrics ?? [])
-          .filter((m: K8sObject) => m.type === 'Resource')
-          .map((m: K8sObject) => m.resource?.name);
-        for (const resource of ['cpu', 'memory']) {
-          if (!scaledOn.includes(resource))
-            report(`does not scale on ${resource}: add a Resource metric for it`);
-        }
-        // A Node process does not give memory back: a memory target its idle footprint already meets keeps
-        // the HPA at maxReplicas for good.
-        const memoryTarget = (hpa.spec?.metrics ?? []).find(
-          (m: K8sObject) => m.type === 'Resource' && m.resource?.name === 'memory',
-        )?.resource?.target;
-        const serviceContainers = (podSpec(workload).containers ?? []).filter((c: K8sObject) =>
-          String(c.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`),
+        continue;
+      }
+      const floor = hpa.spec?.minReplicas ?? 1;
+      const replicas = workload.spec?.replicas ?? 1;
+      if (floor !== replicas) {
+        flag(
+          at,
+          `minReplicas ${floor} differs from ${objectName(workload)} replicas ${replicas}: set both to the env's replica count`,
         );
-        if (memoryTarget?.type === 'Utilization' && serviceContainers.length > 0) {
-          const request = totalRequest(workload, 'memory');
-          const threshold = (request * memoryTarget.averageUtilization) / 100;
-          if (threshold <= SERVICE_MEMORY_MIB.idle * MIB * serviceContainers.length) {
-            report(
-              `scales out at ${memoryTarget.averageUtilization}% of a ${Math.round(request / MIB)} MiB memory request = ${Math.round(threshold / MIB)} MiB, which the service's measured idle footprint (${SERVICE_MEMORY_MIB.idle} MiB) already reaches: raise the request or the target`,
-            );
-          }
+      }
+      if ((hpa.spec?.maxReplicas ?? 0) < floor)
+        flag(at, `maxReplicas ${hpa.spec?.maxReplicas} is below minReplicas ${floor}`);
+      const scaledOn = (hpa.spec?.metrics ?? [])
+        .filter((m: K8sObject) => m.type === 'Resource')
+        .map((m: K8sObject) => m.resource?.name);
+      for (const resource of ['cpu', 'memory']) {
+        if (!scaledOn.includes(resource))
+          flag(at, `does not scale on ${resource}: add a Resource metric for it`);
+      }
+      // A Node process does not give memory back: a memory target its idle footprint already meets keeps
+      // the HPA at maxReplicas for good.
+      const memoryTarget = (hpa.spec?.metrics ?? []).find(
+        (m: K8sObject) => m.type === 'Resource' && m.resource?.name === 'memory',
+      )?.resource?.target;
+      const serviceContainers = (podSpec(workload).containers ?? []).filter((c: K8sObject) =>
+        isServiceContainer(c),
+      );
+      if (memoryTarget?.type === 'Utilization' && serviceContainers.length > 0) {
+        const request = totalRequest(workload, 'memory');
+        const threshold = (request * memoryTarget.averageUtilization) / 100;
+        if (threshold <= SERVICE_MEMORY_MIB.idle * MIB * serviceContainers.length) {
+          flag(
+            at,
+            `scales out at ${memoryTarget.averageUtilization}% of a ${Math.round(request / MIB)} MiB memory request = ${Math.round(threshold / MIB)} MiB, which the service's measured idle footprint (${SERVICE_MEMORY_MIB.idle} MiB) already reaches: raise the request or the target`,
+          );
         }
       }
     }

@@ -1,0 +1,69 @@
+// What the rules walk: each object of some kinds, each workload, each container of a workload, each with `at`,
+// the where() text a rule flags it by, so a rule's check starts at what it checks.
+import { IMAGE_REPOSITORY } from '../../lib/gitops';
+import { containersOf, type K8sObject, ofKind, podSpec, type RenderedTree, where, workloads } from '../model';
+/** An object of one rendered tree, with `at`, where(tree, object), to flag it by. */
+export interface ObjectVisit {
+  tree: RenderedTree;
+  object: K8sObject;
+  at: string;
+}
+
+/** Each object of the given kinds in the trees, tree by tree. */
+export function* eachOfKind(trees: RenderedTree[], ...kinds: string[]): Generator<ObjectVisit> {
+  for (const tree of trees) {
+    for (const object of ofKind(tree, ...kinds)) yield { tree, object, at: where(tree, object) };
+  }
+}
+
+/** A workload of one rendered tree, with `at`, where(tree, workload), to flag it by. */
+export interface WorkloadVisit {
+  tree: RenderedTree;
+  workload: K8sObject;
+  at: string;
+}
+
+/**
+ * Each workload of the trees, tree by tree: what most rules walk. `select` picks other pod owners from a tree
+ * (e.g. the workloads and the Jobs of AnalysisTemplate job metrics).
+ */
+export function* eachWorkload(
+  trees: RenderedTree[],
+  select: (tree: RenderedTree) => K8sObject[] = workloads,
+): Generator<WorkloadVisit> {
+  for (const tree of trees) {
+    for (const workload of select(tree)) yield { tree, workload, at: where(tree, workload) };
+  }
+}
+
+/** A container of a workload, with `at`, where(tree, workload, label), to flag it by. */
+export interface ContainerVisit {
+  tree: RenderedTree;
+  workload: K8sObject;
+  container: K8sObject;
+  /** `container "api"` or `initContainer "migrate"`. */
+  label: string;
+  at: string;
+}
+
+/**
+ * Each container of each workload of the trees, init containers first (as containersOf lists them) unless
+ * `initContainers: false` leaves them out (probes and the shutdown drain concern only the app containers).
+ */
+export function* eachContainer(
+  trees: RenderedTree[],
+  { initContainers = true }: { initContainers?: boolean } = {},
+): Generator<ContainerVisit> {
+  for (const { tree, workload } of eachWorkload(trees)) {
+    const appContainers = new Set(podSpec(workload).containers ?? []);
+    for (const { container, label } of containersOf(workload)) {
+      if (initContainers || appContainers.has(container))
+        yield { tree, workload, container, label, at: where(tree, workload, label) };
+    }
+  }
+}
+
+/** Whether a container runs one of this repository's service images (the rest say for themselves what they need). */
+export function isServiceContainer(container: K8sObject): boolean {
+  return String(container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`);
+}
