@@ -2,20 +2,28 @@
 // Argo CD renders a kustomization. verify-gitops, render-diff, the rehearsal and the specs all render here.
 import { spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import type { K8sObject } from './kubernetes';
+import { isKubernetesObject, type K8sObject, type KubernetesObject } from './kubernetes';
 
 export class RenderError extends Error {
   override name = 'RenderError';
 }
 
-/** The objects of a YAML stream, in order; `origin` names the stream in the error when it does not parse. */
-export function parseObjects(text: string, origin: string): K8sObject[] {
-  const objects: K8sObject[] = [];
-  for (const document of parseAllDocuments(text)) {
+/**
+ * The objects of a YAML stream, in order; `origin` names the stream in the error when it does not parse or holds
+ * a document that is not a Kubernetes object (a mapping with an apiVersion and a kind).
+ */
+export function parseObjects(text: string, origin: string): KubernetesObject[] {
+  const objects: KubernetesObject[] = [];
+  for (const [index, document] of parseAllDocuments(text).entries()) {
     if (document.errors.length > 0)
       throw new RenderError(`${origin} is invalid YAML: ${document.errors[0].message}`);
     const value = document.toJS() as unknown;
-    if (value !== null && value !== undefined) objects.push(value as K8sObject);
+    if (value === null || value === undefined) continue;
+    if (!isKubernetesObject(value))
+      throw new RenderError(
+        `${origin}: document ${index + 1} is not a Kubernetes object (no apiVersion/kind)`,
+      );
+    objects.push(value);
   }
   return objects;
 }
@@ -37,7 +45,10 @@ export function kustomizeYaml(directory: string, label = directory): { yaml: str
   return { yaml: result.stdout, warnings: result.stderr };
 }
 
-/** `kubectl kustomize <directory>`, parsed (see kustomizeYaml). */
+/**
+ * `kubectl kustomize <directory>`, parsed (see kustomizeYaml). Untyped (K8sObject) while its callers move to the
+ * typed model: read them with ofKind/isKind from ./kubernetes.
+ */
 export function kustomizeBuild(directory: string, label = directory): K8sObject[] {
   return parseObjects(kustomizeYaml(directory, label).yaml, `the kustomize build of ${label}`);
 }

@@ -41,7 +41,7 @@ describe('kustomize', () => {
       expect.stringMatching(/^ConfigMap\/api-config-[a-z0-9]{10}$/),
       'Service/api',
     ]);
-    expect(objects.every((o) => o.metadata.namespace === 'dev')).toBe(true);
+    expect(objects.every((o) => o.metadata?.namespace === 'dev')).toBe(true);
     expect(objects[0].data).toEqual({ LOG_LEVEL: 'info' });
   });
 
@@ -54,10 +54,18 @@ describe('kustomize', () => {
   });
 
   it('parses a YAML stream without its empty documents, and names the stream when it does not parse', () => {
-    expect(parseObjects('---\nkind: A\n---\n---\nkind: B\n', 'two').map((o) => o.kind)).toEqual(['A', 'B']);
+    const stream = '---\napiVersion: v1\nkind: A\n---\n---\napiVersion: v1\nkind: B\n';
+    expect(parseObjects(stream, 'two').map((o) => o.kind)).toEqual(['A', 'B']);
     expect(() => parseObjects('kind: [A\n', 'argocd/root.yaml')).toThrow(
       /^argocd\/root\.yaml is invalid YAML/,
     );
+  });
+
+  it('refuses a document that is not a Kubernetes object, naming the stream and the document', () => {
+    expect(() => parseObjects('apiVersion: v1\nkind: A\n---\nkind: B\n', 'argocd/root.yaml')).toThrow(
+      'argocd/root.yaml: document 2 is not a Kubernetes object (no apiVersion/kind)',
+    );
+    expect(() => parseObjects('- apiVersion: v1\n  kind: A\n', 'list.yaml')).toThrow(RenderError);
   });
 });
 

@@ -1,13 +1,15 @@
-// What the policy rules read: the rendered trees, and small helpers over Kubernetes objects (pod specs,
-// label selectors, quantities, durations). Objects are plain parsed YAML; the schema check (schema.ts) is what
-// guarantees their shape, the rules only read fields and report what is missing.
+// What the policy rules read: the rendered trees, the violations they report, and small helpers over
+// Kubernetes objects. The objects are typed by kind in tools/lib/kubernetes.ts (ofKind, workloads, podSpec,
+// containersOf…): the schema check (schema.ts) validates every object against the same packages' schemas, which
+// is what makes those types honest; the rules read fields and report what is missing.
 
 import { parseArgoDuration } from '../lib/duration';
 import { intValue } from '../lib/int-or-string';
-import { type K8sObject, objectName, selectorMatches } from '../lib/kubernetes';
+import { type K8sObject, objectName, type ObjectIdentity, selectorMatches } from '../lib/kubernetes';
 
 export {
   type K8sObject,
+  type KubernetesObject,
   objectName,
   parseQuantity,
   selectorMatches,
@@ -24,6 +26,7 @@ export interface RenderedTree {
   source: string;
   /** The environment name for an env overlay (the folder name, which is also its namespace). */
   env?: string;
+  /** Untyped until every rule file reads them through ofKind (tools/lib/kubernetes.ts); then KubernetesObject[]. */
   objects: K8sObject[];
 }
 
@@ -42,21 +45,28 @@ export interface Rule {
   check(trees: RenderedTree[], root: string): Violation[];
 }
 
-export const WORKLOAD_KINDS = ['Rollout', 'Deployment', 'StatefulSet', 'DaemonSet'];
-
-export function where(tree: RenderedTree, object: K8sObject, detail?: string): string {
+export function where(tree: RenderedTree, object: ObjectIdentity | K8sObject, detail?: string): string {
   return `${tree.source}: ${objectName(object)}${detail ? ` ${detail}` : ''}`;
 }
 
+// The untyped accessors below are being retired: the typed ones of the same names live in tools/lib/kubernetes.ts
+// (ofKind(tree, 'Rollout') is IRollout[]). Each goes when no rule file imports it from here.
+
+export const WORKLOAD_KINDS = ['Rollout', 'Deployment', 'StatefulSet', 'DaemonSet'];
+
+/** @deprecated untyped: use ofKind from tools/lib/kubernetes.ts */
 export function ofKind(tree: RenderedTree, ...kinds: string[]): K8sObject[] {
-  return tree.objects.filter((object) => kinds.includes(object.kind));
+  return tree.objects.filter((object) => kinds.includes(object.kind)) as K8sObject[];
 }
 
+/** @deprecated untyped: use workloads from tools/lib/kubernetes.ts */
 export function workloads(tree: RenderedTree): K8sObject[] {
   return ofKind(tree, ...WORKLOAD_KINDS);
 }
 
 /**
+ * @deprecated untyped: use analysisJobs from tools/lib/kubernetes.ts
+ *
  * The Jobs the Argo Rollouts controller creates for AnalysisTemplate `job` metrics (one per measurement, in the
  * Rollout's namespace: upstream ledger rollouts-job-metric-one-job-per-measurement), as Job objects named
  * `<template>.<metric>`: the pod rules hold them to what every workload gives up.
@@ -78,10 +88,12 @@ export function analysisJobs(tree: RenderedTree): K8sObject[] {
   );
 }
 
+/** @deprecated untyped: use podSpec from tools/lib/kubernetes.ts */
 export function podSpec(workload: K8sObject): K8sObject {
   return workload.spec?.template?.spec ?? {};
 }
 
+/** @deprecated untyped: use podLabels from tools/lib/kubernetes.ts */
 export function podLabels(workload: K8sObject): Record<string, string> {
   return workload.spec?.template?.metadata?.labels ?? {};
 }
@@ -91,6 +103,7 @@ export interface NamedContainer {
   label: string;
 }
 
+/** @deprecated untyped: use containersOf from tools/lib/kubernetes.ts */
 export function containersOf(workload: K8sObject): NamedContainer[] {
   const spec = podSpec(workload);
   return [
@@ -102,7 +115,9 @@ export function containersOf(workload: K8sObject): NamedContainer[] {
   ];
 }
 
-/** Replicas a workload keeps at least: the HPA floor when an HPA targets it, else spec.replicas (default 1). */
+/**
+ * @deprecated untyped: use minimumReplicas from tools/lib/kubernetes.ts
+ * Replicas a workload keeps at least: the HPA floor when an HPA targets it, else spec.replicas (default 1). */
 export function minimumReplicas(tree: RenderedTree, workload: K8sObject): number {
   const hpa = ofKind(tree, 'HorizontalPodAutoscaler').find(
     (h) =>
@@ -113,7 +128,9 @@ export function minimumReplicas(tree: RenderedTree, workload: K8sObject): number
   return workload.spec?.replicas ?? 1;
 }
 
-/** The objects of `kind` whose selector (read by `selectorOf`) matches the workload's pod labels. */
+/**
+ * @deprecated untyped: use matchingObjects from tools/lib/kubernetes.ts
+ * The objects of `kind` whose selector (read by `selectorOf`) matches the workload's pod labels. */
 export function matchingObjects(
   tree: RenderedTree,
   kind: string,
@@ -140,7 +157,9 @@ export function parseCount(value: unknown): number {
   return typeof value === 'number' || typeof value === 'string' ? (intValue(value) as number) : Number.NaN;
 }
 
-/** The value of an environment variable a container sees: its env list first, then its envFrom ConfigMaps. */
+/**
+ * @deprecated untyped: use containerEnvValue from tools/lib/kubernetes.ts
+ * The value of an environment variable a container sees: its env list first, then its envFrom ConfigMaps. */
 export function containerEnvValue(
   tree: RenderedTree,
   container: K8sObject,

@@ -3,7 +3,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kustomizeBuild, parseObjects, RenderError } from '../lib/kustomize';
-import type { K8sObject, RenderedTree } from './model';
+import { type K8sObject, ofKind } from '../lib/kubernetes';
+import type { RenderedTree } from './model';
 
 export const ENVS_DIRECTORY = 'gitops/envs';
 export const ARGOCD_DIRECTORY = 'argocd';
@@ -38,19 +39,17 @@ export function renderApplicationSource(root: string, relativeDirectory: string)
 }
 
 /** Directories of this repository that argocd/ Applications deploy, other than the env overlays and argocd/. */
-function applicationSourceDirectories(root: string, argocd: K8sObject[]): string[] {
-  const rootApplication = argocd.find(
-    (o) => o.kind === 'Application' && o.spec?.source?.path === ARGOCD_DIRECTORY,
-  );
-  const repoURL = rootApplication?.spec?.source?.repoURL;
-  const paths = argocd
-    .filter((o) => o.kind === 'Application')
-    .flatMap((app) => app.spec?.sources ?? (app.spec?.source ? [app.spec.source] : []))
-    .filter((source: K8sObject) => source.repoURL === repoURL && typeof source.path === 'string')
-    .map((source: K8sObject) => String(source.path).replace(/\/+$/, ''))
-    .filter((path: string) => path !== ARGOCD_DIRECTORY && !path.startsWith(`${ENVS_DIRECTORY}/`))
-    .filter((path: string) => existsSync(join(root, path)));
-  return [...new Set<string>(paths)].sort();
+function applicationSourceDirectories(root: string, argocd: readonly K8sObject[]): string[] {
+  const applications = ofKind({ objects: argocd }, 'Application');
+  const rootApplication = applications.find((app) => app.spec.source?.path === ARGOCD_DIRECTORY);
+  const repoURL = rootApplication?.spec.source?.repoURL;
+  const paths = applications
+    .flatMap((app) => app.spec.sources ?? (app.spec.source ? [app.spec.source] : []))
+    .filter((source) => source.repoURL === repoURL)
+    .flatMap((source) => (typeof source.path === 'string' ? [source.path.replace(/\/+$/, '')] : []))
+    .filter((path) => path !== ARGOCD_DIRECTORY && !path.startsWith(`${ENVS_DIRECTORY}/`))
+    .filter((path) => existsSync(join(root, path)));
+  return [...new Set(paths)].sort();
 }
 
 /** Every env overlay, argocd/, then every other directory of this repository an Application deploys. */

@@ -7,7 +7,7 @@
 // The packages are ES modules, so this file is loaded by the CLI (tsx), not inside jest; the spec runs the
 // CLI as a child process to exercise it.
 import { crdSchemaProblem } from './crd-schemas';
-import type { K8sObject, RenderedTree, Violation } from './model';
+import type { K8sObject, KubernetesObject, RenderedTree, Violation } from './model';
 import { objectName } from './model';
 import { unknownFieldViolations } from './strict-fields';
 
@@ -21,7 +21,7 @@ const CRD_PACKAGES = [
 ];
 
 interface ModelClass {
-  new (data: K8sObject): { validate(): void };
+  new (data: KubernetesObject | K8sObject): { validate(): void };
 }
 
 const moduleCache = new Map<string, Record<string, unknown> | null>();
@@ -82,10 +82,10 @@ function describeValidationError(error: unknown): string {
  * kustomize's secretGenerator wraps base64 at 76 columns; the API server's decoder (Go's encoding/base64)
  * ignores those newlines, so the format check must too.
  */
-function normalizedForValidation(object: K8sObject): K8sObject {
+function normalizedForValidation(object: KubernetesObject | K8sObject): KubernetesObject | K8sObject {
   if (object.kind !== 'Secret' || object.data === null || typeof object.data !== 'object') return object;
   const data = Object.fromEntries(
-    Object.entries(object.data as Record<string, unknown>).map(([key, value]) => [
+    Object.entries(object.data).map(([key, value]) => [
       key,
       typeof value === 'string' ? value.replace(/[\r\n]/g, '') : value,
     ]),
@@ -93,7 +93,7 @@ function normalizedForValidation(object: K8sObject): K8sObject {
   return { ...object, data };
 }
 
-export async function validateObject(object: K8sObject): Promise<string | undefined> {
+export async function validateObject(object: KubernetesObject | K8sObject): Promise<string | undefined> {
   if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
     return 'has no apiVersion/kind';
   }
