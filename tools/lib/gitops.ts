@@ -38,7 +38,6 @@ export const MAIN_BRANCH = 'main';
 /** The kustomize Component every env overlay includes: the images release.yml built, by tag and digest. */
 export const IMAGES_COMPONENT = 'gitops/images/kustomization.yaml';
 
-
 export function imageName(service: Service): string {
   return `${IMAGE_REPOSITORY}/${service}`;
 }

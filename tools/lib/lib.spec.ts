@@ -115,6 +115,12 @@ describe('IntOrString as Argo Rollouts reads a count (IntValue)', () => {
     expect(intValue('1.5')).toBe(0);
   });
 
+  it('reads a string as strconv.Atoi does: a sign is allowed, spaces are not (ledger rollouts-intvalue-is-atoi)', () => {
+    expect(intValue('+3')).toBe(3);
+    expect(intValue(' 3')).toBe(0);
+    expect(intValue('3 ')).toBe(0);
+  });
+
   it('is undefined when the field is absent, so a caller can apply its own default', () => {
     expect(intValue(undefined)).toBeUndefined();
   });
