@@ -7,7 +7,7 @@
 // The facts are in the upstream ledger (sections gateway and observability).
 import { type K8sObject, objectName, ofKind, type RenderedTree, selectorMatches, where } from '../model';
 import { argocdTrees, envTrees } from './define-rule';
-import { cite, defineLedgerRule } from './ledger';
+import { behaviourData, cite, defineLedgerRule } from './ledger';
 
 /** Where a route can attach: a Gateway, and a listener by name or port when the parentRef names one. */
 interface Attachment {
@@ -169,15 +169,9 @@ const probePerEnvironment = defineLedgerRule({
   summary:
     "every environment with a route on a Gateway has a Probe the stack's Prometheus selects, sending that route's hostname to a path it routes, through a module and Service the blackbox exporter Application really has",
   check({ trees, flag, ledger }) {
-    const hostParameter = String(ledger.behaviour('blackbox-exporter-hostname-parameter').data?.parameter);
-    const serviceName = ledger.behaviour('blackbox-exporter-chart-service-name').data as {
-      chart: string;
-      port: number;
-    };
-    const selection = ledger.behaviour('kube-prometheus-stack-probe-selector').data as {
-      chart: string;
-      nilUsesHelmValuesDefault: boolean;
-    };
+    const { parameter: hostParameter } = behaviourData(ledger, 'blackbox-exporter-hostname-parameter');
+    const serviceName = behaviourData(ledger, 'blackbox-exporter-chart-service-name');
+    const selection = behaviourData(ledger, 'kube-prometheus-stack-probe-selector');
     const exporter = chartApplication(trees, serviceName.chart);
     const stack = chartApplication(trees, selection.chart);
     const spec = stack?.values.prometheus?.prometheusSpec ?? {};

@@ -3,8 +3,9 @@
 // which env.
 import { posix, join } from 'node:path';
 import { minimatch } from 'minimatch';
+import { z } from 'zod';
 import { type K8sObject, ofKind, type RenderedTree, type Rule } from '../model';
-import { loadLedger, UPSTREAM_LEDGER_FILE, type UpstreamLedger } from '../upstream';
+import { LedgerError, loadLedger, UPSTREAM_LEDGER_FILE, type UpstreamLedger } from '../upstream';
 import { defineRule, type RuleContext } from './define-rule';
 import { sourcesOf } from './argocd';
 
@@ -97,4 +98,42 @@ export function envDeployers(
 
 export function specSyncOptions(spec: K8sObject): string[] {
   return spec.syncPolicy?.syncOptions ?? [];
+}
+
+/** The `data` of the behaviour facts rules read, by fact id, in the shape they read it. */
+const BEHAVIOUR_DATA = {
+  'blackbox-exporter-chart-service-name': z.object({ chart: z.string(), port: z.number() }),
+  'blackbox-exporter-hostname-parameter': z.object({ parameter: z.string() }),
+  'envoy-gateway-proxies-in-controller-namespace': z.object({ namespace: z.string() }),
+  'envoy-gateway-proxy-owner-labels': z.object({ namespaceLabel: z.string(), nameLabel: z.string() }),
+  'gatewayapi-plugin-argocd-ignore-rule': z.object({
+    group: z.string(),
+    kind: z.string(),
+    jqPathExpression: z.string(),
+  }),
+  'kube-prometheus-stack-probe-selector': z.object({
+    chart: z.string(),
+    nilUsesHelmValuesDefault: z.boolean(),
+  }),
+  'redis-operator-additional-config-key': z.object({ key: z.string().default('redis-additional.conf') }),
+  'redis-operator-exporter-port': z.object({ portName: z.string() }),
+};
+
+type BehaviourData = { [Id in keyof typeof BEHAVIOUR_DATA]: z.infer<(typeof BEHAVIOUR_DATA)[Id]> };
+const behaviourShapes: { [Id in keyof BehaviourData]: z.ZodType<BehaviourData[Id]> } = BEHAVIOUR_DATA;
+
+/**
+ * A behaviour fact's `data` as rules read it: data missing a field, or holding another type, is a LedgerError
+ * (the rule's violation at upstream.yaml) instead of a rule comparing the tree to "undefined".
+ */
+export function behaviourData<Id extends keyof BehaviourData>(
+  ledger: UpstreamLedger,
+  id: Id,
+): BehaviourData[Id] {
+  const parsed = behaviourShapes[id].safeParse(ledger.behaviour(id).data ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new LedgerError(`behaviour "${id}" lacks the data a rule reads (${problems.join('; ')})`);
+  }
+  return parsed.data;
 }

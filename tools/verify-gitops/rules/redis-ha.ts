@@ -12,8 +12,9 @@ import {
   where,
 } from '../model';
 import { type UpstreamLedger } from '../upstream';
-import { envTrees } from './define-rule';
-import { defineLedgerRule } from './ledger';
+import { argocdTrees, envTrees } from './define-rule';
+import { behaviourData, defineLedgerRule } from './ledger';
+import { eachOfKind } from './visits';
 
 const REPLICATION = 'RedisReplication';
 const SENTINEL = 'RedisSentinel';
@@ -31,9 +32,9 @@ function additionalConfig(
   replication: K8sObject,
 ): string | undefined {
   const name = replication.spec?.redisConfig?.additionalRedisConfig;
-  const key = ledger.behaviour('redis-operator-additional-config-key');
+  const { key } = behaviourData(ledger, 'redis-operator-additional-config-key');
   const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === name);
-  return configMap?.data?.[String(key.data?.key ?? 'redis-additional.conf')];
+  return configMap?.data?.[key];
 }
 
 function directive(conf: string, name: string): string | undefined {
@@ -51,69 +52,71 @@ const redisHaFailover = defineLedgerRule({
   summary:
     'a RedisReplication has 3+ copies under an odd number (3+) of sentinels with a majority quorum, refuses writes without a replica (min-replicas-to-write), and the api and worker reach it through those sentinels, the api acknowledging only replicated submissions',
   check({ ledger, trees, flag }) {
-    for (const tree of envTrees(trees)) {
-      for (const replication of ofKind(tree, REPLICATION)) {
-        const report = (message: string) => flag(where(tree, replication), message);
-        if (parseCount(replication.spec?.clusterSize) < 3)
-          report(
-            `clusterSize ${replication.spec?.clusterSize}: a primary and at least two replicas, so one lost node still leaves a replica to promote and one to acknowledge writes`,
+    for (const { tree, object: replication, at } of eachOfKind(envTrees(trees), REPLICATION)) {
+      if (parseCount(replication.spec?.clusterSize) < 3)
+        flag(
+          at,
+          `clusterSize ${replication.spec?.clusterSize}: a primary and at least two replicas, so one lost node still leaves a replica to promote and one to acknowledge writes`,
+        );
+      const conf = additionalConfig(ledger, tree, replication);
+      if (conf === undefined) {
+        flag(
+          at,
+          'names no additionalRedisConfig ConfigMap with redis-additional.conf: without one the operator runs Redis without maxmemory, noeviction or min-replicas-to-write',
+        );
+      } else {
+        if (!(parseCount(directive(conf, 'min-replicas-to-write')) >= 1))
+          flag(
+            at,
+            'redis-additional.conf must set min-replicas-to-write 1 (with min-replicas-max-lag): a primary cut off from its replicas would otherwise keep taking writes the failover on the other side discards',
           );
-        const conf = additionalConfig(ledger, tree, replication);
-        if (conf === undefined) {
-          report(
-            'names no additionalRedisConfig ConfigMap with redis-additional.conf: without one the operator runs Redis without maxmemory, noeviction or min-replicas-to-write',
+        if (directive(conf, 'maxmemory-policy') !== 'noeviction')
+          flag(
+            at,
+            'redis-additional.conf must set maxmemory-policy noeviction: an evicting Redis deletes job keys',
           );
-        } else {
-          if (!(parseCount(directive(conf, 'min-replicas-to-write')) >= 1))
-            report(
-              'redis-additional.conf must set min-replicas-to-write 1 (with min-replicas-max-lag): a primary cut off from its replicas would otherwise keep taking writes the failover on the other side discards',
-            );
-          if (directive(conf, 'maxmemory-policy') !== 'noeviction')
-            report(
-              'redis-additional.conf must set maxmemory-policy noeviction: an evicting Redis deletes job keys',
-            );
-        }
-        const sentinels = sentinelsOf(tree, replication);
-        if (sentinels.length === 0) {
-          report(
-            `no RedisSentinel watches it (redisSentinelConfig.redisReplicationName: ${replication.metadata?.name}): nothing would promote a replica`,
+      }
+      const sentinels = sentinelsOf(tree, replication);
+      if (sentinels.length === 0) {
+        flag(
+          at,
+          `no RedisSentinel watches it (redisSentinelConfig.redisReplicationName: ${replication.metadata?.name}): nothing would promote a replica`,
+        );
+        continue;
+      }
+      for (const sentinel of sentinels) {
+        const size = parseCount(sentinel.spec?.clusterSize);
+        const quorum = parseCount(sentinel.spec?.redisSentinelConfig?.quorum);
+        if (!(size >= 3 && size % 2 === 1))
+          flag(
+            where(tree, sentinel),
+            `clusterSize ${sentinel.spec?.clusterSize}: an odd number of at least 3 sentinels, so a majority survives one lost node`,
           );
-          continue;
-        }
-        for (const sentinel of sentinels) {
-          const size = parseCount(sentinel.spec?.clusterSize);
-          const quorum = parseCount(sentinel.spec?.redisSentinelConfig?.quorum);
-          if (!(size >= 3 && size % 2 === 1))
-            flag(
-              where(tree, sentinel),
-              `clusterSize ${sentinel.spec?.clusterSize}: an odd number of at least 3 sentinels, so a majority survives one lost node`,
-            );
-          if (quorum !== Math.floor(size / 2) + 1)
-            flag(
-              where(tree, sentinel),
-              `quorum ${sentinel.spec?.redisSentinelConfig?.quorum} with ${size} sentinels: use the majority, ${Math.floor(size / 2) + 1} (lower lets a minority declare the primary down, higher lets one lost sentinel block every failover)`,
-            );
-        }
-        const masterName = sentinels[0].spec?.redisSentinelConfig?.masterGroupName;
-        for (const workload of ofKind(tree, 'Rollout').filter((r) =>
-          ['api', 'worker'].includes(r.metadata?.name),
-        )) {
-          const [{ container }] = containersOf(workload);
-          const value = (variable: string) => containerEnvValue(tree, container, variable);
-          const problems: string[] = [];
-          if (value('REDIS_MODE') !== 'sentinel') problems.push('REDIS_MODE=sentinel');
-          if (value('REDIS_SENTINEL_MASTER_NAME') !== masterName)
-            problems.push(`REDIS_SENTINEL_MASTER_NAME=${masterName} (the sentinels' masterGroupName)`);
-          if (!(container.env ?? []).some((e: K8sObject) => e.name === 'REDIS_SENTINEL_PASSWORD'))
-            problems.push("REDIS_SENTINEL_PASSWORD from the sentinels' Secret");
-          if (workload.metadata?.name === 'api' && !(parseCount(value('REDIS_REPLICA_ACKS')) >= 1))
-            problems.push('REDIS_REPLICA_ACKS=1 (a 202 only for a job a replica has)');
-          if (problems.length > 0)
-            flag(
-              where(tree, workload),
-              `runs beside the RedisReplication ${replication.metadata?.name} but lacks ${problems.join(', ')}`,
-            );
-        }
+        if (quorum !== Math.floor(size / 2) + 1)
+          flag(
+            where(tree, sentinel),
+            `quorum ${sentinel.spec?.redisSentinelConfig?.quorum} with ${size} sentinels: use the majority, ${Math.floor(size / 2) + 1} (lower lets a minority declare the primary down, higher lets one lost sentinel block every failover)`,
+          );
+      }
+      const masterName = sentinels[0].spec?.redisSentinelConfig?.masterGroupName;
+      for (const workload of ofKind(tree, 'Rollout').filter((r) =>
+        ['api', 'worker'].includes(r.metadata?.name),
+      )) {
+        const [{ container }] = containersOf(workload);
+        const value = (variable: string) => containerEnvValue(tree, container, variable);
+        const problems: string[] = [];
+        if (value('REDIS_MODE') !== 'sentinel') problems.push('REDIS_MODE=sentinel');
+        if (value('REDIS_SENTINEL_MASTER_NAME') !== masterName)
+          problems.push(`REDIS_SENTINEL_MASTER_NAME=${masterName} (the sentinels' masterGroupName)`);
+        if (!(container.env ?? []).some((e: K8sObject) => e.name === 'REDIS_SENTINEL_PASSWORD'))
+          problems.push("REDIS_SENTINEL_PASSWORD from the sentinels' Secret");
+        if (workload.metadata?.name === 'api' && !(parseCount(value('REDIS_REPLICA_ACKS')) >= 1))
+          problems.push('REDIS_REPLICA_ACKS=1 (a 202 only for a job a replica has)');
+        if (problems.length > 0)
+          flag(
+            where(tree, workload),
+            `runs beside the RedisReplication ${replication.metadata?.name} but lacks ${problems.join(', ')}`,
+          );
       }
     }
   },
@@ -147,42 +150,41 @@ const redisHaPlacement = defineLedgerRule({
   summary:
     'RedisReplication and RedisSentinel pods spread over nodes and zones, each with a PDB, a NetworkPolicy and exporter metrics scraped by a PodMonitor',
   check({ ledger, trees, flag }) {
-    const exporterPort = String(ledger.behaviour('redis-operator-exporter-port').data?.portName);
-    for (const tree of envTrees(trees)) {
-      for (const resource of ofKind(tree, REPLICATION, SENTINEL)) {
-        const report = (message: string) => flag(where(tree, resource), message);
-        const labels = operatorPodLabels(resource);
-        if (!labels['app.kubernetes.io/name'])
-          report(
-            'has no app.kubernetes.io/name label: the operator copies it to the pods, which PDBs and NetworkPolicies select by',
-          );
-        if (!spreadsAcross(resource, 'kubernetes.io/hostname'))
-          report(
-            'needs a required pod anti-affinity (or DoNotSchedule spread) on kubernetes.io/hostname: two copies on one node fail together',
-          );
-        if (!spreadsAcross(resource, 'topology.kubernetes.io/zone'))
-          report(
-            'needs a required pod anti-affinity or DoNotSchedule spread on topology.kubernetes.io/zone: two copies in one zone fail together',
-          );
-        if (!ofKind(tree, 'PodDisruptionBudget').some((pdb) => selectorMatches(pdb.spec?.selector, labels)))
-          report('no PodDisruptionBudget selects its pods: a drain could take two at once');
-        if (
-          !ofKind(tree, 'NetworkPolicy').some((policy) => selectorMatches(policy.spec?.podSelector, labels))
+    const { portName: exporterPort } = behaviourData(ledger, 'redis-operator-exporter-port');
+    for (const { tree, object: resource, at } of eachOfKind(envTrees(trees), REPLICATION, SENTINEL)) {
+      const labels = operatorPodLabels(resource);
+      if (!labels['app.kubernetes.io/name'])
+        flag(
+          at,
+          'has no app.kubernetes.io/name label: the operator copies it to the pods, which PDBs and NetworkPolicies select by',
+        );
+      if (!spreadsAcross(resource, 'kubernetes.io/hostname'))
+        flag(
+          at,
+          'needs a required pod anti-affinity (or DoNotSchedule spread) on kubernetes.io/hostname: two copies on one node fail together',
+        );
+      if (!spreadsAcross(resource, 'topology.kubernetes.io/zone'))
+        flag(
+          at,
+          'needs a required pod anti-affinity or DoNotSchedule spread on topology.kubernetes.io/zone: two copies in one zone fail together',
+        );
+      if (!ofKind(tree, 'PodDisruptionBudget').some((pdb) => selectorMatches(pdb.spec?.selector, labels)))
+        flag(at, 'no PodDisruptionBudget selects its pods: a drain could take two at once');
+      if (!ofKind(tree, 'NetworkPolicy').some((policy) => selectorMatches(policy.spec?.podSelector, labels)))
+        flag(at, 'no NetworkPolicy selects its pods: anything in the cluster could reach Redis');
+      if (resource.spec?.redisExporter?.enabled !== true)
+        flag(at, 'redisExporter.enabled must be true: the Redis HA alerts read its metrics');
+      else if (
+        !ofKind(tree, 'PodMonitor').some(
+          (monitor) =>
+            selectorMatches(monitor.spec?.selector, labels) &&
+            (monitor.spec?.podMetricsEndpoints ?? []).some((e: K8sObject) => e.port === exporterPort),
         )
-          report('no NetworkPolicy selects its pods: anything in the cluster could reach Redis');
-        if (resource.spec?.redisExporter?.enabled !== true)
-          report('redisExporter.enabled must be true: the Redis HA alerts read its metrics');
-        else if (
-          !ofKind(tree, 'PodMonitor').some(
-            (monitor) =>
-              selectorMatches(monitor.spec?.selector, labels) &&
-              (monitor.spec?.podMetricsEndpoints ?? []).some((e: K8sObject) => e.port === exporterPort),
-          )
-        )
-          report(
-            `no PodMonitor scrapes its exporter (port ${exporterPort}): the Redis HA alerts would see nothing`,
-          );
-      }
+      )
+        flag(
+          at,
+          `no PodMonitor scrapes its exporter (port ${exporterPort}): the Redis HA alerts would see nothing`,
+        );
     }
   },
 });
@@ -196,30 +198,27 @@ const redisHaPinned = defineLedgerRule({
       [REPLICATION]: `${ledger.images['redis-ha-server'].image}:${ledger.images['redis-ha-server'].tag}`,
       [SENTINEL]: `${ledger.images['redis-ha-sentinel'].image}:${ledger.images['redis-ha-sentinel'].tag}`,
     };
-    for (const tree of envTrees(trees))
-      for (const resource of ofKind(tree, REPLICATION, SENTINEL)) {
-        const image = resource.spec?.kubernetesConfig?.image;
-        if (image !== expected[resource.kind])
-          flag(
-            where(tree, resource),
-            `runs ${image}, not ${expected[resource.kind]} (tools/verify-gitops/upstream.yaml, redis): bump both together after reading the new tag`,
-          );
-      }
+    for (const { object: resource, at } of eachOfKind(envTrees(trees), REPLICATION, SENTINEL)) {
+      const image = resource.spec?.kubernetesConfig?.image;
+      if (image !== expected[resource.kind])
+        flag(
+          at,
+          `runs ${image}, not ${expected[resource.kind]} (tools/verify-gitops/upstream.yaml, redis): bump both together after reading the new tag`,
+        );
+    }
     const operator = ledger.images['redis-operator'];
-    for (const tree of trees.filter((t) => t.role === 'argocd'))
-      for (const application of ofKind(tree, 'Application').filter(
-        (a) => a.metadata?.name === 'redis-operator',
-      )) {
-        const source = application.spec?.source ?? {};
-        if (
-          source.repoURL !== `https://github.com/${operator.source.repository}.git` ||
-          source.targetRevision !== operator.source.tag
-        )
-          flag(
-            where(tree, application),
-            `installs ${source.repoURL}@${source.targetRevision}; the ledger read ${operator.source.repository}@${operator.source.tag} (${objectName(application)} must be what was read upstream)`,
-          );
-      }
+    for (const { object: application, at } of eachOfKind(argocdTrees(trees), 'Application')) {
+      if (application.metadata?.name !== 'redis-operator') continue;
+      const source = application.spec?.source ?? {};
+      if (
+        source.repoURL !== `https://github.com/${operator.source.repository}.git` ||
+        source.targetRevision !== operator.source.tag
+      )
+        flag(
+          at,
+          `installs ${source.repoURL}@${source.targetRevision}; the ledger read ${operator.source.repository}@${operator.source.tag} (${objectName(application)} must be what was read upstream)`,
+        );
+    }
   },
 });
 

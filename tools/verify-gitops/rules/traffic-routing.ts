@@ -11,7 +11,7 @@ import {
   workloads,
 } from '../model';
 import { argocdTrees, envTrees } from './define-rule';
-import { cite, envDeployers, specSyncOptions, defineLedgerRule } from './ledger';
+import { behaviourData, cite, envDeployers, specSyncOptions, defineLedgerRule } from './ledger';
 
 const GATEWAY_API_PLUGIN = 'gateway-api-traffic-router';
 
@@ -21,8 +21,7 @@ const gatewayApiIgnoreRule = defineLedgerRule({
     "an Application deploying a Rollout routed by the Gateway API plugin ignores the HTTPRoute's rules while the plugin labels it in-progress, and respects ignored fields on sync",
   check({ trees, flag, ledger }) {
     const plugin = ledger.plugins[GATEWAY_API_PLUGIN];
-    const rule = ledger.behaviour('gatewayapi-plugin-argocd-ignore-rule');
-    const { group, kind, jqPathExpression } = rule.data as Record<string, string>;
+    const { group, kind, jqPathExpression } = behaviourData(ledger, 'gatewayapi-plugin-argocd-ignore-rule');
     const routed = envTrees(trees).filter((env) =>
       ofKind(env, 'Rollout').some(
         (r) => r.spec?.strategy?.canary?.trafficRouting?.plugins?.[plugin?.name ?? ''],
@@ -54,7 +53,7 @@ const gatewayApiIgnoreRule = defineLedgerRule({
         if (!covered)
           flag(
             at,
-            `deploys ${envs.map((e) => e.source).join(', ')}, whose Rollouts the Gateway API plugin routes, without ignoreDifferences { group: ${group}, kind: ${kind}, jqPathExpressions: [${jqPathExpression}] }: selfHeal would revert the canary's weights (${cite(ledger, rule.id)})`,
+            `deploys ${envs.map((e) => e.source).join(', ')}, whose Rollouts the Gateway API plugin routes, without ignoreDifferences { group: ${group}, kind: ${kind}, jqPathExpressions: [${jqPathExpression}] }: selfHeal would revert the canary's weights (${cite(ledger, 'gatewayapi-plugin-argocd-ignore-rule')})`,
           );
         if (!specSyncOptions(spec).includes('RespectIgnoreDifferences=true'))
           flag(
@@ -109,10 +108,11 @@ const gatewayDataPlaneAdmitted = defineLedgerRule({
   summary:
     "the NetworkPolicies of an HTTPRoute's backends admit its Gateway's data plane both in the Gateway's namespace and where Envoy Gateway runs it by default",
   check({ trees, flag, ledger }) {
-    const envoyNamespace = String(
-      ledger.behaviour('envoy-gateway-proxies-in-controller-namespace').data?.namespace,
+    const { namespace: envoyNamespace } = behaviourData(
+      ledger,
+      'envoy-gateway-proxies-in-controller-namespace',
     );
-    const owner = ledger.behaviour('envoy-gateway-proxy-owner-labels').data as Record<string, string>;
+    const owner = behaviourData(ledger, 'envoy-gateway-proxy-owner-labels');
     for (const env of envTrees(trees)) {
       for (const route of ofKind(env, 'HTTPRoute')) {
         for (const parent of route.spec?.parentRefs ?? []) {
@@ -127,8 +127,8 @@ const gatewayDataPlaneAdmitted = defineLedgerRule({
               where: `Envoy Gateway's proxies in ${envoyNamespace} (${cite(ledger, 'envoy-gateway-proxies-in-controller-namespace')})`,
               namespace: envoyNamespace,
               labels: {
-                [owner.namespaceLabel as string]: gatewayNamespace,
-                [owner.nameLabel as string]: String(parent.name),
+                [owner.namespaceLabel]: gatewayNamespace,
+                [owner.nameLabel]: String(parent.name),
               },
             },
           ];
