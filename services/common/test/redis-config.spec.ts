@@ -1,10 +1,10 @@
 import { ConfigError, loadServiceConfig } from '../src/config';
 import { describeRedis, redisClusterOptions, redisConnectionOptions } from '../src/redis';
 
-// The Redis variables are shared: each service's schema is these plus its own, so an empty own schema tests them.
-const loadApiConfig = (env: NodeJS.ProcessEnv, version: string) => loadServiceConfig('api', {}, env, version);
-const loadWorkerConfig = (env: NodeJS.ProcessEnv, version: string) =>
-  loadServiceConfig('worker', {}, env, version);
+// The Redis variables are shared: each service's schema is these plus its own, so a service's configuration with
+// an empty own schema tests them (as that service sees them; which version it reports does not matter here).
+const sharedConfig = <App extends 'api' | 'worker'>(app: App, env: NodeJS.ProcessEnv) =>
+  loadServiceConfig(app, {}, env, '1.0.0');
 
 const sentinelEnv = {
   REDIS_MODE: 'sentinel',
@@ -26,7 +26,7 @@ function configError(load: () => unknown): ConfigError {
 
 describe('Redis topology configuration', () => {
   it('defaults to one Redis at REDIS_URL without replica acknowledgement', () => {
-    expect(loadApiConfig({}, '1.0.0')).toMatchObject({
+    expect(sharedConfig('api', {})).toMatchObject({
       REDIS_MODE: 'standalone',
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_REPLICA_ACKS: 0,
@@ -34,7 +34,7 @@ describe('Redis topology configuration', () => {
   });
 
   it('reads the sentinels, the master name and both passwords in sentinel mode', () => {
-    const config = loadWorkerConfig(sentinelEnv, '1.0.0');
+    const config = sharedConfig('worker', sentinelEnv);
     expect(config).toMatchObject({
       REDIS_MODE: 'sentinel',
       REDIS_SENTINELS: [
@@ -50,11 +50,11 @@ describe('Redis topology configuration', () => {
   });
 
   it('names each variable a mode requires when it is missing', () => {
-    expect(configError(() => loadApiConfig({ REDIS_MODE: 'sentinel' }, '1.0.0')).variables.sort()).toEqual([
+    expect(configError(() => sharedConfig('api', { REDIS_MODE: 'sentinel' })).variables.sort()).toEqual([
       'REDIS_SENTINELS',
       'REDIS_SENTINEL_MASTER_NAME',
     ]);
-    expect(configError(() => loadWorkerConfig({ REDIS_MODE: 'cluster' }, '1.0.0')).variables).toEqual([
+    expect(configError(() => sharedConfig('worker', { REDIS_MODE: 'cluster' })).variables).toEqual([
       'REDIS_CLUSTER_NODES',
     ]);
   });
@@ -71,7 +71,7 @@ describe('Redis topology configuration', () => {
     // Above the API's Redis command timeout the wait could not end in a 503 before the command times out.
     ['REDIS_REPLICA_ACK_TIMEOUT_MS', { REDIS_REPLICA_ACK_TIMEOUT_MS: '800' }],
   ])('rejects a bad %s naming it', (variable, env) => {
-    expect(configError(() => loadApiConfig(env, '1.0.0')).variables).toEqual([variable]);
+    expect(configError(() => sharedConfig('api', env)).variables).toEqual([variable]);
   });
 
   it.each([
@@ -81,18 +81,18 @@ describe('Redis topology configuration', () => {
     ['REDIS_URL', 'standalone', 'sentinel', { ...sentinelEnv, REDIS_URL: 'redis://redis:6379' }],
     ['REDIS_TLS', 'sentinel', 'standalone', { REDIS_TLS: 'true' }],
   ])('rejects %s, which belongs to REDIS_MODE=%s, in %s mode', (variable, owner, mode, env) => {
-    const error = configError(() => loadApiConfig(env, '1.0.0'));
+    const error = configError(() => sharedConfig('api', env));
     expect(error.variables).toEqual([variable]);
     expect(error.message).toContain(`${variable}: belongs to REDIS_MODE=${owner}, but REDIS_MODE is ${mode}`);
   });
 
   it('lets an overlay unset REDIS_URL with an empty value when it switches to sentinel mode', () => {
-    expect(loadApiConfig({ ...sentinelEnv, REDIS_URL: '' }, '1.0.0').REDIS_MODE).toBe('sentinel');
+    expect(sharedConfig('api', { ...sentinelEnv, REDIS_URL: '' }).REDIS_MODE).toBe('sentinel');
   });
 
   it('never echoes a Redis password back', () => {
     const error = configError(() =>
-      loadApiConfig({ ...sentinelEnv, REDIS_URL: 'redis://:pw-in-url@x' }, '1.0.0'),
+      sharedConfig('api', { ...sentinelEnv, REDIS_URL: 'redis://:pw-in-url@x' }),
     );
     expect(error.message).not.toContain('pw-in-url');
     expect(error.message).not.toContain('data-secret');
@@ -100,8 +100,8 @@ describe('Redis topology configuration', () => {
 });
 
 describe('Redis connection options by mode and role', () => {
-  const api = loadApiConfig(sentinelEnv, '1.0.0');
-  const worker = loadWorkerConfig(sentinelEnv, '1.0.0');
+  const api = sharedConfig('api', sentinelEnv);
+  const worker = sharedConfig('worker', sentinelEnv);
 
   it('asks the sentinels for the primary with both passwords and follows a failover', () => {
     expect(redisConnectionOptions(api, 'producer')).toMatchObject({
@@ -131,15 +131,15 @@ describe('Redis connection options by mode and role', () => {
 
   it('does the same for a Redis Cluster, with TLS when asked', () => {
     const cluster = { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'redis-cluster:6379', REDIS_TLS: 'true' };
-    const producer = redisClusterOptions(loadApiConfig(cluster, '1.0.0'), 'producer');
+    const producer = redisClusterOptions(sharedConfig('api', cluster), 'producer');
     expect(producer).toMatchObject({
       enableOfflineQueue: false,
       redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 800, tls: {} },
     });
-    expect(redisClusterOptions(loadWorkerConfig(cluster, '1.0.0'), 'consumer')).toMatchObject({
+    expect(redisClusterOptions(sharedConfig('worker', cluster), 'consumer')).toMatchObject({
       enableOfflineQueue: true,
       redisOptions: { maxRetriesPerRequest: null },
     });
-    expect(describeRedis(loadApiConfig(cluster, '1.0.0'))).toBe('cluster://redis-cluster:6379');
+    expect(describeRedis(sharedConfig('api', cluster))).toBe('cluster://redis-cluster:6379');
   });
 });
