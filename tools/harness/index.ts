@@ -27,6 +27,13 @@
  *   configuration; `url` (probe with `/probe?module=…&target=…`), `output()`, `stop()`.
  * - The three run on `startLocalServer({ binary, args, readyPath })`: a binary on a spare loopback port, ready
  *   when its path answers 200, its output's tail kept, stopped by jest-cleanup.ts if a test file leaves it.
+ * - `runLoadWithScript(load, script)`: the load and, beside it, what happens to the system at set moments of it
+ *   (`clock.at(ms)`), with `onLoadClock(stamp)` to place the script's moments among the load's records;
+ *   `runLoadWithFault` for one fault `faultAtMs` into the load; `submitJobsThroughFault(api, plan, fault)` for job
+ *   submissions that must each be answered 202 or 503 while Redis fails, with the acknowledged jobs.
+ * - `ownRedis(options)`: in a test file or describe block, a private redis-server started in beforeAll, services
+ *   started on it, a client to read it, all stopped in afterAll. `waitForJobCount(queue, state, count)`;
+ *   `SHORT_STALL_TIMERS`, the worker's lock and stalled-job check shortened for experiments that orphan jobs.
  */
 import { join } from 'node:path';
 
@@ -69,6 +76,18 @@ export {
   type QueryAnswer,
   type ScrapeTarget,
 } from './prometheus-server';
+
+export {
+  type LoadClock,
+  type ScriptedLoad,
+  type FaultUnderLoad,
+  runLoadWithScript,
+  runLoadWithFault,
+} from './src/load-script';
+export { acknowledgedJobs, type AcknowledgedJob, submitJobsThroughFault } from './src/job-submissions';
+export { type OwnRedis, ownRedis } from './src/own-redis';
+export { waitForJobCount } from './src/job-counts';
+export { SHORT_STALL_TIMERS } from './src/stall-timers';
 
 /** Files a test preloads into a built service with `NODE_OPTIONS="--require <file>"`; each file's header says why. */
 export const PRELOADS = {

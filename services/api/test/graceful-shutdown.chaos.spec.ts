@@ -1,11 +1,12 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type FaultUnderLoad,
   jobSubmission,
   type LoadRequest,
   percentile,
   type RunningService,
-  runOpenLoopLoad,
+  runLoadWithFault,
   startService,
   testQueue,
 } from '@opsforge/harness';
@@ -24,13 +25,22 @@ import {
  * those are what the drain must finish.
  */
 
-const RATE_PER_SECOND = 100;
-const LOAD_MS = 6_000;
-const TERMINATE_AT_MS = 2_000;
-const ENDPOINT_PROPAGATION_MS = 250;
-const PRE_STOP_MS = 1_000;
+/**
+ * 100 requests a second for 6 s. 2 s in, the replica is marked Terminating: its endpoint leaves the router
+ * `endpointPropagationMs` later, and SIGTERM comes after the preStop sleep.
+ */
+const TERMINATION: FaultUnderLoad & { endpointPropagationMs: number; preStopMs: number } = {
+  ratePerSecond: 100,
+  durationMs: 6_000,
+  faultAtMs: 2_000,
+  endpointPropagationMs: 250,
+  preStopMs: 1_000,
+};
 const REQUEST_LATENCY_MS = 1_500;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** How a request on a pooled connection ended: answered (with its Connection header), or cut with an error code. */
+type PooledAnswer = { status: number; connection: string | undefined } | { cut: string };
 
 function requestNumber(sequence: number): LoadRequest {
   if (sequence % 3 === 2) return { method: 'GET', path: '/api/status' };
@@ -40,6 +50,7 @@ function requestNumber(sequence: number): LoadRequest {
 describe('api: SIGTERM under load', () => {
   const queue = testQueue('api-drain');
   const replicas: RunningService[] = [];
+  const pools: http.Agent[] = [];
 
   /** One API replica whose every /api request takes `requestLatencyMs`, draining for `shutdownTimeoutMs`. */
   async function startSlowApi(shutdownTimeoutMs: number, requestLatencyMs: number): Promise<RunningService> {
@@ -55,39 +66,50 @@ describe('api: SIGTERM under load', () => {
     return api;
   }
 
+  /**
+   * GET /api/status on `api` through a keep-alive pool of one connection, as a gateway's upstream pool sends it.
+   * The pool keeps the connection after the answer (afterAll destroys it): what a drain must not wait for.
+   */
+  function pooledStatusRequest(api: RunningService): Promise<PooledAnswer> {
+    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    pools.push(pool);
+    return new Promise((resolve) => {
+      http
+        .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
+          response.resume();
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, connection: response.headers.connection }),
+          );
+        })
+        .on('error', (error: NodeJS.ErrnoException) => resolve({ cut: error.code ?? error.message }));
+    });
+  }
+
   afterAll(async () => {
+    for (const pool of pools) pool.destroy();
     await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
     await queue.deleteKeys();
   });
 
   it('finishes every in-flight request and fails none while a replica is terminated', async () => {
-    const env = {
-      ...queue.env,
-      CHAOS_LATENCY_MS: String(REQUEST_LATENCY_MS),
-      SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
-      LOG_LEVEL: 'warn',
-    };
     const [terminated, survivor] = await Promise.all([
-      startService('api', { env }),
-      startService('api', { env }),
+      startSlowApi(SHUTDOWN_TIMEOUT_MS, REQUEST_LATENCY_MS),
+      startSlowApi(SHUTDOWN_TIMEOUT_MS, REQUEST_LATENCY_MS),
     ]);
-    replicas.push(terminated, survivor);
 
     let inRotation = [terminated.url, survivor.url];
-    let sigtermAtMs = Number.NaN;
+    let sigtermAt = Number.NaN;
     let readyAfterSigterm: number | string = 'not probed';
     let exitAfterSigtermMs = Number.NaN;
 
-    const loadStartedAt = performance.now();
-    const kubelet = (async () => {
-      await sleep(TERMINATE_AT_MS);
+    const kubelet = async () => {
       const terminatingAt = performance.now();
       setTimeout(
         () => (inRotation = inRotation.filter((url) => url !== terminated.url)),
-        ENDPOINT_PROPAGATION_MS,
+        TERMINATION.endpointPropagationMs,
       );
-      await sleep(PRE_STOP_MS - (performance.now() - terminatingAt));
-      sigtermAtMs = performance.now() - loadStartedAt;
+      await sleep(TERMINATION.preStopMs - (performance.now() - terminatingAt));
+      sigtermAt = performance.now();
       terminated.process.kill('SIGTERM');
       readyAfterSigterm = await fetch(`${terminated.url}/ready`, { signal: AbortSignal.timeout(1_000) })
         .then((response) => response.status)
@@ -96,22 +118,26 @@ describe('api: SIGTERM under load', () => {
             `no answer (${error.cause instanceof Error ? error.cause.message : error.message})`,
         );
       const exit = await terminated.exited;
-      exitAfterSigtermMs = performance.now() - loadStartedAt - sigtermAtMs;
+      exitAfterSigtermMs = performance.now() - sigtermAt;
       return exit;
-    })();
+    };
 
-    const load = await runOpenLoopLoad({
-      route: (sequence) => (inRotation.length === 0 ? undefined : inRotation[sequence % inRotation.length]),
-      ratePerSecond: RATE_PER_SECOND,
-      durationMs: LOAD_MS,
-      request: requestNumber,
-      isSuccess: (status, request) => status === (request.method === 'POST' ? 202 : 200),
-      timeoutMs: REQUEST_LATENCY_MS + 5_000,
-      maxSockets: 512,
-    });
-    const exit = await kubelet;
-    // The generator's clock started a moment after ours: align record times to it.
-    const sigtermOnLoadClock = sigtermAtMs - (load.startedAt - loadStartedAt);
+    const {
+      load,
+      outcome: exit,
+      onLoadClock,
+    } = await runLoadWithFault(
+      {
+        ...TERMINATION,
+        route: (sequence) => (inRotation.length === 0 ? undefined : inRotation[sequence % inRotation.length]),
+        request: requestNumber,
+        isSuccess: (status, request) => status === (request.method === 'POST' ? 202 : 200),
+        timeoutMs: REQUEST_LATENCY_MS + 5_000,
+        maxSockets: 512,
+      },
+      kubelet,
+    );
+    const sigtermOnLoadClock = onLoadClock(sigtermAt);
     const inFlightAtSigterm = load.records.filter(
       (record) =>
         record.target === terminated.url &&
@@ -135,14 +161,14 @@ describe('api: SIGTERM under load', () => {
 
     expect(load.failures).toEqual([]);
     expect(load.withheld).toBe(0);
-    expect(load.sent).toBe((RATE_PER_SECOND * LOAD_MS) / 1000);
+    expect(load.sent).toBe((TERMINATION.ratePerSecond * TERMINATION.durationMs) / 1000);
     // The drain was really exercised: many requests were mid-flight on the replica when it got SIGTERM.
     expect(inFlightAtSigterm.length).toBeGreaterThanOrEqual(20);
     expect(inFlightAtSigterm.every((record) => record.status === 200 || record.status === 202)).toBe(true);
     expect(readyAfterSigterm).not.toBe(200);
     expect(exit).toEqual({ code: 0, signal: null });
     // It waited for the slowest in-flight request, and not much longer.
-    expect(exitAfterSigtermMs).toBeGreaterThan(REQUEST_LATENCY_MS - PRE_STOP_MS);
+    expect(exitAfterSigtermMs).toBeGreaterThan(REQUEST_LATENCY_MS - TERMINATION.preStopMs);
     expect(exitAfterSigtermMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS);
 
     // Every job the terminated replica acknowledged is in the queue: a 202 is a promise.
@@ -165,74 +191,46 @@ describe('api: SIGTERM under load', () => {
     const shutdownTimeoutMs = 2_000;
     const requestLatencyMs = 500;
     const api = await startSlowApi(shutdownTimeoutMs, requestLatencyMs);
-    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a
-      // gateway's upstream connection would.
-      const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-        http
-          .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
-            response.resume();
-            response.on('end', () =>
-              resolve({ status: response.statusCode ?? 0, connection: response.headers.connection }),
-            );
-          })
-          .on('error', reject);
-      });
-      await sleep(requestLatencyMs / 2);
-      const signalledAt = performance.now();
-      api.process.kill('SIGTERM');
-      expect(await answered).toEqual({ status: 200, connection: 'close' });
-      const exit = await Promise.race([
-        api.exited,
-        sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const),
-      ]);
-      const exitAfterMs = performance.now() - signalledAt;
-      console.log(
-        `api SIGTERM, pooled connection of an in-flight request: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs })}`,
-      );
-      expect(exit).toEqual({ code: 0, signal: null });
-      expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs);
-    } finally {
-      pool.destroy();
-    }
+    // A request in flight when SIGTERM arrives; afterwards its connection sits idle in the pool, as a gateway's
+    // upstream connection would.
+    const answered = pooledStatusRequest(api);
+    await sleep(requestLatencyMs / 2);
+    const signalledAt = performance.now();
+    api.process.kill('SIGTERM');
+    expect(await answered).toEqual({ status: 200, connection: 'close' });
+    const exit = await Promise.race([
+      api.exited,
+      sleep(shutdownTimeoutMs + 6_000).then(() => 'still running' as const),
+    ]);
+    const exitAfterMs = performance.now() - signalledAt;
+    console.log(
+      `api SIGTERM, pooled connection of an in-flight request: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs })}`,
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs);
   });
 
   it('cuts a request slower than SHUTDOWN_TIMEOUT_MS at the bound and still exits 0 before the watchdog', async () => {
     const shutdownTimeoutMs = 1_000;
     const requestLatencyMs = 4_000;
     const api = await startSlowApi(shutdownTimeoutMs, requestLatencyMs);
-    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    try {
-      const answered = new Promise<string>((resolve) => {
-        http
-          .get({ agent: pool, host: '127.0.0.1', port: api.port, path: '/api/status' }, (response) => {
-            response.resume();
-            response.on('end', () => resolve(`answered ${response.statusCode}`));
-          })
-          .on('error', (error: NodeJS.ErrnoException) => resolve(`cut: ${error.code ?? error.message}`));
-      });
-      await sleep(200);
-      const signalledAt = performance.now();
-      api.process.kill('SIGTERM');
-      const exit = await api.exited;
-      const exitAfterMs = performance.now() - signalledAt;
-      const client = await answered;
-      console.log(
-        `api SIGTERM, request slower than the bound: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs, client })}`,
-      );
-      expect(exit).toEqual({ code: 0, signal: null });
-      // It waited for the request up to the bound, then cut it: well before the watchdog (bound + 5 s, exit 1).
-      expect(exitAfterMs).toBeGreaterThanOrEqual(shutdownTimeoutMs);
-      expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs + 2_000);
-      expect(client).toMatch(/^cut: /);
-      expect(
-        api.logs.some(
-          (line) => line.level === 'warn' && String(line.msg).includes('requests still in flight'),
-        ),
-      ).toBe(true);
-    } finally {
-      pool.destroy();
-    }
+    const answered = pooledStatusRequest(api);
+    await sleep(200);
+    const signalledAt = performance.now();
+    api.process.kill('SIGTERM');
+    const exit = await api.exited;
+    const exitAfterMs = performance.now() - signalledAt;
+    const client = await answered;
+    console.log(
+      `api SIGTERM, request slower than the bound: ${JSON.stringify({ exit, exitAfterMs: Math.round(exitAfterMs), shutdownTimeoutMs, client })}`,
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    // It waited for the request up to the bound, then cut it: well before the watchdog (bound + 5 s, exit 1).
+    expect(exitAfterMs).toBeGreaterThanOrEqual(shutdownTimeoutMs);
+    expect(exitAfterMs).toBeLessThan(shutdownTimeoutMs + 2_000);
+    expect(client).toEqual({ cut: expect.any(String) });
+    expect(
+      api.logs.some((line) => line.level === 'warn' && String(line.msg).includes('requests still in flight')),
+    ).toBe(true);
   });
 });

@@ -1,31 +1,22 @@
 import request from 'supertest';
-import {
-  type RedisServer,
-  type RunningService,
-  startRedisServer,
-  startService,
-  waitFor,
-} from '@opsforge/harness';
+import { ownRedis, type RunningService, waitFor } from '@opsforge/harness';
 
 // A Redis this test owns, stopped and restarted under a running API and worker: the API fails fast and says
 // why, neither process dies, and both recover on their own.
-let redis: RedisServer;
+const redis = ownRedis({ appendOnly: true });
 let api: RunningService;
 let worker: RunningService;
 
 beforeAll(async () => {
-  redis = await startRedisServer({ appendOnly: true });
-  const env = { REDIS_URL: redis.url, QUEUE_PREFIX: '{opsforge}' };
-  [api, worker] = await Promise.all([startService('api', { env }), startService('worker', { env })]);
-});
-
-afterAll(async () => {
-  await Promise.all([api?.stop(), worker?.stop()]);
-  await redis?.stop();
+  const env = { QUEUE_PREFIX: '{opsforge}' };
+  [api, worker] = await Promise.all([
+    redis.startService('api', { env }),
+    redis.startService('worker', { env }),
+  ]);
 });
 
 it('answers 503 fast while Redis is down, stays alive, and recovers when Redis returns', async () => {
-  await redis.pause();
+  await redis.server.pause();
 
   const started = Date.now();
   const refused = await request(api.url).post('/api/job').send({ type: 'ping', payload: {} });
@@ -55,7 +46,7 @@ it('answers 503 fast while Redis is down, stays alive, and recovers when Redis r
   const metrics = await request(api.url).get('/metrics').expect(200);
   expect(metrics.text).toMatch(/^jobs_enqueued_total\{job_type="ping",outcome="error"\} 1$/m);
 
-  await redis.restart();
+  await redis.server.restart();
 
   await waitFor(
     'the api to be ready again',
@@ -85,14 +76,14 @@ it('answers 503 fast while Redis is down, stays alive, and recovers when Redis r
 });
 
 it('starts without Redis, reports not ready, and becomes ready once Redis appears', async () => {
-  await redis.pause();
-  const late = await startService('api', { env: { REDIS_URL: redis.url }, waitUntil: 'health' });
+  await redis.server.pause();
+  const late = await redis.startService('api', { waitUntil: 'health' });
   try {
     await request(late.url).get('/ready').expect(503);
     const started = Date.now();
     await request(late.url).post('/api/job').send({ type: 'ping', payload: {} }).expect(503);
     expect(Date.now() - started).toBeLessThan(1000);
-    await redis.restart();
+    await redis.server.restart();
     await waitFor(
       'the late api to become ready',
       async () => (await request(late.url).get('/ready')).status === 200,

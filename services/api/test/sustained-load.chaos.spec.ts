@@ -1,11 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   jobSubmission,
   type LoadRequest,
   percentile,
   PRELOADS,
   type RunningService,
-  runOpenLoopLoad,
+  runLoadWithScript,
   startService,
   testQueue,
   waitFor,
@@ -88,24 +87,24 @@ describe('api: sustained fixed-rate load', () => {
       }
     };
 
-    const loadStartedAt = performance.now();
-    const heapCheckpoints = (async () => {
-      const checkpoints: HeapCheckpoint[] = [];
-      for (const atMs of HEAP_CHECKPOINTS_MS) {
-        await sleep(atMs - (performance.now() - loadStartedAt));
-        checkpoints.push({ atS: Math.round(atMs / 1000), ...(await liveHeapAfterFullGc(api)) });
-      }
-      return checkpoints;
-    })();
-    const load = await runOpenLoopLoad({
-      route: () => api.url,
-      ratePerSecond: RATE_PER_SECOND,
-      durationMs: LOAD_MS,
-      request: requestMix,
-      isSuccess: (status, request) => status === (request.method === 'POST' ? 202 : 200),
-      timeoutMs: 5_000,
-    });
-    const heap = await heapCheckpoints;
+    const { load, outcome: heap } = await runLoadWithScript(
+      {
+        route: () => api.url,
+        ratePerSecond: RATE_PER_SECOND,
+        durationMs: LOAD_MS,
+        request: requestMix,
+        isSuccess: (status, request) => status === (request.method === 'POST' ? 202 : 200),
+        timeoutMs: 5_000,
+      },
+      async ({ at }) => {
+        const checkpoints: HeapCheckpoint[] = [];
+        for (const atMs of HEAP_CHECKPOINTS_MS) {
+          await at(atMs);
+          checkpoints.push({ atS: Math.round(atMs / 1000), ...(await liveHeapAfterFullGc(api)) });
+        }
+        return checkpoints;
+      },
+    );
     const requestsBetweenFirstAndLast =
       (RATE_PER_SECOND * (HEAP_CHECKPOINTS_MS[2] - HEAP_CHECKPOINTS_MS[0])) / 1000;
     const liveHeapGrowth = heap[2].heapUsedBytes - heap[0].heapUsedBytes;

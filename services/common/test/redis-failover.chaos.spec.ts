@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { JOB_QUEUE_NAME } from '../src/job-contract';
 import {
+  acknowledgedJobs,
+  type FaultUnderLoad,
   type GroupNode,
   JobEffectsProbe,
   jobSubmission,
@@ -10,8 +12,10 @@ import {
   type RunningService,
   runOpenLoopLoad,
   type SentinelGroup,
+  SHORT_STALL_TIMERS,
   startSentinelGroup,
   startService,
+  submitJobsThroughFault,
   testQueuePrefix,
 } from '@opsforge/harness';
 
@@ -30,18 +34,14 @@ import {
  */
 
 const DOWN_AFTER_MS = 5_000;
-const RATE_PER_SECOND = 40;
-const LOAD_MS = 22_000;
-const KILL_AT_MS = 5_000;
+/** Invoice submissions for 22 s; the primary is killed 5 s in. */
+const FAILOVER: FaultUnderLoad = { ratePerSecond: 40, durationMs: 22_000, faultAtMs: 5_000 };
 // Replication bytes in flight when the primary died reach the replicas within milliseconds, and no replica
 // accepts a write of its own before it is promoted, which takes at least DOWN_AFTER_MS: effect writes a replica
 // saw before this moment are copies from the old primary, writes after it are its own.
 const REPLICATION_SETTLED_MS = 1_000;
 const COMPLETION_WAIT_MS = 60_000;
 const RECOVERY_WAIT_MS = 60_000;
-// Short lock and stalled-check timers, as in the other chaos experiments: the jobs active on the old primary when
-// it died come back within seconds instead of BullMQ's 30 s defaults.
-const WORKER_TIMERS = { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' };
 // Start-up is not what this measures; on the shared 2-core machine six Redis processes and the services starting
 // together have taken longer than the harness's 15 s default.
 const START_TIMEOUT_MS = 60_000;
@@ -144,7 +144,8 @@ describe('api + worker: Redis primary killed under Sentinel', () => {
         env: { ...env, REDIS_REPLICA_ACKS: '1', REDIS_REPLICA_ACK_TIMEOUT_MS: '500' },
         timeoutMs: START_TIMEOUT_MS,
       }),
-      startService('worker', { env: { ...env, ...WORKER_TIMERS }, timeoutMs: START_TIMEOUT_MS }),
+      // The jobs active on the old primary when it died come back within seconds.
+      startService('worker', { env: { ...env, ...SHORT_STALL_TIMERS.env }, timeoutMs: START_TIMEOUT_MS }),
     ]);
     services.push(api, worker);
     const oldPrimary = await group.primary();
@@ -153,8 +154,7 @@ describe('api + worker: Redis primary killed under Sentinel', () => {
     let killedAtEpochMs = Number.NaN;
     let promotedAfterMs = Number.NaN;
     let copiesBeforePromotion = new Map<GroupNode, Map<string, number>>();
-    const failover = (async () => {
-      await sleep(KILL_AT_MS);
+    const killPrimary = async () => {
       await oldPrimary.kill();
       killedAt = performance.now();
       killedAtEpochMs = Date.now();
@@ -172,17 +172,12 @@ describe('api + worker: Redis primary killed under Sentinel', () => {
         }
         await sleep(50);
       }
-    })();
-
-    const load = await runOpenLoopLoad({
-      route: () => api.url,
-      ratePerSecond: RATE_PER_SECOND,
-      durationMs: LOAD_MS,
-      request: invoiceRequest,
-      isSuccess: (status) => status === 202 || status === 503,
-      timeoutMs: 5_000,
-    });
-    const newPrimary = await failover;
+    };
+    const {
+      load,
+      outcome: newPrimary,
+      onLoadClock,
+    } = await submitJobsThroughFault(api, { ...FAILOVER, request: invoiceRequest }, killPrimary);
     // On a loaded machine the load can end before the API accepts again; that it does accept again, by itself, is
     // the promise. Keep submitting (the same kind of job, the next sequence numbers) until one is acknowledged.
     let recoverySequence = load.due;
@@ -207,10 +202,8 @@ describe('api + worker: Redis primary killed under Sentinel', () => {
       }
     }
 
-    const killedOnLoadClock = killedAt - load.startedAt;
-    const acknowledged = load.records
-      .filter((record) => record.status === 202)
-      .map((record) => ({ id: (record.body as { id: string }).id, sentAtMs: record.sentAtMs }));
+    const killedOnLoadClock = onLoadClock(killedAt);
+    const acknowledged = acknowledgedJobs(load);
     if (recovered && !acknowledged.some(({ id }) => id === recovered.id))
       acknowledged.push({ id: recovered.id, sentAtMs: recovered.answeredAtMs });
     const afterKill = load.records.filter((record) => record.sentAtMs >= killedOnLoadClock);

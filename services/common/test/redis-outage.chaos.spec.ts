@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { jobEffectKey } from '../src/job-contract';
 import {
+  acknowledgedJobs,
+  type FaultUnderLoad,
   jobSubmission,
   type LoadRequest,
   openQueue,
-  type RedisServer,
+  ownRedis,
   type RunningService,
-  runOpenLoopLoad,
-  startRedisServer,
-  startService,
+  SHORT_STALL_TIMERS,
+  submitJobsThroughFault,
   testQueuePrefix,
   waitFor,
 } from '@opsforge/harness';
@@ -25,17 +25,10 @@ import {
  *   (202), before, during or after the outage, is completed: none lost.
  */
 
-const RATE_PER_SECOND = 50;
-const LOAD_MS = 12_000;
-const KILL_AT_MS = 2_500;
+/** Invoice submissions for 12 s; Redis is killed 2.5 s in. */
+const OUTAGE: FaultUnderLoad = { ratePerSecond: 50, durationMs: 12_000, faultAtMs: 2_500 };
 const OUTAGE_MS = 4_000;
 const READINESS_POLL_MS = 100;
-// Jobs active in the worker when Redis died cannot be marked completed; they stay `active` in Redis until their
-// lock expires, and the stalled-job check moves them back to waiting on the second pass that finds them
-// unlocked. With BullMQ's 30 s defaults that took up to a minute after the restart (and the wait below once
-// timed out); short timers make the recovery time a known bound instead of a race against a timeout.
-const WORKER_LOCK_DURATION_MS = 2_000;
-const WORKER_STALLED_INTERVAL_MS = 1_000;
 // Jobs that are certainly active when Redis dies: they finish their hold during the outage, cannot be marked
 // completed, and must come back through the stalled-job path, every run, not only when the kill happens to
 // land on an invoice job in flight.
@@ -43,8 +36,12 @@ const HELD_JOBS = 3;
 const HOLD_MS = 2_000;
 // Reconnecting (the worker retries about every second) and processing what queued up during the outage.
 const RESUME_MARGIN_MS = 5_000;
+// Jobs active in the worker when Redis died cannot be marked completed; they stay `active` in Redis until their
+// lock expires, and the stalled-job check moves them back to waiting on the second pass that finds them
+// unlocked. With the worker's short stall timers that is a known bound (BullMQ's 30 s defaults took up to a
+// minute after the restart, and the wait below once timed out).
 const STALLED_RECOVERY_BOUND_MS =
-  WORKER_LOCK_DURATION_MS + 2 * WORKER_STALLED_INTERVAL_MS + HOLD_MS + RESUME_MARGIN_MS;
+  SHORT_STALL_TIMERS.lockDurationMs + 2 * SHORT_STALL_TIMERS.stalledIntervalMs + HOLD_MS + RESUME_MARGIN_MS;
 
 interface ReadinessWatch {
   /** ms (performance.now) of the first answer other than 200 at or after `since`, if any. */
@@ -91,32 +88,15 @@ function invoiceRequest(sequence: number): LoadRequest {
 }
 
 describe('api + worker: Redis outage under load', () => {
-  let redis: RedisServer;
-  const services: RunningService[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedisServer({ appendOnly: true, appendFsync: 'everysec' });
-  });
-
-  afterAll(async () => {
-    await Promise.all(services.map((service) => service.stop('SIGKILL')));
-    await redis?.stop();
-  });
+  const redis = ownRedis({ appendOnly: true, appendFsync: 'everysec' });
 
   it('answers 503 fast while Redis is down, recovers by itself, and loses no acknowledged job', async () => {
     const prefix = testQueuePrefix('outage');
-    const env = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+    const env = { QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
     const [api, worker] = await Promise.all([
-      startService('api', { env }),
-      startService('worker', {
-        env: {
-          ...env,
-          WORKER_LOCK_DURATION_MS: String(WORKER_LOCK_DURATION_MS),
-          WORKER_STALLED_INTERVAL_MS: String(WORKER_STALLED_INTERVAL_MS),
-        },
-      }),
+      redis.startService('api', { env }),
+      redis.startService('worker', { env: { ...env, ...SHORT_STALL_TIMERS.env } }),
     ]);
-    services.push(api, worker);
     const apiReadiness = watchReadiness(api);
     const workerReadiness = watchReadiness(worker);
 
@@ -127,8 +107,7 @@ describe('api + worker: Redis outage under load', () => {
     let killedAt = Number.NaN;
     let redisBackAt = Number.NaN;
     let redisBackAtEpochMs = Number.NaN;
-    const outage = (async () => {
-      await sleep(KILL_AT_MS);
+    const redisOutage = async () => {
       for (let index = 0; index < HELD_JOBS; index++) {
         const response = await fetch(`${api.url}/api/job`, {
           method: 'POST',
@@ -147,25 +126,20 @@ describe('api + worker: Redis outage under load', () => {
         2_000,
         20,
       );
-      await redis.kill();
+      await redis.server.kill();
       killedAt = performance.now();
       await sleep(OUTAGE_MS);
       const alive = { api: api.process.exitCode === null, worker: worker.process.exitCode === null };
-      await redis.restart();
+      await redis.server.restart();
       redisBackAt = performance.now();
       redisBackAtEpochMs = Date.now();
       return alive;
-    })();
-
-    const load = await runOpenLoopLoad({
-      route: () => api.url,
-      ratePerSecond: RATE_PER_SECOND,
-      durationMs: LOAD_MS,
-      request: invoiceRequest,
-      isSuccess: (status) => status === 202 || status === 503,
-      timeoutMs: 5_000,
-    });
-    const aliveDuringOutage = await outage;
+    };
+    const {
+      load,
+      outcome: aliveDuringOutage,
+      onLoadClock,
+    } = await submitJobsThroughFault(api, { ...OUTAGE, request: invoiceRequest }, redisOutage);
     await waitFor(
       'both services ready again',
       () =>
@@ -176,17 +150,14 @@ describe('api + worker: Redis outage under load', () => {
     await Promise.all([apiReadiness.stop(), workerReadiness.stop()]);
 
     // Times on one clock: the generator's record times are relative to its own start.
-    const killedOnLoadClock = killedAt - load.startedAt;
-    const backOnLoadClock = redisBackAt - load.startedAt;
+    const killedOnLoadClock = onLoadClock(killedAt);
+    const backOnLoadClock = onLoadClock(redisBackAt);
+    const acknowledged = acknowledgedJobs(load);
     const duringOutage = load.records.filter(
       (record) => record.sentAtMs >= killedOnLoadClock && record.sentAtMs < backOnLoadClock,
     );
     const outageLatencies = duringOutage.map((record) => (record.answeredAtMs ?? Infinity) - record.sentAtMs);
-    const acknowledged = load.records
-      .filter((record) => record.status === 202)
-      .map((record) => ({ id: (record.body as { id: string }).id, sentAtMs: record.sentAtMs }));
 
-    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
     try {
       await waitFor(
         'every acknowledged job completed',
@@ -210,7 +181,7 @@ describe('api + worker: Redis outage under load', () => {
       const lost = acknowledged.filter((_, index) => states[index] !== 'completed');
       const heldStates = await Promise.all(heldJobIds.map((id) => queue.getJobState(id)));
       const effects = await Promise.all(
-        acknowledged.map(({ id }) => client.exists(jobEffectKey(prefix, id))),
+        acknowledged.map(({ id }) => redis.client.exists(jobEffectKey(prefix, id))),
       );
 
       const seconds = (ms: number | undefined) =>
@@ -240,7 +211,7 @@ describe('api + worker: Redis outage under load', () => {
 
       // Nothing but 202 or 503, every one answered; the outage was real (requests met it).
       expect(load.failures).toEqual([]);
-      expect(duringOutage.length).toBeGreaterThan(RATE_PER_SECOND * (OUTAGE_MS / 1000) * 0.8);
+      expect(duringOutage.length).toBeGreaterThan(OUTAGE.ratePerSecond * (OUTAGE_MS / 1000) * 0.8);
       expect(duringOutage.filter((record) => record.status === 503).length).toBeGreaterThan(0);
       // 503 within a second, no hang.
       expect(Math.max(...outageLatencies)).toBeLessThan(1_000);
@@ -269,7 +240,6 @@ describe('api + worker: Redis outage under load', () => {
       // defaults allow.
       expect(preOutageJobsDoneAfterRestartMs).toBeLessThan(STALLED_RECOVERY_BOUND_MS);
     } finally {
-      client.disconnect();
       await queue.close();
     }
   });

@@ -1,14 +1,13 @@
-import { Redis } from 'ioredis';
 import { jobEffectKey, JOB_QUEUE_NAME, defaultJobOptions, type JobData } from '../../common/src/job-contract';
 import {
-  type RedisServer,
-  type RunningService,
-  startRedisServer,
-  startService,
-  testQueuePrefix,
-  waitFor,
   JobEffectsProbe,
   openQueue,
+  ownRedis,
+  type RunningService,
+  SHORT_STALL_TIMERS,
+  testQueuePrefix,
+  waitFor,
+  waitForJobCount,
 } from '@opsforge/harness';
 
 /**
@@ -25,7 +24,7 @@ const JOB_COUNT = 1_000;
 const WORKER_CONCURRENCY = 5;
 // The dead worker's jobs come back once their lock expires and the stalled-job check has seen them unlocked
 // twice: with BullMQ's 30 s defaults this experiment waited about 90 s for that alone.
-const STALL_TIMERS = { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' };
+const STALL_TIMERS = SHORT_STALL_TIMERS.env;
 
 function invoice(index: number) {
   return {
@@ -92,30 +91,16 @@ async function readJobs(api: RunningService, ids: string[], parallel = 16): Prom
 }
 
 describe('worker: no job lost when the worker dies', () => {
-  let redis: RedisServer;
-  let client: Redis;
-  const started: RunningService[] = [];
+  const redis = ownRedis();
 
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  });
-
-  afterAll(async () => {
-    await Promise.all(started.map((service) => service.stop('SIGKILL')));
-    client?.disconnect();
-    await redis?.stop();
-  });
-
-  async function start(
+  function start(
     name: 'api' | 'worker',
     prefix: string,
     env: Record<string, string> = {},
     waitUntil: 'ready' | 'none' = 'ready',
   ): Promise<RunningService> {
-    const service = await startService(name, {
+    return redis.startService(name, {
       env: {
-        REDIS_URL: redis.url,
         QUEUE_PREFIX: prefix,
         WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
         LOG_LEVEL: 'warn',
@@ -123,8 +108,6 @@ describe('worker: no job lost when the worker dies', () => {
       },
       waitUntil,
     });
-    started.push(service);
-    return service;
   }
 
   it(`kill -9 while busy with ${JOB_COUNT} jobs: every acknowledged job completes, each effect is written once`, async () => {
@@ -157,7 +140,7 @@ describe('worker: no job lost when the worker dies', () => {
       await Promise.race([killed, diedFirst]);
       diedFirst.catch(() => undefined);
       expect(await firstWorker.exited).toEqual({ code: null, signal: 'SIGKILL' });
-      const heldAtKill = await client.lrange(`${prefix}:${JOB_QUEUE_NAME}:active`, 0, -1);
+      const heldAtKill = await redis.client.lrange(`${prefix}:${JOB_QUEUE_NAME}:active`, 0, -1);
       const effectsAtKill = new Set(ids.filter((id) => probe.writesFor(id) > 0));
       const completedAtKill = await queue.getCompletedCount();
       const effectWrittenButNotCompleted = heldAtKill.filter((id) => effectsAtKill.has(id));
@@ -166,17 +149,12 @@ describe('worker: no job lost when the worker dies', () => {
       // then moves them back to `waiting`. That is the only wait in this test.
       const replacement = await start('worker', prefix, STALL_TIMERS);
       const replacementStartedAt = performance.now();
-      await waitFor(
-        'every job completed',
-        async () => (await queue.getCompletedCount()) === JOB_COUNT || undefined,
-        60_000,
-        250,
-      );
+      await waitForJobCount(queue, 'completed', JOB_COUNT, 60_000);
       const allCompletedAt = performance.now();
 
       const jobs = await readJobs(api, ids);
       const notCompleted = jobs.filter((job) => job.state !== 'completed');
-      const effectKeys = await Promise.all(ids.map((id) => client.get(jobEffectKey(prefix, id))));
+      const effectKeys = await Promise.all(ids.map((id) => redis.client.get(jobEffectKey(prefix, id))));
       const missingEffects = ids.filter((_, index) => effectKeys[index] === null);
       const effectMismatches = ids.filter(
         (_, index) => effectKeys[index] !== null && effectKeys[index] !== JSON.stringify(jobs[index].result),

@@ -1,14 +1,6 @@
 import { Redis } from 'ioredis';
 import { defaultJobOptions, type JobData } from '../../common/src/job-contract';
-import {
-  type RedisServer,
-  type RunningService,
-  startRedisServer,
-  startService,
-  testQueuePrefix,
-  waitFor,
-  openQueue,
-} from '@opsforge/harness';
+import { openQueue, ownRedis, testQueuePrefix, waitForJobCount } from '@opsforge/harness';
 
 /**
  * What one job costs in Redis, waiting and completed (with its effect record and its share of BullMQ's event
@@ -49,63 +41,38 @@ async function usedMemory(client: Redis): Promise<number> {
 }
 
 describe('Redis footprint of a job', () => {
-  let redis: RedisServer;
-  let client: Redis;
-  let worker: RunningService | undefined;
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  });
-
-  afterAll(async () => {
-    await worker?.stop('SIGKILL');
-    client?.disconnect();
-    await redis?.stop();
-  });
+  const redis = ownRedis();
 
   it(`stays within 2 KB per waiting and 4 KB per completed invoice job (${JOB_COUNT} jobs), and retention fits a quarter of maxmemory`, async () => {
     const prefix = testQueuePrefix('footprint');
     const queue = openQueue(redis.url, prefix);
     try {
       await queue.waitUntilReady();
-      const empty = await usedMemory(client);
+      const empty = await usedMemory(redis.client);
       for (let start = 0; start < JOB_COUNT; start += 500) {
         await queue.addBulk(Array.from({ length: 500 }, (_, offset) => invoiceJob(`inv-${start + offset}`)));
       }
-      const waiting = await usedMemory(client);
-      worker = await startService('worker', {
-        env: { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' },
-      });
-      await waitFor(
-        'every job completed',
-        async () => (await queue.getCompletedCount()) === JOB_COUNT || undefined,
-        60_000,
-        200,
-      );
-      const completed = await usedMemory(client);
+      const waiting = await usedMemory(redis.client);
+      const worker = await redis.startService('worker', { env: { QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' } });
+      await waitForJobCount(queue, 'completed', JOB_COUNT, 60_000);
+      const completed = await usedMemory(redis.client);
       expect(await worker.stop('SIGTERM')).toEqual({ code: 0, signal: null });
 
       // The same jobs failing every attempt: a failed job keeps a stack trace per attempt instead of a result.
       await queue.addBulk(
         Array.from({ length: FAILED_JOB_COUNT }, (_, index) => invoiceJob(`failing-${index}`)),
       );
-      worker = await startService('worker', {
+      await redis.startService('worker', {
         env: {
-          REDIS_URL: redis.url,
           QUEUE_PREFIX: prefix,
           LOG_LEVEL: 'error',
           WORKER_CONCURRENCY: '20',
           CHAOS_JOB_FAILURE_RATIO: '1',
         },
       });
-      await waitFor(
-        'every failing job failed for good',
-        async () => (await queue.getFailedCount()) === FAILED_JOB_COUNT || undefined,
-        90_000,
-        500,
-      );
-      const failed = await usedMemory(client);
+      // Every one of them failed for good.
+      await waitForJobCount(queue, 'failed', FAILED_JOB_COUNT, 90_000);
+      const failed = await usedMemory(redis.client);
 
       const perWaitingJob = (waiting - empty) / JOB_COUNT;
       const perCompletedJob = (completed - empty) / JOB_COUNT;
