@@ -98,24 +98,20 @@ export interface KindMap {
 /** The type of an object of kind `K`: its interface when KindMap has one, else the untyped KubernetesObject. */
 export type ObjectOfKind<K extends string> = K extends keyof KindMap ? KindMap[K] : KubernetesObject;
 
-/**
- * Where accessors read objects: a rendered tree, or any list. (K8sObject while the transition lasts: verify-gitops'
- * RenderedTree still holds untyped objects; the kustomize output they come from is checked by parseObjects.)
- */
-export type ObjectSource = { objects: readonly KubernetesObject[] } | { objects: readonly K8sObject[] };
+/** Where accessors read objects: a rendered tree, or any list of objects. */
+export type ObjectSource = { objects: readonly KubernetesObject[] };
 
 /** Whether `object` is of one of `kinds` (and so of the interface KindMap gives it). */
 export function isKind<K extends string>(
-  object: KubernetesObject | K8sObject,
+  object: KubernetesObject,
   ...kinds: K[]
-): object is ObjectOfKind<K> {
+): object is KubernetesObject & ObjectOfKind<K> {
   return (kinds as string[]).includes(object.kind);
 }
 
 /** The objects of one of `kinds`, in order, typed by kind: `ofKind(tree, 'Rollout')` is IRollout[]. */
 export function ofKind<K extends string>(tree: ObjectSource, ...kinds: K[]): ObjectOfKind<K>[] {
-  const objects: readonly (KubernetesObject | K8sObject)[] = tree.objects;
-  return objects.filter((object): object is ObjectOfKind<K> => isKind(object, ...kinds));
+  return tree.objects.filter((object) => isKind(object, ...kinds));
 }
 
 /** The kinds that run pods from a template and that the pod rules hold to the same standard. */
@@ -288,11 +284,14 @@ export function parseQuantity(value: unknown): number {
   return Number(match[1]) * QUANTITY_SUFFIX[match[2] ?? ''];
 }
 
+/** A YAML/JSON mapping (not null, not a list): free-form data such as Helm values, read field by field. */
+export function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /** A parsed YAML value that has what every Kubernetes object has: an apiVersion and a kind. */
 export function isKubernetesObject(value: unknown): value is KubernetesObject {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const { apiVersion, kind } = value as { apiVersion?: unknown; kind?: unknown };
-  return typeof apiVersion === 'string' && typeof kind === 'string';
+  return isMapping(value) && typeof value.apiVersion === 'string' && typeof value.kind === 'string';
 }
 
 /**
@@ -301,3 +300,9 @@ export function isKubernetesObject(value: unknown): value is KubernetesObject {
  */
 /* eslint-disable-next-line @typescript-eslint/no-explicit-any -- transitional, see above */
 export type K8sObject = Record<string, any>;
+
+/**
+ * @deprecated A rendered object read untyped (K8sObject) that still has what every object has, so it can be
+ * handed to the typed readers; RenderedTree holds these until no rule reads its objects untyped.
+ */
+export type UntypedKubernetesObject = K8sObject & { apiVersion: string; kind: string };

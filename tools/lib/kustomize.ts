@@ -45,10 +45,12 @@ export function kustomizeYaml(directory: string, label = directory): { yaml: str
   return { yaml: result.stdout, warnings: result.stderr };
 }
 
-/**
- * `kubectl kustomize <directory>`, parsed (see kustomizeYaml). Untyped (K8sObject) while its callers move to the
- * typed model: read them with ofKind/isKind from ./kubernetes.
- */
-export function kustomizeBuild(directory: string, label = directory): K8sObject[] {
+/** `kubectl kustomize <directory>`, parsed into objects (see kustomizeYaml); read them with ofKind (./kubernetes). */
+export function kustomizeObjects(directory: string, label = directory): KubernetesObject[] {
   return parseObjects(kustomizeYaml(directory, label).yaml, `the kustomize build of ${label}`);
+}
+
+/** @deprecated untyped: use kustomizeObjects. */
+export function kustomizeBuild(directory: string, label = directory): K8sObject[] {
+  return kustomizeObjects(directory, label);
 }

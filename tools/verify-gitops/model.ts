@@ -5,7 +5,13 @@
 
 import { parseArgoDuration } from '../lib/duration';
 import { intValue } from '../lib/int-or-string';
-import { type K8sObject, objectName, type ObjectIdentity, selectorMatches } from '../lib/kubernetes';
+import {
+  type K8sObject,
+  objectName,
+  type ObjectIdentity,
+  selectorMatches,
+  type UntypedKubernetesObject,
+} from '../lib/kubernetes';
 
 export {
   type K8sObject,
@@ -26,8 +32,8 @@ export interface RenderedTree {
   source: string;
   /** The environment name for an env overlay (the folder name, which is also its namespace). */
   env?: string;
-  /** Untyped until every rule file reads them through ofKind (tools/lib/kubernetes.ts); then KubernetesObject[]. */
-  objects: K8sObject[];
+  /** Read them by kind with ofKind (tools/lib/kubernetes.ts), which types each object with its interface. */
+  objects: UntypedKubernetesObject[];
 }
 
 export interface Violation {
@@ -56,7 +62,7 @@ export const WORKLOAD_KINDS = ['Rollout', 'Deployment', 'StatefulSet', 'DaemonSe
 
 /** @deprecated untyped: use ofKind from tools/lib/kubernetes.ts */
 export function ofKind(tree: RenderedTree, ...kinds: string[]): K8sObject[] {
-  return tree.objects.filter((object) => kinds.includes(object.kind)) as K8sObject[];
+  return tree.objects.filter((object) => kinds.includes(object.kind));
 }
 
 /** @deprecated untyped: use workloads from tools/lib/kubernetes.ts */

@@ -2,8 +2,8 @@
 // env overlay under gitops/envs, on argocd/, and on every other directory of this repository an Application deploys.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kustomizeBuild, parseObjects, RenderError } from '../lib/kustomize';
-import { type K8sObject, ofKind } from '../lib/kubernetes';
+import { kustomizeObjects, parseObjects, RenderError } from '../lib/kustomize';
+import { type KubernetesObject, ofKind } from '../lib/kubernetes';
 import type { RenderedTree } from './model';
 
 export const ENVS_DIRECTORY = 'gitops/envs';
@@ -19,15 +19,15 @@ export function envFolders(root: string): string[] {
     .sort();
 }
 
-export function renderDirectory(root: string, relativeDirectory: string): K8sObject[] {
-  return kustomizeBuild(join(root, relativeDirectory), relativeDirectory);
+export function renderDirectory(root: string, relativeDirectory: string): KubernetesObject[] {
+  return kustomizeObjects(join(root, relativeDirectory), relativeDirectory);
 }
 
 /**
  * What Argo CD deploys from a directory of this repository: the kustomize build when it has a
  * kustomization.yaml, else its YAML files (Argo CD's plain directory source; this tree uses no recursion).
  */
-export function renderApplicationSource(root: string, relativeDirectory: string): K8sObject[] {
+export function renderApplicationSource(root: string, relativeDirectory: string): KubernetesObject[] {
   const directory = join(root, relativeDirectory);
   if (existsSync(join(directory, 'kustomization.yaml'))) return renderDirectory(root, relativeDirectory);
   return readdirSync(directory)
@@ -39,7 +39,7 @@ export function renderApplicationSource(root: string, relativeDirectory: string)
 }
 
 /** Directories of this repository that argocd/ Applications deploy, other than the env overlays and argocd/. */
-function applicationSourceDirectories(root: string, argocd: readonly K8sObject[]): string[] {
+function applicationSourceDirectories(root: string, argocd: readonly KubernetesObject[]): string[] {
   const applications = ofKind({ objects: argocd }, 'Application');
   const rootApplication = applications.find((app) => app.spec.source?.path === ARGOCD_DIRECTORY);
   const repoURL = rootApplication?.spec.source?.repoURL;

@@ -3,11 +3,13 @@
 // which env.
 import { posix, join } from 'node:path';
 import { minimatch } from 'minimatch';
+import type { IApplicationSpec } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSpec';
 import { z } from 'zod';
-import { type K8sObject, ofKind, type RenderedTree, type Rule } from '../model';
+import { isMapping, type ObjectIdentity, ofKind } from '../../lib/kubernetes';
+import type { RenderedTree, Rule } from '../model';
 import { LedgerError, loadLedger, UPSTREAM_LEDGER_FILE, type UpstreamLedger } from '../upstream';
 import { defineRule, type RuleContext } from './define-rule';
-import { sourcesOf } from './argocd';
+import { type ApplicationOwner, gitGenerators, sourcesOf } from './argocd';
 
 export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
 export const SYNC_OPTIONS = 'argocd.argoproj.io/sync-options';
@@ -57,46 +59,50 @@ export function cite(ledger: UpstreamLedger, id: string): string {
   return `${source.repository}@${source.tag} ${source.path}${source.lines ? `:${source.lines}` : ''}`;
 }
 
-export function syncWave(object: K8sObject): number {
+export function syncWave(object: ObjectIdentity): number {
   return Number.parseInt(object.metadata?.annotations?.[SYNC_WAVE] ?? '0', 10) || 0;
 }
 
-export function syncOptions(object: K8sObject): string[] {
+export function syncOptions(object: ObjectIdentity): string[] {
   return String(object.metadata?.annotations?.[SYNC_OPTIONS] ?? '')
     .split(',')
     .map((option) => option.trim())
     .filter(Boolean);
 }
 
-export function valueAt(values: K8sObject, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, key) => (node as K8sObject | undefined)?.[key], values);
+/** The value at a dotted path (`controller.metrics.enabled`) of free-form data such as Helm values. */
+export function valueAt(values: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (isMapping(node) ? node[key] : undefined), values);
 }
 
 /** Applications (and ApplicationSet templates) with the env trees each deploys. */
 export function envDeployers(
   tree: RenderedTree,
   envs: RenderedTree[],
-): { owner: K8sObject; spec: K8sObject; envs: RenderedTree[] }[] {
-  const deployers: { owner: K8sObject; spec: K8sObject; envs: RenderedTree[] }[] = [];
+): (ApplicationOwner & { envs: RenderedTree[] })[] {
+  const deployers: (ApplicationOwner & { envs: RenderedTree[] })[] = [];
   for (const set of ofKind(tree, 'ApplicationSet')) {
     // A git generator's directories are env folders; its files (e.g. gitops/envs/*/revision.yaml) lie in them.
-    const patterns: string[] = (set.spec?.generators ?? []).flatMap((g: K8sObject) => [
-      ...(g.git?.directories ?? []).map((d: K8sObject) => String(d.path)),
-      ...(g.git?.files ?? []).map((f: K8sObject) => posix.dirname(String(f.path))),
+    const patterns = gitGenerators(set).flatMap((git) => [
+      ...(git.directories ?? []).map((d) => d.path),
+      ...(git.files ?? []).map((f) => posix.dirname(f.path)),
     ]);
     const deployed = envs.filter((env) => patterns.some((pattern) => minimatch(env.source, pattern)));
-    if (deployed.length > 0)
-      deployers.push({ owner: set, spec: set.spec?.template?.spec ?? {}, envs: deployed });
+    if (deployed.length > 0) deployers.push({ owner: set, spec: set.spec.template.spec, envs: deployed });
   }
   for (const app of ofKind(tree, 'Application')) {
-    const paths = sourcesOf(app.spec ?? {}).map((s) => String(s.path ?? '').replace(/\/+$/, ''));
-    const deployed = envs.filter((env) => paths.includes(env.source));
-    if (deployed.length > 0) deployers.push({ owner: app, spec: app.spec ?? {}, envs: deployed });
+    const deployed = envs.filter((env) => sourcePaths(app.spec).includes(env.source));
+    if (deployed.length > 0) deployers.push({ owner: app, spec: app.spec, envs: deployed });
   }
   return deployers;
 }
 
-export function specSyncOptions(spec: K8sObject): string[] {
+/** The repository paths an Application spec's sources read, without a trailing slash ('' for a chart). */
+export function sourcePaths(spec: IApplicationSpec): string[] {
+  return sourcesOf(spec).map((s) => (s.path ?? '').replace(/\/+$/, ''));
+}
+
+export function specSyncOptions(spec: IApplicationSpec): string[] {
   return spec.syncPolicy?.syncOptions ?? [];
 }
 

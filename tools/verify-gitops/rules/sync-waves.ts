@@ -4,13 +4,25 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { type K8sObject, ofKind, where, workloads } from '../model';
+import type { IApplication } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application';
+import type { IApplicationSource } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSource';
+import type { IApplicationSpec } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/ApplicationSpec';
+import {
+  isMapping,
+  type KubernetesObject,
+  ofKind,
+  podSpec,
+  type Workload,
+  workloads,
+} from '../../lib/kubernetes';
+import { where } from '../model';
 import { ARGOCD_DIRECTORY } from '../render';
 import { argocdTrees, envTrees } from './define-rule';
 import { sourcesOf } from './argocd';
 import {
   cite,
   envDeployers,
+  sourcePaths,
   specSyncOptions,
   SYNC_OPTIONS,
   syncOptions,
@@ -19,37 +31,35 @@ import {
   defineLedgerRule,
 } from './ledger';
 
-function mergeValues(base: K8sObject, override: K8sObject): K8sObject {
-  const merged: K8sObject = { ...base };
+type HelmValues = Record<string, unknown>;
+
+/** Helm's merge of values: mappings merge key by key, anything else in `override` replaces. */
+function mergeValues(base: HelmValues, override: unknown): HelmValues {
+  if (!isMapping(override)) return base;
+  const merged: HelmValues = { ...base };
   for (const [key, value] of Object.entries(override)) {
     const current = merged[key];
-    merged[key] =
-      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object'
-        ? mergeValues(current, value)
-        : value;
+    merged[key] = isMapping(value) && isMapping(current) ? mergeValues(current, value) : value;
   }
   return merged;
 }
 
 /** The Helm values an Application's chart source gets: its `$values` files from this repository, then valuesObject. */
-function chartValues(root: string, spec: K8sObject, source: K8sObject): K8sObject {
+function chartValues(root: string, spec: IApplicationSpec, source: IApplicationSource): HelmValues {
   const reference = sourcesOf(spec).find((s) => s.ref)?.ref;
-  let values: K8sObject = {};
+  let values: HelmValues = {};
   for (const file of source.helm?.valueFiles ?? []) {
     const prefix = `$${reference}/`;
-    if (reference && String(file).startsWith(prefix)) {
-      values = mergeValues(
-        values,
-        parseYaml(readFileSync(join(root, String(file).slice(prefix.length)), 'utf8')) ?? {},
-      );
+    if (reference && file.startsWith(prefix)) {
+      values = mergeValues(values, parseYaml(readFileSync(join(root, file.slice(prefix.length)), 'utf8')));
     }
   }
-  return mergeValues(values, source.helm?.valuesObject ?? {});
+  return mergeValues(values, source.helm?.valuesObject);
 }
 
 /** Group/Kind of an object as the ledger writes it, e.g. monitoring.coreos.com/ServiceMonitor. */
-function groupKind(object: K8sObject): string {
-  const apiVersion = String(object.apiVersion ?? '');
+function groupKind(object: KubernetesObject): string {
+  const apiVersion = object.apiVersion;
   return `${apiVersion.includes('/') ? apiVersion.split('/')[0] : ''}/${object.kind}`;
 }
 
@@ -61,9 +71,7 @@ const argocdWavesWait = defineLedgerRule({
     const healthCheck = ledger.behaviour('argocd-application-health-not-assessed');
     const { configMap, key } = healthCheck.data as Record<string, string>;
     for (const tree of argocdTrees(trees)) {
-      const argoObjects = tree.objects.filter((o) =>
-        ['Application', 'ApplicationSet', 'AppProject'].includes(o.kind),
-      );
+      const argoObjects = ofKind(tree, 'Application', 'ApplicationSet', 'AppProject');
       const firstWave = Math.min(...argoObjects.map(syncWave));
       const lastWave = Math.max(...tree.objects.map(syncWave));
       const config = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === configMap && c.data?.[key]);
@@ -77,7 +85,7 @@ const argocdWavesWait = defineLedgerRule({
           where(tree, config),
           `is in wave ${syncWave(config)}, not before the first Application wave (${firstWave}): on the first sync the waves it should govern would pass before it exists`,
         );
-      const rootApp = ofKind(tree, 'Application').find((a) => a.spec?.source?.path === ARGOCD_DIRECTORY);
+      const rootApp = ofKind(tree, 'Application').find((a) => a.spec.source?.path === ARGOCD_DIRECTORY);
       if (rootApp && syncWave(rootApp) !== lastWave)
         flag(
           where(tree, rootApp),
@@ -86,26 +94,25 @@ const argocdWavesWait = defineLedgerRule({
 
       // Which wave installs each CRD (from the ledger's chart facts), and which wave renders each kind.
       const providers = new Map<string, number>();
-      const charts = new Map<string, { app: K8sObject; source: K8sObject }>();
+      const charts = new Map<string, { app: IApplication; source: IApplicationSource }>();
       for (const app of ofKind(tree, 'Application'))
-        for (const source of sourcesOf(app.spec ?? {}))
-          if (source.chart) charts.set(String(source.chart), { app, source });
+        for (const source of sourcesOf(app.spec)) if (source.chart) charts.set(source.chart, { app, source });
       for (const fact of Object.values(ledger.behaviours)) {
         const provides = fact.data?.provides as string[] | undefined;
         const installer = charts.get(String(fact.data?.chart));
         if (provides && installer) for (const kind of provides) providers.set(kind, syncWave(installer.app));
       }
-      const needs: { at: string; wave: number; kind: string; rootObject?: K8sObject }[] = [];
+      const needs: { at: string; wave: number; kind: string; rootObject?: KubernetesObject }[] = [];
       for (const fact of Object.values(ledger.behaviours)) {
         const renders = fact.data?.renders as string | undefined;
         const user = charts.get(String(fact.data?.chart));
         if (!renders || !user) continue;
-        const values = chartValues(root, user.app.spec ?? {}, user.source);
+        const values = chartValues(root, user.app.spec, user.source);
         if ((fact.data?.whenValues as string[]).every((path) => valueAt(values, path) === true))
           needs.push({ at: where(tree, user.app), wave: syncWave(user.app), kind: renders });
       }
       for (const app of ofKind(tree, 'Application')) {
-        const paths = sourcesOf(app.spec ?? {}).map((s) => String(s.path ?? '').replace(/\/+$/, ''));
+        const paths = sourcePaths(app.spec);
         for (const source of trees.filter((t) => t.role === 'application-source' && paths.includes(t.source)))
           for (const object of source.objects)
             needs.push({ at: where(tree, app), wave: syncWave(app), kind: groupKind(object) });
@@ -147,13 +154,13 @@ const argocdWavesWait = defineLedgerRule({
 });
 
 /** Names of the ConfigMaps a workload's pod template reads. */
-function configMapsReadBy(workload: K8sObject): string[] {
-  const spec = workload.spec?.template?.spec ?? {};
-  const containers: K8sObject[] = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
+function configMapsReadBy(workload: Workload): string[] {
+  const spec = podSpec(workload);
+  const containers = [...(spec.containers ?? []), ...(spec.initContainers ?? [])];
   return [
-    ...(spec.volumes ?? []).map((v: K8sObject) => v.configMap?.name),
-    ...containers.flatMap((c) => (c.envFrom ?? []).map((e: K8sObject) => e.configMapRef?.name)),
-    ...containers.flatMap((c) => (c.env ?? []).map((e: K8sObject) => e.valueFrom?.configMapKeyRef?.name)),
+    ...(spec.volumes ?? []).map((v) => v.configMap?.name),
+    ...containers.flatMap((c) => (c.envFrom ?? []).map((e) => e.configMapRef?.name)),
+    ...containers.flatMap((c) => (c.env ?? []).map((e) => e.valueFrom?.configMapKeyRef?.name)),
   ].filter((name): name is string => typeof name === 'string');
 }
 
@@ -206,7 +213,7 @@ const envSyncNeverWaitsOnCanary = defineLedgerRule({
         for (const name of configMapsReadBy(workload)) {
           const configMap = ofKind(env, 'ConfigMap').find((c) => c.metadata?.name === name);
           if (!configMap || !GENERATED_NAME.test(name)) continue;
-          const annotations: Record<string, string> = configMap.metadata?.annotations ?? {};
+          const annotations = configMap.metadata?.annotations ?? {};
           const missing = Object.entries(kept).filter(
             ([key, value]) =>
               !String(annotations[key] ?? '')

@@ -43,7 +43,7 @@ const gatewayApiIgnoreRule = defineLedgerRule({
     for (const tree of argocdTrees(trees)) {
       for (const { owner, spec, envs } of envDeployers(tree, routed)) {
         const at = where(tree, owner);
-        const ignores: K8sObject[] = spec.ignoreDifferences ?? [];
+        const ignores = spec.ignoreDifferences ?? [];
         const covered = ignores.some(
           (ignore) =>
             ignore.group === group &&
