@@ -31,9 +31,11 @@
  *   (`clock.at(ms)`), with `onLoadClock(stamp)` to place the script's moments among the load's records;
  *   `runLoadWithFault` for one fault `faultAtMs` into the load; `submitJobsThroughFault(api, plan, fault)` for job
  *   submissions that must each be answered 202 or 503 while Redis fails, with the acknowledged jobs.
- * - `ownRedis(options)`: in a test file or describe block, a private redis-server started in beforeAll, services
- *   started on it, a client to read it, all stopped in afterAll. `waitForJobCount(queue, state, count)`;
- *   `SHORT_STALL_TIMERS`, the worker's lock and stalled-job check shortened for experiments that orphan jobs.
+ * - Fixtures for a test file or describe block (they register its beforeAll/afterAll): `useTestQueue(label)`, a
+ *   test queue on the shared Redis with the services started on it, a queue handle and a client, all stopped and
+ *   the keys deleted in afterAll; `useOwnRedis(options)`, the same on a private redis-server started in beforeAll.
+ * - `waitForJobCount(queue, state, count)`; `SHORT_STALL_TIMERS`, the worker's lock and stalled-job check
+ *   shortened for experiments that orphan jobs.
  */
 import { join } from 'node:path';
 
@@ -85,7 +87,8 @@ export {
   runLoadWithFault,
 } from './src/load-script';
 export { acknowledgedJobs, type AcknowledgedJob, submitJobsThroughFault } from './src/job-submissions';
-export { type OwnRedis, ownRedis } from './src/own-redis';
+export { type OwnRedis, useOwnRedis } from './src/own-redis';
+export { type TestQueueFixture, useTestQueue } from './src/test-queue-fixture';
 export { waitForJobCount } from './src/job-counts';
 export { SHORT_STALL_TIMERS } from './src/stall-timers';
 

@@ -1,19 +1,12 @@
 import request from 'supertest';
-import { type RunningService, startService, testQueue } from '@opsforge/harness';
+import { type RunningService, useTestQueue } from '@opsforge/harness';
 
 // The chaos knobs a canary rehearsal uses to make a deliberately bad build (off by default; forbidden in prod).
-const { env, deleteKeys } = testQueue('chaos-knobs');
+const jobs = useTestQueue('chaos-knobs');
 let api: RunningService;
 
 beforeAll(async () => {
-  api = await startService('api', {
-    env: { ...env, CHAOS_ERROR_RATIO: '1', CHAOS_LATENCY_MS: '150' },
-  });
-});
-
-afterAll(async () => {
-  await api?.stop();
-  await deleteKeys();
+  api = await jobs.startService('api', { env: { CHAOS_ERROR_RATIO: '1', CHAOS_LATENCY_MS: '150' } });
 });
 
 it('answers /api/* with 500 after the added latency, and counts it like any other 500', async () => {
@@ -37,7 +30,7 @@ it('leaves probes and /metrics alone, so the bad build is judged by its error ra
 });
 
 it('is off by default', async () => {
-  const plain = await startService('api', { env });
+  const plain = await jobs.startService('api');
   try {
     const responses = await Promise.all(
       Array.from({ length: 20 }, () => request(plain.url).get('/api/status')),

@@ -7,8 +7,7 @@ import {
   percentile,
   type RunningService,
   runLoadWithFault,
-  startService,
-  testQueue,
+  useTestQueue,
 } from '@opsforge/harness';
 
 /**
@@ -48,22 +47,18 @@ function requestNumber(sequence: number): LoadRequest {
 }
 
 describe('api: SIGTERM under load', () => {
-  const queue = testQueue('api-drain');
-  const replicas: RunningService[] = [];
+  const jobs = useTestQueue('api-drain');
   const pools: http.Agent[] = [];
 
   /** One API replica whose every /api request takes `requestLatencyMs`, draining for `shutdownTimeoutMs`. */
-  async function startSlowApi(shutdownTimeoutMs: number, requestLatencyMs: number): Promise<RunningService> {
-    const api = await startService('api', {
+  function startSlowApi(shutdownTimeoutMs: number, requestLatencyMs: number): Promise<RunningService> {
+    return jobs.startService('api', {
       env: {
-        ...queue.env,
         SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
         CHAOS_LATENCY_MS: String(requestLatencyMs),
         LOG_LEVEL: 'warn',
       },
     });
-    replicas.push(api);
-    return api;
   }
 
   /**
@@ -85,10 +80,8 @@ describe('api: SIGTERM under load', () => {
     });
   }
 
-  afterAll(async () => {
+  afterAll(() => {
     for (const pool of pools) pool.destroy();
-    await Promise.all(replicas.map((replica) => replica.stop('SIGKILL')));
-    await queue.deleteKeys();
   });
 
   it('finishes every in-flight request and fails none while a replica is terminated', async () => {

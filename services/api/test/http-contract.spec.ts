@@ -1,12 +1,10 @@
 import request from 'supertest';
-import { Queue } from 'bullmq';
-import { type RunningService, startService, testQueue } from '@opsforge/harness';
+import { type RunningService, useTestQueue } from '@opsforge/harness';
 
 // The API's HTTP contract as a client sees it, against the built service and the real Redis (no worker runs
 // here, so accepted jobs stay waiting).
-const { redisUrl, prefix, env, deleteKeys } = testQueue('api-contract');
+const jobs = useTestQueue('api-contract');
 let api: RunningService;
-let queue: Queue;
 
 const invoice = {
   type: 'invoice.total',
@@ -19,16 +17,7 @@ const invoice = {
 };
 
 beforeAll(async () => {
-  api = await startService('api', {
-    env: { ...env, BODY_LIMIT_BYTES: '2048', APP_VERSION: 'abc1234' },
-  });
-  queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
-});
-
-afterAll(async () => {
-  await queue?.close();
-  await api?.stop();
-  await deleteKeys();
+  api = await jobs.startService('api', { env: { BODY_LIMIT_BYTES: '2048', APP_VERSION: 'abc1234' } });
 });
 
 describe('probes and status', () => {
@@ -122,7 +111,7 @@ describe('POST /api/job and GET /api/job/:id', () => {
       attemptsMade: 0,
       attempts: 5,
     });
-    const stored = await queue.getJob(created.body.id);
+    const stored = await jobs.queue.getJob(created.body.id);
     expect(stored?.data.payload).toEqual(invoice.payload);
     // The contract's retry policy travels with every job the API creates.
     expect(stored?.opts).toMatchObject({
@@ -163,10 +152,10 @@ describe('POST /api/job and GET /api/job/:id', () => {
       expect(replay.headers.location).toBe(first.headers.location);
       expect(replay.headers['idempotent-replayed']).toBe('true');
     }
-    const waiting = await queue.getWaiting();
+    const waiting = await jobs.queue.getWaiting();
     expect(waiting.filter((job) => job.id === key)).toHaveLength(1);
     // The stored job is the first request's, correlation id included.
-    expect((await queue.getJob(key))?.data.requestId).toBe(first.headers['x-request-id']);
+    expect((await jobs.queue.getJob(key))?.data.requestId).toBe(first.headers['x-request-id']);
   });
 });
 

@@ -1,17 +1,13 @@
 import request from 'supertest';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
+import { type RunningService, useTestQueue, waitFor } from '@opsforge/harness';
 import { inFlightMarkerKey, requestFingerprint } from '../src/idempotency';
 
 // Idempotency-Key as the IETF httpapi draft and Stripe have it, against the built API and the real Redis (no
 // worker runs, so jobs stay waiting): replay of the same request, 422 for another request under a used key, 409
 // while the first request with the key is still storing its job, and never a second job.
-const { redisUrl, prefix, env, deleteKeys } = testQueue('api-idempotency');
+const jobs = useTestQueue('api-idempotency');
 let api: RunningService;
-let queue: Queue;
-let redis: Redis;
 
 const ping = (note: string) => ({ type: 'ping', payload: { note } });
 
@@ -23,21 +19,12 @@ function post(key: string, body: unknown) {
 }
 
 async function jobsWithId(key: string): Promise<number> {
-  const waiting = await queue.getWaiting();
+  const waiting = await jobs.queue.getWaiting();
   return waiting.filter((job) => job.id === key).length;
 }
 
 beforeAll(async () => {
-  api = await startService('api', { env });
-  queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
-  redis = new Redis(redisUrl);
-});
-
-afterAll(async () => {
-  await queue?.close();
-  redis?.disconnect();
-  await api?.stop();
-  await deleteKeys();
+  api = await jobs.startService('api');
 });
 
 describe('a key reused after its request finished', () => {
@@ -88,7 +75,7 @@ describe('a key reused after its request finished', () => {
       issues: [{ field: 'Idempotency-Key', message: expect.any(String) }],
     });
     expect(reused.headers['x-request-id']).toEqual(expect.any(String));
-    const stored = await queue.getJob(key);
+    const stored = await jobs.queue.getJob(key);
     expect(stored?.name).toBe('ping');
     expect(stored?.data.payload).toEqual({ note: 'a' });
     expect(stored?.data.requestId).toBe(first.headers['x-request-id']);
@@ -97,7 +84,11 @@ describe('a key reused after its request finished', () => {
 
   it('recognises a job stored without a fingerprint (by an earlier API version) by its type and payload', async () => {
     const key = `legacy-${randomUUID()}`;
-    await queue.add('ping', { payload: { note: 'old' }, requestId: 'from-an-older-api' }, { jobId: key });
+    await jobs.queue.add(
+      'ping',
+      { payload: { note: 'old' }, requestId: 'from-an-older-api' },
+      { jobId: key },
+    );
     const replay = await post(key, ping('old')).expect(202);
     expect(replay.headers['idempotent-replayed']).toBe('true');
     await post(key, ping('new')).expect(422);
@@ -108,7 +99,12 @@ describe('a key whose first request is still in flight', () => {
   // Another API replica has claimed the key and is storing its job: what any request with the key sees in that
   // moment, made to last here by writing the claim the way that replica would.
   async function claimElsewhere(key: string, body: { type: string; payload: unknown }, ttlMs: number) {
-    await redis.set(inFlightMarkerKey(prefix, key), requestFingerprint(body.type, body.payload), 'PX', ttlMs);
+    await jobs.client.set(
+      inFlightMarkerKey(jobs.prefix, key),
+      requestFingerprint(body.type, body.payload),
+      'PX',
+      ttlMs,
+    );
   }
 
   it('answers 409 for the same request and 422 for another, without creating a job', async () => {
@@ -125,8 +121,8 @@ describe('a key whose first request is still in flight', () => {
     });
     const other = await post(key, ping('b'));
     expect(other.status).toBe(422);
-    expect(await queue.getJob(key)).toBeUndefined();
-    await redis.del(inFlightMarkerKey(prefix, key));
+    expect(await jobs.queue.getJob(key)).toBeUndefined();
+    await jobs.client.del(inFlightMarkerKey(jobs.prefix, key));
   });
 
   it('lets a retry through once a claim is abandoned (its holder died before storing the job)', async () => {
@@ -135,7 +131,7 @@ describe('a key whose first request is still in flight', () => {
     await post(key, ping('a')).expect(409);
     await waitFor(
       'the abandoned claim to expire',
-      async () => (await redis.exists(inFlightMarkerKey(prefix, key))) === 0,
+      async () => (await jobs.client.exists(inFlightMarkerKey(jobs.prefix, key))) === 0,
       5000,
     );
     const retried = await post(key, ping('a')).expect(202);
@@ -164,7 +160,7 @@ describe('concurrent requests with one key', () => {
       }
     }
     expect(await jobsWithId(key)).toBe(1);
-    expect((await queue.getJob(key))?.data.requestId).toBe(created[0].headers['x-request-id']);
+    expect((await jobs.queue.getJob(key))?.data.requestId).toBe(created[0].headers['x-request-id']);
     // Once the first answer is out, the same request is a plain replay.
     const after = await post(key, ping('same')).expect(202);
     expect(after.headers['idempotent-replayed']).toBe('true');
@@ -186,7 +182,7 @@ describe('concurrent requests with one key', () => {
       }
     const winner = answers.indexOf(created[0]);
     expect(await jobsWithId(key)).toBe(1);
-    expect((await queue.getJob(key))?.data.payload).toEqual({ note: `body-${winner}` });
+    expect((await jobs.queue.getJob(key))?.data.payload).toEqual({ note: `body-${winner}` });
   });
 });
 
@@ -194,10 +190,10 @@ describe('retention', () => {
   it('binds the key for as long as its job exists: once the job is removed, the key starts a new job', async () => {
     const key = `retention-${randomUUID()}`;
     await post(key, ping('a')).expect(202);
-    await (await queue.getJob(key))?.remove();
+    await (await jobs.queue.getJob(key))?.remove();
     const fresh = await post(key, ping('b')).expect(202);
     expect(fresh.headers['idempotent-replayed']).toBeUndefined();
-    expect((await queue.getJob(key))?.data.payload).toEqual({ note: 'b' });
+    expect((await jobs.queue.getJob(key))?.data.payload).toEqual({ note: 'b' });
   });
 });
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import fc from 'fast-check';
-import { type RunningService, startService, testQueue } from '@opsforge/harness';
+import { type RunningService, useTestQueue } from '@opsforge/harness';
 import { type MalformedFamily, type MalformedRequest, malformedJobRequests } from './malformed-job-requests';
 
 /**
@@ -59,22 +59,13 @@ function post(api: RunningService, agent: http.Agent, request: MalformedRequest)
 }
 
 describe('api: generated malformed requests to POST /api/job', () => {
-  const { env, deleteKeys } = testQueue('malformed');
+  const jobs = useTestQueue('malformed');
   let api: RunningService;
 
   beforeAll(async () => {
-    api = await startService('api', {
-      env: {
-        ...env,
-        BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES),
-        LOG_LEVEL: 'warn',
-      },
+    api = await jobs.startService('api', {
+      env: { BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES), LOG_LEVEL: 'warn' },
     });
-  });
-
-  afterAll(async () => {
-    await api?.stop('SIGKILL');
-    await deleteKeys();
   });
 
   it(`answers ${GENERATED_REQUESTS} of them 4xx with a JSON error, never 5xx, and still serves normally afterwards`, async () => {

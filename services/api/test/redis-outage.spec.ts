@@ -1,9 +1,9 @@
 import request from 'supertest';
-import { ownRedis, type RunningService, waitFor } from '@opsforge/harness';
+import { useOwnRedis, type RunningService, waitFor } from '@opsforge/harness';
 
 // A Redis this test owns, stopped and restarted under a running API and worker: the API fails fast and says
 // why, neither process dies, and both recover on their own.
-const redis = ownRedis({ appendOnly: true });
+const redis = useOwnRedis({ appendOnly: true });
 let api: RunningService;
 let worker: RunningService;
 

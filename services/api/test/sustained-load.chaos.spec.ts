@@ -5,8 +5,7 @@ import {
   PRELOADS,
   type RunningService,
   runLoadWithScript,
-  startService,
-  testQueue,
+  useTestQueue,
   waitFor,
 } from '@opsforge/harness';
 
@@ -45,21 +44,16 @@ async function liveHeapAfterFullGc(service: RunningService): Promise<Omit<HeapCh
 const mebibytes = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
 describe('api: sustained fixed-rate load', () => {
-  const queue = testQueue('load');
-  const services: RunningService[] = [];
-
-  afterAll(async () => {
-    await Promise.all(services.map((service) => service.stop('SIGKILL')));
-    await queue.deleteKeys();
-  });
+  const jobs = useTestQueue('load');
 
   it(`serves ${RATE_PER_SECOND} req/s for ${LOAD_MS / 1000} s with no error and a flat live heap, reporting p99`, async () => {
-    const env = { ...queue.env, LOG_LEVEL: 'warn' };
+    const env = { LOG_LEVEL: 'warn' };
     const [api, worker] = await Promise.all([
-      startService('api', { env: { ...env, NODE_OPTIONS: `--expose-gc --require ${PRELOADS.heapProbe}` } }),
-      startService('worker', { env }),
+      jobs.startService('api', {
+        env: { ...env, NODE_OPTIONS: `--expose-gc --require ${PRELOADS.heapProbe}` },
+      }),
+      jobs.startService('worker', { env }),
     ]);
-    services.push(api, worker);
 
     // Jobs to read back during the run, so every route a client uses is under load.
     const knownIds: string[] = [];

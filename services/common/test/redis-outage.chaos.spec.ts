@@ -6,7 +6,7 @@ import {
   jobSubmission,
   type LoadRequest,
   openQueue,
-  ownRedis,
+  useOwnRedis,
   type RunningService,
   SHORT_STALL_TIMERS,
   submitJobsThroughFault,
@@ -88,7 +88,7 @@ function invoiceRequest(sequence: number): LoadRequest {
 }
 
 describe('api + worker: Redis outage under load', () => {
-  const redis = ownRedis({ appendOnly: true, appendFsync: 'everysec' });
+  const redis = useOwnRedis({ appendOnly: true, appendFsync: 'everysec' });
 
   it('answers 503 fast while Redis is down, recovers by itself, and loses no acknowledged job', async () => {
     const prefix = testQueuePrefix('outage');

@@ -1,37 +1,29 @@
 import request from 'supertest';
-import { Queue } from 'bullmq';
 import { defaultJobOptions } from '../../common/src/job-contract';
-import { type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
+import { type RunningService, useTestQueue, waitFor } from '@opsforge/harness';
 
 // SIGTERM as Kubernetes sends it: readiness fails first, work in flight finishes within SHUTDOWN_TIMEOUT_MS,
 // then the process exits 0.
-const { redisUrl, prefix, env, deleteKeys } = testQueue('shutdown');
-let queue: Queue;
-
-beforeAll(() => {
-  queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
-});
-
-afterAll(async () => {
-  await queue?.close();
-  await deleteKeys();
-});
+const jobs = useTestQueue('shutdown');
 
 async function activeJob(holdMs: number): Promise<string> {
-  const job = await queue.add(
+  const job = await jobs.queue.add(
     'ping',
     { payload: { holdMs }, requestId: `hold-${holdMs}` },
     { ...defaultJobOptions },
   );
   const id = String(job.id);
-  await waitFor(`job ${id} to be active`, async () => (await queue.getJobState(id)) === 'active', 5000, 20);
+  await waitFor(
+    `job ${id} to be active`,
+    async () => (await jobs.queue.getJobState(id)) === 'active',
+    5000,
+    20,
+  );
   return id;
 }
 
 it('worker: stops taking jobs, fails readiness, finishes the active job, exits 0', async () => {
-  const worker: RunningService = await startService('worker', {
-    env: { ...env, SHUTDOWN_TIMEOUT_MS: '10000' },
-  });
+  const worker: RunningService = await jobs.startService('worker', { env: { SHUTDOWN_TIMEOUT_MS: '10000' } });
   try {
     const id = await activeJob(1500);
     const signalled = Date.now();
@@ -46,23 +38,21 @@ it('worker: stops taking jobs, fails readiness, finishes the active job, exits 0
       20,
     );
     // A job enqueued during the drain is left for the next worker, not started.
-    const late = await queue.add('ping', { payload: {}, requestId: 'late' }, { ...defaultJobOptions });
+    const late = await jobs.queue.add('ping', { payload: {}, requestId: 'late' }, { ...defaultJobOptions });
 
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalled).toBeGreaterThanOrEqual(1000);
-    expect(await queue.getJobState(id)).toBe('completed');
-    expect(await queue.getJobState(String(late.id))).toBe('waiting');
+    expect(await jobs.queue.getJobState(id)).toBe('completed');
+    expect(await jobs.queue.getJobState(String(late.id))).toBe('waiting');
     await worker.waitForLog((line) => line.msg === 'drained: every active job finished');
   } finally {
     await worker.stop('SIGKILL');
-    await queue.drain();
+    await jobs.queue.drain();
   }
 });
 
 it('worker: gives up on a job that outlasts SHUTDOWN_TIMEOUT_MS and still exits 0 in time', async () => {
-  const worker = await startService('worker', {
-    env: { ...env, SHUTDOWN_TIMEOUT_MS: '500' },
-  });
+  const worker = await jobs.startService('worker', { env: { SHUTDOWN_TIMEOUT_MS: '500' } });
   try {
     const id = await activeJob(20_000);
     const signalled = Date.now();
@@ -70,7 +60,7 @@ it('worker: gives up on a job that outlasts SHUTDOWN_TIMEOUT_MS and still exits 
     expect(Date.now() - signalled).toBeLessThan(3000);
     await worker.waitForLog((line) => /did not finish within 500 ms/.test(String(line.msg)));
     // Not completed, not failed: still active until its lock expires and another worker picks it up again.
-    expect(await queue.getJobState(id)).toBe('active');
+    expect(await jobs.queue.getJobState(id)).toBe('active');
   } finally {
     await worker.stop('SIGKILL');
   }
@@ -78,9 +68,7 @@ it('worker: gives up on a job that outlasts SHUTDOWN_TIMEOUT_MS and still exits 
 
 it('api: a request in flight at SIGTERM is answered, then the process exits 0', async () => {
   // CHAOS_LATENCY_MS stands in for a slow request.
-  const api = await startService('api', {
-    env: { ...env, CHAOS_LATENCY_MS: '800' },
-  });
+  const api = await jobs.startService('api', { env: { CHAOS_LATENCY_MS: '800' } });
   try {
     const inFlight = request(api.url).get('/api/status');
     const answered = inFlight.then((response) => response);

@@ -2,7 +2,7 @@ import { jobEffectKey, JOB_QUEUE_NAME, defaultJobOptions, type JobData } from '.
 import {
   JobEffectsProbe,
   openQueue,
-  ownRedis,
+  useOwnRedis,
   type RunningService,
   SHORT_STALL_TIMERS,
   testQueuePrefix,
@@ -91,7 +91,7 @@ async function readJobs(api: RunningService, ids: string[], parallel = 16): Prom
 }
 
 describe('worker: no job lost when the worker dies', () => {
-  const redis = ownRedis();
+  const redis = useOwnRedis();
 
   function start(
     name: 'api' | 'worker',

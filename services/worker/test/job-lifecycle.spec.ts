@@ -1,8 +1,6 @@
 import request from 'supertest';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { defaultJobOptions, jobEffectKey } from '../../common/src/job-contract';
-import { type RunningService, startService, testQueue, waitFor } from '@opsforge/harness';
+import { type RunningService, useTestQueue, waitFor } from '@opsforge/harness';
 
 // Jobs end to end through real processes: API → Redis → worker → result read back through the API.
 
@@ -22,23 +20,15 @@ async function settled(
 }
 
 describe('with a healthy worker', () => {
-  const { redisUrl, prefix, env, deleteKeys } = testQueue('jobs');
+  const jobs = useTestQueue('jobs');
   let api: RunningService;
   let worker: RunningService;
-  let redis: Redis;
 
   beforeAll(async () => {
     [api, worker] = await Promise.all([
-      startService('api', { env }),
-      startService('worker', { env: { ...env, WORKER_CONCURRENCY: '3' } }),
+      jobs.startService('api'),
+      jobs.startService('worker', { env: { WORKER_CONCURRENCY: '3' } }),
     ]);
-    redis = new Redis(redisUrl);
-  });
-
-  afterAll(async () => {
-    redis?.disconnect();
-    await Promise.all([api?.stop(), worker?.stop()]);
-    await deleteKeys();
   });
 
   it('computes an invoice total and returns it through GET /api/job/:id', async () => {
@@ -71,7 +61,9 @@ describe('with a healthy worker', () => {
     });
     expect(job.finishedAt).toEqual(expect.any(String));
     // The effect is recorded once, under the job id, with the result the client reads.
-    expect(JSON.parse((await redis.get(jobEffectKey(prefix, receipt.id))) ?? 'null')).toEqual(job.result);
+    expect(JSON.parse((await jobs.client.get(jobEffectKey(jobs.prefix, receipt.id))) ?? 'null')).toEqual(
+      job.result,
+    );
   });
 
   it('fails a job that can never succeed at once, with the reason, and keeps it in the failed set', async () => {
@@ -88,30 +80,20 @@ describe('with a healthy worker', () => {
     const job = await settled(api, receipt.id);
     expect(job).toMatchObject({ state: 'failed', attemptsMade: 1, attempts: defaultJobOptions.attempts });
     expect(job.failedReason).toMatch(/INV-HUGE totals 10000000000000000 cents, above the limit/);
-    const queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
-    try {
-      expect((await queue.getFailed()).map((failed) => failed.id)).toContain(receipt.id);
-    } finally {
-      await queue.close();
-    }
+    expect((await jobs.queue.getFailed()).map((failed) => failed.id)).toContain(receipt.id);
   });
 
   it('fails a job whose payload bypassed the API validation, instead of retrying it', async () => {
-    const queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
-    try {
-      const job = await queue.add(
-        'invoice.total',
-        { payload: { invoiceId: 'INV-X' }, requestId: 'direct-add' },
-        { ...defaultJobOptions },
-      );
-      const read = await settled(api, String(job.id));
-      expect(read).toMatchObject({ state: 'failed', attemptsMade: 1 });
-      expect(read.failedReason).toMatch(/^invalid payload: payload\.currency/);
-      // The bad job did not take the worker down.
-      await request(worker.url).get('/health').expect(200);
-    } finally {
-      await queue.close();
-    }
+    const job = await jobs.queue.add(
+      'invoice.total',
+      { payload: { invoiceId: 'INV-X' }, requestId: 'direct-add' },
+      { ...defaultJobOptions },
+    );
+    const read = await settled(api, String(job.id));
+    expect(read).toMatchObject({ state: 'failed', attemptsMade: 1 });
+    expect(read.failedReason).toMatch(/^invalid payload: payload\.currency/);
+    // The bad job did not take the worker down.
+    await request(worker.url).get('/health').expect(200);
   });
 
   it('carries one correlation id from the HTTP request through the job to every worker line about it', async () => {
@@ -162,33 +144,27 @@ describe('with a healthy worker', () => {
 });
 
 describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', () => {
-  const { redisUrl, prefix, env, deleteKeys } = testQueue('retries');
+  const jobs = useTestQueue('retries');
   let worker: RunningService;
-  let queue: Queue;
 
   beforeAll(async () => {
-    worker = await startService('worker', {
-      env: { ...env, CHAOS_JOB_FAILURE_RATIO: '1' },
-    });
-    queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
-  });
-
-  afterAll(async () => {
-    await queue?.close();
-    await worker?.stop();
-    await deleteKeys();
+    worker = await jobs.startService('worker', { env: { CHAOS_JOB_FAILURE_RATIO: '1' } });
   });
 
   it('retries with exponentially growing delays, then keeps the exhausted job in the failed set', async () => {
     // The contract's policy with a 100 ms base delay instead of 1 s and no jitter, so the test sees all five
     // attempts in about 1.5 s and the growth of each delay exactly.
-    const job = await queue.add(
+    const job = await jobs.queue.add(
       'ping',
       { payload: {}, requestId: 'retry-test' },
       { ...defaultJobOptions, backoff: { type: 'exponential', delay: 100, jitter: 0 } },
     );
     const id = String(job.id);
-    await waitFor('the job to fail for good', async () => (await queue.getJobState(id)) === 'failed', 15_000);
+    await waitFor(
+      'the job to fail for good',
+      async () => (await jobs.queue.getJobState(id)) === 'failed',
+      15_000,
+    );
     // Log lines are written asynchronously: wait for the last attempt's line before reading them all.
     await worker.waitForLog((line) => line.jobId === id && line.attempt === 5);
 
@@ -208,7 +184,7 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
       expect(gap).toBeLessThan(nominal + 250);
     });
 
-    const failed = await queue.getJob(id);
+    const failed = await jobs.queue.getJob(id);
     expect(failed?.attemptsMade).toBe(5);
     expect(failed?.failedReason).toBe('injected failure (CHAOS_JOB_FAILURE_RATIO)');
     const { text } = await request(worker.url).get('/metrics').expect(200);
@@ -218,33 +194,18 @@ describe('with a worker whose every attempt fails (CHAOS_JOB_FAILURE_RATIO=1)', 
 });
 
 describe('with WORKER_LOCK_DURATION_MS and WORKER_STALLED_INTERVAL_MS set', () => {
-  const { redisUrl, prefix, env, deleteKeys } = testQueue('stall-timers');
+  const jobs = useTestQueue('stall-timers');
   const lockDurationMs = 2_000;
   let worker: RunningService;
-  let queue: Queue;
-  let redis: Redis;
 
   beforeAll(async () => {
-    worker = await startService('worker', {
-      env: {
-        ...env,
-        WORKER_LOCK_DURATION_MS: String(lockDurationMs),
-        WORKER_STALLED_INTERVAL_MS: '1000',
-      },
+    worker = await jobs.startService('worker', {
+      env: { WORKER_LOCK_DURATION_MS: String(lockDurationMs), WORKER_STALLED_INTERVAL_MS: '1000' },
     });
-    queue = new Queue('jobs', { connection: { url: redisUrl }, prefix });
-    redis = new Redis(redisUrl);
-  });
-
-  afterAll(async () => {
-    redis?.disconnect();
-    await queue?.close();
-    await worker?.stop();
-    await deleteKeys();
   });
 
   it('locks a running job for WORKER_LOCK_DURATION_MS, not BullMQ default 30 s, and says so at start', async () => {
-    await queue.add(
+    await jobs.queue.add(
       'ping',
       { payload: { holdMs: 1_500 }, requestId: 'req-lock' },
       { ...defaultJobOptions, jobId: 'held' },
@@ -252,7 +213,7 @@ describe('with WORKER_LOCK_DURATION_MS and WORKER_STALLED_INTERVAL_MS set', () =
     const lockTtlMs = await waitFor(
       'the job to be active with a lock',
       async () => {
-        const ttl = await redis.pttl(`${prefix}:jobs:held:lock`);
+        const ttl = await jobs.client.pttl(`${jobs.prefix}:jobs:held:lock`);
         return ttl > 0 ? ttl : undefined;
       },
       5_000,
@@ -262,6 +223,6 @@ describe('with WORKER_LOCK_DURATION_MS and WORKER_STALLED_INTERVAL_MS set', () =
     await worker.waitForLog((line) =>
       String(line.msg).includes('lock 2000 ms, stalled-job check every 1000 ms'),
     );
-    await waitFor('the job to complete', async () => (await queue.getJobState('held')) === 'completed');
+    await waitFor('the job to complete', async () => (await jobs.queue.getJobState('held')) === 'completed');
   });
 });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { defaultJobOptions, type JobData } from '../../common/src/job-contract';
-import { openQueue, ownRedis, testQueuePrefix, waitForJobCount } from '@opsforge/harness';
+import { openQueue, useOwnRedis, testQueuePrefix, waitForJobCount } from '@opsforge/harness';
 
 /**
  * What one job costs in Redis, waiting and completed (with its effect record and its share of BullMQ's event
@@ -41,7 +41,7 @@ async function usedMemory(client: Redis): Promise<number> {
 }
 
 describe('Redis footprint of a job', () => {
-  const redis = ownRedis();
+  const redis = useOwnRedis();
 
   it(`stays within 2 KB per waiting and 4 KB per completed invoice job (${JOB_COUNT} jobs), and retention fits a quarter of maxmemory`, async () => {
     const prefix = testQueuePrefix('footprint');

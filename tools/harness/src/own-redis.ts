@@ -20,13 +20,13 @@ export interface OwnRedis {
  * in beforeAll; in afterAll every service started through it that still runs is killed (SIGKILL: a test that wants
  * to see a clean exit stops the service itself), then the client is closed and the server stopped.
  */
-export function ownRedis(options: RedisServerOptions = {}): OwnRedis {
+export function useOwnRedis(options: RedisServerOptions = {}): OwnRedis {
   let server: RedisServer | undefined;
   let client: Redis | undefined;
   const started: RunningService[] = [];
   const running = (): RedisServer => {
     if (!server)
-      throw new Error('ownRedis(): the server starts in beforeAll; use it inside a hook or a test');
+      throw new Error('useOwnRedis(): the server starts in beforeAll; use it inside a hook or a test');
     return server;
   };
 
