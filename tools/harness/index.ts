@@ -15,7 +15,8 @@
  *   every key under it afterwards, so the shared Redis at 127.0.0.1:6379 is left as found. `testQueue(label)`
  *   is both on the shared Redis: `{ redisUrl, prefix, env, deleteKeys() }`.
  * - `runOpenLoopLoad()`: fixed-rate (open-loop) HTTP load, latency measured from when each request was due;
- *   `jobSubmission(type, payload, headers)` is one `POST /api/job` of it.
+ *   `jobSubmission(type, payload, headers)` is one `POST /api/job` of it. Both it and the canary rehearsal's
+ *   weighted split run on `OpenLoopLoad`, the one fixed-rate generator (until a duration or `stop()`).
  * - `JobEffectsProbe`, `openQueue`: count the worker's job effects as Redis writes them; a BullMQ queue handle.
  * - `startSentinelGroup()`: a Redis primary, replicas and Sentinels on spare ports, for failover experiments.
  * - `startAlertmanager({ config })`: a real Alertmanager on a spare loopback port, no gossip, its configuration
@@ -54,13 +55,18 @@ export { testQueue, type TestQueue, testQueuePrefix, deleteQueueKeys, sharedRedi
 export { waitFor } from './wait';
 export {
   jobSubmission,
+  OpenLoopLoad,
   percentile,
   runOpenLoopLoad,
+  type LoadAnswer,
   type LoadOptions,
   type LoadRequest,
   type LoadResult,
+  type LoadTarget,
+  type OpenLoopOptions,
   type RequestFailure,
   type RequestRecord,
+  type SentRequest,
 } from './open-loop-load';
 export { JobEffectsProbe, openQueue } from './job-effects-probe';
 export { startSentinelGroup, type GroupNode, type SentinelGroup } from './sentinel-group';

@@ -1,14 +1,15 @@
 import http from 'node:http';
 
 /**
- * A fixed-rate (open-loop) HTTP load generator for the chaos suite.
+ * The repository's one fixed-rate (open-loop) HTTP load generator: the chaos suite's `runOpenLoopLoad` and the
+ * canary rehearsal's weighted split (tools/rehearse-canary/traffic.ts) are both built on `OpenLoopLoad`.
  *
  * Requests are released on a schedule (`ratePerSecond`) whether or not earlier ones have answered, and each
  * latency is measured from the moment the request was *due*, not from when a free connection let it go. A
  * closed-loop tool that waits for a response before sending the next request slows down exactly when the
  * server does, and its p99 hides the stall (coordinated omission). autocannon is closed-loop per connection,
  * and it cannot route among endpoints that come and go, which the graceful-shutdown experiment needs to model
- * a Kubernetes Service taking a terminating pod out of rotation.
+ * a Kubernetes Service taking a terminating pod out of rotation, and the rehearsal a Gateway route's weights.
  */
 
 export interface LoadRequest {
@@ -92,121 +93,218 @@ export function percentile(sortedAscending: number[], fraction: number): number 
   return sortedAscending[Math.max(0, index)];
 }
 
-const defaultIsSuccess = (status: number): boolean => status >= 200 && status < 300;
+/** Where a request goes: `url` is `http://host:port`; a caller's target may carry more (its counters). */
+export interface LoadTarget {
+  url: string;
+}
 
-export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult> {
-  const isSuccess = options.isSuccess ?? defaultIsSuccess;
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
-  const startedAt = performance.now();
-  const result: LoadResult = {
-    due: 0,
-    sent: 0,
-    withheld: 0,
-    succeeded: 0,
-    failures: [],
-    records: [],
-    latenciesMs: [],
-    startedAt,
-    elapsedMs: 0,
-  };
-  const inFlight = new Set<Promise<void>>();
-  const intervalMs = 1000 / options.ratePerSecond;
+/** One request the generator sent; times in ms since the load started. */
+export interface SentRequest<Target extends LoadTarget = LoadTarget> {
+  sequence: number;
+  target: Target;
+  request: LoadRequest;
+  dueAtMs: number;
+  sentAtMs: number;
+}
 
-  const send = (sequence: number, baseUrl: string, dueAt: number): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const target = new URL(baseUrl);
-      const request = options.request(sequence);
-      const record: RequestRecord = {
-        sequence,
-        target: baseUrl,
-        request,
-        sentAtMs: performance.now() - startedAt,
-      };
-      result.records.push(record);
-      const headers: Record<string, string | number> = { ...request.headers };
-      if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
-      const fail = (failure: Omit<RequestFailure, 'sequence' | 'target' | 'method' | 'path'>): void => {
-        record.answeredAtMs ??= performance.now() - startedAt;
-        result.failures.push({
-          sequence,
-          target: baseUrl,
-          method: request.method,
-          path: request.path,
-          ...failure,
-        });
+/** How a sent request ended: a complete response, or none (connection error, timeout, response cut short). */
+type Outcome =
+  | { status: number; contentType: string; body: string; error?: undefined }
+  | { status?: number; error: string };
+export type LoadAnswer = Outcome & { answeredAtMs: number };
+
+export interface OpenLoopOptions<Target extends LoadTarget> {
+  ratePerSecond: number;
+  /** Builds request number `sequence` (0-based). */
+  request: (sequence: number) => LoadRequest;
+  /** Where request number `sequence` goes, or undefined to withhold it (asked in sequence order). */
+  route: (sequence: number) => Target | undefined;
+  /** Release requests for this long, then stop by itself; without it, until `stop()`. */
+  durationMs?: number;
+  /** A request without a complete response after this long has no answer. */
+  timeoutMs: number;
+  /** Bound on open connections to each target: past it a request waits for a free one (queues). */
+  maxSockets: number;
+  /** Bound on requests awaiting an answer: past it a due request is counted as dropped, never sent. */
+  maxInFlight?: number;
+  onSent?: (sent: SentRequest<Target>) => void;
+  onAnswer: (sent: SentRequest<Target>, answer: LoadAnswer) => void;
+}
+
+/** A tick releases whatever has fallen due since the last one, so the rate holds when a tick runs late. */
+const TICK_MS = 5;
+
+/** Fixed-rate HTTP load, started on construction, until `durationMs` or `stop()`. */
+export class OpenLoopLoad<Target extends LoadTarget = LoadTarget> {
+  /** `performance.now()` when the load started; request number n is due `n / ratePerSecond` s after it. */
+  readonly startedAt = performance.now();
+  readonly counts = { due: 0, sent: 0, withheld: 0, dropped: 0 };
+  /** Settles once the load has stopped and every request sent has its answer. */
+  readonly finished: Promise<void>;
+  private readonly agent: http.Agent;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly timer: NodeJS.Timeout;
+  private stopping = false;
+  private markFinished!: () => void;
+
+  constructor(private readonly options: OpenLoopOptions<Target>) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: options.maxSockets });
+    this.finished = new Promise((resolve) => (this.markFinished = resolve));
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.tick();
+  }
+
+  /** Stops releasing requests, waits for the answers still due, and closes the connections. */
+  async stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      clearInterval(this.timer);
+      await Promise.all([...this.inFlight]);
+      this.agent.destroy();
+      this.markFinished();
+    }
+    return this.finished;
+  }
+
+  private tick(): void {
+    if (this.stopping) return;
+    const { ratePerSecond, durationMs } = this.options;
+    const elapsed = this.sinceStart();
+    const dueSoFar = (ms: number) => (ratePerSecond > 0 ? Math.floor((ms / 1000) * ratePerSecond) + 1 : 0);
+    const dueByNow =
+      durationMs === undefined
+        ? dueSoFar(elapsed)
+        : Math.min(dueSoFar(elapsed), Math.floor((durationMs / 1000) * ratePerSecond));
+    while (this.counts.due < dueByNow) {
+      const sequence = this.counts.due;
+      this.counts.due += 1;
+      const target = this.options.route(sequence);
+      if (target === undefined) {
+        this.counts.withheld += 1;
+      } else if (this.inFlight.size >= (this.options.maxInFlight ?? Infinity)) {
+        this.counts.dropped += 1;
+      } else {
+        this.counts.sent += 1;
+        const pending = this.send(sequence, target, (sequence * 1000) / ratePerSecond).finally(() =>
+          this.inFlight.delete(pending),
+        );
+        this.inFlight.add(pending);
+      }
+    }
+    if (durationMs !== undefined && elapsed >= durationMs) void this.stop();
+  }
+
+  private sinceStart(): number {
+    return performance.now() - this.startedAt;
+  }
+
+  private send(sequence: number, target: Target, dueAtMs: number): Promise<void> {
+    const request = this.options.request(sequence);
+    const sent: SentRequest<Target> = { sequence, target, request, dueAtMs, sentAtMs: this.sinceStart() };
+    this.options.onSent?.(sent);
+    const headers: Record<string, string | number> = { ...request.headers };
+    if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
+    return new Promise<void>((resolve) => {
+      // A response can end in more than one of end, error and close: the first says how it ended.
+      let answered = false;
+      const answer = (outcome: Outcome) => {
+        if (answered) return;
+        answered = true;
+        this.options.onAnswer(sent, { ...outcome, answeredAtMs: this.sinceStart() });
         resolve();
       };
+      const url = new URL(target.url);
       const outgoing = http.request(
         {
-          agent,
-          host: target.hostname,
-          port: target.port,
+          agent: this.agent,
+          host: url.hostname,
+          port: url.port,
           method: request.method,
           path: request.path,
           headers,
-          timeout: timeoutMs,
+          timeout: this.options.timeoutMs,
         },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('error', (error) => fail({ status: response.statusCode, error: error.message }));
-          response.on('end', () => {
-            const status = response.statusCode ?? 0;
-            result.latenciesMs.push(performance.now() - dueAt);
-            record.answeredAtMs = performance.now() - startedAt;
-            record.status = status;
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (text.length <= 4096 && /json/.test(response.headers['content-type'] ?? '')) {
-              try {
-                record.body = JSON.parse(text);
-              } catch {
-                record.body = text;
-              }
-            }
-            if (isSuccess(status, request)) {
-              result.succeeded += 1;
-              resolve();
-            } else {
-              fail({ status, body: text.slice(0, 300) });
-            }
-          });
+          response.on('error', (error) => answer({ status: response.statusCode, error: error.message }));
+          response.on('end', () =>
+            answer({
+              status: response.statusCode ?? 0,
+              contentType: response.headers['content-type'] ?? '',
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          response.on('close', () => answer({ status: response.statusCode, error: 'response cut short' }));
         },
       );
-      outgoing.on('timeout', () => outgoing.destroy(new Error(`no response within ${timeoutMs} ms`)));
-      outgoing.on('error', (error) => fail({ error: error.message }));
+      outgoing.on('timeout', () =>
+        outgoing.destroy(new Error(`no response within ${this.options.timeoutMs} ms`)),
+      );
+      outgoing.on('error', (error) => answer({ error: error.message }));
       outgoing.end(request.body);
     });
+  }
+}
 
-  await new Promise<void>((finished) => {
-    const tick = (): void => {
-      const now = performance.now();
-      const elapsed = now - startedAt;
-      const dueByNow = Math.min(
-        Math.floor(elapsed / intervalMs) + 1,
-        Math.floor((options.durationMs / 1000) * options.ratePerSecond),
-      );
-      while (result.due < dueByNow) {
-        const sequence = result.due;
-        result.due += 1;
-        const baseUrl = options.route(sequence);
-        if (baseUrl === undefined) {
-          result.withheld += 1;
-          continue;
-        }
-        result.sent += 1;
-        const pending = send(sequence, baseUrl, startedAt + sequence * intervalMs);
-        inFlight.add(pending);
-        void pending.then(() => inFlight.delete(pending));
+const defaultIsSuccess = (status: number): boolean => status >= 200 && status < 300;
+
+/** Fixed-rate load for `durationMs`, every request's record and every answered one's latency kept. */
+export async function runOpenLoopLoad(options: LoadOptions): Promise<LoadResult> {
+  const isSuccess = options.isSuccess ?? defaultIsSuccess;
+  let succeeded = 0;
+  const failures: RequestFailure[] = [];
+  const records: RequestRecord[] = [];
+  const latenciesMs: number[] = [];
+  const recordOf = new Map<number, RequestRecord>();
+  const load = new OpenLoopLoad({
+    ratePerSecond: options.ratePerSecond,
+    request: options.request,
+    route: (sequence) => {
+      const url = options.route(sequence);
+      return url === undefined ? undefined : { url };
+    },
+    durationMs: options.durationMs,
+    timeoutMs: options.timeoutMs ?? 5_000,
+    maxSockets: options.maxSockets ?? 64,
+    onSent: ({ sequence, target, request, sentAtMs }) => {
+      const record = { sequence, target: target.url, request, sentAtMs };
+      records.push(record);
+      recordOf.set(sequence, record);
+    },
+    onAnswer: ({ sequence, target, request, dueAtMs }, answer) => {
+      const record = recordOf.get(sequence)!;
+      recordOf.delete(sequence);
+      record.answeredAtMs = answer.answeredAtMs;
+      const which = { sequence, target: target.url, method: request.method, path: request.path };
+      if (answer.error !== undefined) {
+        failures.push({ ...which, status: answer.status, error: answer.error });
+        return;
       }
-      if (elapsed >= options.durationMs) finished();
-      else setTimeout(tick, Math.max(1, Math.min(intervalMs, 10)));
-    };
-    tick();
+      latenciesMs.push(answer.answeredAtMs - dueAtMs);
+      record.status = answer.status;
+      if (answer.body.length <= 4096 && /json/.test(answer.contentType)) {
+        try {
+          record.body = JSON.parse(answer.body);
+        } catch {
+          record.body = answer.body;
+        }
+      }
+      if (isSuccess(answer.status, request)) succeeded += 1;
+      else failures.push({ ...which, status: answer.status, body: answer.body.slice(0, 300) });
+    },
   });
-  await Promise.all(inFlight);
-  agent.destroy();
-  result.elapsedMs = performance.now() - startedAt;
-  result.latenciesMs.sort((a, b) => a - b);
-  return result;
+  await load.finished;
+  const { due, sent, withheld } = load.counts;
+  return {
+    due,
+    sent,
+    withheld,
+    succeeded,
+    failures,
+    records,
+    latenciesMs: latenciesMs.sort((a, b) => a - b),
+    startedAt: load.startedAt,
+    elapsedMs: performance.now() - load.startedAt,
+  };
 }
