@@ -2,7 +2,7 @@
 // environment includes. release.yml runs it after an image was built, scanned and signed; dev follows main,
 // so the commit it makes is dev's deployment. Staging and prod see it only when promoted to that commit.
 import { spawnSync } from 'node:child_process';
-import { runCli, parseOptions } from '../lib/cli';
+import { parseOptions, runCli, switchFlags, valueFlags } from '../lib/cli';
 import {
   IMAGES_COMPONENT,
   ImagesComponent,
@@ -28,6 +28,13 @@ is the one the build reported (docker/build-push-action's digest output), never 
   --root         repository root (default: current directory)
 
 Exit status: 0 changed or already set, 2 bad arguments, 1 the file could not be read or written.`;
+
+/** The flags `npm run bump` takes; the workflows' bump calls are checked against them (cluster-workflows.spec). */
+export const BUMP_FLAGS = {
+  ...valueFlags('service', 'tag', 'digest'),
+  ...switchFlags('only-forward'),
+  ...valueFlags('root'),
+};
 
 export interface BumpResult {
   changed: boolean;
@@ -81,13 +88,7 @@ export function bump(
 
 if (require.main === module) {
   void runCli('bump', USAGE, (argv) => {
-    const options = parseOptions(argv, {
-      service: { type: 'string' },
-      tag: { type: 'string' },
-      digest: { type: 'string' },
-      'only-forward': { type: 'boolean' },
-      root: { type: 'string' },
-    });
+    const options = parseOptions(argv, BUMP_FLAGS);
     const result = bump(options.root ?? process.cwd(), options.service, options.tag, options.digest, {
       onlyForward: options['only-forward'],
     });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { parseOptions, runCli, UsageError } from '../lib/cli';
+import { parseOptions, runCli, UsageError, valueFlags } from '../lib/cli';
 import { kustomizeBuild, parseObjects } from '../lib/kustomize';
 import {
   alertmanagerRunsConfig,
@@ -99,7 +99,7 @@ const seconds = (value: string | boolean | undefined, fallback: number) =>
   typeof value === 'string' ? Number.parseInt(value, 10) : fallback;
 
 async function applications(argv: string[]) {
-  const options = parseOptions(argv, { expect: { type: 'string' }, timeout: { type: 'string' } });
+  const options = parseOptions(argv, valueFlags('expect', 'timeout'));
   const expected = required(options.expect, '--expect').split(',');
   await waitFor('every Argo CD Application Synced and Healthy', seconds(options.timeout, 1800), () => {
     const list = getJson<{ items: Application[] }>(['-n', 'argocd', 'get', 'applications.argoproj.io']).items;
@@ -112,18 +112,21 @@ async function applications(argv: string[]) {
 }
 
 async function release(argv: string[]) {
-  const options = parseOptions(argv, {
-    namespace: { type: 'string' },
-    rollout: { type: 'string' },
-    route: { type: 'string' },
-    'canary-service': { type: 'string' },
-    application: { type: 'string' },
-    revision: { type: 'string' },
-    expect: { type: 'string' },
-    'pause-hook': { type: 'string' },
-    'stable-before': { type: 'string' },
-    timeout: { type: 'string' },
-  });
+  const options = parseOptions(
+    argv,
+    valueFlags(
+      'namespace',
+      'rollout',
+      'route',
+      'canary-service',
+      'application',
+      'revision',
+      'expect',
+      'pause-hook',
+      'stable-before',
+      'timeout',
+    ),
+  );
   const namespace = required(options.namespace, '--namespace');
   const name = required(options.rollout, '--rollout');
   const route = required(options.route, '--route');
@@ -187,11 +190,7 @@ function describeApplication(application: Application): string {
 }
 
 async function analysis(argv: string[]) {
-  const options = parseOptions(argv, {
-    namespace: { type: 'string' },
-    rollout: { type: 'string' },
-    expect: { type: 'string' },
-  });
+  const options = parseOptions(argv, valueFlags('namespace', 'rollout', 'expect'));
   const namespace = required(options.namespace, '--namespace');
   const rollout = getJson<Rollout>([
     '-n',
@@ -223,7 +222,7 @@ async function analysis(argv: string[]) {
 }
 
 async function prometheus(argv: string[]) {
-  const options = parseOptions(argv, { query: { type: 'string' }, timeout: { type: 'string' } });
+  const options = parseOptions(argv, valueFlags('query', 'timeout'));
   const query = required(options.query, '--query');
   await waitFor(`Prometheus answers ${query}`, seconds(options.timeout, 180), () =>
     prometheusHasValue(
@@ -243,13 +242,7 @@ function ourReceivers(): string[] {
 }
 
 async function alert(argv: string[]) {
-  const options = parseOptions(argv, {
-    alertname: { type: 'string' },
-    labels: { type: 'string' },
-    'receiver-path': { type: 'string' },
-    sink: { type: 'string' },
-    timeout: { type: 'string' },
-  });
+  const options = parseOptions(argv, valueFlags('alertname', 'labels', 'receiver-path', 'sink', 'timeout'));
   const alertname = required(options.alertname, '--alertname');
   const receiverPath = required(options['receiver-path'], '--receiver-path');
   const sink = required(options.sink, '--sink');
@@ -284,7 +277,7 @@ function readObjects(files: string[]): unknown[] {
 
 function crdSchemas(argv: string[]) {
   const { values, positionals } = splitPositionals(argv);
-  const options = parseOptions(values, { out: { type: 'string' } });
+  const options = parseOptions(values, valueFlags('out'));
   const out = required(options.out, '--out');
   const files = schemasFromCrds(readObjects(positionals));
   if (files.size === 0) throw new Error('no CustomResourceDefinition in the given files');
@@ -305,11 +298,7 @@ function listSchemaFiles(dir: string): string[] {
 
 function split(argv: string[]) {
   const { values, positionals } = splitPositionals(argv);
-  const options = parseOptions(values, {
-    schemas: { type: 'string' },
-    'built-in': { type: 'string' },
-    custom: { type: 'string' },
-  });
+  const options = parseOptions(values, valueFlags('schemas', 'built-in', 'custom'));
   const objects = readObjects(positionals) as KubernetesObject[];
   const result = splitForValidation(objects, listSchemaFiles(required(options.schemas, '--schemas')));
   const dump = (items: KubernetesObject[]) => items.map((item) => JSON.stringify(item)).join('\n---\n');
@@ -332,11 +321,7 @@ function splitPositionals(argv: string[]) {
 }
 
 async function serve(argv: string[]) {
-  const options = parseOptions(argv, {
-    projects: { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-  });
+  const options = parseOptions(argv, valueFlags('projects', 'host', 'port'));
   const server = await startHostServer(
     required(options.projects, '--projects'),
     required(options.host, '--host'),
@@ -365,11 +350,7 @@ function run(command: string, args: string[], out?: string) {
 }
 
 function renderPlatform(argv: string[]) {
-  const options = parseOptions(argv, {
-    out: { type: 'string' },
-    'kube-version': { type: 'string' },
-    'api-versions': { type: 'string' },
-  });
+  const options = parseOptions(argv, valueFlags('out', 'kube-version', 'api-versions'));
   const out = required(options.out, '--out');
   mkdirSync(out, { recursive: true });
   const repoURL = ownRepoURL();
@@ -415,7 +396,7 @@ function kustomize(path: string, out: string) {
 }
 
 function fork(argv: string[]) {
-  const options = parseOptions(argv, { registry: { type: 'string' }, 'public-key-file': { type: 'string' } });
+  const options = parseOptions(argv, valueFlags('registry', 'public-key-file'));
   const publicKey = readFileSync(required(options['public-key-file'], '--public-key-file'), 'utf8');
   trustE2eRegistry(REPO_ROOT, required(options.registry, '--registry'), publicKey);
 }

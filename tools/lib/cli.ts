@@ -9,6 +9,20 @@ export class UsageError extends Error {
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** Flags that take a value (`--tag <sha>`), for `parseOptions`: most of the tools' flags are these. */
+export function valueFlags<const Names extends readonly string[]>(...names: Names) {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string' }])) as {
+    [Name in Names[number]]: { type: 'string' };
+  };
+}
+
+/** Flags that are on or off (`--dry-run`), for `parseOptions`. */
+export function switchFlags<const Names extends readonly string[]>(...names: Names) {
+  return Object.fromEntries(names.map((name) => [name, { type: 'boolean' }])) as {
+    [Name in Names[number]]: { type: 'boolean' };
+  };
+}
+
 export function parseOptions<T extends Options>(argv: string[], options: T) {
   try {
     return parseArgs({

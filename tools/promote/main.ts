@@ -2,7 +2,7 @@
 // prod). The commit is the whole release: the image digests release.yml wrote into gitops/images, and every
 // manifest under gitops/ and rollouts/ as they were at that commit. promote.yml runs it and opens a pull
 // request with the result; the pull request is the approval.
-import { parseOptions, runCli, UsageError } from '../lib/cli';
+import { parseOptions, runCli, switchFlags, UsageError, valueFlags } from '../lib/cli';
 import {
   commitsBetween,
   fileAt,
@@ -398,16 +398,9 @@ export function planAsMarkdown(plan: PromotionPlan): string {
 if (require.main === module) {
   void runCli('promote', USAGE, (argv) => {
     const options = parseOptions(argv, {
-      from: { type: 'string' },
-      to: { type: 'string' },
-      revision: { type: 'string' },
+      ...valueFlags('from', 'to', 'revision', 'main', 'root'),
       digest: { type: 'string', multiple: true },
-      main: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      markdown: { type: 'boolean' },
-      verify: { type: 'boolean' },
-      running: { type: 'boolean' },
-      root: { type: 'string' },
+      ...switchFlags('dry-run', 'markdown', 'verify', 'running'),
     });
     const root = options.root ?? process.cwd();
     if (options.running) {

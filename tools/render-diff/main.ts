@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { parseOptions, runCli, UsageError } from '../lib/cli';
+import { parseOptions, runCli, UsageError, valueFlags } from '../lib/cli';
 import { kustomizeBuild, RenderError } from '../lib/kustomize';
 import { fileAt } from '../lib/git';
 import {
@@ -321,14 +321,7 @@ export function truncate(text: string, maxChars: number | undefined): string {
 
 if (require.main === module) {
   void runCli('render-diff', USAGE, (argv) => {
-    const options = parseOptions(argv, {
-      base: { type: 'string' },
-      head: { type: 'string' },
-      env: { type: 'string' },
-      format: { type: 'string' },
-      'max-chars': { type: 'string' },
-      root: { type: 'string' },
-    });
+    const options = parseOptions(argv, valueFlags('base', 'head', 'env', 'format', 'max-chars', 'root'));
     if (!options.base) throw new UsageError('--base is required');
     const format = options.format ?? 'text';
     if (format !== 'text' && format !== 'markdown')

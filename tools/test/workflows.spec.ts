@@ -27,6 +27,7 @@ import {
 import {
   brokenWorkflow,
   codeowners,
+  itCatches,
   workflow,
   workflowNames,
   WORKFLOWS_DIR,
@@ -229,7 +230,7 @@ describe('GitHub Actions workflows', () => {
       expect(scanIsolatedFromSigning(workflow('release.yml'))).toEqual([]);
     });
 
-    it.each([
+    itCatches('release', 'release.yml', scanIsolatedFromSigning, [
       ['findings only reported', "exit-code: '1'", "exit-code: '0'", 'do not fail the job'],
       ['only CRITICAL', 'severity: HIGH,CRITICAL', 'severity: CRITICAL', 'does not fail on HIGH'],
       [
@@ -292,11 +293,7 @@ describe('GitHub Actions workflows', () => {
         '      packages: write # push to GHCR\n      id-token: write\n',
         'job build holds id-token: write but does not sign',
       ],
-    ])('release: %s is caught', (_mistake, find, replace, problem) => {
-      expect(scanIsolatedFromSigning(brokenWorkflow('release.yml', find, replace)).join('\n')).toContain(
-        problem,
-      );
-    });
+    ]);
 
     it('release: scanning and signing in one job is caught', () => {
       const release = workflowText('release.yml');
@@ -320,44 +317,40 @@ describe('GitHub Actions workflows', () => {
       },
     );
 
-    it.each([
+    itCatches('release.yml', 'release.yml', noCredentialsWhileInstalling, [
       [
-        'release.yml',
         'a persisted deploy key in the bump job',
         '          fetch-depth: 0\n          persist-credentials: false\n',
         '          fetch-depth: 0\n          ssh-key: ${{ secrets.DEV_DEPLOY_KEY }}\n',
         'installs npm packages with the checkout token persisted',
       ],
       [
-        'release.yml',
         'install scripts beside the deploy key',
         'npm ci --ignore-scripts --no-audit --no-fund',
         'npm ci --no-audit --no-fund',
         'with install scripts on in a job that holds credentials',
       ],
+    ]);
+    itCatches('promote.yml', 'promote.yml', noCredentialsWhileInstalling, [
       [
-        'promote.yml',
         'install scripts beside the promotion token',
         'npm ci --ignore-scripts --no-audit --no-fund',
         'npm ci --no-audit --no-fund',
         'job open-pull-request runs "npm ci --no-audit --no-fund" with install scripts on',
       ],
       [
-        'promote.yml',
         'the write token persisted while npm installs',
         '          fetch-depth: 0\n          persist-credentials: false\n',
         '          fetch-depth: 0\n',
         'installs npm packages with the checkout token persisted',
       ],
-    ])('%s: %s is caught', (name, _mistake, find, replace, problem) => {
-      expect(noCredentialsWhileInstalling(brokenWorkflow(name, find, replace)).join('\n')).toContain(problem);
-    });
+    ]);
 
     it('ci: every trigger is checked against the promotion history of origin/main', () => {
       expect(promotionHistoryOnEveryTrigger(workflow('ci.yml'))).toEqual([]);
     });
 
-    it.each([
+    itCatches('ci', 'ci.yml', promotionHistoryOnEveryTrigger, [
       [
         "the branch's own parent as the history",
         '--verify --main origin/main',
@@ -372,25 +365,23 @@ describe('GitHub Actions workflows', () => {
       ],
       ['a shallow clone', /(promotion-history:[\s\S]*?fetch-depth: )0/, '$11', 'without the whole history'],
       ['no check on pushes to main', /^ {2}push:\n {4}branches: \[main\]\n/m, '', 'does not run on push'],
-    ])('ci: %s is caught', (_mistake, find, replace, problem) => {
-      expect(promotionHistoryOnEveryTrigger(brokenWorkflow('ci.yml', find, replace)).join('\n')).toContain(
-        problem,
-      );
-    });
+    ]);
 
     it('promote: a prod promotion runs in the protected production environment and needs the prod code owners', () => {
       expect(prodPromotionProtected(workflow('promote.yml'), codeowners)).toEqual([]);
     });
 
-    it.each([
-      ['no environment', /^ {4}environment: .*\n/m, ''],
-      ['a fixed, unprotected environment', /^ {4}environment: .*$/m, '    environment: staging'],
-      ['the wrong environment for prod', "'production'", "'prod'"],
-    ])('promote: %s is caught', (_mistake, find, replace) => {
-      expect(
-        prodPromotionProtected(brokenWorkflow('promote.yml', find, replace), codeowners).join('\n'),
-      ).toContain('not the protected "production"');
-    });
+    const notProduction = 'not the protected "production"';
+    itCatches('promote', 'promote.yml', (promote) => prodPromotionProtected(promote, codeowners), [
+      ['no environment', /^ {4}environment: .*\n/m, '', notProduction],
+      [
+        'a fixed, unprotected environment',
+        /^ {4}environment: .*$/m,
+        '    environment: staging',
+        notProduction,
+      ],
+      ['the wrong environment for prod', "'production'", "'prod'", notProduction],
+    ]);
 
     it('promote: a CODEOWNERS file without owners for the prod revision is caught', () => {
       const withoutProd = codeowners.replace(/^\/gitops\/.*$/gm, '');
@@ -404,7 +395,7 @@ describe('GitHub Actions workflows', () => {
       expect(onePromotionBranchPerTarget(workflow('promote.yml'))).toEqual([]);
     });
 
-    it.each([
+    itCatches('promote', 'promote.yml', onePromotionBranchPerTarget, [
       [
         'a branch per promotion',
         'branch="promote/$TARGET"',
@@ -424,17 +415,13 @@ describe('GitHub Actions workflows', () => {
         'echo "$open_pr"',
         'stays open when nothing is left',
       ],
-    ])('promote: %s is caught', (_mistake, find, replace, problem) => {
-      expect(onePromotionBranchPerTarget(brokenWorkflow('promote.yml', find, replace)).join('\n')).toContain(
-        problem,
-      );
-    });
+    ]);
 
     it('rescan: the digests staging and prod run are scanned daily on both architectures, a finding opens an issue', () => {
       expect(rescanCoversRunningDigests(workflow('rescan.yml'))).toEqual([]);
     });
 
-    it.each([
+    itCatches('rescan', 'rescan.yml', rescanCoversRunningDigests, [
       ['no schedule', /^ {2}schedule:\n {4}- cron: .*\n/m, '', 'has no schedule'],
       [
         'digests not read from main',
@@ -460,10 +447,6 @@ describe('GitHub Actions workflows', () => {
         '      issues: write\n      contents: write\n',
         'should hold issues: write and nothing else',
       ],
-    ])('rescan: %s is caught', (_mistake, find, replace, problem) => {
-      expect(rescanCoversRunningDigests(brokenWorkflow('rescan.yml', find, replace)).join('\n')).toContain(
-        problem,
-      );
-    });
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 // The rules of the workflows that install a cluster (e2e.yml, platform.yml): what they install is pinned exactly
 // and recorded in the upstream ledger, the e2e applies exactly what docs/gitops.md's Bootstrap tells an adopter
 // to apply, and the bumps they run match bump's CLI.
+import { BUMP_FLAGS } from '../../bump/main';
 import { envOf, runsOf, type Workflow } from './workflow-policy';
 
 const PIN_SHAPES: [suffix: string, shape: RegExp, what: string][] = [
@@ -151,12 +152,8 @@ export function pinsMatchLedger(workflow: Workflow, ledger: LedgerPins): string[
   });
 }
 
-/** The flags `npm run bump` accepts, read from its `parseOptions` call in tools/bump/main.ts. */
-export function bumpFlags(bumpSource: string): string[] {
-  const options = /parseOptions\(argv, \{([\s\S]*?)\n\s*\}\);/.exec(bumpSource);
-  if (!options) throw new Error('tools/bump/main.ts: no parseOptions(argv, { ... }) call found');
-  return [...options[1].matchAll(/^\s*'?([\w-]+)'?: \{ type:/gm)].map((match) => `--${match[1]}`);
-}
+/** The flags `npm run bump` accepts, as its command line declares them (BUMP_FLAGS in tools/bump/main.ts). */
+export const bumpFlags = (): string[] => Object.keys(BUMP_FLAGS).map((flag) => `--${flag}`);
 
 /**
  * Every `npm run bump` a workflow runs uses only flags bump has and names the image by digest (--service,

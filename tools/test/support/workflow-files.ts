@@ -20,3 +20,19 @@ export function brokenWorkflow(name: string, find: string | RegExp, replace: str
     throw new Error(`the broken example for ${name} changed nothing: ${String(find)}`);
   return parseWorkflow(`${name} (broken)`, changed);
 }
+
+/** A mistake to make in a copy of a workflow: its name, the text it replaces and with what, and the words of
+ * the problem the check must report. */
+export type WorkflowMistake = [mistake: string, find: string | RegExp, replace: string, problem: string];
+
+/** One test per mistake: made in a copy of workflow `name`, it is reported by `check`, in words that contain its problem. */
+export function itCatches(
+  label: string,
+  name: string,
+  check: (workflow: Workflow) => string[],
+  mistakes: WorkflowMistake[],
+): void {
+  it.each(mistakes)(`${label}: %s is caught`, (_mistake, find, replace, problem) => {
+    expect(check(brokenWorkflow(name, find, replace)).join('\n')).toContain(problem);
+  });
+}
