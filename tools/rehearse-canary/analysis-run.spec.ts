@@ -62,6 +62,13 @@ function scriptedRun(
   return { run, finish, measuredAt, now: () => now };
 }
 
+/** A scripted run, driven to its end. */
+async function completedRun(...script: Parameters<typeof scriptedRun>) {
+  const scripted = scriptedRun(...script);
+  await scripted.finish();
+  return scripted;
+}
+
 const ERROR_RATIO: Partial<MetricSpec> = {
   initialDelay: '30s',
   interval: '15s',
@@ -71,99 +78,89 @@ const ERROR_RATIO: Partial<MetricSpec> = {
   consecutiveErrorLimit: 2,
 };
 
+/** The error-ratio metric (ERROR_RATIO's limits) measured `phase` every time, run to its end. */
+async function errorRatioAlways(phase: AnalysisPhase) {
+  const { run, measuredAt } = await completedRun([
+    { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: [phase] },
+  ]);
+  return { run, measuredAt: measuredAt('error-ratio') };
+}
+
 describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   it('fails a metric on failureLimit + 1 failed measurements, the first one after initialDelay', async () => {
-    const { run, finish, measuredAt } = scriptedRun([
-      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Failed'] },
-    ]);
-    await finish();
+    const { run, measuredAt } = await errorRatioAlways('Failed');
     expect(run.phase).toBe('Failed');
     expect(run.message).toBe('Metric "error-ratio" assessed Failed due to failed (2) > failureLimit (1)');
-    expect(measuredAt('error-ratio')).toEqual([30, 45]);
+    expect(measuredAt).toEqual([30, 45]);
   });
 
   it('tolerates failures up to failureLimit when the other measurements pass', async () => {
-    const { run, finish } = scriptedRun([
+    const { run } = await completedRun([
       { spec: { name: 'm', interval: '1s', count: 4, failureLimit: 1 }, script: ['Failed', 'Successful'] },
     ]);
-    await finish();
     expect(run.phase).toBe('Successful');
     expect(run.results.get('m')!.failed).toBe(1);
   });
 
   it('is Successful only once count measurements are taken', async () => {
-    const { run, finish, measuredAt } = scriptedRun([
-      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Successful'] },
-    ]);
-    await finish();
+    const { run, measuredAt } = await errorRatioAlways('Successful');
     expect(run.phase).toBe('Successful');
-    const times = measuredAt('error-ratio');
-    expect(times).toHaveLength(18);
-    expect(times.at(-1)).toBe(30 + 15 * 17);
+    expect(measuredAt).toHaveLength(18);
+    expect(measuredAt.at(-1)).toBe(30 + 15 * 17);
   });
 
   it('is Inconclusive, not Successful, when inconclusive measurements exceed inconclusiveLimit', async () => {
-    const { run, finish, measuredAt } = scriptedRun([
-      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Inconclusive'] },
-    ]);
-    await finish();
+    const { run, measuredAt } = await errorRatioAlways('Inconclusive');
     expect(run.phase).toBe('Inconclusive');
-    expect(measuredAt('error-ratio')).toEqual([30, 45, 60]);
+    expect(measuredAt).toEqual([30, 45, 60]);
   });
 
   it('trap: Inconclusive measurements do not reset the failure count, and count toward count', async () => {
-    const { run, finish } = scriptedRun([
+    const { run } = await completedRun([
       {
         spec: { name: 'm', interval: '1s', count: 5, failureLimit: 1, inconclusiveLimit: 3 },
         script: ['Failed', 'Inconclusive', 'Failed'],
       },
     ]);
-    await finish();
     expect(run.phase).toBe('Failed');
     expect(run.results.get('m')!.count).toBe(3);
   });
 
   it('errors after consecutiveErrorLimit + 1 errors in a row, retried every 10 s whatever the interval', async () => {
-    const { run, finish, measuredAt } = scriptedRun([
-      { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Error'] },
-    ]);
-    await finish();
+    const { run, measuredAt } = await errorRatioAlways('Error');
     expect(run.phase).toBe('Error');
     expect(run.message).toContain('consecutiveErrors (3) > consecutiveErrorLimit (2)');
-    expect(measuredAt('error-ratio')).toEqual([30, 40, 50]);
+    expect(measuredAt).toEqual([30, 40, 50]);
     // An Error is not a measurement that counts toward `count`.
     expect(run.results.get('error-ratio')!.count).toBe(0);
   });
 
   it('defaults consecutiveErrorLimit to 4 and resets it on any other outcome', async () => {
-    const { run, finish } = scriptedRun([
+    const { run } = await completedRun([
       {
         spec: { name: 'm', interval: '1s', count: 20 },
         script: ['Error', 'Error', 'Error', 'Error', 'Successful', 'Error'],
       },
     ]);
-    await finish();
     expect(run.phase).toBe('Error');
     expect(run.results.get('m')!.error).toBe(4 + 5);
   });
 
   it('terminates the whole run on the first failed metric: the others stop and count as Successful', async () => {
-    const { run, finish, measuredAt } = scriptedRun([
+    const { run, measuredAt } = await completedRun([
       { spec: { name: 'error-ratio', ...ERROR_RATIO }, script: ['Failed'] },
       { spec: { name: 'latency-p99', ...ERROR_RATIO }, script: ['Successful'] },
     ]);
-    await finish();
     expect(run.phase).toBe('Failed');
     expect(run.results.get('latency-p99')!.phase).toBe('Successful');
     expect(measuredAt('latency-p99')).toEqual([30, 45]);
   });
 
   it('ends the run as soon as one metric fails, without waiting for the next measurement of the others', async () => {
-    const { run, finish, measuredAt } = scriptedRun([
+    const { run, measuredAt } = await completedRun([
       { spec: { name: 'fast', interval: '1s', count: 10 }, script: ['Successful', 'Failed'] },
       { spec: { name: 'slow', interval: '1m', count: 10 }, script: ['Successful'] },
     ]);
-    await finish();
     expect(run.phase).toBe('Failed');
     // The status update that records the failed metric re-enqueues the run: it is terminated right then.
     expect(Math.round(run.completedAt! / 1000)).toBe(measuredAt('fast').at(-1));
@@ -171,30 +168,27 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   });
 
   it('takes the worst phase across metrics: Failed over Error over Inconclusive', async () => {
-    const { run, finish } = scriptedRun([
+    const { run } = await completedRun([
       { spec: { name: 'a', interval: '1s', count: 3 }, script: ['Inconclusive'] },
       { spec: { name: 'b', interval: '1s', count: 3 }, script: ['Failed'] },
     ]);
-    await finish();
     expect(run.phase).toBe('Failed');
   });
 
   it('ignores a dry-run metric for the outcome', async () => {
-    const { run, finish } = scriptedRun(
+    const { run } = await completedRun(
       [
         { spec: { name: 'noisy', interval: '1s', count: 3 }, script: ['Failed'] },
         { spec: { name: 'real', interval: '1s', count: 3 }, script: ['Successful'] },
       ],
       ['noisy'],
     );
-    await finish();
     expect(run.phase).toBe('Successful');
     expect(run.results.get('noisy')!.phase).toBe('Failed');
   });
 
   it('takes one measurement when a metric has neither count nor interval', async () => {
-    const { run, finish } = scriptedRun([{ spec: { name: 'once' }, script: ['Successful'] }]);
-    await finish();
+    const { run } = await completedRun([{ spec: { name: 'once' }, script: ['Successful'] }]);
     expect(run.phase).toBe('Successful');
     expect(run.results.get('once')!.measurements).toHaveLength(1);
   });
@@ -220,10 +214,9 @@ describe('AnalysisRun outcome rules (Argo Rollouts controller)', () => {
   });
 
   it('is an Error run when the spec is invalid, before any measurement', async () => {
-    const { run, finish } = scriptedRun([
+    const { run } = await completedRun([
       { spec: { name: 'bad', count: 3, failureLimit: 5, interval: '1s' }, script: ['Successful'] },
     ]);
-    await finish();
     expect(run.phase).toBe('Error');
     expect(run.message).toContain('count must be >= failureLimit');
     expect(run.results.size).toBe(0);

@@ -2,14 +2,19 @@ import { kustomizeYaml } from '../lib/kustomize';
 import { join } from 'node:path';
 import { bump } from '../bump/main';
 import { UsageError } from '../lib/cli';
-import { DIGEST, GitopsRepo, IMAGES_PATH, runTool, SHA } from './support/gitops-repo';
+import {
+  DIGEST,
+  freshRepoForEachTest,
+  GitopsRepo,
+  IMAGES_PATH,
+  refusalOf,
+  runTool,
+  SHA,
+} from './support/gitops-repo';
 
 describe('bump: write one image, by tag and digest, into gitops/images', () => {
   let repo: GitopsRepo;
-  beforeEach(() => {
-    repo = new GitopsRepo();
-  });
-  afterEach(() => repo.remove());
+  freshRepoForEachTest((fresh) => (repo = fresh));
 
   it('changes only the newTag and digest lines of that service, keeping their comment', () => {
     const result = bump(repo.root, 'api', SHA.b, DIGEST.b);
@@ -87,14 +92,9 @@ describe('bump: write one image, by tag and digest, into gitops/images', () => {
   ])(
     'refuses service %s, tag %s, digest %s with a clear message and no file changed',
     (service, tag, digest, message) => {
-      let thrown: unknown;
-      try {
-        bump(repo.root, service, tag, digest);
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(UsageError);
-      expect((thrown as Error).message).toContain(message);
+      const refusal = refusalOf(() => bump(repo.root, service, tag, digest));
+      expect(refusal).toBeInstanceOf(UsageError);
+      expect(refusal.message).toContain(message);
       expect(repo.changedFiles()).toEqual([]);
     },
   );
@@ -145,10 +145,7 @@ describe('bump: write one image, by tag and digest, into gitops/images', () => {
 
 describe('bump --only-forward: a re-run of an old release does not take dev back in time', () => {
   let repo: GitopsRepo;
-  beforeEach(() => {
-    repo = new GitopsRepo();
-  });
-  afterEach(() => repo.remove());
+  freshRepoForEachTest((fresh) => (repo = fresh));
 
   it('keeps a later commit, and still moves forward to one', () => {
     repo.commit('second');
@@ -184,11 +181,11 @@ describe('bump: a sha that looks like a number', () => {
   const DIGITS_ONLY = '1234567890123456789012345678901234567890';
   const FLOAT_LOOKING = '12345678901234567890123456789012345e6789';
   let repo: GitopsRepo;
-  beforeEach(() => {
+  freshRepoForEachTest(
+    (fresh) => (repo = fresh),
     // Quoted, as bump writes it: kustomize itself refuses a plain numeric newTag.
-    repo = new GitopsRepo({ api: [SHA.a, DIGEST.a], worker: [`"${DIGITS_ONLY}"`, DIGEST.a] });
-  });
-  afterEach(() => repo.remove());
+    () => new GitopsRepo({ api: [SHA.a, DIGEST.a], worker: [`"${DIGITS_ONLY}"`, DIGEST.a] }),
+  );
 
   it('is written quoted, so kustomize renders it as the image tag', () => {
     bump(repo.root, 'api', FLOAT_LOOKING, DIGEST.b);
@@ -202,7 +199,7 @@ describe('bump: a sha that looks like a number', () => {
   });
 
   it('leaves every other value as written: no number is reformatted when a tag changes', () => {
-    repo.write(IMAGES_PATH, `${repo.read(IMAGES_PATH)}replicas:\n  - name: api\n    count: 02\n`);
+    repo.edit(IMAGES_PATH, (text) => `${text}replicas:\n  - name: api\n    count: 02\n`);
     repo.commit('a zero-padded count');
 
     expect(bump(repo.root, 'api', SHA.b, DIGEST.a).changed).toBe(true);

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { UsageError } from '../lib/cli';
 import { planAsMarkdown, promote, PromotionRefused, verifyPromotionHistory } from '../promote/main';
 import { renderEnvironment } from '../render-diff/main';
-import { DIGEST, GitopsRepo, IMAGES_PATH, revisionFile, runTool, SHA } from './support/gitops-repo';
+import {
+  DIGEST,
+  freshRepoForEachTest,
+  GitopsRepo,
+  IMAGES_PATH,
+  refusalOf,
+  revisionFile,
+  runTool,
+  SHA,
+} from './support/gitops-repo';
 
 // The promotion path on real git: a bare "origin" that plays GitHub, a clone that plays the workstation
 // or the runner, pull requests as branches merged into main, and each environment rendered by real
@@ -172,17 +181,15 @@ describe('promotion on real git: images, base, rollouts and env config travel to
 
 describe('promote: pin an environment to the commit the one before it runs', () => {
   let repo: GitopsRepo;
-  let main: () => string;
-  beforeEach(() => {
-    repo = new GitopsRepo();
-    main = () => repo.git('rev-parse', 'main').trim();
+  const main = () => repo.git('rev-parse', 'main').trim();
+  freshRepoForEachTest((fresh) => {
+    repo = fresh;
     repo.setImages([SHA.b, DIGEST.b], [SHA.c, DIGEST.c]);
     repo.commit('dev: deploy b and c');
   });
-  afterEach(() => repo.remove());
 
   it('pins staging to the commit main is at, and lists the images and manifest commits it carries', () => {
-    repo.write('gitops/base/api.yaml', repo.read('gitops/base/api.yaml').replace('3000', '3100'));
+    repo.edit('gitops/base/api.yaml', (text) => text.replace('3000', '3100'));
     const portChange = repo.commit('api: port 3100');
 
     const plan = promote({ root: repo.root, to: 'staging', main: 'main' });
@@ -244,7 +251,7 @@ describe('promote: pin an environment to the commit the one before it runs', () 
 
   it('refuses a --revision main has never been at (a pull request branch commit)', () => {
     repo.git('switch', '-q', '-c', 'feature');
-    repo.write('gitops/base/api.yaml', repo.read('gitops/base/api.yaml').replace('3000', '3200'));
+    repo.edit('gitops/base/api.yaml', (text) => text.replace('3000', '3200'));
     const unmerged = repo.commit('unreviewed');
     repo.git('switch', '-q', 'main');
 
@@ -280,7 +287,7 @@ describe('promote: pin an environment to the commit the one before it runs', () 
   });
 
   it('refuses a commit that names an image without its digest: only what release.yml built moves on', () => {
-    repo.write(IMAGES_PATH, repo.read(IMAGES_PATH).replace(`    digest: ${DIGEST.c}\n`, ''));
+    repo.edit(IMAGES_PATH, (text) => text.replace(`    digest: ${DIGEST.c}\n`, ''));
     repo.commit('worker by tag alone');
 
     expect(() => promote({ root: repo.root, to: 'staging', main: 'main' })).toThrow(
@@ -316,14 +323,9 @@ describe('promote: pin an environment to the commit the one before it runs', () 
     ],
     [{ to: 'staging', main: 'no-such-branch' }, UsageError, '--main "no-such-branch" is not a commit'],
   ])('refuses %j (%p) and writes nothing', (request, kind, message) => {
-    let thrown: unknown;
-    try {
-      promote({ root: repo.root, main: 'main', ...request });
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(kind);
-    expect((thrown as Error).message).toContain(message);
+    const refusal = refusalOf(() => promote({ root: repo.root, main: 'main', ...request }));
+    expect(refusal).toBeInstanceOf(kind);
+    expect(refusal.message).toContain(message);
     expect(repo.changedFiles()).toEqual([]);
   });
 
@@ -359,10 +361,7 @@ describe('promote: pin an environment to the commit the one before it runs', () 
 
 describe('promote --verify: the revision files against main', () => {
   let repo: GitopsRepo;
-  beforeEach(() => {
-    repo = new GitopsRepo();
-  });
-  afterEach(() => repo.remove());
+  freshRepoForEachTest((fresh) => (repo = fresh));
 
   it('accepts the tree the tools made: dev follows main, staging at a commit of main, prod after staging', () => {
     const check = verifyPromotionHistory(repo.root, 'main');
@@ -394,7 +393,7 @@ describe('promote --verify: the revision files against main', () => {
   });
 
   it('refuses a pinned commit whose images are named by tag alone', () => {
-    repo.write(IMAGES_PATH, repo.read(IMAGES_PATH).replace(`    digest: ${DIGEST.a}\n`, ''));
+    repo.edit(IMAGES_PATH, (text) => text.replace(`    digest: ${DIGEST.a}\n`, ''));
     const byTag = repo.commit('api by tag alone');
     repo.write(repo.revisionPath('staging'), revisionFile(byTag));
 
@@ -408,29 +407,27 @@ describe('promote --verify: the revision files against main', () => {
 });
 
 describe('promote --running: the digests staging and prod run, for the daily rescan', () => {
+  let repo: GitopsRepo;
+  freshRepoForEachTest((fresh) => (repo = fresh));
+
   it('lists each digest once with the environments that run it, read from main', () => {
-    const repo = new GitopsRepo();
-    try {
-      repo.setImages([SHA.b, DIGEST.b], [SHA.a, DIGEST.a]);
-      const newer = repo.commit('dev: deploy api b');
-      repo.write(repo.revisionPath('staging'), revisionFile(newer));
-      repo.commit('staging: promote');
+    repo.setImages([SHA.b, DIGEST.b], [SHA.a, DIGEST.a]);
+    const newer = repo.commit('dev: deploy api b');
+    repo.write(repo.revisionPath('staging'), revisionFile(newer));
+    repo.commit('staging: promote');
 
-      const result = runTool('promote', ['--running', '--main', 'main'], repo.root);
+    const result = runTool('promote', ['--running', '--main', 'main'], repo.root);
 
-      expect(result.status).toBe(0);
-      expect(JSON.parse(result.stdout)).toEqual([
-        { service: 'api', image: `ghcr.io/opsforge/api@${DIGEST.b}`, tag: SHA.b, environments: ['staging'] },
-        {
-          service: 'worker',
-          image: `ghcr.io/opsforge/worker@${DIGEST.a}`,
-          tag: SHA.a,
-          environments: ['staging', 'prod'],
-        },
-        { service: 'api', image: `ghcr.io/opsforge/api@${DIGEST.a}`, tag: SHA.a, environments: ['prod'] },
-      ]);
-    } finally {
-      repo.remove();
-    }
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([
+      { service: 'api', image: `ghcr.io/opsforge/api@${DIGEST.b}`, tag: SHA.b, environments: ['staging'] },
+      {
+        service: 'worker',
+        image: `ghcr.io/opsforge/worker@${DIGEST.a}`,
+        tag: SHA.a,
+        environments: ['staging', 'prod'],
+      },
+      { service: 'api', image: `ghcr.io/opsforge/api@${DIGEST.a}`, tag: SHA.a, environments: ['prod'] },
+    ]);
   });
 });

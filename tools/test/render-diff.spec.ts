@@ -1,16 +1,15 @@
 import { bump } from '../bump/main';
 import { formatMarkdown, formatText, renderDiff, truncate } from '../render-diff/main';
-import { DIGEST, GitopsRepo, revisionFile, runTool, SHA } from './support/gitops-repo';
+import { DIGEST, freshRepoForEachTest, GitopsRepo, revisionFile, runTool, SHA } from './support/gitops-repo';
 
 // Every case renders with the real `kubectl kustomize` at two real commits.
 describe('render-diff: what each environment would change, rendered by kustomize at two revisions', () => {
   let repo: GitopsRepo;
   let base: string;
-  beforeEach(() => {
-    repo = new GitopsRepo();
+  freshRepoForEachTest((fresh) => {
+    repo = fresh;
     base = repo.git('rev-parse', 'HEAD').trim();
   });
-  afterEach(() => repo.remove());
 
   it('shows a new image in dev alone: staging and prod render from their pinned commits', () => {
     bump(repo.root, 'api', SHA.b, DIGEST.b);
@@ -32,10 +31,7 @@ describe('render-diff: what each environment would change, rendered by kustomize
   });
 
   it('shows a base change in dev alone, and in staging once a promotion pins staging to it', () => {
-    repo.write(
-      'gitops/base/worker.yaml',
-      repo.read('gitops/base/worker.yaml').replace('replicas: 1', 'replicas: 2'),
-    );
+    repo.edit('gitops/base/worker.yaml', (text) => text.replace('replicas: 1', 'replicas: 2'));
     const change = repo.commit('two workers');
 
     const merged = renderDiff(repo.root, base, change);
@@ -73,9 +69,8 @@ describe('render-diff: what each environment would change, rendered by kustomize
   });
 
   it('lists added and removed objects whole', () => {
-    repo.write(
-      'gitops/base/kustomization.yaml',
-      repo.read('gitops/base/kustomization.yaml').replace('  - worker.yaml\n', '  - config.yaml\n'),
+    repo.edit('gitops/base/kustomization.yaml', (text) =>
+      text.replace('  - worker.yaml\n', '  - config.yaml\n'),
     );
     repo.write(
       'gitops/base/config.yaml',
@@ -94,9 +89,8 @@ describe('render-diff: what each environment would change, rendered by kustomize
   });
 
   it('shows that a Secret changed without printing either value', () => {
-    repo.write(
-      'gitops/base/redis-auth.yaml',
-      repo.read('gitops/base/redis-auth.yaml').replace('first-password-value', 'second-password-value'),
+    repo.edit('gitops/base/redis-auth.yaml', (text) =>
+      text.replace('first-password-value', 'second-password-value'),
     );
     const head = repo.commit('rotate');
 
@@ -112,10 +106,7 @@ describe('render-diff: what each environment would change, rendered by kustomize
   });
 
   it("fails (exit 1) and shows kustomize's error when the head revision breaks an overlay", () => {
-    repo.write(
-      repo.overlayPath('dev'),
-      repo.read(repo.overlayPath('dev')).replace('../../base', '../../bsae'),
-    );
+    repo.edit(repo.overlayPath('dev'), (text) => text.replace('../../base', '../../bsae'));
     const head = repo.commit('typo');
 
     const result = runTool('render-diff', ['--base', base, '--head', head], repo.root);

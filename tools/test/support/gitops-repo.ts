@@ -153,6 +153,14 @@ export class GitopsRepo {
     writeFileSync(join(this.root, path), text);
   }
 
+  /** Rewrites one file of the working tree; an edit that changes nothing is a mistake of the test. */
+  edit(path: string, change: (text: string) => string): void {
+    const original = this.read(path);
+    const changed = change(original);
+    if (changed === original) throw new Error(`the edit of ${path} changed nothing`);
+    this.write(path, changed);
+  }
+
   read(path: string): string {
     return readFileSync(join(this.root, path), 'utf8');
   }
@@ -205,4 +213,30 @@ export function runTool(tool: 'bump' | 'promote' | 'render-diff', args: string[]
     encoding: 'utf8',
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Gives each test of the enclosing describe block its own fixture repository (made by `make`), handed to `use`
+ * before the test and removed after it.
+ */
+export function freshRepoForEachTest(
+  use: (repo: GitopsRepo) => void,
+  make: () => GitopsRepo = () => new GitopsRepo(),
+): void {
+  let repo: GitopsRepo | undefined;
+  beforeEach(() => {
+    repo = make();
+    use(repo);
+  });
+  afterEach(() => repo?.remove());
+}
+
+/** What a tool's function threw when it refused a request; a request it carried out fails the test. */
+export function refusalOf(request: () => unknown): Error {
+  try {
+    request();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('the request was carried out, not refused');
 }
