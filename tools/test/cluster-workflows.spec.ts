@@ -12,7 +12,7 @@ import {
   pinsMatchLedger,
   toolPinsExact,
 } from './support/cluster-workflow-policy';
-import { brokenWorkflow, itCatches, workflow } from './support/workflow-files';
+import { brokenWorkflow, itCatches, itHolds, workflow } from './support/workflow-files';
 
 describe('GitHub Actions workflows', () => {
   describe('policy for the workflows that install a cluster (e2e.yml, platform.yml)', () => {
@@ -23,11 +23,10 @@ describe('GitHub Actions workflows', () => {
       .map((entry) => readFileSync(join(REPO_ROOT, 'argocd', 'platform', entry.name), 'utf8'))
       .flatMap((text) => [...text.matchAll(/^\s+chart: (\S+)$/gm)].map((match) => match[1]));
 
-    it.each(CLUSTER_WORKFLOWS)(
+    itHolds(
+      CLUSTER_WORKFLOWS,
       '%s pins every tool exactly: versions, digests, commits, checksums; no latest',
-      (name) => {
-        expect(toolPinsExact(workflow(name))).toEqual([]);
-      },
+      toolPinsExact,
     );
 
     itCatches('pins', 'e2e.yml', toolPinsExact, [
@@ -78,11 +77,10 @@ describe('GitHub Actions workflows', () => {
       ],
     ]);
 
-    it.each(CLUSTER_WORKFLOWS)(
+    itHolds(
+      CLUSTER_WORKFLOWS,
       '%s pins what the upstream ledger records (section e2e), and nothing it does not',
-      (name) => {
-        expect(pinsMatchLedger(workflow(name), ledger)).toEqual([]);
-      },
+      (workflow) => pinsMatchLedger(workflow, ledger),
     );
 
     it('ledger: a version the ledger does not record, or a new pin missing from it, is caught', () => {
@@ -97,9 +95,7 @@ describe('GitHub Actions workflows', () => {
       ).toEqual(['platform.yml (broken): YQ_VERSION is pinned here but not recorded in the upstream ledger']);
     });
 
-    it.each(CLUSTER_WORKFLOWS)('%s asks for no write permission in any job (they only read)', (name) => {
-      expect(jobsReadOnly(workflow(name))).toEqual([]);
-    });
+    itHolds(CLUSTER_WORKFLOWS, '%s asks for no write permission in any job (they only read)', jobsReadOnly);
 
     it('permissions: a job of the e2e that asks for write is caught', () => {
       expect(

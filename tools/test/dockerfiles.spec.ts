@@ -24,63 +24,71 @@ describe('service Dockerfiles (parsed with dockerfile-ast: no Docker engine runs
 
   // Each rule, shown to catch the mistake it exists for (on the api Dockerfile with one thing broken).
   const api = read('api');
+  /** The api Dockerfile with one mistake made in it; a replacement that changes nothing is a mistake of the test. */
+  const apiWith = (find: string | RegExp, replace: string) => {
+    const broken = api.replace(find, replace);
+    if (broken === api) throw new Error(`the broken example changed nothing: ${String(find)}`);
+    return broken;
+  };
+  const WHOLE_FILE = /^[\s\S]*$/;
+  const END_OF_FILE = /$/;
   it.each([
     [
       'a floating base tag',
-      api.replace(/node:24\.\d+\.\d+-bookworm-slim AS runtime/, 'node:24-slim AS runtime'),
+      /node:24\.\d+\.\d+-bookworm-slim AS runtime/,
+      'node:24-slim AS runtime',
       'is not an exact Node.js 24 release tag',
     ],
     [
       'an old Node.js',
-      api.replace(/node:24\.\d+\.\d+-bookworm-slim AS build/, 'node:20.19.0-bookworm-slim AS build'),
+      /node:24\.\d+\.\d+-bookworm-slim AS build/,
+      'node:20.19.0-bookworm-slim AS build',
       'is not an exact Node.js 24 release tag',
     ],
     [
       'a single stage',
+      WHOLE_FILE,
       'FROM node:24.21.0-bookworm-slim\nCOPY . .\nRUN npm ci\nCMD ["node", "services/api/dist/main.js"]\n',
       'not multi-stage',
     ],
     [
       'dev dependencies installed',
-      api.replace('RUN npm ci --omit=dev', 'RUN npm ci'),
+      'RUN npm ci --omit=dev',
+      'RUN npm ci',
       'no stage installs production dependencies only',
     ],
     [
       'node_modules from the build stage',
-      api.replace('--from=production-deps /app/node_modules', '--from=build /app/node_modules'),
+      '--from=production-deps /app/node_modules',
+      '--from=build /app/node_modules',
       'takes node_modules from "build"',
     ],
-    [
-      'npm kept in the final image',
-      api.replace('/usr/local/lib/node_modules/npm ', ''),
-      'keeps npm/npx/corepack',
-    ],
+    ['npm kept in the final image', '/usr/local/lib/node_modules/npm ', '', 'keeps npm/npx/corepack'],
     [
       'sources copied into the final image',
-      api.replace(
-        'COPY --from=build /app/services/api/dist services/api/dist',
-        'COPY --from=build /app/services/api/src services/api/src',
-      ),
+      'COPY --from=build /app/services/api/dist services/api/dist',
+      'COPY --from=build /app/services/api/src services/api/src',
       'copies sources',
     ],
-    ['the context copied into the final image', `${api}COPY . .\n`, 'copies from the build context'],
-    ['running as root', api.replace('USER 1000:1000', 'USER root'), 'runs as root (USER root)'],
-    ['no USER at all', api.replace('USER 1000:1000\n', ''), 'runs as root (no USER)'],
-    ['a user name instead of a uid', api.replace('USER 1000:1000', 'USER node'), 'is not numeric'],
+    ['the context copied into the final image', END_OF_FILE, 'COPY . .\n', 'copies from the build context'],
+    ['running as root', 'USER 1000:1000', 'USER root', 'runs as root (USER root)'],
+    ['no USER at all', 'USER 1000:1000\n', '', 'runs as root (no USER)'],
+    ['a user name instead of a uid', 'USER 1000:1000', 'USER node', 'is not numeric'],
     [
       'no APP_VERSION in the environment',
-      api.replace('APP_VERSION=${APP_VERSION}', 'GIT_SHA=${APP_VERSION}'),
+      'APP_VERSION=${APP_VERSION}',
+      'GIT_SHA=${APP_VERSION}',
       'APP_VERSION build arg is not passed',
     ],
     [
       'a shell-form CMD',
-      api.replace('CMD ["node", "services/api/dist/main.js"]', 'CMD node services/api/dist/main.js'),
+      'CMD ["node", "services/api/dist/main.js"]',
+      'CMD node services/api/dist/main.js',
       'CMD is not the exec form',
     ],
-    ['the wrong port', api.replace('EXPOSE 3000', 'EXPOSE 8080'), 'does not EXPOSE 3000'],
-  ])('rejects %s', (_mistake, broken, problem) => {
-    expect(broken).not.toBe(api);
-    expect(dockerfileProblems(broken, 'api', 3000).join('\n')).toContain(problem);
+    ['the wrong port', 'EXPOSE 3000', 'EXPOSE 8080', 'does not EXPOSE 3000'],
+  ])('rejects %s', (_mistake, find, replace, problem) => {
+    expect(dockerfileProblems(apiWith(find, replace), 'api', 3000).join('\n')).toContain(problem);
   });
 
   it('.dockerignore admits only what the build needs (allowlist), never local node_modules or dist', () => {

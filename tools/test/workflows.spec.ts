@@ -18,6 +18,7 @@ import {
   rescanCoversRunningDigests,
   scanIsolatedFromSigning,
   topLevelPermissionsReadOnly,
+  type Workflow,
 } from './support/workflow-policy';
 import {
   onePromotionBranchPerTarget,
@@ -28,6 +29,7 @@ import {
   brokenWorkflow,
   codeowners,
   itCatches,
+  itHolds,
   workflow,
   workflowNames,
   WORKFLOWS_DIR,
@@ -115,11 +117,10 @@ describe('GitHub Actions workflows', () => {
   });
 
   describe('policy', () => {
-    it.each(workflowNames)(
+    itHolds(
+      workflowNames,
       '%s pins every action to a full commit sha with its version in a comment',
-      (name) => {
-        expect(actionsPinnedBySha(workflow(name))).toEqual([]);
-      },
+      actionsPinnedBySha,
     );
 
     it('pinning: a tag, a branch or a sha without its version comment is caught', () => {
@@ -138,9 +139,11 @@ describe('GitHub Actions workflows', () => {
       ).toEqual([expect.stringContaining('has no version comment')]);
     });
 
-    it.each(workflowNames)('%s starts read-only: top-level permissions are contents: read', (name) => {
-      expect(topLevelPermissionsReadOnly(workflow(name))).toEqual([]);
-    });
+    itHolds(
+      workflowNames,
+      '%s starts read-only: top-level permissions are contents: read',
+      topLevelPermissionsReadOnly,
+    );
 
     it('permissions: write at the top, write-all, or no permissions block at all is caught', () => {
       expect(
@@ -158,9 +161,11 @@ describe('GitHub Actions workflows', () => {
       ).toEqual([expect.stringContaining('unset (the repository default, possibly write)')]);
     });
 
-    it.each(workflowNames)('%s does not check out code under pull_request_target', (name) => {
-      expect(noPullRequestTargetCheckout(workflow(name))).toEqual([]);
-    });
+    itHolds(
+      workflowNames,
+      '%s does not check out code under pull_request_target',
+      noPullRequestTargetCheckout,
+    );
 
     it('pull_request_target with a checkout is caught', () => {
       expect(
@@ -170,9 +175,11 @@ describe('GitHub Actions workflows', () => {
       ).not.toEqual([]);
     });
 
-    it.each(workflowNames)('%s keeps no token on disk in jobs that do not push', (name) => {
-      expect(checkoutDropsTokenUnlessPushing(workflow(name))).toEqual([]);
-    });
+    itHolds(
+      workflowNames,
+      '%s keeps no token on disk in jobs that do not push',
+      checkoutDropsTokenUnlessPushing,
+    );
 
     it('a read-only job that persists the checkout token is caught', () => {
       expect(
@@ -226,9 +233,11 @@ describe('GitHub Actions workflows', () => {
       ).toEqual([expect.stringContaining('job build can run on any branch')]);
     });
 
-    it('release: both architectures of the built digest are scanned read-only, then signed apart, then deployed', () => {
-      expect(scanIsolatedFromSigning(workflow('release.yml'))).toEqual([]);
-    });
+    itHolds(
+      ['release.yml'],
+      'release: both architectures of the built digest are scanned read-only, then signed apart, then deployed',
+      scanIsolatedFromSigning,
+    );
 
     itCatches('release', 'release.yml', scanIsolatedFromSigning, [
       ['findings only reported', "exit-code: '1'", "exit-code: '0'", 'do not fail the job'],
@@ -310,11 +319,10 @@ describe('GitHub Actions workflows', () => {
       );
     });
 
-    it.each(workflowNames)(
+    itHolds(
+      workflowNames,
       '%s installs npm packages with no credential on disk, and scripts off where it holds one',
-      (name) => {
-        expect(noCredentialsWhileInstalling(workflow(name))).toEqual([]);
-      },
+      noCredentialsWhileInstalling,
     );
 
     itCatches('release.yml', 'release.yml', noCredentialsWhileInstalling, [
@@ -346,9 +354,11 @@ describe('GitHub Actions workflows', () => {
       ],
     ]);
 
-    it('ci: every trigger is checked against the promotion history of origin/main', () => {
-      expect(promotionHistoryOnEveryTrigger(workflow('ci.yml'))).toEqual([]);
-    });
+    itHolds(
+      ['ci.yml'],
+      'ci: every trigger is checked against the promotion history of origin/main',
+      promotionHistoryOnEveryTrigger,
+    );
 
     itCatches('ci', 'ci.yml', promotionHistoryOnEveryTrigger, [
       [
@@ -367,12 +377,15 @@ describe('GitHub Actions workflows', () => {
       ['no check on pushes to main', /^ {2}push:\n {4}branches: \[main\]\n/m, '', 'does not run on push'],
     ]);
 
-    it('promote: a prod promotion runs in the protected production environment and needs the prod code owners', () => {
-      expect(prodPromotionProtected(workflow('promote.yml'), codeowners)).toEqual([]);
-    });
+    const prodProtectedByCodeowners = (promote: Workflow) => prodPromotionProtected(promote, codeowners);
+    itHolds(
+      ['promote.yml'],
+      'promote: a prod promotion runs in the protected production environment and needs the prod code owners',
+      prodProtectedByCodeowners,
+    );
 
     const notProduction = 'not the protected "production"';
-    itCatches('promote', 'promote.yml', (promote) => prodPromotionProtected(promote, codeowners), [
+    itCatches('promote', 'promote.yml', prodProtectedByCodeowners, [
       ['no environment', /^ {4}environment: .*\n/m, '', notProduction],
       [
         'a fixed, unprotected environment',
@@ -391,9 +404,11 @@ describe('GitHub Actions workflows', () => {
       ]);
     });
 
-    it('promote: one branch per target, force-pushed, its open pull request updated or closed', () => {
-      expect(onePromotionBranchPerTarget(workflow('promote.yml'))).toEqual([]);
-    });
+    itHolds(
+      ['promote.yml'],
+      'promote: one branch per target, force-pushed, its open pull request updated or closed',
+      onePromotionBranchPerTarget,
+    );
 
     itCatches('promote', 'promote.yml', onePromotionBranchPerTarget, [
       [
@@ -417,9 +432,11 @@ describe('GitHub Actions workflows', () => {
       ],
     ]);
 
-    it('rescan: the digests staging and prod run are scanned daily on both architectures, a finding opens an issue', () => {
-      expect(rescanCoversRunningDigests(workflow('rescan.yml'))).toEqual([]);
-    });
+    itHolds(
+      ['rescan.yml'],
+      'rescan: the digests staging and prod run are scanned daily on both architectures, a finding opens an issue',
+      rescanCoversRunningDigests,
+    );
 
     itCatches('rescan', 'rescan.yml', rescanCoversRunningDigests, [
       ['no schedule', /^ {2}schedule:\n {4}- cron: .*\n/m, '', 'has no schedule'],

@@ -36,3 +36,10 @@ export function itCatches(
     expect(check(brokenWorkflow(name, find, replace)).join('\n')).toContain(problem);
   });
 }
+
+/** One test per workflow in `names`: `check` finds nothing to report in it. */
+export function itHolds(names: string[], title: string, check: (workflow: Workflow) => string[]): void {
+  it.each(names)(title, (name) => {
+    expect(check(workflow(name))).toEqual([]);
+  });
+}
