@@ -1,29 +1,36 @@
 // The canary gate: AnalysisTemplates that resolve, decide within the pauses and never pass on no traffic,
 // queries that parse, series Prometheus can tell apart, and a traffic router wired to the Rollout's Services.
-import { argNames, substituteArgs } from '../../lib/template-args';
+import type { IAnalysisRunArgument } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisRunArgument';
+import type { IAnalysisTemplateRef } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplateRef';
+import type { IMetric } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Metric';
+import type { IRollout } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
+import { z } from 'zod';
 import {
-  type K8sObject,
+  isMapping,
+  type ObjectOfKind,
   objectName,
   ofKind,
-  parseCount,
-  parseDurationSeconds,
   podLabels,
-  type RenderedTree,
   selectorMatches,
   serviceSelects,
-  where,
-} from '../model';
-import { argocdTrees, defineRule, envTrees } from './define-rule';
+} from '../../lib/kubernetes';
+import { argNames, substituteArgs } from '../../lib/template-args';
+import { parseCount, parseDurationSeconds, type RenderedTree, where } from '../model';
+import { argocdTrees, defineRule, eachObjectOfKind, envTrees } from './define-rule';
+import { valueAt } from './ledger';
+
+export const ANALYSIS_TEMPLATE_KINDS = ['AnalysisTemplate', 'ClusterAnalysisTemplate'] as const;
+export type AnalysisTemplateObject = ObjectOfKind<(typeof ANALYSIS_TEMPLATE_KINDS)[number]>;
 
 interface AnalysisUse {
   label: string;
-  templates: K8sObject[];
-  args: K8sObject[];
+  templates: IAnalysisTemplateRef[];
+  args: IAnalysisRunArgument[];
 }
 
-export function analysisUses(rollout: K8sObject): AnalysisUse[] {
-  const canary = rollout.spec?.strategy?.canary ?? {};
+export function analysisUses(rollout: IRollout): AnalysisUse[] {
+  const canary = rollout.spec.strategy?.canary ?? {};
   const uses: AnalysisUse[] = [];
   if (canary.analysis) {
     uses.push({
@@ -32,7 +39,7 @@ export function analysisUses(rollout: K8sObject): AnalysisUse[] {
       args: canary.analysis.args ?? [],
     });
   }
-  (canary.steps ?? []).forEach((step: K8sObject, index: number) => {
+  (canary.steps ?? []).forEach((step, index) => {
     if (step.analysis) {
       uses.push({
         label: `step ${index} analysis`,
@@ -44,13 +51,34 @@ export function analysisUses(rollout: K8sObject): AnalysisUse[] {
   return uses;
 }
 
-function isPrometheusMetric(metric: K8sObject): boolean {
-  return metric.provider?.prometheus !== undefined;
+function isPrometheusMetric(metric: IMetric): boolean {
+  return metric.provider.prometheus !== undefined;
 }
 
-function templateNamed(tree: RenderedTree, reference: K8sObject): K8sObject | undefined {
+function templateNamed(
+  tree: RenderedTree,
+  reference: IAnalysisTemplateRef,
+): AnalysisTemplateObject | undefined {
   const kind = reference.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
   return ofKind(tree, kind).find((t) => t.metadata?.name === reference.templateName);
+}
+
+/** The timed pauses (seconds) of a canary's steps from the step its background analysis starts at. */
+export function pausesOnceAnalysisStarts(rollout: IRollout): number[] {
+  const canary = rollout.spec.strategy?.canary ?? {};
+  return (canary.steps ?? [])
+    .slice(canary.analysis?.startingStep ?? 0)
+    .flatMap((step) =>
+      step.pause?.duration !== undefined ? [parseDurationSeconds(step.pause.duration)] : [],
+    );
+}
+
+/** The Gateway API traffic-router plugin's configuration of a Rollout (free-form in the Rollout's schema). */
+export function gatewayApiPlugin(
+  rollout: IRollout,
+): { httpRoute?: unknown; namespace?: unknown } | undefined {
+  const plugin = valueAt(rollout.spec.strategy?.canary?.trafficRouting?.plugins, 'argoproj-labs/gatewayAPI');
+  return isMapping(plugin) ? plugin : undefined;
 }
 
 const analysisTemplatesResolve = defineRule({
@@ -58,18 +86,14 @@ const analysisTemplatesResolve = defineRule({
   summary:
     'every AnalysisTemplate a Rollout names exists in its env, receives every arg it needs, and uses only args it declares',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const template of ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate')) {
-        const declared = new Set((template.spec?.args ?? []).map((a: K8sObject) => a.name));
-        for (const name of argNames(JSON.stringify(template.spec?.metrics ?? []))) {
-          if (!declared.has(name)) {
-            flag(
-              where(tree, template),
-              `uses {{args.${name}}} but declares no arg "${name}": add it to spec.args`,
-            );
-          }
-        }
+    for (const { object: template, at } of eachObjectOfKind(trees, ...ANALYSIS_TEMPLATE_KINDS)) {
+      const declared = new Set((template.spec.args ?? []).map((a) => a.name));
+      for (const name of argNames(JSON.stringify(template.spec.metrics ?? []))) {
+        if (!declared.has(name))
+          flag(at, `uses {{args.${name}}} but declares no arg "${name}": add it to spec.args`);
       }
+    }
+    for (const tree of trees) {
       for (const rollout of ofKind(tree, 'Rollout')) {
         for (const use of analysisUses(rollout)) {
           const supplied = new Set(use.args.map((a) => a.name));
@@ -83,7 +107,7 @@ const analysisTemplatesResolve = defineRule({
               );
               continue;
             }
-            for (const arg of template.spec?.args ?? []) {
+            for (const arg of template.spec.args ?? []) {
               accepted.add(arg.name);
               // A template-side default is a value or a secretKeyRef; a template-side fieldRef is not resolved
               // by the controller (argo-rollouts issue 3361), so the Rollout must pass that arg.
@@ -111,7 +135,7 @@ const analysisTemplatesResolve = defineRule({
 });
 
 /** Seconds an AnalysisTemplate metric needs to fail a run: initialDelay + interval x (failureLimit + 1). */
-export function decisionSeconds(metric: K8sObject): number {
+export function decisionSeconds(metric: IMetric): number {
   const initialDelay = metric.initialDelay === undefined ? 0 : parseDurationSeconds(metric.initialDelay);
   const interval = parseDurationSeconds(metric.interval);
   const failureLimit = metric.failureLimit === undefined ? 0 : parseCount(metric.failureLimit);
@@ -119,7 +143,7 @@ export function decisionSeconds(metric: K8sObject): number {
 }
 
 /** Seconds an AnalysisTemplate metric keeps measuring: initialDelay + interval x (count - 1); Infinity without count. */
-export function lifetimeSeconds(metric: K8sObject): number {
+export function lifetimeSeconds(metric: IMetric): number {
   if (metric.count === undefined) return Number.POSITIVE_INFINITY;
   const initialDelay = metric.initialDelay === undefined ? 0 : parseDurationSeconds(metric.initialDelay);
   return initialDelay + parseDurationSeconds(metric.interval) * (parseCount(metric.count) - 1);
@@ -130,51 +154,49 @@ const pauseBudget = defineRule({
   summary:
     "background analysis decides within the canary's pauses (pause >= initialDelay + interval x (failureLimit + 1)), keeps measuring through all of them, and no pause waits for a human",
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const rollout of ofKind(tree, 'Rollout')) {
-        const canary = rollout.spec?.strategy?.canary;
-        if (!canary) continue;
-        const report = (message: string) => flag(where(tree, rollout), message);
-        const steps: K8sObject[] = canary.steps ?? [];
-        steps.forEach((step, index) => {
-          if (step.pause && step.pause.duration === undefined) {
+    for (const { tree, object: rollout, at } of eachObjectOfKind(trees, 'Rollout')) {
+      const canary = rollout.spec.strategy?.canary;
+      if (!canary) continue;
+      const report = (message: string) => flag(at, message);
+      const steps = canary.steps ?? [];
+      steps.forEach((step, index) => {
+        if (step.pause && step.pause.duration === undefined) {
+          report(
+            `step ${index} pauses until someone promotes by hand: give it a duration so the analysis, not a person, decides`,
+          );
+        }
+      });
+      if (!canary.analysis) {
+        if (!steps.some((s) => s.analysis))
+          report(
+            'runs a canary with no analysis: add the rollouts/ AnalysisTemplates so a bad release aborts by itself',
+          );
+        continue;
+      }
+      const startingStep = canary.analysis.startingStep ?? 0;
+      const pauseSeconds = pausesOnceAnalysisStarts(rollout);
+      const totalPause = pauseSeconds.reduce((sum, seconds) => sum + seconds, 0);
+      const firstPause = pauseSeconds[0] ?? 0;
+      for (const reference of canary.analysis.templates ?? []) {
+        const template = templateNamed(tree, reference);
+        // A job metric decides when its Job ends (rules/canary-acceptance.ts bounds it), not on an interval.
+        for (const metric of (template?.spec.metrics ?? []).filter(isPrometheusMetric)) {
+          const decision = decisionSeconds(metric);
+          const lifetime = lifetimeSeconds(metric);
+          const name = `${reference.templateName}/${metric.name}`;
+          if (!(totalPause >= decision)) {
             report(
-              `step ${index} pauses until someone promotes by hand: give it a duration so the analysis, not a person, decides`,
+              `pauses ${totalPause}s in total after step ${startingStep}, less than the ${decision}s ${name} needs to fail a bad canary: lengthen the pauses`,
+            );
+          } else if (!(firstPause >= decision)) {
+            report(
+              `its first pause (${firstPause}s) ends before ${name} can decide (${decision}s): the canary reaches a larger weight unjudged; lengthen it`,
             );
           }
-        });
-        if (!canary.analysis) {
-          if (!steps.some((s) => s.analysis))
+          if (!(lifetime >= totalPause)) {
             report(
-              'runs a canary with no analysis: add the rollouts/ AnalysisTemplates so a bad release aborts by itself',
+              `${name} stops measuring after ${lifetime}s but the canary pauses ${totalPause}s: raise the metric's count so every weight is analysed`,
             );
-          continue;
-        }
-        const startingStep = canary.analysis.startingStep ?? 0;
-        const pauses = steps.slice(startingStep).filter((s) => s.pause?.duration !== undefined);
-        const totalPause = pauses.reduce((sum, s) => sum + parseDurationSeconds(s.pause.duration), 0);
-        const firstPause = pauses.length > 0 ? parseDurationSeconds(pauses[0].pause.duration) : 0;
-        for (const reference of canary.analysis.templates ?? []) {
-          const template = templateNamed(tree, reference);
-          // A job metric decides when its Job ends (rules/canary-acceptance.ts bounds it), not on an interval.
-          for (const metric of (template?.spec?.metrics ?? []).filter(isPrometheusMetric)) {
-            const decision = decisionSeconds(metric);
-            const lifetime = lifetimeSeconds(metric);
-            const name = `${reference.templateName}/${metric.name}`;
-            if (!(totalPause >= decision)) {
-              report(
-                `pauses ${totalPause}s in total after step ${startingStep}, less than the ${decision}s ${name} needs to fail a bad canary: lengthen the pauses`,
-              );
-            } else if (!(firstPause >= decision)) {
-              report(
-                `its first pause (${firstPause}s) ends before ${name} can decide (${decision}s): the canary reaches a larger weight unjudged; lengthen it`,
-              );
-            }
-            if (!(lifetime >= totalPause)) {
-              report(
-                `${name} stops measuring after ${lifetime}s but the canary pauses ${totalPause}s: raise the metric's count so every weight is analysed`,
-              );
-            }
           }
         }
       }
@@ -187,50 +209,48 @@ const analysisNoTrafficInconclusive = defineRule({
   summary:
     'every analysis metric has success and failure conditions guarding empty and NaN results, and inconclusiveLimit < count, so no traffic never passes',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const template of ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate')) {
-        // A job metric has no result to guard: its Job completes or fails (rules/canary-acceptance.ts).
-        for (const metric of (template.spec?.metrics ?? []).filter(isPrometheusMetric)) {
-          const report = (message: string) => flag(where(tree, template, `metric "${metric.name}"`), message);
-          if (!metric.successCondition || !metric.failureCondition) {
-            report(
-              'needs both successCondition and failureCondition: with one alone, a result that satisfies neither (no traffic) is decided instead of Inconclusive',
-            );
-          }
-          for (const [field, condition] of [
-            ['successCondition', metric.successCondition],
-            ['failureCondition', metric.failureCondition],
-          ] as const) {
-            if (!condition) continue;
-            if (!/len\(result\)/.test(condition))
-              report(
-                `${field} reads result[0] without checking len(result): an empty result errors instead of being Inconclusive`,
-              );
-            if (!/isNaN\(result\[0\]\)/.test(condition))
-              report(`${field} does not guard isNaN(result[0]): a 0/0 ratio must be Inconclusive`);
-          }
-          const count = parseCount(metric.count);
-          const inconclusiveLimit =
-            metric.inconclusiveLimit === undefined ? 0 : parseCount(metric.inconclusiveLimit);
-          if (!Number.isFinite(count)) {
-            report('has no count: set how many measurements the run takes');
-          } else if (!(inconclusiveLimit < count)) {
-            report(
-              `inconclusiveLimit ${inconclusiveLimit} is not below count ${count}: a canary with no traffic would finish Successful; lower it`,
-            );
-          }
-          if (metric.consecutiveErrorLimit === undefined)
-            report('has no consecutiveErrorLimit: set how many failed queries in a row end the run');
+    for (const { tree, object: template } of eachObjectOfKind(trees, ...ANALYSIS_TEMPLATE_KINDS)) {
+      // A job metric has no result to guard: its Job completes or fails (rules/canary-acceptance.ts).
+      for (const metric of (template.spec.metrics ?? []).filter(isPrometheusMetric)) {
+        const report = (message: string) => flag(where(tree, template, `metric "${metric.name}"`), message);
+        if (!metric.successCondition || !metric.failureCondition) {
+          report(
+            'needs both successCondition and failureCondition: with one alone, a result that satisfies neither (no traffic) is decided instead of Inconclusive',
+          );
         }
+        for (const [field, condition] of [
+          ['successCondition', metric.successCondition],
+          ['failureCondition', metric.failureCondition],
+        ] as const) {
+          if (!condition) continue;
+          if (!/len\(result\)/.test(condition))
+            report(
+              `${field} reads result[0] without checking len(result): an empty result errors instead of being Inconclusive`,
+            );
+          if (!/isNaN\(result\[0\]\)/.test(condition))
+            report(`${field} does not guard isNaN(result[0]): a 0/0 ratio must be Inconclusive`);
+        }
+        const count = parseCount(metric.count);
+        const inconclusiveLimit =
+          metric.inconclusiveLimit === undefined ? 0 : parseCount(metric.inconclusiveLimit);
+        if (!Number.isFinite(count)) {
+          report('has no count: set how many measurements the run takes');
+        } else if (!(inconclusiveLimit < count)) {
+          report(
+            `inconclusiveLimit ${inconclusiveLimit} is not below count ${count}: a canary with no traffic would finish Successful; lower it`,
+          );
+        }
+        if (metric.consecutiveErrorLimit === undefined)
+          report('has no consecutiveErrorLimit: set how many failed queries in a row end the run');
       }
     }
   },
 });
 
 /** The query an AnalysisRun would send, with each arg replaced by its default or, lacking one, a sample value. */
-export function resolvedQuery(template: K8sObject, query: string): string {
-  const defaults = new Map<string, string>(
-    (template.spec?.args ?? []).map((arg: K8sObject) => [arg.name, arg.value ?? `sample-${arg.name}`]),
+export function resolvedQuery(template: AnalysisTemplateObject, query: string): string {
+  const defaults = new Map(
+    (template.spec.args ?? []).map((arg) => [arg.name, arg.value ?? `sample-${arg.name}`]),
   );
   return substituteArgs(query, (name) => defaults.get(name) ?? `sample-${name}`).text;
 }
@@ -250,24 +270,30 @@ const analysisQueriesParse = defineRule({
   name: 'analysis-queries-parse',
   summary: 'every Prometheus query of an AnalysisTemplate is valid PromQL once its args are filled in',
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const template of ofKind(tree, 'AnalysisTemplate', 'ClusterAnalysisTemplate')) {
-        for (const metric of template.spec?.metrics ?? []) {
-          const query = metric.provider?.prometheus?.query;
-          if (typeof query !== 'string') continue;
-          const resolved = resolvedQuery(template, query);
-          const errorAt = promqlSyntaxError(resolved);
-          if (errorAt !== undefined) {
-            const context = resolved.slice(Math.max(0, errorAt - 30), errorAt + 30).replace(/\s+/g, ' ');
-            flag(
-              where(tree, template, `metric "${metric.name}"`),
-              `query is not valid PromQL near "${context}": fix it before a canary depends on it`,
-            );
-          }
+    for (const { tree, object: template } of eachObjectOfKind(trees, ...ANALYSIS_TEMPLATE_KINDS)) {
+      for (const metric of template.spec.metrics ?? []) {
+        const query = metric.provider.prometheus?.query;
+        if (typeof query !== 'string') continue;
+        const resolved = resolvedQuery(template, query);
+        const errorAt = promqlSyntaxError(resolved);
+        if (errorAt !== undefined) {
+          const context = resolved.slice(Math.max(0, errorAt - 30), errorAt + 30).replace(/\s+/g, ' ');
+          flag(
+            where(tree, template, `metric "${metric.name}"`),
+            `query is not valid PromQL near "${context}": fix it before a canary depends on it`,
+          );
         }
       }
     }
   },
+});
+
+/** A label selector as Helm values hold one (free-form: read it by this shape or not at all). */
+const LABEL_SELECTOR = z.object({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z
+    .array(z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() }))
+    .optional(),
 });
 
 const canarySeriesLabelled = defineRule({
@@ -276,43 +302,49 @@ const canarySeriesLabelled = defineRule({
     'every analysed Rollout is scraped by a ServiceMonitor Prometheus selects, carrying rollouts-pod-template-hash, through a Service Argo Rollouts does not rewrite',
   check({ trees, flag }) {
     const argocd = argocdTrees(trees)[0];
-    const prometheusSelector = argocd
-      ? ofKind(argocd, 'Application').find((a) => a.spec?.source?.chart === 'kube-prometheus-stack')?.spec
-          ?.source?.helm?.valuesObject?.prometheus?.prometheusSpec?.serviceMonitorSelector
+    const prometheusChart = argocd
+      ? ofKind(argocd, 'Application').find((a) => a.spec.source?.chart === 'kube-prometheus-stack')
       : undefined;
-    for (const tree of envTrees(trees)) {
-      for (const rollout of ofKind(tree, 'Rollout')) {
-        if (analysisUses(rollout).length === 0) continue;
-        const report = (message: string) => flag(where(tree, rollout), message);
-        const canary = rollout.spec?.strategy?.canary ?? {};
-        const rewritten = new Set([canary.stableService, canary.canaryService].filter(Boolean));
-        const services = ofKind(tree, 'Service').filter((s) => serviceSelects(s, podLabels(rollout)));
-        const monitors = ofKind(tree, 'ServiceMonitor').filter((m) =>
-          services.some((s) => selectorMatches(m.spec?.selector, s.metadata?.labels ?? {})),
-        );
-        if (monitors.length === 0) {
-          report('no ServiceMonitor scrapes its pods: the analysis would never see the canary');
-          continue;
-        }
-        for (const monitor of monitors) {
-          const scraped = services.filter((s) =>
-            selectorMatches(monitor.spec?.selector, s.metadata?.labels ?? {}),
+    const selectorValue = valueAt(
+      prometheusChart?.spec.source?.helm?.valuesObject,
+      'prometheus.prometheusSpec.serviceMonitorSelector',
+    );
+    const parsedSelector = LABEL_SELECTOR.safeParse(selectorValue ?? {});
+    if (argocd && prometheusChart && !parsedSelector.success)
+      flag(
+        where(argocd, prometheusChart),
+        'values prometheus.prometheusSpec.serviceMonitorSelector is not a label selector: the ServiceMonitors Prometheus selects cannot be checked',
+      );
+    const prometheusSelector =
+      selectorValue !== undefined && parsedSelector.success ? parsedSelector.data : undefined;
+    for (const { tree, object: rollout, at } of eachObjectOfKind(envTrees(trees), 'Rollout')) {
+      if (analysisUses(rollout).length === 0) continue;
+      const report = (message: string) => flag(at, message);
+      const canary = rollout.spec.strategy?.canary ?? {};
+      const rewritten = new Set([canary.stableService, canary.canaryService].filter(Boolean));
+      const services = ofKind(tree, 'Service').filter((s) => serviceSelects(s, podLabels(rollout)));
+      const scrapedBy = (monitor: ObjectOfKind<'ServiceMonitor'>) =>
+        services.filter((s) => selectorMatches(monitor.spec.selector, s.metadata?.labels ?? {}));
+      const monitors = ofKind(tree, 'ServiceMonitor').filter((m) => scrapedBy(m).length > 0);
+      if (monitors.length === 0) {
+        report('no ServiceMonitor scrapes its pods: the analysis would never see the canary');
+        continue;
+      }
+      for (const monitor of monitors) {
+        for (const service of scrapedBy(monitor).filter((s) => rewritten.has(s.metadata?.name))) {
+          report(
+            `${objectName(monitor)} scrapes Service ${service.metadata?.name}, whose selector Argo Rollouts rewrites during a canary: the canary's series would carry the wrong service label; scrape a Service that always selects every pod`,
           );
-          for (const service of scraped.filter((s) => rewritten.has(s.metadata?.name))) {
-            report(
-              `${objectName(monitor)} scrapes Service ${service.metadata.name}, whose selector Argo Rollouts rewrites during a canary: the canary's series would carry the wrong service label; scrape a Service that always selects every pod`,
-            );
-          }
-          if (!(monitor.spec?.podTargetLabels ?? []).includes('rollouts-pod-template-hash')) {
-            report(
-              `${objectName(monitor)} does not carry rollouts-pod-template-hash (podTargetLabels): the analysis cannot select the canary's series`,
-            );
-          }
-          if (prometheusSelector && !selectorMatches(prometheusSelector, monitor.metadata?.labels ?? {})) {
-            report(
-              `${objectName(monitor)} lacks the labels ${JSON.stringify(prometheusSelector.matchLabels ?? {})} the kube-prometheus-stack Prometheus selects: it would never be scraped`,
-            );
-          }
+        }
+        if (!(monitor.spec.podTargetLabels ?? []).includes('rollouts-pod-template-hash')) {
+          report(
+            `${objectName(monitor)} does not carry rollouts-pod-template-hash (podTargetLabels): the analysis cannot select the canary's series`,
+          );
+        }
+        if (prometheusSelector && !selectorMatches(prometheusSelector, monitor.metadata?.labels ?? {})) {
+          report(
+            `${objectName(monitor)} lacks the labels ${JSON.stringify(prometheusSelector.matchLabels ?? {})} the kube-prometheus-stack Prometheus selects: it would never be scraped`,
+          );
         }
       }
     }
@@ -324,43 +356,39 @@ const trafficRouterWired = defineRule({
   summary:
     "a Rollout routed by the Gateway API plugin names an HTTPRoute in its own namespace (the plugin's default) whose backends are its stable and canary Services",
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const rollout of ofKind(tree, 'Rollout')) {
-        const canary = rollout.spec?.strategy?.canary ?? {};
-        const plugin = canary.trafficRouting?.plugins?.['argoproj-labs/gatewayAPI'];
-        if (!plugin) continue;
-        const report = (message: string) => flag(where(tree, rollout), message);
-        // Without `namespace` the plugin uses the Rollout's own (upstream.yaml,
-        // gatewayapi-plugin-namespace-defaults-to-rollout), which kustomize's namespace transformer sets.
-        if (plugin.namespace !== undefined && plugin.namespace !== rollout.metadata?.namespace) {
-          report(
-            `the Gateway API plugin looks for HTTPRoute ${plugin.httpRoute} in namespace "${plugin.namespace}", not the Rollout's "${rollout.metadata?.namespace}": drop the plugin's namespace (it defaults to the Rollout's)`,
-          );
-        }
-        const route = ofKind(tree, 'HTTPRoute').find((r) => r.metadata?.name === plugin.httpRoute);
-        if (!route) {
-          report(
-            `the Gateway API plugin routes HTTPRoute "${plugin.httpRoute}", which ${tree.source} does not render`,
-          );
-          continue;
-        }
-        const backends = new Set(
-          (route.spec?.rules ?? []).flatMap((rule: K8sObject) =>
-            (rule.backendRefs ?? []).map((b: K8sObject) => b.name),
-          ),
+    for (const { tree, object: rollout, at } of eachObjectOfKind(trees, 'Rollout')) {
+      const canary = rollout.spec.strategy?.canary ?? {};
+      const plugin = gatewayApiPlugin(rollout);
+      if (!plugin) continue;
+      const report = (message: string) => flag(at, message);
+      // Without `namespace` the plugin uses the Rollout's own (upstream.yaml,
+      // gatewayapi-plugin-namespace-defaults-to-rollout), which kustomize's namespace transformer sets.
+      if (plugin.namespace !== undefined && plugin.namespace !== rollout.metadata?.namespace) {
+        report(
+          `the Gateway API plugin looks for HTTPRoute ${String(plugin.httpRoute)} in namespace "${String(plugin.namespace)}", not the Rollout's "${rollout.metadata?.namespace}": drop the plugin's namespace (it defaults to the Rollout's)`,
         );
-        for (const [role, service] of [
-          ['stableService', canary.stableService],
-          ['canaryService', canary.canaryService],
-        ]) {
-          if (!service) report(`routes traffic but sets no ${role}`);
-          else if (!backends.has(service))
-            report(
-              `HTTPRoute ${route.metadata.name} has no backendRef to its ${role} "${service}": the plugin could not shift weight to it`,
-            );
-          else if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === service))
-            report(`${role} "${service}" is not rendered`);
-        }
+      }
+      const route = ofKind(tree, 'HTTPRoute').find((r) => r.metadata?.name === plugin.httpRoute);
+      if (!route) {
+        report(
+          `the Gateway API plugin routes HTTPRoute "${String(plugin.httpRoute)}", which ${tree.source} does not render`,
+        );
+        continue;
+      }
+      const backends = new Set(
+        (route.spec.rules ?? []).flatMap((rule) => (rule.backendRefs ?? []).map((b) => b.name)),
+      );
+      for (const [role, service] of [
+        ['stableService', canary.stableService],
+        ['canaryService', canary.canaryService],
+      ]) {
+        if (!service) report(`routes traffic but sets no ${role}`);
+        else if (!backends.has(service))
+          report(
+            `HTTPRoute ${route.metadata?.name} has no backendRef to its ${role} "${service}": the plugin could not shift weight to it`,
+          );
+        else if (!ofKind(tree, 'Service').some((s) => s.metadata?.name === service))
+          report(`${role} "${service}" is not rendered`);
       }
     }
   },

@@ -1,6 +1,7 @@
 // The one shape of a policy rule: a name, a one-line summary, and a check that flags each object breaking it
 // with what to change. defineRule collects the flags into violations named after the rule.
-import type { RenderedTree, Rule, Violation } from '../model';
+import { type ObjectOfKind, ofKind } from '../../lib/kubernetes';
+import { type RenderedTree, type Rule, type Violation, where } from '../model';
 
 export interface RuleContext {
   trees: RenderedTree[];
@@ -38,4 +39,21 @@ export function envTrees(trees: RenderedTree[]): RenderedTree[] {
 
 export function argocdTrees(trees: RenderedTree[]): RenderedTree[] {
   return trees.filter((tree) => tree.role === 'argocd');
+}
+
+/** An object of one rendered tree, typed by its kind, with `at` (model.ts where()) to flag it by. */
+export interface KindVisit<T> {
+  tree: RenderedTree;
+  object: T;
+  at: string;
+}
+
+/** Each object of the given kinds in the trees, tree by tree, typed by kind (see ofKind). */
+export function* eachObjectOfKind<K extends string>(
+  trees: RenderedTree[],
+  ...kinds: K[]
+): Generator<KindVisit<ObjectOfKind<K>>> {
+  for (const tree of trees) {
+    for (const object of ofKind(tree, ...kinds)) yield { tree, object, at: where(tree, object) };
+  }
 }

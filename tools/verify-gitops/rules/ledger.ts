@@ -33,19 +33,24 @@ export interface LedgerRuleContext extends RuleContext {
 }
 
 /**
- * A rule whose check reads the ledger: a ledger that does not load, or lacks a fact the check needs, is a
- * violation of the rule (at upstream.yaml) rather than a crash.
+ * A rule whose check reads the ledger: a ledger that does not load, or lacks a fact the check needs (or one of
+ * the facts it `restsOn`), is a violation of the rule (at upstream.yaml) rather than a crash.
  */
 export function defineLedgerRule(definition: {
   name: string;
   summary: string;
+  /** Ledger facts the rule's reasoning rests on without reading their data: fact id → what it establishes. */
+  restsOn?: Record<string, string>;
   check(context: LedgerRuleContext): void;
 }): Rule {
   return defineRule({
-    ...definition,
+    name: definition.name,
+    summary: definition.summary,
     check(context) {
       try {
-        definition.check({ ...context, ledger: ledgerOf(context.root) });
+        const ledger = ledgerOf(context.root);
+        for (const id of Object.keys(definition.restsOn ?? {})) ledger.behaviour(id);
+        definition.check({ ...context, ledger });
       } catch (error) {
         if (!(error instanceof Error) || error.name !== 'LedgerError') throw error;
         context.flag(UPSTREAM_LEDGER_FILE, error.message);
@@ -108,6 +113,7 @@ export function specSyncOptions(spec: IApplicationSpec): string[] {
 
 /** The `data` of the behaviour facts rules read, by fact id, in the shape they read it. */
 const BEHAVIOUR_DATA = {
+  'argo-rollouts-chart-job-rbac': z.object({ verbs: z.array(z.string()) }),
   'blackbox-exporter-chart-service-name': z.object({ chart: z.string(), port: z.number() }),
   'blackbox-exporter-hostname-parameter': z.object({ parameter: z.string() }),
   'envoy-gateway-proxies-in-controller-namespace': z.object({ namespace: z.string() }),
