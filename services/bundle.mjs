@@ -2,7 +2,7 @@
 // by `tsc -b` with the decorator metadata NestJS needs) into one file, services/<name>/dist/main.js. Node then
 // reads one file instead of resolving some 1,500 modules, which takes about a third off the time to /ready.
 // Skips a service whose bundle is newer than everything it is built from.
-import { statSync, readdirSync, existsSync } from 'node:fs';
+import { statSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -57,6 +57,29 @@ const entryPoints = [
   ['worker', 'main'],
 ];
 
+/**
+ * esbuild wraps each bundled module as `__commonJS({ "<its path>"(exports, module) {…} })` (or `__esm({…})`): an
+ * object literal with one property, named after the module. V8 gives every one-property object literal a map
+ * that is a transition from one shared root map, and stops adding transitions to a map after 1,536. A service
+ * bundle has more modules than that (the worker's: 1,015 + 538), so by the time the bundle has loaded, the root is
+ * full and every one-property literal created later gets a map of its own outside the transition tree, from which
+ * V8 builds new maps on every use: BullMQ's `Object.assign({ attempts: 0 }, opts)`, once per job, took 3 to 20 µs
+ * instead of 0.06 µs (measured in the worker against the same code in a smaller bundle). `__proto__: null` makes each
+ * wrapper a dictionary-mode object, which takes no transition; the helpers still find the one own property.
+ */
+function withDictionaryModuleWrappers(code, outfile) {
+  let wrappers = 0;
+  const rewritten = code.replace(/= (__commonJS|__esm)\(\{\n/g, (_, helper) => {
+    wrappers += 1;
+    return `= ${helper}({ __proto__: null,\n`;
+  });
+  if (wrappers === 0)
+    throw new Error(
+      `${outfile}: no esbuild module wrapper found to rewrite; has esbuild's output format changed?`,
+    );
+  return rewritten;
+}
+
 for (const [name, entryName] of entryPoints) {
   const dist = join(servicesDir, name, 'dist');
   const entry = join(dist, 'compiled', `${entryName}.js`);
@@ -68,9 +91,10 @@ for (const [name, entryName] of entryPoints) {
     newestModification(import.meta.filename),
   );
   if (existsSync(outfile) && statSync(outfile).mtimeMs > inputsChanged) continue;
-  await build({
+  const { outputFiles } = await build({
     entryPoints: [entry],
     outfile,
+    write: false,
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -90,4 +114,5 @@ for (const [name, entryName] of entryPoints) {
     external: optionalPeers,
     logLevel: 'warning',
   });
+  writeFileSync(outfile, withDictionaryModuleWrappers(outputFiles[0].text, outfile));
 }
