@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildContext, contextSources, dockerfileProblems } from './support/dockerfile-policy';
 import { REPO_ROOT } from './support/gitops-repo';
+import { brokenCopy } from './support/broken-copy';
 
 const SERVICES = [
   { service: 'api', port: 3000 },
@@ -24,12 +25,8 @@ describe('service Dockerfiles (parsed with dockerfile-ast: no Docker engine runs
 
   // Each rule, shown to catch the mistake it exists for (on the api Dockerfile with one thing broken).
   const api = read('api');
-  /** The api Dockerfile with one mistake made in it; a replacement that changes nothing is a mistake of the test. */
-  const apiWith = (find: string | RegExp, replace: string) => {
-    const broken = api.replace(find, replace);
-    if (broken === api) throw new Error(`the broken example changed nothing: ${String(find)}`);
-    return broken;
-  };
+  const apiWith = (find: string | RegExp, replace: string) =>
+    brokenCopy(api, find, replace, 'services/api/Dockerfile');
   const WHOLE_FILE = /^[\s\S]*$/;
   const END_OF_FILE = /$/;
   it.each([

@@ -1,6 +1,7 @@
 // The repository's workflows and CODEOWNERS as the workflow specs read them, and broken copies of them.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { brokenCopy } from './broken-copy';
 import { REPO_ROOT } from './gitops-repo';
 import { parseWorkflow, type Workflow } from './workflow-policy';
 
@@ -12,13 +13,9 @@ export const workflowText = (name: string) => readFileSync(join(WORKFLOWS_DIR, n
 export const workflow = (name: string) => parseWorkflow(name, workflowText(name));
 export const codeowners = readFileSync(join(REPO_ROOT, '.github', 'CODEOWNERS'), 'utf8');
 
-/** A copy of a real workflow with one thing broken; the replacement must actually change it. */
+/** A copy of a real workflow with one thing broken (brokenCopy). */
 export function brokenWorkflow(name: string, find: string | RegExp, replace: string): Workflow {
-  const original = workflowText(name);
-  const changed = original.replace(find, replace);
-  if (changed === original)
-    throw new Error(`the broken example for ${name} changed nothing: ${String(find)}`);
-  return parseWorkflow(`${name} (broken)`, changed);
+  return parseWorkflow(`${name} (broken)`, brokenCopy(workflowText(name), find, replace, name));
 }
 
 /** A mistake to make in a copy of a workflow: its name, the text it replaces and with what, and the words of
