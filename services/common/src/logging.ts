@@ -32,12 +32,30 @@ const redactedPaths = [
   'err.config.password',
 ];
 
+/**
+ * pino's `isoTime` (`,"time":"<ISO 8601 UTC>"`), formatted once per millisecond instead of once per line: under
+ * load dozens of lines share a millisecond, and `new Date().toISOString()` per line was about a twentieth of the
+ * API's CPU on `GET /api/status` (docs/benchmarks.md). Same text, same clock.
+ */
+function isoTimeOncePerMillisecond(): () => string {
+  let formattedAt = Number.NaN;
+  let field = '';
+  return () => {
+    const now = Date.now();
+    if (now !== formattedAt) {
+      formattedAt = now;
+      field = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return field;
+  };
+}
+
 function unredactedLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
   return {
     level,
     base: { app: identity.app },
     messageKey: 'msg',
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimeOncePerMillisecond(),
     formatters: { level: (label) => ({ level: label }) },
   };
 }
@@ -55,9 +73,40 @@ let stdout: pino.DestinationStream | undefined;
  * stdout written asynchronously in chunks of at least 4 KiB, and at least every 100 ms: one write syscall per
  * dozen lines under load instead of one blocking write per line on the request path. pino flushes it
  * synchronously on exit, so the last line before process.exit (a fatal crash, a bad configuration) is not lost.
+ *
+ * The lines of one event-loop turn reach sonic-boom as one string, at the turn's check phase (setImmediate):
+ * sonic-boom appends every write to its pending chunk and measures the UTF-8 length of that whole chunk (up to
+ * 16 KiB, a concatenated string V8 must copy flat first) on each write, so one write per turn instead of one per
+ * line. A line still waiting for its turn to end when the process exits is written then, before pino's own flush.
  */
 function logDestination(): pino.DestinationStream {
-  stdout ??= pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 });
+  if (stdout === undefined) {
+    // `destroyed` is sonic-boom's own flag, set once it has been ended; its typings leave it out.
+    const sonic: ReturnType<typeof pino.destination> & { readonly destroyed?: boolean } = pino.destination({
+      dest: 1,
+      sync: false,
+      minLength: 4096,
+      periodicFlush: 100,
+    });
+    let pending = '';
+    const handOver = () => {
+      // Destroyed: ended by pino at beforeExit, or stopped after EPIPE (a closed stdout); nothing to write to.
+      if (pending === '' || sonic.destroyed) return;
+      const lines = pending;
+      pending = '';
+      sonic.write(lines);
+    };
+    process.on('exit', () => {
+      handOver();
+      if (!sonic.destroyed) sonic.flushSync();
+    });
+    stdout = {
+      write: (line: string) => {
+        if (pending === '') setImmediate(handOver);
+        pending += line;
+      },
+    };
+  }
   return stdout;
 }
 
@@ -83,37 +132,83 @@ export function applicationLoggingParams(identity: ServiceIdentity, level: strin
   };
 }
 
+/** What a request's log line says besides its level, time and app. */
+export interface RequestLineFields {
+  requestId: string;
+  method: string;
+  url: string;
+  userAgent: string | undefined;
+  statusCode: number;
+  durationMs: number;
+}
+
+type RequestLineLevel = 'info' | 'warn' | 'error';
+
+/**
+ * A request's line, byte for byte what a pino logger with `requestLoggerOptions` writes for
+ * `logger[level]({ requestId, req: { method, url, userAgent }, res: { statusCode }, durationMs }, msg)`: level
+ * name, `time` (`timeField` is that logger's timestamp text), the `app` binding, the fields in that order, `msg`;
+ * an undefined user agent is left out as JSON.stringify leaves it out. Built directly instead of by pino's
+ * generic serialisation (walking the object, a JSON.stringify per nested object), which was about a tenth of the
+ * API's CPU on `GET /api/status`. services/common/test/request-log-line.spec.ts holds it to pino's output.
+ */
+export function requestLogLine(
+  identity: Pick<ServiceIdentity, 'app'>,
+  level: RequestLineLevel,
+  timeField: string,
+  fields: RequestLineFields,
+): string {
+  const { requestId, method, url, userAgent, statusCode, durationMs } = fields;
+  const request =
+    `"req":{"method":${JSON.stringify(method)},"url":${JSON.stringify(url)}` +
+    (userAgent === undefined ? '}' : `,"userAgent":${JSON.stringify(userAgent)}}`);
+  return (
+    `{"level":"${level}"${timeField},"app":${JSON.stringify(identity.app)},"requestId":${JSON.stringify(requestId)},` +
+    `${request},"res":{"statusCode":${statusCode}},"durationMs":${durationMs},` +
+    `"msg":${JSON.stringify(`${method} ${url} ${statusCode}`)}}\n`
+  );
+}
+
+/** The options of the logger whose lines `requestLogLine` reproduces (the application's, without redaction). */
+export function requestLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
+  return unredactedLoggerOptions(identity, level);
+}
+
 /**
  * One JSON line per HTTP request, written when the response has been sent, from Fastify's onResponse hook:
  * the correlation id (Fastify's request id, taken from `x-request-id` or generated), method, URL, user agent,
  * status and duration. 5xx lines are `error`, 4xx `warn`; successful probes and scrapes are not logged.
  *
- * Written by a logger of its own with the same options and destination but without redaction: these lines carry
- * exactly the fields below, none of them a redacted path, and pino's redaction copies every logged object it
- * checks (measured 8.6 to 11.8 µs per line with it, 6.8 to 8.1 µs without, on this line).
+ * The line is pino's (`requestLogLine`), on the same destination, at the configured level, without redaction:
+ * it carries exactly these fields, none of them a redacted path, and pino's redaction copies every logged object
+ * it checks (measured 8.6 to 11.8 µs per line with it, 6.8 to 8.1 µs without, on this line).
  */
 export function logEveryRequest(fastify: FastifyInstance, identity: ServiceIdentity, level: string): void {
-  const logger = pino(unredactedLoggerOptions(identity, level), logDestination());
+  const options = requestLoggerOptions(identity, level);
+  // The configured level decides as it does for every other line; the logger itself writes nothing.
+  const levels = pino(options, { write: () => undefined });
+  const time = options.timestamp as () => string;
+  const destination = logDestination();
   fastify.addHook('onResponse', (request, reply, done) => {
     const statusCode = reply.statusCode;
-    const path = request.url.split('?')[0];
-    const level =
+    const level: RequestLineLevel | undefined =
       statusCode >= 500
         ? 'error'
         : statusCode >= 400
           ? 'warn'
-          : quietWhenHealthy.has(path)
+          : quietWhenHealthy.has(request.url.split('?')[0])
             ? undefined
             : 'info';
-    if (level !== undefined && logger.isLevelEnabled(level)) {
-      logger[level](
-        {
+    if (level !== undefined && levels.isLevelEnabled(level)) {
+      destination.write(
+        requestLogLine(identity, level, time(), {
           requestId: request.id,
-          req: { method: request.method, url: request.url, userAgent: request.headers['user-agent'] },
-          res: { statusCode },
+          method: request.method,
+          url: request.url,
+          userAgent: request.headers['user-agent'],
+          statusCode,
           durationMs: Math.round(reply.elapsedTime),
-        },
-        `${request.method} ${request.url} ${statusCode}`,
+        }),
       );
     }
     done();
