@@ -53,7 +53,7 @@ export interface SentinelGroup {
 // Production's replication safety (gitops/envs/prod/redis/redis-replication.yaml): the primary refuses writes
 // unless a replica acknowledged within 10 s, so a primary cut off from its replicas stops taking writes that a
 // failover elsewhere would discard.
-export const PRODUCTION_REPLICATION_SETTINGS = [
+const PRODUCTION_REPLICATION_SETTINGS = [
   '--min-replicas-to-write',
   '1',
   '--min-replicas-max-lag',

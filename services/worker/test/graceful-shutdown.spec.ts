@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { defaultJobOptions } from '../../common/src/job-contract';
+import { defaultJobOptions } from '@opsforge/common/job-contract';
 import { type RunningService, useTestQueue, waitFor } from '@opsforge/harness';
 
 // SIGTERM as Kubernetes sends it: readiness fails first, work in flight finishes within SHUTDOWN_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { jobEffectKey, JOB_QUEUE_NAME, defaultJobOptions, type JobData } from '../../common/src/job-contract';
+import { jobEffectKey, JOB_QUEUE_NAME, defaultJobOptions, type JobData } from '@opsforge/common/job-contract';
 import {
   JobEffectsProbe,
   openQueue,

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { defaultJobOptions, jobEffectKey } from '../../common/src/job-contract';
+import { defaultJobOptions, jobEffectKey } from '@opsforge/common/job-contract';
 import { type RunningService, useTestQueue, waitFor } from '@opsforge/harness';
 
 // Jobs end to end through real processes: API → Redis → worker → result read back through the API.

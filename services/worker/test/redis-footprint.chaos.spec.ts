@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { defaultJobOptions, type JobData } from '../../common/src/job-contract';
+import { defaultJobOptions, type JobData } from '@opsforge/common/job-contract';
 import { openQueue, useOwnRedis, testQueuePrefix, waitForJobCount } from '@opsforge/harness';
 
 /**
