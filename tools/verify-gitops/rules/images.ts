@@ -7,8 +7,9 @@ import {
   IMAGE_TAG_PATTERN,
   IMAGES_COMPONENT,
 } from '../../lib/gitops';
-import { containersOf, type K8sObject, ofKind, where, workloads } from '../model';
-import { defineRule } from './define-rule';
+import { containersOf, isMapping, WORKLOAD_KINDS } from '../../lib/kubernetes';
+import { where } from '../model';
+import { defineRule, eachObjectOfKind } from './define-rule';
 import { sourcesOf } from './argocd';
 
 const THIRD_PARTY_TAG = /^v?[0-9]+\.[0-9]+\.[0-9]+([-+.][0-9A-Za-z.-]+)?$/;
@@ -35,8 +36,8 @@ function movingImageProblem(image: string): string | undefined {
 /** Every `image: <string>` inside Helm values (e.g. an init container a platform chart is given). */
 function imagesInValues(value: unknown, path: string): { image: string; path: string }[] {
   if (Array.isArray(value)) return value.flatMap((item, index) => imagesInValues(item, `${path}[${index}]`));
-  if (value === null || typeof value !== 'object') return [];
-  return Object.entries(value as K8sObject).flatMap(([key, child]) =>
+  if (!isMapping(value)) return [];
+  return Object.entries(value).flatMap(([key, child]) =>
     key === 'image' && typeof child === 'string'
       ? [{ image: child, path: `${path}.image` }]
       : imagesInValues(child, `${path}.${key}`),
@@ -47,20 +48,18 @@ const immutableImageTags = defineRule({
   name: 'immutable-image-tags',
   summary: `images of ${IMAGE_REPOSITORY} by full git sha tag and sha256 digest, third-party images (also in platform chart values) by full version or digest; never latest`,
   check({ trees, flag }) {
-    for (const tree of trees) {
-      for (const workload of workloads(tree)) {
-        for (const { container, label } of containersOf(workload)) {
-          const image = String(container.image ?? '');
-          const problem = movingImageProblem(image);
-          if (problem) flag(where(tree, workload, label), `image "${image}" ${problem}`);
-        }
+    for (const { tree, object: workload } of eachObjectOfKind(trees, ...WORKLOAD_KINDS)) {
+      for (const { container, label } of containersOf(workload)) {
+        const image = container.image ?? '';
+        const problem = movingImageProblem(image);
+        if (problem) flag(where(tree, workload, label), `image "${image}" ${problem}`);
       }
-      for (const application of ofKind(tree, 'Application')) {
-        for (const source of sourcesOf(application.spec ?? {})) {
-          for (const { image, path } of imagesInValues(source.helm?.valuesObject, 'valuesObject')) {
-            const problem = movingImageProblem(image);
-            if (problem) flag(where(tree, application, path), `image "${image}" ${problem}`);
-          }
+    }
+    for (const { tree, object: application } of eachObjectOfKind(trees, 'Application')) {
+      for (const source of sourcesOf(application.spec)) {
+        for (const { image, path } of imagesInValues(source.helm?.valuesObject, 'valuesObject')) {
+          const problem = movingImageProblem(image);
+          if (problem) flag(where(tree, application, path), `image "${image}" ${problem}`);
         }
       }
     }

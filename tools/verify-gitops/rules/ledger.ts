@@ -114,6 +114,16 @@ export function specSyncOptions(spec: IApplicationSpec): string[] {
 /** The `data` of the behaviour facts rules read, by fact id, in the shape they read it. */
 const BEHAVIOUR_DATA = {
   'argo-rollouts-chart-job-rbac': z.object({ verbs: z.array(z.string()) }),
+  'argocd-deep-links': z.object({ locations: z.array(z.string()) }),
+  'rollouts-trigger-from-event-reason': z.object({ triggers: z.array(z.string()) }),
+  'argocd-chart-controller-metrics': z.object({
+    podLabels: z.record(z.string(), z.string()),
+    port: z.number(),
+  }),
+  'argocd-install-controller-metrics': z.object({
+    podLabels: z.record(z.string(), z.string()),
+    port: z.number(),
+  }),
   'blackbox-exporter-chart-service-name': z.object({ chart: z.string(), port: z.number() }),
   'blackbox-exporter-hostname-parameter': z.object({ parameter: z.string() }),
   'envoy-gateway-proxies-in-controller-namespace': z.object({ namespace: z.string() }),

@@ -12,42 +12,45 @@ import {
   targetRevisionIn,
   isEnvironment,
 } from '../../lib/gitops';
-import { ofKind, where } from '../model';
+import { ofKind } from '../../lib/kubernetes';
+import { where } from '../model';
 import { ENVS_DIRECTORY } from '../render';
-import { ENV_REVISION_FILES, ENV_REVISION_PARAMETER, sourcesOf, trackedRepository } from './argocd';
-import { argocdTrees, defineRule, envTrees } from './define-rule';
+import {
+  ENV_REVISION_FILES,
+  ENV_REVISION_PARAMETER,
+  gitGenerators,
+  sourcesOf,
+  trackedArgocdTrees,
+} from './argocd';
+import { defineRule, envTrees } from './define-rule';
 
 const envRevisionsPromoted = defineRule({
   name: 'env-revisions-promoted',
   summary:
     'the env ApplicationSet renders each gitops/envs folder at the revision its revision.yaml names (git files generator on the tracked branch); dev follows main, every other environment is pinned to a commit',
   check({ trees, root, flag }) {
-    for (const tree of argocdTrees(trees)) {
-      const tracked = trackedRepository(tree);
+    for (const { tree, tracked } of trackedArgocdTrees(trees)) {
       const envSets = ofKind(tree, 'ApplicationSet').filter((set) =>
-        (set.spec?.generators ?? []).some(
-          (generator: { git?: { files?: { path?: string }[]; directories?: { path?: string }[] } }) =>
-            [...(generator.git?.files ?? []), ...(generator.git?.directories ?? [])].some((entry) =>
-              String(entry.path).startsWith(`${ENVS_DIRECTORY}/`),
-            ),
+        gitGenerators(set).some((git) =>
+          [...(git.files ?? []), ...(git.directories ?? [])].some((entry) =>
+            entry.path.startsWith(`${ENVS_DIRECTORY}/`),
+          ),
         ),
       );
       if (envSets.length === 0)
         flag(`${tree.source}`, `no ApplicationSet generates the environments of ${ENVS_DIRECTORY}`);
       for (const set of envSets) {
         const report = (message: string) => flag(where(tree, set), message);
-        for (const generator of set.spec?.generators ?? []) {
-          const git = generator.git;
-          if (!git) continue;
+        for (const git of gitGenerators(set)) {
           if (
             (git.directories ?? []).length > 0 ||
-            (git.files ?? []).some((file: { path?: string }) => file.path !== ENV_REVISION_FILES)
+            (git.files ?? []).some((file) => file.path !== ENV_REVISION_FILES)
           )
             report(
               `generates environments from ${JSON.stringify(git.directories ?? git.files)}, not from each folder's revision file (files: [{ path: ${ENV_REVISION_FILES} }]): nothing would say which commit an environment runs`,
             );
         }
-        for (const source of sourcesOf(set.spec?.template?.spec ?? {})) {
+        for (const source of sourcesOf(set.spec.template.spec)) {
           if (source.repoURL !== tracked.repoURL) continue;
           if (source.targetRevision !== ENV_REVISION_PARAMETER)
             report(

@@ -5,10 +5,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IMAGE_REPOSITORY } from '../../lib/gitops';
-import { type K8sObject, ofKind, type RenderedTree, where } from '../model';
+import { z } from 'zod';
+import { ofKind } from '../../lib/kubernetes';
+import { where } from '../model';
 import { chartFact } from '../upstream';
-import { sourcesOf, trackedRepository } from './argocd';
-import { argocdTrees } from './define-rule';
+import { sourcesOf, trackedArgocdTrees } from './argocd';
 import { defineLedgerRule } from './ledger';
 
 export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -48,8 +49,50 @@ export function cosignVerifyProblems(markdown: string, identity: string): string
   return problems;
 }
 
-function policyProblems(policy: K8sObject, identity: string, envLabels: Record<string, string>): string[] {
-  const spec = policy.spec ?? {};
+/**
+ * The fields of a Kyverno ImageValidatingPolicy's spec these checks read. No model package ships the kind:
+ * schema.ts validates it against the upstream CRD's schema (crd-schemas/), and this reads it by that shape.
+ */
+const IMAGE_VALIDATING_POLICY_SPEC = z.object({
+  validationActions: z.array(z.string()).optional(),
+  failurePolicy: z.string().optional(),
+  matchConstraints: z
+    .object({
+      namespaceSelector: z.object({ matchLabels: z.record(z.string(), z.string()).optional() }).optional(),
+      resourceRules: z
+        .array(
+          z.object({ resources: z.array(z.string()).optional(), operations: z.array(z.string()).optional() }),
+        )
+        .optional(),
+    })
+    .optional(),
+  matchImageReferences: z.array(z.object({ glob: z.string().optional() })).optional(),
+  validationConfigurations: z
+    .object({ required: z.boolean().optional(), verifyDigest: z.boolean().optional() })
+    .optional(),
+  attestors: z
+    .array(
+      z.object({
+        name: z.string(),
+        cosign: z
+          .object({
+            keyless: z
+              .object({ identities: z.array(z.record(z.string(), z.string())).optional() })
+              .optional(),
+          })
+          .optional(),
+      }),
+    )
+    .optional(),
+  validations: z.array(z.object({ expression: z.string().optional() })).optional(),
+});
+type ImageValidatingPolicySpec = z.infer<typeof IMAGE_VALIDATING_POLICY_SPEC>;
+
+function policyProblems(
+  spec: ImageValidatingPolicySpec,
+  identity: string,
+  envLabels: Record<string, string>,
+): string[] {
   const problems: string[] = [];
   if (!(spec.validationActions ?? []).includes('Deny'))
     problems.push(
@@ -59,7 +102,7 @@ function policyProblems(policy: K8sObject, identity: string, envLabels: Record<s
     problems.push(
       `failurePolicy is ${spec.failurePolicy ?? '(unset)'}: when Kyverno cannot verify, an unverified image would be admitted`,
     );
-  const selector: Record<string, string> = spec.matchConstraints?.namespaceSelector?.matchLabels ?? {};
+  const selector = spec.matchConstraints?.namespaceSelector?.matchLabels ?? {};
   const selects =
     Object.keys(selector).length > 0 &&
     Object.entries(selector).every(([key, value]) => envLabels[key] === value);
@@ -68,8 +111,7 @@ function policyProblems(policy: K8sObject, identity: string, envLabels: Record<s
       `namespaceSelector ${JSON.stringify(spec.matchConstraints?.namespaceSelector)} does not select the env namespaces (labels ${JSON.stringify(envLabels)} from the env ApplicationSet)`,
     );
   const podRule = (spec.matchConstraints?.resourceRules ?? []).some(
-    (rule: K8sObject) =>
-      (rule.resources ?? []).includes('pods') && (rule.operations ?? []).includes('CREATE'),
+    (rule) => (rule.resources ?? []).includes('pods') && (rule.operations ?? []).includes('CREATE'),
   );
   if (!podRule) problems.push('does not match pod creation');
   const config = spec.validationConfigurations ?? {};
@@ -83,13 +125,13 @@ function policyProblems(policy: K8sObject, identity: string, envLabels: Record<s
       problems.push(`attestor ${attestor.name} is not a keyless cosign attestor`);
       continue;
     }
-    const identities: K8sObject[] = keyless.identities ?? [];
+    const identities = keyless.identities ?? [];
     if (identities.length !== 1)
       problems.push(
         `attestor ${attestor.name} accepts ${identities.length} identities, not exactly release.yml's`,
       );
     for (const id of identities) {
-      for (const loose of ['subjectRegExp', 'issuerRegExp', 'subjectExpression'])
+      for (const loose of ['subjectRegExp', 'issuerRegExp', 'subjectExpression'] as const)
         if (id[loose] !== undefined)
           problems.push(
             `attestor ${attestor.name} matches ${loose} "${id[loose]}": compare subject and issuer exactly`,
@@ -100,8 +142,8 @@ function policyProblems(policy: K8sObject, identity: string, envLabels: Record<s
         problems.push(`attestor ${attestor.name} accepts issuer "${id.issuer}", not ${GITHUB_OIDC_ISSUER}`);
     }
   }
-  const verified = (spec.validations ?? []).some((validation: K8sObject) =>
-    (spec.attestors ?? []).some((attestor: K8sObject) =>
+  const verified = (spec.validations ?? []).some((validation) =>
+    (spec.attestors ?? []).some((attestor) =>
       new RegExp(`verifyImageSignatures\\([^)]*attestors\\.${attestor.name}\\b`).test(
         String(validation.expression),
       ),
@@ -115,47 +157,49 @@ const imageSignaturesEnforced = defineLedgerRule({
   name: 'image-signatures-enforced',
   summary: `Kyverno at the ledger's chart version denies a pod in an env namespace whose ${IMAGE_REPOSITORY} image is not by digest or not signed by release.yml on main of this repository (exact subject and GitHub OIDC issuer); the docs' cosign verify checks the same identity`,
   check({ ledger, trees, root, flag }) {
-    for (const tree of argocdTrees(trees)) {
-      const tracked = trackedRepository(tree);
+    for (const { tree, tracked } of trackedArgocdTrees(trees)) {
       if (!tracked.repoURL) continue;
       const identity = releaseIdentity(tracked.repoURL);
       const kyverno = ofKind(tree, 'Application').find((app) =>
-        sourcesOf(app.spec ?? {}).some((source: K8sObject) => source.chart === 'kyverno'),
+        sourcesOf(app.spec).some((source) => source.chart === 'kyverno'),
       );
       if (!kyverno)
         flag(tree.source, 'no Application installs Kyverno: nothing enforces image signatures at admission');
-      for (const source of kyverno ? sourcesOf(kyverno.spec ?? {}) : []) {
+      for (const source of kyverno ? sourcesOf(kyverno.spec) : []) {
         if (source.chart !== 'kyverno') continue;
         const fact = chartFact(ledger, source.repoURL, 'kyverno');
-        if (!fact || fact.version !== source.targetRevision)
+        if (kyverno && (!fact || fact.version !== source.targetRevision))
           flag(
-            where(tree, kyverno!),
+            where(tree, kyverno),
             `installs kyverno ${source.targetRevision} from ${source.repoURL}, not the version the upstream ledger records (${fact?.version ?? 'none'})`,
           );
       }
       const envSet = ofKind(tree, 'ApplicationSet').find((set) => set.metadata?.name === 'opsforge-envs');
-      const envLabels: Record<string, string> =
-        envSet?.spec?.template?.spec?.syncPolicy?.managedNamespaceMetadata?.labels ?? {};
-      const policyTrees: RenderedTree[] = trees.filter(
-        (candidate) => candidate.role === 'application-source',
+      const envLabels = envSet?.spec.template.spec.syncPolicy?.managedNamespaceMetadata?.labels ?? {};
+      const policies = trees
+        .filter((candidate) => candidate.role === 'application-source')
+        .flatMap((candidate) =>
+          ofKind(candidate, 'ImageValidatingPolicy').map((policy) => ({
+            at: where(candidate, policy),
+            spec: IMAGE_VALIDATING_POLICY_SPEC.safeParse(policy.spec ?? {}),
+          })),
+        );
+      for (const { at, spec } of policies) {
+        if (!spec.success)
+          flag(at, `spec is not an ImageValidatingPolicy's: ${spec.error.issues[0]?.message}`);
+      }
+      const enforcing = policies.flatMap(({ at, spec }) =>
+        spec.success && (spec.data.matchImageReferences ?? []).some((r) => r.glob === `${IMAGE_REPOSITORY}/*`)
+          ? [{ at, spec: spec.data }]
+          : [],
       );
-      const policies = policyTrees.flatMap((candidate) =>
-        ofKind(candidate, 'ImageValidatingPolicy')
-          .filter((policy) =>
-            (policy.spec?.matchImageReferences ?? []).some(
-              (reference: K8sObject) => reference.glob === `${IMAGE_REPOSITORY}/*`,
-            ),
-          )
-          .map((policy) => ({ policy, tree: candidate })),
-      );
-      if (policies.length === 0)
+      if (enforcing.length === 0)
         flag(
           tree.source,
           `no ImageValidatingPolicy deployed by an Application matches ${IMAGE_REPOSITORY}/*: unsigned images are admitted`,
         );
-      for (const { policy, tree: policyTree } of policies) {
-        for (const problem of policyProblems(policy, identity, envLabels))
-          flag(where(policyTree, policy), problem);
+      for (const { at, spec } of enforcing) {
+        for (const problem of policyProblems(spec, identity, envLabels)) flag(at, problem);
       }
       if (!existsSync(join(root, RELEASE_WORKFLOW)))
         flag(tree.source, `the policy names ${RELEASE_WORKFLOW}, which does not exist in this repository`);
