@@ -18,8 +18,7 @@
  * and every phase is bounded: BENCH_SECONDS (default 3) per HTTP round, BENCH_JOBS (default 5000) per worker
  * round.
  */
-import { fork, type ChildProcess, execFileSync } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { statSync, readdirSync, lstatSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,11 +31,19 @@ import {
   ensureServicesBuilt,
   freePort,
   type RedisServer,
-  type RunningService,
   startRedisServer,
-  startService,
   waitFor,
 } from '@opsforge/harness';
+import {
+  type BenchQueue,
+  forkBaseline,
+  type MeasuredBaseline,
+  type MeasuredProcess,
+  nextMessage,
+  type ProcessProbe,
+  spawnService,
+  startMeasuredService,
+} from './measured-processes';
 
 const repositoryRoot = resolve(__dirname, '..', '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -56,14 +63,6 @@ for (const part of only)
   if (!(PARTS as readonly string[]).includes(part))
     throw new Error(`BENCH_ONLY: unknown part "${part}" (known: ${PARTS.join(', ')})`);
 const runs = (part: Part) => only.includes(part);
-/**
- * BENCH_CPU_PROF=<directory> runs the services under `node --cpu-prof`, writing one .cpuprofile per service
- * process there when it stops (open in Chrome DevTools, or summarise with tools/bench/profile-summary.mjs).
- * Profiling slows the services down: figures from such a run are for finding costs, not for the report.
- */
-const profileEnv: Record<string, string> = process.env.BENCH_CPU_PROF
-  ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}` }
-  : {};
 // Both sides warm up before the measured rounds, long enough for V8 to have optimised the hot paths: with 2 s
 // the API's first rounds still cost up to a third more CPU per request than its last ones.
 const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 5);
@@ -86,55 +85,6 @@ interface Round {
 interface Comparison {
   service: Round[];
   baseline: Round[];
-}
-
-/** Where a server process's own CPU time (ms) and RSS (bytes) come from. */
-interface ProcessProbe {
-  read(): Promise<{ cpuMs: number; rssBytes: number }>;
-}
-
-/** A service's own figures, from its /metrics (prom-client reads process.cpuUsage() and RSS at each scrape). */
-function serviceProbe(service: RunningService): ProcessProbe {
-  return {
-    async read() {
-      const text = await (await fetch(`${service.url}/metrics`)).text();
-      const value = (name: string) => {
-        const match = new RegExp(`^${name} (\\S+)`, 'm').exec(text);
-        if (!match) throw new Error(`${service.name} /metrics has no ${name}`);
-        return Number(match[1]);
-      };
-      return {
-        cpuMs: (value('process_cpu_user_seconds_total') + value('process_cpu_system_seconds_total')) * 1000,
-        rssBytes: value('process_resident_memory_bytes'),
-      };
-    },
-  };
-}
-
-function nextMessage<T>(child: ChildProcess, accept: (message: unknown) => boolean): Promise<T> {
-  return new Promise((resolveMessage) => {
-    const listener = (message: unknown) => {
-      if (!accept(message)) return;
-      child.off('message', listener);
-      resolveMessage(message as T);
-    };
-    child.on('message', listener);
-  });
-}
-
-/** A baseline's own figures, over IPC (cpu-probe.mjs). */
-function childProbe(child: ChildProcess): ProcessProbe {
-  return {
-    async read() {
-      const answer = nextMessage<{ cpuMicros: number; rssBytes: number }>(
-        child,
-        (message) => typeof message === 'object' && message !== null && 'cpuMicros' in message,
-      );
-      child.send('cpu');
-      const { cpuMicros, rssBytes } = await answer;
-      return { cpuMs: cpuMicros / 1000, rssBytes };
-    },
-  };
 }
 
 /** RSS of each service at idle: settled after start-up (connections open) but before any load. */
@@ -168,67 +118,82 @@ async function httpRound(
   };
 }
 
-async function forkReady(script: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = fork(join(__dirname, script), [], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  await once(child, 'message');
-  return child;
+/** One side of a comparison: its process, and one round of load on it (`warmUp`: the first, longer one). */
+interface Side {
+  process: MeasuredProcess;
+  round(warmUp: boolean): Promise<Round>;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
+/**
+ * Warm both sides up once, which lets V8 optimise their hot paths before the measured rounds, then alternate
+ * baseline and service for BENCH_ROUNDS rounds. `idle` runs first, before any load; `beforeEachPass` before each
+ * pair of rounds. Both processes are stopped at the end, whatever happened.
+ */
+async function alternate(
+  baseline: Side,
+  service: Side,
+  hooks: { idle?: () => Promise<void>; beforeEachPass?: () => Promise<void> } = {},
+): Promise<Comparison> {
+  try {
+    await hooks.idle?.();
+    await baseline.round(true);
+    await service.round(true);
+    const comparison: Comparison = { service: [], baseline: [] };
+    for (let pass = 0; pass < rounds; pass += 1) {
+      await hooks.beforeEachPass?.();
+      comparison.baseline.push(await baseline.round(false));
+      comparison.service.push(await service.round(false));
+    }
+    return comparison;
+  } finally {
+    await baseline.process.stop();
+    await service.process.stop();
+  }
 }
 
-async function obliterate(redis: RedisServer, prefix: string): Promise<void> {
+/** HTTP load on `url` (autocannon, HTTP_CONNECTIONS connections) for BENCH_SECONDS, or WARM_UP_SECONDS first. */
+function httpSide(
+  server: MeasuredProcess,
+  url: string,
+  request: { method?: 'GET' | 'POST'; body?: string } = {},
+): Side {
+  return {
+    process: server,
+    round: (warmUp) =>
+      httpRound(url, server.probe, { ...request, duration: warmUp ? WARM_UP_SECONDS : seconds }),
+  };
+}
+
+async function obliterate({ redis, prefix }: BenchQueue): Promise<void> {
   const queue = new Queue(JOB_QUEUE_NAME, { connection: { url: redis.url }, prefix });
   await queue.obliterate({ force: true });
   await queue.close();
 }
 
 async function statusBenchmark(redis: RedisServer): Promise<Comparison> {
-  const api = await startService('api', {
-    env: { REDIS_URL: redis.url, QUEUE_PREFIX: '{bench-status}', LOG_LEVEL: 'info', ...profileEnv },
-    captureLogs: false,
-  });
+  const api = await startMeasuredService('api', { redis, prefix: '{bench-status}' });
   const sample = await (await fetch(`${api.url}/api/status`)).text();
   const port = await freePort();
-  const bare = await forkReady('bare-status-server.mjs', { PORT: String(port), STATUS_BODY: sample });
-  const bareUrl = `http://127.0.0.1:${port}/api/status`;
-  const apiProbe = serviceProbe(api);
-  const bareProbe = childProbe(bare);
-  try {
-    await sampleIdleRss('api', apiProbe);
-    // A warm-up lets V8 optimise the hot paths of both before the measured rounds.
-    await httpRound(bareUrl, bareProbe, { duration: WARM_UP_SECONDS });
-    await httpRound(`${api.url}/api/status`, apiProbe, { duration: WARM_UP_SECONDS });
-    const comparison: Comparison = { service: [], baseline: [] };
-    for (let pass = 0; pass < rounds; pass += 1) {
-      comparison.baseline.push(await httpRound(bareUrl, bareProbe, {}));
-      comparison.service.push(await httpRound(`${api.url}/api/status`, apiProbe, {}));
-    }
-    return comparison;
-  } finally {
-    await stopChild(bare);
-    await api.stop();
-  }
+  const bare = await forkBaseline('bare-status-server.mjs', { PORT: String(port), STATUS_BODY: sample });
+  return alternate(
+    httpSide(bare, `http://127.0.0.1:${port}/api/status`),
+    httpSide(api, `${api.url}/api/status`),
+    {
+      idle: () => sampleIdleRss('api', api.probe),
+    },
+  );
 }
 
 /** One round of raw Queue.add in its own process: added per second, and that process's CPU per 1,000 adds. */
-async function rawEnqueueRound(enqueuer: ChildProcess, duration = seconds): Promise<Round> {
-  const probe = childProbe(enqueuer);
-  const before = await probe.read();
+async function rawEnqueueRound(enqueuer: MeasuredBaseline, duration: number): Promise<Round> {
+  const before = await enqueuer.probe.read();
   const done = nextMessage<{ added: number; seconds: number }>(
-    enqueuer,
+    enqueuer.child,
     (message) => typeof message === 'object' && message !== null && 'added' in message,
   );
-  enqueuer.send({ seconds: duration });
+  enqueuer.child.send({ seconds: duration });
   const { added, seconds: elapsed } = await done;
-  const after = await probe.read();
+  const after = await enqueuer.probe.read();
   return {
     perSecond: added / elapsed,
     cpuMsPer1000: ((after.cpuMs - before.cpuMs) / added) * 1000,
@@ -237,37 +202,33 @@ async function rawEnqueueRound(enqueuer: ChildProcess, duration = seconds): Prom
 }
 
 async function enqueueBenchmark(redis: RedisServer): Promise<Comparison> {
-  const rawPrefix = '{bench-raw-enqueue}';
-  const apiPrefix = '{bench-api-enqueue}';
-  const enqueuer = await forkReady('raw-enqueue.mjs', {
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: rawPrefix,
-    ENQUEUE_CONCURRENCY: String(ENQUEUE_CONCURRENCY),
-    JOB_OPTIONS: JSON.stringify(defaultJobOptions),
-  });
-  const api = await startService('api', {
-    env: { REDIS_URL: redis.url, QUEUE_PREFIX: apiPrefix, LOG_LEVEL: 'info', ...profileEnv },
-    captureLogs: false,
-  });
-  const apiProbe = serviceProbe(api);
+  const rawQueue = { redis, prefix: '{bench-raw-enqueue}' };
+  const apiQueue = { redis, prefix: '{bench-api-enqueue}' };
+  const enqueuer = await forkBaseline(
+    'raw-enqueue.mjs',
+    { ENQUEUE_CONCURRENCY: String(ENQUEUE_CONCURRENCY), JOB_OPTIONS: JSON.stringify(defaultJobOptions) },
+    rawQueue,
+  );
+  const api = await startMeasuredService('api', apiQueue);
   const post = { method: 'POST' as const, body: JSON.stringify({ type: 'ping', payload: {} }) };
   try {
-    await rawEnqueueRound(enqueuer, WARM_UP_SECONDS);
-    await httpRound(`${api.url}/api/job`, apiProbe, { ...post, duration: WARM_UP_SECONDS });
-    const comparison: Comparison = { service: [], baseline: [] };
-    for (let pass = 0; pass < rounds; pass += 1) {
-      // Every round starts from an empty queue: a growing one would make later rounds slower on both sides.
-      await obliterate(redis, rawPrefix);
-      await obliterate(redis, apiPrefix);
-      comparison.baseline.push(await rawEnqueueRound(enqueuer));
-      comparison.service.push(await httpRound(`${api.url}/api/job`, apiProbe, post));
-    }
-    return comparison;
+    return await alternate(
+      {
+        process: enqueuer,
+        round: (warmUp) => rawEnqueueRound(enqueuer, warmUp ? WARM_UP_SECONDS : seconds),
+      },
+      httpSide(api, `${api.url}/api/job`, post),
+      {
+        // Every round starts from an empty queue: a growing one would make later rounds slower on both sides.
+        beforeEachPass: async () => {
+          await obliterate(rawQueue);
+          await obliterate(apiQueue);
+        },
+      },
+    );
   } finally {
-    await stopChild(enqueuer);
-    await api.stop();
-    await obliterate(redis, rawPrefix);
-    await obliterate(redis, apiPrefix);
+    await obliterate(rawQueue);
+    await obliterate(apiQueue);
   }
 }
 
@@ -276,8 +237,7 @@ async function enqueueBenchmark(redis: RedisServer): Promise<Comparison> {
  * not part of the measurement, and neither is filling the queue.
  */
 async function drainRound(
-  redis: RedisServer,
-  prefix: string,
+  { redis, prefix }: BenchQueue,
   probe: ProcessProbe,
   count = jobCount,
 ): Promise<Round> {
@@ -324,40 +284,20 @@ async function drainRound(
   }
 }
 
+/** BENCH_JOBS ping jobs drained from `queue` by `consumer`, the warm-up as many as a measured round. */
+function drainSide(consumer: MeasuredProcess, queue: BenchQueue): Side {
+  return { process: consumer, round: () => drainRound(queue, consumer.probe) };
+}
+
 async function workerBenchmark(redis: RedisServer): Promise<Comparison> {
-  const rawPrefix = '{bench-raw-worker}';
-  const servicePrefix = '{bench-worker}';
-  const raw = await forkReady('raw-worker.mjs', {
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: rawPrefix,
-    WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+  const rawQueue = { redis, prefix: '{bench-raw-worker}' };
+  const workerQueue = { redis, prefix: '{bench-worker}' };
+  const concurrency = { WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) };
+  const raw = await forkBaseline('raw-worker.mjs', concurrency, rawQueue);
+  const worker = await startMeasuredService('worker', workerQueue, concurrency);
+  return alternate(drainSide(raw, rawQueue), drainSide(worker, workerQueue), {
+    idle: () => sampleIdleRss('worker', worker.probe),
   });
-  const worker = await startService('worker', {
-    env: {
-      REDIS_URL: redis.url,
-      QUEUE_PREFIX: servicePrefix,
-      WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
-      LOG_LEVEL: 'info',
-      ...profileEnv,
-    },
-    captureLogs: false,
-  });
-  const rawProbe = childProbe(raw);
-  const workerProbe = serviceProbe(worker);
-  try {
-    await sampleIdleRss('worker', workerProbe);
-    await drainRound(redis, rawPrefix, rawProbe);
-    await drainRound(redis, servicePrefix, workerProbe);
-    const comparison: Comparison = { service: [], baseline: [] };
-    for (let pass = 0; pass < rounds; pass += 1) {
-      comparison.baseline.push(await drainRound(redis, rawPrefix, rawProbe));
-      comparison.service.push(await drainRound(redis, servicePrefix, workerProbe));
-    }
-    return comparison;
-  } finally {
-    await stopChild(raw);
-    await worker.stop();
-  }
 }
 
 async function startupBenchmark(redis: RedisServer) {
@@ -365,11 +305,7 @@ async function startupBenchmark(redis: RedisServer) {
   for (const name of ['api', 'worker'] as const) {
     for (let sample = 0; sample < STARTUP_SAMPLES; sample += 1) {
       const started = performance.now();
-      const service = await startService(name, {
-        env: { REDIS_URL: redis.url, QUEUE_PREFIX: '{bench-startup}' },
-        waitUntil: 'none',
-        captureLogs: false,
-      });
+      const service = await spawnService(name, { redis, prefix: '{bench-startup}' });
       try {
         // Generous: this measures start-up, it does not judge it, and a loaded machine can take seconds.
         await waitFor(
