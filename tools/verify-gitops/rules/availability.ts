@@ -1,8 +1,8 @@
 // What keeps a service answering through restarts, drains and outages: probes, PodDisruptionBudgets that
 // still let nodes drain, spread across nodes and zones, and a drain that fits the grace period.
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import {
   containerEnvValue,
-  type K8sObject,
   matchingObjects,
   minimumReplicas,
   objectName,
@@ -10,7 +10,7 @@ import {
   podSpec,
   selectorMatches,
   workloads,
-} from '../model';
+} from '../../lib/kubernetes';
 import { defineRule } from './define-rule';
 import { eachContainer, eachOfKind, eachWorkload, isServiceContainer } from './visits';
 
@@ -38,9 +38,7 @@ const probes = defineRule({
           );
         }
         const port = spec.httpGet?.port;
-        const declared = (container.ports ?? []).some(
-          (p: K8sObject) => p.name === port || p.containerPort === port,
-        );
+        const declared = (container.ports ?? []).some((p) => p.name === port || p.containerPort === port);
         if (!declared)
           flag(at, `${probe} targets port ${JSON.stringify(port)}, which the container does not declare`);
       }
@@ -63,7 +61,7 @@ const workloadHasPdb = defineRule({
   },
 });
 
-function disruptionsAllowed(pdb: K8sObject, replicas: number): number {
+function disruptionsAllowed(pdb: IPodDisruptionBudget, replicas: number): number {
   const resolve = (value: unknown, roundUp: boolean): number => {
     if (typeof value === 'string' && value.endsWith('%')) {
       const share = (Number(value.slice(0, -1)) / 100) * replicas;
@@ -121,7 +119,7 @@ const topologySpread = defineRule({
   summary: 'replicated Rollouts and Deployments spread across nodes and zones',
   check({ trees, flag }) {
     for (const { object: workload, at } of eachOfKind(trees, 'Rollout', 'Deployment')) {
-      const keys = (podSpec(workload).topologySpreadConstraints ?? []).map((c: K8sObject) => c.topologyKey);
+      const keys = (podSpec(workload).topologySpreadConstraints ?? []).map((c) => c.topologyKey);
       for (const key of ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']) {
         if (!keys.includes(key)) {
           flag(

@@ -1,12 +1,18 @@
 // Names other parts of the repository rely on: the Services, workloads and labels docs/architecture.md
 // promises in every env.
-import { type K8sObject, ofKind, podLabels, type RenderedTree, where } from '../model';
+import { type KubernetesObject, ofKind, podLabels, type WORKLOAD_KINDS } from '../../lib/kubernetes';
+import { type RenderedTree, where } from '../model';
 import { defineRule, envTrees } from './define-rule';
+
+type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 /** Names other parts rely on (docs/architecture.md, "Kubernetes names"), per env. */
 export const CONTRACT = {
   services: ['api', 'api-canary', 'worker', 'redis'],
-  workloads: { api: 'Rollout', worker: 'Rollout', redis: 'StatefulSet' } as Record<string, string>,
+  workloads: { api: 'Rollout', worker: 'Rollout', redis: 'StatefulSet' } satisfies Record<
+    string,
+    WorkloadKind
+  >,
   partOf: 'opsforge',
 };
 
@@ -14,7 +20,7 @@ export const CONTRACT = {
  * A RedisReplication named `redis` stands for the StatefulSet and the Service `redis`: the operator creates both
  * under its name (tools/verify-gitops/upstream.yaml, redis-operator-replication-names), with its labels on the pods.
  */
-function operatorRunsRedis(tree: RenderedTree, name: string): K8sObject | undefined {
+function operatorRunsRedis(tree: RenderedTree, name: string): KubernetesObject | undefined {
   return ofKind(tree, 'RedisReplication').find((r) => r.metadata?.name === name);
 }
 

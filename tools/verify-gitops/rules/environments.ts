@@ -1,7 +1,8 @@
 // How the envs differ, and only so: replicas and requests grow dev -> staging -> prod, and prod injects no
 // faults.
 import { ENVIRONMENTS } from '../../lib/gitops';
-import { ofKind, type RenderedTree, where } from '../model';
+import { ofKind } from '../../lib/kubernetes';
+import { type RenderedTree, where } from '../model';
 import { defineRule, envTrees } from './define-rule';
 import { eachContainer, eachOfKind } from './visits';
 import { totalRequest } from './sizing';

@@ -5,7 +5,8 @@
 // probed through the Gateway as its users reach it: the Probe must send the route's hostname, to a path the
 // route takes, through a blackbox exporter and module that exist, and be one the stack's Prometheus selects.
 // The facts are in the upstream ledger (sections gateway and observability).
-import { type K8sObject, objectName, ofKind, type RenderedTree, selectorMatches, where } from '../model';
+import { objectName, ofKind, selectorMatches } from '../../lib/kubernetes';
+import { type RenderedTree, where } from '../model';
 import { argocdTrees, envTrees } from './define-rule';
 import { behaviourData, cite, defineLedgerRule } from './ledger';
 

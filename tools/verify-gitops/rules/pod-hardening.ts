@@ -1,23 +1,24 @@
 // What every pod gives up (the workloads' and the Jobs of AnalysisTemplate job metrics): the restricted Pod Security
 // level, a writable /tmp only where Node needs one, no service-account token, and ingress only from the clients a
 // NetworkPolicy names.
+import type { IEmptyDirVolumeSource } from 'kubernetes-models/v1/EmptyDirVolumeSource';
 import {
   analysisJobs,
   containerEnvValue,
   containersOf,
-  type K8sObject,
+  type IContainer,
   matchingObjects,
   ofKind,
   podSpec,
-  type RenderedTree,
-  where,
+  type PodTemplateOwner,
   workloads,
-} from '../model';
+} from '../../lib/kubernetes';
+import { type RenderedTree, where } from '../model';
 import { defineRule } from './define-rule';
 import { eachContainer, eachWorkload, isServiceContainer } from './visits';
 
 /** Every pod a tree runs: its workloads' and those of the Jobs AnalysisTemplate job metrics start. */
-function podOwners(tree: RenderedTree): K8sObject[] {
+function podOwners(tree: RenderedTree): PodTemplateOwner[] {
   return [...workloads(tree), ...analysisJobs(tree)];
 }
 
@@ -29,7 +30,7 @@ const podSecurityRestricted = defineRule({
     for (const { tree, workload, at } of eachWorkload(trees, podOwners)) {
       const pod = podSpec(workload);
       const podContext = pod.securityContext ?? {};
-      for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) {
+      for (const field of ['hostNetwork', 'hostPID', 'hostIPC'] as const) {
         if (pod[field] === true)
           flag(at, `${field} is forbidden by the restricted Pod Security level: remove it`);
       }
@@ -67,15 +68,17 @@ const podSecurityRestricted = defineRule({
   },
 });
 
-/** Where a container can write: mount paths of its writable emptyDir volumes, with the volume. */
+/** Where a container can write: mount paths of its writable emptyDir volumes, with the volume's name and source. */
 function writableEmptyDirMounts(
-  workload: K8sObject,
-  container: K8sObject,
-): { path: string; volume: K8sObject }[] {
-  const volumes: K8sObject[] = podSpec(workload).volumes ?? [];
-  return (container.volumeMounts ?? []).flatMap((mount: K8sObject) => {
+  workload: PodTemplateOwner,
+  container: IContainer,
+): { path: string; volumeName: string; emptyDir: IEmptyDirVolumeSource }[] {
+  const volumes = podSpec(workload).volumes ?? [];
+  return (container.volumeMounts ?? []).flatMap((mount) => {
     const volume = volumes.find((v) => v.name === mount.name);
-    return volume?.emptyDir && mount.readOnly !== true ? [{ path: String(mount.mountPath), volume }] : [];
+    return volume?.emptyDir && mount.readOnly !== true
+      ? [{ path: mount.mountPath, volumeName: volume.name, emptyDir: volume.emptyDir }]
+      : [];
   });
 }
 
@@ -101,10 +104,10 @@ const nodeWritableTmp = defineRule({
           at,
           'has a read-only root filesystem but no writable emptyDir at /tmp: Node (and its compile cache) would fail to write there; mount one',
         );
-      } else if (tmp.volume.emptyDir.sizeLimit === undefined) {
+      } else if (tmp.emptyDir.sizeLimit === undefined) {
         flag(
           at,
-          `its /tmp emptyDir "${tmp.volume.name}" has no sizeLimit: set one so a runaway writer is evicted instead of filling the node's disk`,
+          `its /tmp emptyDir "${tmp.volumeName}" has no sizeLimit: set one so a runaway writer is evicted instead of filling the node's disk`,
         );
       }
       const cacheDirectory = containerEnvValue(tree, container, 'NODE_COMPILE_CACHE');

@@ -1,16 +1,7 @@
 // Redis high availability as the redis-operator runs it (gitops/envs/prod/redis): enough copies and sentinels to
 // survive a node or a zone, a failover that cannot lose an acknowledged job, and the services pointed at it.
-import {
-  containerEnvValue,
-  containersOf,
-  type K8sObject,
-  objectName,
-  ofKind,
-  parseCount,
-  type RenderedTree,
-  selectorMatches,
-  where,
-} from '../model';
+import { containerEnvValue, containersOf, objectName, ofKind, selectorMatches } from '../../lib/kubernetes';
+import { parseCount, type RenderedTree, where } from '../model';
 import { type UpstreamLedger } from '../upstream';
 import { argocdTrees, envTrees } from './define-rule';
 import { behaviourData, defineLedgerRule } from './ledger';

@@ -1,5 +1,5 @@
 // Redis as BullMQ needs it: bounded memory that never evicts job keys, with room for the AOF rewrite's fork.
-import { type K8sObject, objectName, ofKind, parseQuantity, podSpec } from '../model';
+import { objectName, ofKind, parseQuantity, podSpec } from '../../lib/kubernetes';
 import { defineRule, envTrees } from './define-rule';
 import { eachContainer } from './visits';
 
@@ -35,7 +35,7 @@ const redisMemoryHeadroom = defineRule({
     'a Redis container mounting a redis.conf sets maxmemory with noeviction, requests at least maxmemory and limits at least twice it (the AOF rewrite forks)',
   check({ trees, flag }) {
     for (const { tree, workload, container, at } of eachContainer(envTrees(trees))) {
-      const volumes: K8sObject[] = podSpec(workload).volumes ?? [];
+      const volumes = podSpec(workload).volumes ?? [];
       for (const mount of container.volumeMounts ?? []) {
         const configMapName = volumes.find((v) => v.name === mount.name)?.configMap?.name;
         const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === configMapName);

@@ -1,8 +1,11 @@
 // No secret material in git: Secrets come from the secrets controller; Alertmanager's configuration, the one
 // Secret rendered from git, reads every credential from a mounted file.
+import type { ISecret } from 'kubernetes-models/v1/Secret';
 import { parse as parseYaml } from 'yaml';
-import { type K8sObject, ofKind, type RenderedTree, where } from '../model';
+import { ofKind } from '../../lib/kubernetes';
+import { type RenderedTree, where } from '../model';
 import { argocdTrees, defineRule } from './define-rule';
+import { valueAt } from './ledger';
 
 /** Alertmanager configuration keys that hold a credential (or a URL with one in it) unless given as *_file. */
 const ALERTMANAGER_CREDENTIAL_KEY = /(^|_)(url|key|secret|password|token|credentials)$/;
@@ -12,7 +15,7 @@ function inlineAlertmanagerCredentials(value: unknown, path: string): string[] {
   if (Array.isArray(value))
     return value.flatMap((item, index) => inlineAlertmanagerCredentials(item, `${path}[${index}]`));
   if (value === null || typeof value !== 'object') return [];
-  return Object.entries(value as K8sObject).flatMap(([key, child]) =>
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, child]) =>
     ALERTMANAGER_CREDENTIAL_KEY.test(key) && typeof child === 'string'
       ? [`${path}.${key}`.replace(/^\./, '')]
       : inlineAlertmanagerCredentials(child, `${path}.${key}`),
@@ -24,10 +27,14 @@ function alertmanagerConfigSecret(trees: RenderedTree[]): string | undefined {
   const kps = argocdTrees(trees)
     .flatMap((tree) => ofKind(tree, 'Application'))
     .find((app) => app.spec?.source?.chart === 'kube-prometheus-stack');
-  return kps?.spec?.source?.helm?.valuesObject?.alertmanager?.alertmanagerSpec?.configSecret;
+  const configSecret = valueAt(
+    kps?.spec?.source?.helm?.valuesObject ?? {},
+    'alertmanager.alertmanagerSpec.configSecret',
+  );
+  return typeof configSecret === 'string' ? configSecret : undefined;
 }
 
-function secretValue(secret: K8sObject, key: string): string | undefined {
+function secretValue(secret: ISecret, key: string): string | undefined {
   if (secret.stringData?.[key] !== undefined) return String(secret.stringData[key]);
   if (secret.data?.[key] !== undefined)
     return Buffer.from(String(secret.data[key]).replace(/\s/g, ''), 'base64').toString('utf8');

@@ -1,5 +1,12 @@
 // Requests, limits and autoscaling sized from what the services were measured to use.
-import { type K8sObject, objectName, parseQuantity, podSpec, workloads } from '../model';
+import {
+  declaredReplicas,
+  objectName,
+  parseQuantity,
+  podSpec,
+  type PodTemplateOwner,
+  workloads,
+} from '../../lib/kubernetes';
 import { defineRule } from './define-rule';
 import { eachContainer, eachOfKind, isServiceContainer } from './visits';
 
@@ -57,20 +64,20 @@ const hpaConsistent = defineRule({
     "every HPA targets an existing workload, its floor equals the workload's replicas, it scales on cpu and memory",
   check({ trees, flag }) {
     for (const { tree, object: hpa, at } of eachOfKind(trees, 'HorizontalPodAutoscaler')) {
-      const target = hpa.spec?.scaleTargetRef ?? {};
+      const target = hpa.spec?.scaleTargetRef;
       const workload = workloads(tree).find(
         (w) =>
-          w.kind === target.kind && w.metadata?.name === target.name && w.apiVersion === target.apiVersion,
+          w.kind === target?.kind && w.metadata?.name === target.name && w.apiVersion === target.apiVersion,
       );
       if (!workload) {
         flag(
           at,
-          `scaleTargetRef ${target.apiVersion} ${target.kind}/${target.name} matches no workload in ${tree.source}: fix apiVersion, kind or name`,
+          `scaleTargetRef ${target?.apiVersion} ${target?.kind}/${target?.name} matches no workload in ${tree.source}: fix apiVersion, kind or name`,
         );
         continue;
       }
       const floor = hpa.spec?.minReplicas ?? 1;
-      const replicas = workload.spec?.replicas ?? 1;
+      const replicas = declaredReplicas(workload) ?? 1;
       if (floor !== replicas) {
         flag(
           at,
@@ -80,8 +87,8 @@ const hpaConsistent = defineRule({
       if ((hpa.spec?.maxReplicas ?? 0) < floor)
         flag(at, `maxReplicas ${hpa.spec?.maxReplicas} is below minReplicas ${floor}`);
       const scaledOn = (hpa.spec?.metrics ?? [])
-        .filter((m: K8sObject) => m.type === 'Resource')
-        .map((m: K8sObject) => m.resource?.name);
+        .filter((m) => m.type === 'Resource')
+        .map((m) => m.resource?.name);
       for (const resource of ['cpu', 'memory']) {
         if (!scaledOn.includes(resource))
           flag(at, `does not scale on ${resource}: add a Resource metric for it`);
@@ -89,18 +96,18 @@ const hpaConsistent = defineRule({
       // A Node process does not give memory back: a memory target its idle footprint already meets keeps
       // the HPA at maxReplicas for good.
       const memoryTarget = (hpa.spec?.metrics ?? []).find(
-        (m: K8sObject) => m.type === 'Resource' && m.resource?.name === 'memory',
+        (m) => m.type === 'Resource' && m.resource?.name === 'memory',
       )?.resource?.target;
-      const serviceContainers = (podSpec(workload).containers ?? []).filter((c: K8sObject) =>
-        isServiceContainer(c),
-      );
-      if (memoryTarget?.type === 'Utilization' && serviceContainers.length > 0) {
+      const serviceContainers = (podSpec(workload).containers ?? []).filter(isServiceContainer);
+      // A Utilization target without averageUtilization sets no threshold to compare.
+      const utilization = memoryTarget?.type === 'Utilization' ? memoryTarget.averageUtilization : undefined;
+      if (utilization !== undefined && serviceContainers.length > 0) {
         const request = totalRequest(workload, 'memory');
-        const threshold = (request * memoryTarget.averageUtilization) / 100;
+        const threshold = (request * utilization) / 100;
         if (threshold <= SERVICE_MEMORY_MIB.idle * MIB * serviceContainers.length) {
           flag(
             at,
-            `scales out at ${memoryTarget.averageUtilization}% of a ${Math.round(request / MIB)} MiB memory request = ${Math.round(threshold / MIB)} MiB, which the service's measured idle footprint (${SERVICE_MEMORY_MIB.idle} MiB) already reaches: raise the request or the target`,
+            `scales out at ${utilization}% of a ${Math.round(request / MIB)} MiB memory request = ${Math.round(threshold / MIB)} MiB, which the service's measured idle footprint (${SERVICE_MEMORY_MIB.idle} MiB) already reaches: raise the request or the target`,
           );
         }
       }
@@ -108,9 +115,9 @@ const hpaConsistent = defineRule({
   },
 });
 
-export function totalRequest(workload: K8sObject, resource: string): number {
+export function totalRequest(workload: PodTemplateOwner, resource: string): number {
   return (podSpec(workload).containers ?? []).reduce(
-    (sum: number, c: K8sObject) => sum + parseQuantity(c.resources?.requests?.[resource]),
+    (sum, c) => sum + parseQuantity(c.resources?.requests?.[resource]),
     0,
   );
 }

@@ -1,19 +1,23 @@
 // Traffic routing held to what was read upstream (upstream.yaml): the Gateway API plugin's ignore rule in Argo
 // CD, Rollout fields that only work with traffic routing, and NetworkPolicies that admit the Gateway's data
 // plane where the implementations run it. Every message names the ledger fact it rests on.
-import {
-  type K8sObject,
-  ofKind,
-  podLabels,
-  selectorMatches,
-  serviceSelects,
-  where,
-  workloads,
-} from '../model';
+import type { IRollout } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout';
+import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
+import { ofKind, podLabels, selectorMatches, serviceSelects, workloads } from '../../lib/kubernetes';
+import { where } from '../model';
 import { argocdTrees, envTrees } from './define-rule';
 import { behaviourData, cite, envDeployers, specSyncOptions, defineLedgerRule } from './ledger';
 
 const GATEWAY_API_PLUGIN = 'gateway-api-traffic-router';
+
+/** A traffic-router plugin's configuration in a Rollout (free-form per plugin, so narrowed from unknown here). */
+function pluginConfig(rollout: IRollout, pluginName: string): Record<string, unknown> | undefined {
+  const plugins: object = rollout.spec?.strategy?.canary?.trafficRouting?.plugins ?? {};
+  const config: unknown = Object.entries(plugins).find(([name]) => name === pluginName)?.[1];
+  return config !== null && typeof config === 'object' && !Array.isArray(config)
+    ? Object.fromEntries(Object.entries(config))
+    : undefined;
+}
 
 const gatewayApiIgnoreRule = defineLedgerRule({
   name: 'gatewayapi-ignore-rule',
@@ -23,13 +27,11 @@ const gatewayApiIgnoreRule = defineLedgerRule({
     const plugin = ledger.plugins[GATEWAY_API_PLUGIN];
     const { group, kind, jqPathExpression } = behaviourData(ledger, 'gatewayapi-plugin-argocd-ignore-rule');
     const routed = envTrees(trees).filter((env) =>
-      ofKind(env, 'Rollout').some(
-        (r) => r.spec?.strategy?.canary?.trafficRouting?.plugins?.[plugin?.name ?? ''],
-      ),
+      ofKind(env, 'Rollout').some((r) => pluginConfig(r, plugin?.name ?? '')),
     );
     for (const env of routed) {
       for (const rollout of ofKind(env, 'Rollout')) {
-        const config = rollout.spec?.strategy?.canary?.trafficRouting?.plugins?.[plugin?.name ?? ''];
+        const config = pluginConfig(rollout, plugin?.name ?? '');
         if (
           config &&
           (config.disableInProgressLabel === true || config.inProgressLabelKey || config.inProgressLabelValue)
@@ -91,7 +93,7 @@ const rolloutScaleDownDelayNeedsTrafficRouting = defineLedgerRule({
 
 /** Whether a NetworkPolicy ingress peer admits a pod with these labels in a namespace with these labels. */
 function peerAdmits(
-  peer: K8sObject,
+  peer: INetworkPolicyPeer,
   policyNamespace: string,
   namespaceLabels: Record<string, string>,
   labels: Record<string, string>,
@@ -133,11 +135,9 @@ const gatewayDataPlaneAdmitted = defineLedgerRule({
             },
           ];
           const backends = new Set<string>(
-            (route.spec?.rules ?? []).flatMap((r: K8sObject) =>
-              (r.backendRefs ?? []).map((b: K8sObject) => b.name),
-            ),
+            (route.spec?.rules ?? []).flatMap((r) => (r.backendRefs ?? []).map((b) => b.name)),
           );
-          for (const service of ofKind(env, 'Service').filter((s) => backends.has(s.metadata?.name))) {
+          for (const service of ofKind(env, 'Service').filter((s) => backends.has(s.metadata?.name ?? ''))) {
             for (const workload of workloads(env).filter((w) => serviceSelects(service, podLabels(w)))) {
               const policies = ofKind(env, 'NetworkPolicy').filter(
                 (p) =>
@@ -147,8 +147,8 @@ const gatewayDataPlaneAdmitted = defineLedgerRule({
               if (policies.length === 0) continue;
               for (const plane of dataPlanes) {
                 const admitted = policies.some((policy) =>
-                  (policy.spec?.ingress ?? []).some((rule: K8sObject) =>
-                    (rule.from ?? [{}]).some((peer: K8sObject) =>
+                  (policy.spec?.ingress ?? []).some((rule) =>
+                    (rule.from ?? [{}]).some((peer) =>
                       peerAdmits(
                         peer,
                         String(policy.metadata?.namespace),

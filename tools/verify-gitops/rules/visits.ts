@@ -1,25 +1,39 @@
 // What the rules walk: each object of some kinds, each workload, each container of a workload, each with `at`,
 // the where() text a rule flags it by, so a rule's check starts at what it checks.
 import { IMAGE_REPOSITORY } from '../../lib/gitops';
-import { containersOf, type K8sObject, ofKind, podSpec, type RenderedTree, where, workloads } from '../model';
+import {
+  containersOf,
+  type IContainer,
+  type ObjectOfKind,
+  ofKind,
+  podSpec,
+  type PodTemplateOwner,
+  type Workload,
+  workloads,
+} from '../../lib/kubernetes';
+import { type RenderedTree, where } from '../model';
+
 /** An object of one rendered tree, with `at`, where(tree, object), to flag it by. */
-export interface ObjectVisit {
+export interface ObjectVisit<T> {
   tree: RenderedTree;
-  object: K8sObject;
+  object: T;
   at: string;
 }
 
-/** Each object of the given kinds in the trees, tree by tree. */
-export function* eachOfKind(trees: RenderedTree[], ...kinds: string[]): Generator<ObjectVisit> {
+/** Each object of the given kinds in the trees, tree by tree, typed by kind. */
+export function* eachOfKind<K extends string>(
+  trees: RenderedTree[],
+  ...kinds: K[]
+): Generator<ObjectVisit<ObjectOfKind<K>>> {
   for (const tree of trees) {
     for (const object of ofKind(tree, ...kinds)) yield { tree, object, at: where(tree, object) };
   }
 }
 
-/** A workload of one rendered tree, with `at`, where(tree, workload), to flag it by. */
+/** A workload (or another pod template owner) of one rendered tree, with `at`, where(tree, workload). */
 export interface WorkloadVisit {
   tree: RenderedTree;
-  workload: K8sObject;
+  workload: PodTemplateOwner;
   at: string;
 }
 
@@ -29,7 +43,7 @@ export interface WorkloadVisit {
  */
 export function* eachWorkload(
   trees: RenderedTree[],
-  select: (tree: RenderedTree) => K8sObject[] = workloads,
+  select: (tree: RenderedTree) => PodTemplateOwner[] = workloads,
 ): Generator<WorkloadVisit> {
   for (const tree of trees) {
     for (const workload of select(tree)) yield { tree, workload, at: where(tree, workload) };
@@ -39,8 +53,8 @@ export function* eachWorkload(
 /** A container of a workload, with `at`, where(tree, workload, label), to flag it by. */
 export interface ContainerVisit {
   tree: RenderedTree;
-  workload: K8sObject;
-  container: K8sObject;
+  workload: Workload;
+  container: IContainer;
   /** `container "api"` or `initContainer "migrate"`. */
   label: string;
   at: string;
@@ -54,16 +68,18 @@ export function* eachContainer(
   trees: RenderedTree[],
   { initContainers = true }: { initContainers?: boolean } = {},
 ): Generator<ContainerVisit> {
-  for (const { tree, workload } of eachWorkload(trees)) {
-    const appContainers = new Set(podSpec(workload).containers ?? []);
-    for (const { container, label } of containersOf(workload)) {
-      if (initContainers || appContainers.has(container))
-        yield { tree, workload, container, label, at: where(tree, workload, label) };
+  for (const tree of trees) {
+    for (const workload of workloads(tree)) {
+      const appContainers = new Set(podSpec(workload).containers ?? []);
+      for (const { container, label } of containersOf(workload)) {
+        if (initContainers || appContainers.has(container))
+          yield { tree, workload, container, label, at: where(tree, workload, label) };
+      }
     }
   }
 }
 
 /** Whether a container runs one of this repository's service images (the rest say for themselves what they need). */
-export function isServiceContainer(container: K8sObject): boolean {
-  return String(container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`);
+export function isServiceContainer(container: IContainer): boolean {
+  return (container.image ?? '').startsWith(`${IMAGE_REPOSITORY}/`);
 }
