@@ -11,8 +11,8 @@ import {
   selectorMatches,
   workloads,
 } from '../../lib/kubernetes';
-import { defineRule } from './define-rule';
-import { eachContainer, eachOfKind, eachWorkload, isServiceContainer } from './visits';
+import { defineRule, eachObjectOfKind } from './define-rule';
+import { eachContainer, eachWorkload, isServiceContainer } from './visits';
 
 const probes = defineRule({
   name: 'probes',
@@ -78,7 +78,7 @@ const pdbAllowsEviction = defineRule({
   name: 'pdb-allows-eviction',
   summary: "a PodDisruptionBudget never blocks every eviction at the workload's minimum replicas",
   check({ trees, flag }) {
-    for (const { tree, object: pdb, at } of eachOfKind(trees, 'PodDisruptionBudget')) {
+    for (const { tree, object: pdb, at } of eachObjectOfKind(trees, 'PodDisruptionBudget')) {
       for (const workload of workloads(tree).filter((w) =>
         selectorMatches(pdb.spec?.selector, podLabels(w)),
       )) {
@@ -118,7 +118,7 @@ const topologySpread = defineRule({
   name: 'topology-spread',
   summary: 'replicated Rollouts and Deployments spread across nodes and zones',
   check({ trees, flag }) {
-    for (const { object: workload, at } of eachOfKind(trees, 'Rollout', 'Deployment')) {
+    for (const { object: workload, at } of eachObjectOfKind(trees, 'Rollout', 'Deployment')) {
       const keys = (podSpec(workload).topologySpreadConstraints ?? []).map((c) => c.topologyKey);
       for (const key of ['kubernetes.io/hostname', 'topology.kubernetes.io/zone']) {
         if (!keys.includes(key)) {

@@ -289,7 +289,7 @@ const analysisQueriesParse = defineRule({
 });
 
 /** A label selector as Helm values hold one (free-form: read it by this shape or not at all). */
-const LABEL_SELECTOR = z.object({
+export const LABEL_SELECTOR = z.object({
   matchLabels: z.record(z.string(), z.string()).optional(),
   matchExpressions: z
     .array(z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() }))

@@ -3,8 +3,8 @@
 import { ENVIRONMENTS } from '../../lib/gitops';
 import { ofKind } from '../../lib/kubernetes';
 import { type RenderedTree, where } from '../model';
-import { defineRule, envTrees } from './define-rule';
-import { eachContainer, eachOfKind } from './visits';
+import { defineRule, eachObjectOfKind, envTrees } from './define-rule';
+import { eachContainer } from './visits';
 import { totalRequest } from './sizing';
 
 /** Replicas each environment runs per service (docs/gitops.md); staging sits strictly between. */
@@ -56,7 +56,7 @@ const chaosOffInProd = defineRule({
   summary: 'fault-injection knobs (CHAOS_*) are 0 or unset in prod',
   check({ trees, flag }) {
     const prod = trees.filter((t) => t.env === 'prod');
-    for (const { object: configMap, at } of eachOfKind(prod, 'ConfigMap')) {
+    for (const { object: configMap, at } of eachObjectOfKind(prod, 'ConfigMap')) {
       for (const [key, value] of Object.entries(configMap.data ?? {})) {
         if (key.startsWith('CHAOS_') && Number(value) !== 0) {
           flag(at, `${key}=${String(value)} injects faults in prod: set it to 0`);

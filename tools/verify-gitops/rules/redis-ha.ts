@@ -1,18 +1,67 @@
 // Redis high availability as the redis-operator runs it (gitops/envs/prod/redis): enough copies and sentinels to
 // survive a node or a zone, a failover that cannot lose an acknowledged job, and the services pointed at it.
-import { containerEnvValue, containersOf, objectName, ofKind, selectorMatches } from '../../lib/kubernetes';
+import type { IAffinity } from 'kubernetes-models/v1/Affinity';
+import type { ITopologySpreadConstraint } from 'kubernetes-models/v1/TopologySpreadConstraint';
+import {
+  containerEnvValue,
+  containersOf,
+  type KubernetesObject,
+  objectName,
+  ofKind,
+  selectorMatches,
+} from '../../lib/kubernetes';
 import { parseCount, type RenderedTree, where } from '../model';
 import { type UpstreamLedger } from '../upstream';
-import { argocdTrees, envTrees } from './define-rule';
+import { argocdTrees, eachObjectOfKind, envTrees } from './define-rule';
 import { behaviourData, defineLedgerRule } from './ledger';
-import { eachOfKind } from './visits';
 
 const REPLICATION = 'RedisReplication';
 const SENTINEL = 'RedisSentinel';
+type OperatorKind = typeof REPLICATION | typeof SENTINEL;
 
-function sentinelsOf(tree: RenderedTree, replication: K8sObject): K8sObject[] {
-  return ofKind(tree, SENTINEL).filter(
-    (sentinel) => sentinel.spec?.redisSentinelConfig?.redisReplicationName === replication.metadata?.name,
+/**
+ * The fields of the redis-operator's RedisReplication and RedisSentinel (redis.redis.opstreelabs.in/v1beta2) these
+ * rules read, as the upstream CRDs define them (crd-schemas/redis.redis.opstreelabs.in_v1beta2_*.json). No
+ * kubernetes-models package ships these kinds; the schema check validates every such object against those CRDs,
+ * as it does the packaged kinds against theirs.
+ */
+interface OperatorResource extends KubernetesObject {
+  kind: OperatorKind;
+  spec: {
+    clusterSize: number;
+    kubernetesConfig: { image: string };
+    redisExporter?: { enabled?: boolean };
+    /** RedisReplication only. */
+    redisConfig?: { additionalRedisConfig?: string };
+    /** RedisSentinel only. */
+    redisSentinelConfig?: { redisReplicationName: string; quorum?: string; masterGroupName?: string };
+    affinity?: IAffinity;
+    topologySpreadConstraints?: ITopologySpreadConstraint[];
+  };
+}
+
+function isOperated(object: KubernetesObject, kinds: OperatorKind[]): object is OperatorResource {
+  return (kinds as string[]).includes(object.kind);
+}
+
+/** The tree's objects of the operator's `kinds`. */
+function operated(tree: RenderedTree, ...kinds: OperatorKind[]): OperatorResource[] {
+  return tree.objects.filter((object): object is OperatorResource => isOperated(object, kinds));
+}
+
+/** Each object of the operator's `kinds` in the trees, with `at` to flag it by. */
+function* eachOperated(
+  trees: RenderedTree[],
+  ...kinds: OperatorKind[]
+): Generator<{ tree: RenderedTree; resource: OperatorResource; at: string }> {
+  for (const tree of trees) {
+    for (const resource of operated(tree, ...kinds)) yield { tree, resource, at: where(tree, resource) };
+  }
+}
+
+function sentinelsOf(tree: RenderedTree, replication: OperatorResource): OperatorResource[] {
+  return operated(tree, SENTINEL).filter(
+    (sentinel) => sentinel.spec.redisSentinelConfig?.redisReplicationName === replication.metadata?.name,
   );
 }
 
@@ -20,9 +69,9 @@ function sentinelsOf(tree: RenderedTree, replication: K8sObject): K8sObject[] {
 function additionalConfig(
   ledger: UpstreamLedger,
   tree: RenderedTree,
-  replication: K8sObject,
+  replication: OperatorResource,
 ): string | undefined {
-  const name = replication.spec?.redisConfig?.additionalRedisConfig;
+  const name = replication.spec.redisConfig?.additionalRedisConfig;
   const { key } = behaviourData(ledger, 'redis-operator-additional-config-key');
   const configMap = ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name === name);
   return configMap?.data?.[key];
@@ -43,11 +92,11 @@ const redisHaFailover = defineLedgerRule({
   summary:
     'a RedisReplication has 3+ copies under an odd number (3+) of sentinels with a majority quorum, refuses writes without a replica (min-replicas-to-write), and the api and worker reach it through those sentinels, the api acknowledging only replicated submissions',
   check({ ledger, trees, flag }) {
-    for (const { tree, object: replication, at } of eachOfKind(envTrees(trees), REPLICATION)) {
-      if (parseCount(replication.spec?.clusterSize) < 3)
+    for (const { tree, resource: replication, at } of eachOperated(envTrees(trees), REPLICATION)) {
+      if (parseCount(replication.spec.clusterSize) < 3)
         flag(
           at,
-          `clusterSize ${replication.spec?.clusterSize}: a primary and at least two replicas, so one lost node still leaves a replica to promote and one to acknowledge writes`,
+          `clusterSize ${replication.spec.clusterSize}: a primary and at least two replicas, so one lost node still leaves a replica to promote and one to acknowledge writes`,
         );
       const conf = additionalConfig(ledger, tree, replication);
       if (conf === undefined) {
@@ -76,22 +125,22 @@ const redisHaFailover = defineLedgerRule({
         continue;
       }
       for (const sentinel of sentinels) {
-        const size = parseCount(sentinel.spec?.clusterSize);
-        const quorum = parseCount(sentinel.spec?.redisSentinelConfig?.quorum);
+        const size = parseCount(sentinel.spec.clusterSize);
+        const quorum = parseCount(sentinel.spec.redisSentinelConfig?.quorum);
         if (!(size >= 3 && size % 2 === 1))
           flag(
             where(tree, sentinel),
-            `clusterSize ${sentinel.spec?.clusterSize}: an odd number of at least 3 sentinels, so a majority survives one lost node`,
+            `clusterSize ${sentinel.spec.clusterSize}: an odd number of at least 3 sentinels, so a majority survives one lost node`,
           );
         if (quorum !== Math.floor(size / 2) + 1)
           flag(
             where(tree, sentinel),
-            `quorum ${sentinel.spec?.redisSentinelConfig?.quorum} with ${size} sentinels: use the majority, ${Math.floor(size / 2) + 1} (lower lets a minority declare the primary down, higher lets one lost sentinel block every failover)`,
+            `quorum ${sentinel.spec.redisSentinelConfig?.quorum} with ${size} sentinels: use the majority, ${Math.floor(size / 2) + 1} (lower lets a minority declare the primary down, higher lets one lost sentinel block every failover)`,
           );
       }
-      const masterName = sentinels[0].spec?.redisSentinelConfig?.masterGroupName;
+      const masterName = sentinels[0].spec.redisSentinelConfig?.masterGroupName;
       for (const workload of ofKind(tree, 'Rollout').filter((r) =>
-        ['api', 'worker'].includes(r.metadata?.name),
+        ['api', 'worker'].includes(r.metadata?.name ?? ''),
       )) {
         const [{ container }] = containersOf(workload);
         const value = (variable: string) => containerEnvValue(tree, container, variable);
@@ -99,7 +148,7 @@ const redisHaFailover = defineLedgerRule({
         if (value('REDIS_MODE') !== 'sentinel') problems.push('REDIS_MODE=sentinel');
         if (value('REDIS_SENTINEL_MASTER_NAME') !== masterName)
           problems.push(`REDIS_SENTINEL_MASTER_NAME=${masterName} (the sentinels' masterGroupName)`);
-        if (!(container.env ?? []).some((e: K8sObject) => e.name === 'REDIS_SENTINEL_PASSWORD'))
+        if (!(container.env ?? []).some((e) => e.name === 'REDIS_SENTINEL_PASSWORD'))
           problems.push("REDIS_SENTINEL_PASSWORD from the sentinels' Secret");
         if (workload.metadata?.name === 'api' && !(parseCount(value('REDIS_REPLICA_ACKS')) >= 1))
           problems.push('REDIS_REPLICA_ACKS=1 (a 202 only for a job a replica has)');
@@ -114,21 +163,21 @@ const redisHaFailover = defineLedgerRule({
 });
 
 /** The pod labels the operator gives a RedisReplication's or RedisSentinel's pods: the resource's own labels. */
-function operatorPodLabels(resource: K8sObject): Record<string, string> {
+function operatorPodLabels(resource: OperatorResource): Record<string, string> {
   return resource.metadata?.labels ?? {};
 }
 
-function spreadsAcross(resource: K8sObject, topologyKey: string): boolean {
+function spreadsAcross(resource: OperatorResource, topologyKey: string): boolean {
   const labels = operatorPodLabels(resource);
   const required =
-    resource.spec?.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
-  const spread = resource.spec?.topologySpreadConstraints ?? [];
+    resource.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  const spread = resource.spec.topologySpreadConstraints ?? [];
   return (
     required.some(
-      (term: K8sObject) => term.topologyKey === topologyKey && selectorMatches(term.labelSelector, labels),
+      (term) => term.topologyKey === topologyKey && selectorMatches(term.labelSelector, labels),
     ) ||
     spread.some(
-      (constraint: K8sObject) =>
+      (constraint) =>
         constraint.topologyKey === topologyKey &&
         constraint.whenUnsatisfiable === 'DoNotSchedule' &&
         selectorMatches(constraint.labelSelector, labels),
@@ -142,7 +191,7 @@ const redisHaPlacement = defineLedgerRule({
     'RedisReplication and RedisSentinel pods spread over nodes and zones, each with a PDB, a NetworkPolicy and exporter metrics scraped by a PodMonitor',
   check({ ledger, trees, flag }) {
     const { portName: exporterPort } = behaviourData(ledger, 'redis-operator-exporter-port');
-    for (const { tree, object: resource, at } of eachOfKind(envTrees(trees), REPLICATION, SENTINEL)) {
+    for (const { tree, resource, at } of eachOperated(envTrees(trees), REPLICATION, SENTINEL)) {
       const labels = operatorPodLabels(resource);
       if (!labels['app.kubernetes.io/name'])
         flag(
@@ -163,13 +212,13 @@ const redisHaPlacement = defineLedgerRule({
         flag(at, 'no PodDisruptionBudget selects its pods: a drain could take two at once');
       if (!ofKind(tree, 'NetworkPolicy').some((policy) => selectorMatches(policy.spec?.podSelector, labels)))
         flag(at, 'no NetworkPolicy selects its pods: anything in the cluster could reach Redis');
-      if (resource.spec?.redisExporter?.enabled !== true)
+      if (resource.spec.redisExporter?.enabled !== true)
         flag(at, 'redisExporter.enabled must be true: the Redis HA alerts read its metrics');
       else if (
         !ofKind(tree, 'PodMonitor').some(
           (monitor) =>
             selectorMatches(monitor.spec?.selector, labels) &&
-            (monitor.spec?.podMetricsEndpoints ?? []).some((e: K8sObject) => e.port === exporterPort),
+            (monitor.spec?.podMetricsEndpoints ?? []).some((e) => e.port === exporterPort),
         )
       )
         flag(
@@ -189,8 +238,8 @@ const redisHaPinned = defineLedgerRule({
       [REPLICATION]: `${ledger.images['redis-ha-server'].image}:${ledger.images['redis-ha-server'].tag}`,
       [SENTINEL]: `${ledger.images['redis-ha-sentinel'].image}:${ledger.images['redis-ha-sentinel'].tag}`,
     };
-    for (const { object: resource, at } of eachOfKind(envTrees(trees), REPLICATION, SENTINEL)) {
-      const image = resource.spec?.kubernetesConfig?.image;
+    for (const { resource, at } of eachOperated(envTrees(trees), REPLICATION, SENTINEL)) {
+      const image = resource.spec.kubernetesConfig?.image;
       if (image !== expected[resource.kind])
         flag(
           at,
@@ -198,16 +247,16 @@ const redisHaPinned = defineLedgerRule({
         );
     }
     const operator = ledger.images['redis-operator'];
-    for (const { object: application, at } of eachOfKind(argocdTrees(trees), 'Application')) {
+    for (const { object: application, at } of eachObjectOfKind(argocdTrees(trees), 'Application')) {
       if (application.metadata?.name !== 'redis-operator') continue;
-      const source = application.spec?.source ?? {};
+      const source = application.spec.source;
       if (
-        source.repoURL !== `https://github.com/${operator.source.repository}.git` ||
+        source?.repoURL !== `https://github.com/${operator.source.repository}.git` ||
         source.targetRevision !== operator.source.tag
       )
         flag(
           at,
-          `installs ${source.repoURL}@${source.targetRevision}; the ledger read ${operator.source.repository}@${operator.source.tag} (${objectName(application)} must be what was read upstream)`,
+          `installs ${source?.repoURL}@${source?.targetRevision}; the ledger read ${operator.source.repository}@${operator.source.tag} (${objectName(application)} must be what was read upstream)`,
         );
     }
   },

@@ -7,8 +7,8 @@ import {
   type PodTemplateOwner,
   workloads,
 } from '../../lib/kubernetes';
-import { defineRule } from './define-rule';
-import { eachContainer, eachOfKind, isServiceContainer } from './visits';
+import { defineRule, eachObjectOfKind } from './define-rule';
+import { eachContainer, isServiceContainer } from './visits';
 
 /**
  * Resident memory of our Node services as measured (docs/gitops.md, "Sizing"): the idle footprint after
@@ -63,7 +63,7 @@ const hpaConsistent = defineRule({
   summary:
     "every HPA targets an existing workload, its floor equals the workload's replicas, it scales on cpu and memory",
   check({ trees, flag }) {
-    for (const { tree, object: hpa, at } of eachOfKind(trees, 'HorizontalPodAutoscaler')) {
+    for (const { tree, object: hpa, at } of eachObjectOfKind(trees, 'HorizontalPodAutoscaler')) {
       const target = hpa.spec?.scaleTargetRef;
       const workload = workloads(tree).find(
         (w) =>

@@ -3,20 +3,25 @@
 // plane where the implementations run it. Every message names the ledger fact it rests on.
 import type { IRollout } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
-import { ofKind, podLabels, selectorMatches, serviceSelects, workloads } from '../../lib/kubernetes';
+import {
+  isMapping,
+  ofKind,
+  podLabels,
+  selectorMatches,
+  serviceSelects,
+  workloads,
+} from '../../lib/kubernetes';
 import { where } from '../model';
 import { argocdTrees, envTrees } from './define-rule';
 import { behaviourData, cite, envDeployers, specSyncOptions, defineLedgerRule } from './ledger';
 
 const GATEWAY_API_PLUGIN = 'gateway-api-traffic-router';
 
-/** A traffic-router plugin's configuration in a Rollout (free-form per plugin, so narrowed from unknown here). */
+/** A traffic-router plugin's configuration in a Rollout (free-form per plugin in the Rollout's schema). */
 function pluginConfig(rollout: IRollout, pluginName: string): Record<string, unknown> | undefined {
-  const plugins: object = rollout.spec?.strategy?.canary?.trafficRouting?.plugins ?? {};
-  const config: unknown = Object.entries(plugins).find(([name]) => name === pluginName)?.[1];
-  return config !== null && typeof config === 'object' && !Array.isArray(config)
-    ? Object.fromEntries(Object.entries(config))
-    : undefined;
+  const plugins: unknown = rollout.spec?.strategy?.canary?.trafficRouting?.plugins;
+  const config = isMapping(plugins) ? plugins[pluginName] : undefined;
+  return isMapping(config) ? config : undefined;
 }
 
 const gatewayApiIgnoreRule = defineLedgerRule({

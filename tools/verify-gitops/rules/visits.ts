@@ -1,34 +1,16 @@
-// What the rules walk: each object of some kinds, each workload, each container of a workload, each with `at`,
-// the where() text a rule flags it by, so a rule's check starts at what it checks.
+// What the rules walk besides each object of some kinds (define-rule.ts eachObjectOfKind): each workload and each
+// container of a workload, each with `at`, the where() text a rule flags it by, so a rule's check starts at what it
+// checks.
 import { IMAGE_REPOSITORY } from '../../lib/gitops';
 import {
   containersOf,
   type IContainer,
-  type ObjectOfKind,
-  ofKind,
   podSpec,
   type PodTemplateOwner,
   type Workload,
   workloads,
 } from '../../lib/kubernetes';
 import { type RenderedTree, where } from '../model';
-
-/** An object of one rendered tree, with `at`, where(tree, object), to flag it by. */
-export interface ObjectVisit<T> {
-  tree: RenderedTree;
-  object: T;
-  at: string;
-}
-
-/** Each object of the given kinds in the trees, tree by tree, typed by kind. */
-export function* eachOfKind<K extends string>(
-  trees: RenderedTree[],
-  ...kinds: K[]
-): Generator<ObjectVisit<ObjectOfKind<K>>> {
-  for (const tree of trees) {
-    for (const object of ofKind(tree, ...kinds)) yield { tree, object, at: where(tree, object) };
-  }
-}
 
 /** A workload (or another pod template owner) of one rendered tree, with `at`, where(tree, workload). */
 export interface WorkloadVisit {
