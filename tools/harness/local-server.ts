@@ -23,8 +23,6 @@ export interface LocalServer {
   url: string;
   /** The tail of what it wrote to stdout and stderr so far. */
   output(): string;
-  /** Why it exited (`exited with code 1`, `killed by SIGTERM`, a spawn error), or undefined while it runs. */
-  exitReason(): string | undefined;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
   /** SIGKILL at once. */
@@ -70,7 +68,6 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const server: LocalServer = {
     url,
     output: () => output,
-    exitReason: () => exit,
     kill: () => child.kill('SIGKILL'),
     stop: async (graceMs = 5000) => {
       if (exit !== undefined) return;

@@ -21,7 +21,6 @@ export interface SentinelGroupOptions {
   quorum?: number;
   /** How long a primary must be unreachable before a sentinel calls it down (production: 5000). */
   downAfterMs?: number;
-  failoverTimeoutMs?: number;
 }
 
 export interface GroupNode {
@@ -39,8 +38,6 @@ export interface SentinelGroup {
   sentinelPassword: string;
   nodes: GroupNode[];
   sentinelPorts: number[];
-  /** REDIS_SENTINELS for the services: `127.0.0.1:<port>,...`. */
-  sentinelAddresses: string;
   /** The services' environment for this group (REDIS_MODE=sentinel and its variables). */
   serviceEnv: Record<string, string>;
   /** The node the sentinels currently name as primary. */
@@ -183,7 +180,8 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
           `sentinel monitor ${masterName} 127.0.0.1 ${primaryPort} ${quorum}`,
           `sentinel auth-pass ${masterName} ${password}`,
           `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 5000}`,
-          `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 10_000}`,
+          // Production's failoverTimeout (gitops/envs/prod/redis/redis-sentinel.yaml).
+          `sentinel failover-timeout ${masterName} 10000`,
           `sentinel parallel-syncs ${masterName} 1`,
           '',
         ].join('\n'),
@@ -203,7 +201,6 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
       sentinelPassword,
       nodes,
       sentinelPorts: sentinels.map(({ port }) => port),
-      sentinelAddresses: sentinels.map(({ port }) => `127.0.0.1:${port}`).join(','),
       serviceEnv: {
         REDIS_MODE: 'sentinel',
         REDIS_SENTINELS: sentinels.map(({ port }) => `127.0.0.1:${port}`).join(','),
