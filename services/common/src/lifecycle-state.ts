@@ -1,8 +1,9 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 
 /**
- * Whether the service is shutting down. Nest calls onModuleDestroy first on SIGTERM, so /ready answers 503 from
- * then on and the load balancer stops sending new work while in-flight requests and active jobs finish.
+ * Whether the service is shutting down: from the signal on (exitGracefullyOnSignals calls startDraining in the
+ * signal's own listener, before any I/O is read), /ready answers 503 and the load balancer stops sending new work
+ * while in-flight requests and active jobs finish. onModuleDestroy covers a close that no signal started.
  */
 @Injectable()
 export class LifecycleState implements OnModuleDestroy {
@@ -12,7 +13,11 @@ export class LifecycleState implements OnModuleDestroy {
     return this.shuttingDown;
   }
 
-  onModuleDestroy(): void {
+  startDraining(): void {
     this.shuttingDown = true;
+  }
+
+  onModuleDestroy(): void {
+    this.startDraining();
   }
 }

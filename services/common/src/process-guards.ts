@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { ConfigError, type ServiceIdentity } from './config';
+import { LifecycleState } from './lifecycle-state';
 import { createBootstrapLogger } from './logging';
 
 /** EX_CONFIG from sysexits.h: a configuration error, not a crash. */
@@ -60,6 +61,9 @@ export function exitGracefullyOnSignals(
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      // Readiness fails now: Nest reaches LifecycleState.onModuleDestroy only after prepareClose and the destroy
+      // hooks of the modules before it, any of which may wait for I/O, and a /ready read in between said 200.
+      app.get(LifecycleState, { strict: false }).startDraining();
       logger.info({ signal }, `received ${signal}, shutting down`);
       setTimeout(() => {
         logger.fatal(
