@@ -1,46 +1,62 @@
 // Each argocd-ui rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import type { K8sObject } from '../model';
+import type { IApplication } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application';
+import { isMapping } from '../../lib/kubernetes';
 import { ARGOCD, DEV } from './tree-names';
-import { breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
+import {
+  brokenTrees,
+  expectViolation,
+  listAt,
+  mappingAt,
+  present,
+  run,
+  testRuleFamily,
+  withConfigMapEntry,
+} from './broken-trees';
 import { argocdUiRules, TEAM_LABEL } from './argocd-ui';
 
 const ROLLOUTS_APP = 'argo-rollouts';
 
-function notifications(o: K8sObject): K8sObject {
-  return o.spec.source.helm.valuesObject.notifications;
+/** The argo-rollouts chart's notification values, to change in place: templates, triggers, subscriptions. */
+function notifications(app: IApplication, part: string): Record<string, unknown> {
+  return mappingAt(app.spec.source?.helm?.valuesObject, `notifications.${part}`);
+}
+
+/** The first subscription of the argo-rollouts chart's notification values. */
+function firstSubscription(app: IApplication): Record<string, unknown> {
+  const first: unknown = listAt(app.spec.source?.helm?.valuesObject, 'notifications.subscriptions')[0];
+  return present(isMapping(first) ? first : undefined, 'notification subscription');
 }
 
 testRuleFamily(argocdUiRules, {
   'deep-links-resolve': () => {
-    const renamedDashboard = breakObject(ARGOCD, 'ConfigMap', 'argocd-cm', (o) => {
-      o.data['application.links'] = o.data['application.links'].replace(
-        '/d/opsforge-slo/',
-        '/d/opsforge-slos/',
-      );
-    });
+    const renamedDashboard = withConfigMapEntry(ARGOCD, 'argocd-cm', 'application.links', (links) =>
+      links.replace('/d/opsforge-slo/', '/d/opsforge-slos/'),
+    );
     expectViolation(
       run('deep-links-resolve', renamedDashboard),
       'argocd: ConfigMap/argocd-cm',
       /application.links: "SLOs and error budget" opens dashboard opsforge-slos, which is not in/,
     );
-    const unknownVariable = breakObject(ARGOCD, 'ConfigMap', 'argocd-cm', (o) => {
-      o.data['resource.links'] = o.data['resource.links'].replace('&var-hash=', '&var-revision=');
-    });
+    const unknownVariable = withConfigMapEntry(ARGOCD, 'argocd-cm', 'resource.links', (links) =>
+      links.replace('&var-hash=', '&var-revision='),
+    );
     expectViolation(
       run('deep-links-resolve', unknownVariable),
       'argocd: ConfigMap/argocd-cm',
       /sets var-revision, which dashboard opsforge-canary does not define/,
     );
-    const missingRunbook = breakObject(ARGOCD, 'ConfigMap', 'argocd-cm', (o) => {
-      o.data['resource.links'] = o.data['resource.links'].replace('/bad-deployment.md', '/canary-failed.md');
-    });
+    const missingRunbook = withConfigMapEntry(ARGOCD, 'argocd-cm', 'resource.links', (links) =>
+      links.replace('/bad-deployment.md', '/canary-failed.md'),
+    );
     expectViolation(
       run('deep-links-resolve', missingRunbook),
       'argocd: ConfigMap/argocd-cm',
       /opens runbook canary-failed.md, which is not a file in docs\/runbooks\//,
     );
-    const unsetUrl = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
-      delete o.spec.template.metadata.annotations['opsforge.io/grafana-url'];
+    const unsetUrl = brokenTrees(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
+      delete present(o.spec.template.metadata.annotations, 'env Application annotations')[
+        'opsforge.io/grafana-url'
+      ];
     });
     expectViolation(
       run('deep-links-resolve', unsetUrl),
@@ -49,24 +65,24 @@ testRuleFamily(argocdUiRules, {
     );
   },
   'rollout-notifications-wired': () => {
-    const missingTemplate = breakObject(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
-      delete notifications(o).templates['template.rollout-aborted'];
+    const missingTemplate = brokenTrees(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
+      delete notifications(o, 'templates')['template.rollout-aborted'];
     });
     expectViolation(
       run('rollout-notifications-wired', missingTemplate),
       'argocd: Application/argo-rollouts',
       /trigger.on-rollout-aborted sends template "rollout-aborted", which is not defined/,
     );
-    const neverFired = breakObject(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
-      notifications(o).subscriptions[0].triggers.push('on-rollout-degraded');
+    const neverFired = brokenTrees(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
+      listAt(firstSubscription(o), 'triggers').push('on-rollout-degraded');
     });
     expectViolation(
       run('rollout-notifications-wired', neverFired),
       'argocd: Application/argo-rollouts',
       /subscribes to on-rollout-degraded, which no Rollout event fires/,
     );
-    const staleStatus = breakObject(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
-      notifications(o).triggers['trigger.on-rollout-paused'] =
+    const staleStatus = brokenTrees(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
+      notifications(o, 'triggers')['trigger.on-rollout-paused'] =
         '- send: [rollout-paused-inconclusive]\n  when: rollout.status.pauseConditions != nil\n';
     });
     expectViolation(
@@ -74,17 +90,17 @@ testRuleFamily(argocdUiRules, {
       'argocd: Application/argo-rollouts',
       /trigger.on-rollout-paused reads rollout.status, which is stale at that event/,
     );
-    const unknownService = breakObject(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
-      notifications(o).subscriptions[0].recipients = ['slack:releases'];
+    const unknownService = brokenTrees(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
+      firstSubscription(o).recipients = ['slack:releases'];
     });
     expectViolation(
       run('rollout-notifications-wired', unknownService),
       'argocd: Application/argo-rollouts',
       /recipient "slack:releases", whose service is not among the notifiers/,
     );
-    const missingRunbook = breakObject(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
-      const templates = notifications(o).templates;
-      templates['template.rollout-aborted'] = templates['template.rollout-aborted'].replace(
+    const missingRunbook = brokenTrees(ARGOCD, 'Application', ROLLOUTS_APP, (o) => {
+      const templates = notifications(o, 'templates');
+      templates['template.rollout-aborted'] = String(templates['template.rollout-aborted']).replace(
         'bad-deployment.md',
         'RolloutAborted.md',
       );
@@ -94,8 +110,8 @@ testRuleFamily(argocdUiRules, {
       'argocd: Application/argo-rollouts',
       /template.rollout-aborted links runbook .*RolloutAborted.md, which is not a file in docs\/runbooks\//,
     );
-    const noTeam = breakObject(DEV, 'Rollout', 'worker', (o) => {
-      o.metadata.labels[TEAM_LABEL] = 'queue';
+    const noTeam = brokenTrees(DEV, 'Rollout', 'worker', (o) => {
+      present(o.metadata?.labels, 'Rollout labels')[TEAM_LABEL] = 'queue';
     });
     expectViolation(
       run('rollout-notifications-wired', noTeam),

@@ -1,28 +1,34 @@
 // Each argocd rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import type { K8sObject } from '../model';
 import { ARGOCD } from './tree-names';
-import { breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
+import {
+  brokenTrees,
+  expectViolation,
+  present,
+  run,
+  sourceOf,
+  testRuleFamily,
+  withConfigMapEntry,
+  withSourceRevision,
+} from './broken-trees';
 import { argocdRules } from './argocd';
+
+const NOTIFICATIONS = 'argocd-notifications-cm';
 
 testRuleFamily(argocdRules, {
   'argocd-pinned-revisions': () => {
-    const range = breakObject(ARGOCD, 'Application', 'argo-rollouts', (o) => {
-      o.spec.source.targetRevision = '2.40.*';
-    });
+    const range = withSourceRevision('argo-rollouts', '2.40.*');
     expectViolation(
       run('argocd-pinned-revisions', range),
       'argocd: Application/argo-rollouts',
       /chart argo-rollouts at "2.40.\*" is not an exact version/,
     );
-    const head = breakObject(ARGOCD, 'Application', 'observability', (o) => {
-      o.spec.source.targetRevision = 'HEAD';
-    });
+    const head = withSourceRevision('observability', 'HEAD');
     expectViolation(
       run('argocd-pinned-revisions', head),
       'argocd: Application/observability',
       /follows this repository at "HEAD" while the root Application tracks "main"/,
     );
-    const otherProject = breakObject(ARGOCD, 'Application', 'alloy', (o) => {
+    const otherProject = brokenTrees(ARGOCD, 'Application', 'alloy', (o) => {
       o.spec.project = 'default';
       o.spec.source = { repoURL: 'https://example.org/other.git', targetRevision: 'main', path: '.' };
       delete o.spec.sources;
@@ -38,7 +44,7 @@ testRuleFamily(argocdRules, {
       'argocd: Application/alloy',
       /git source https:\/\/example.org\/other.git at "main" can move/,
     );
-    const envSetProject = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
+    const envSetProject = brokenTrees(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
       o.spec.template.spec.project = 'platform';
     });
     expectViolation(
@@ -48,31 +54,27 @@ testRuleFamily(argocdRules, {
     );
   },
   'argocd-sources-exist': () => {
-    const path = breakObject(ARGOCD, 'Application', 'observability', (o) => {
-      o.spec.source.path = 'observability/prometheus/alerts';
+    const path = brokenTrees(ARGOCD, 'Application', 'observability', (app) => {
+      sourceOf(app).path = 'observability/prometheus/alerts';
     });
     expectViolation(
       run('argocd-sources-exist', path),
       'argocd: Application/observability',
       /source path "observability\/prometheus\/alerts" does not exist/,
     );
-    const generator = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
-      o.spec.generators[0].git.files[0].path = 'gitops/environments/*/revision.yaml';
+    const generator = brokenTrees(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
+      present(o.spec.generators[0].git?.files, 'git files generator')[0].path =
+        'gitops/environments/*/revision.yaml';
     });
     expectViolation(
       run('argocd-sources-exist', generator),
       'ApplicationSet/opsforge-envs',
       /files "gitops\/environments\/\*\/revision.yaml" match nothing/,
     );
-    const values = breakObject(ARGOCD, 'Application', 'loki', (o) => {
-      o.spec.sources = [
-        {
-          ...o.spec.source,
-          helm: { releaseName: 'loki', valueFiles: ['$values/observability/loki/values.yaml'] },
-        },
-        { repoURL: 'https://github.com/opsforge/opsforge.git', targetRevision: 'main', ref: 'values' },
-      ];
-      delete o.spec.source;
+    const values = brokenTrees(ARGOCD, 'Application', 'loki', (o) => {
+      // The chart source reads its values file from the `values` source (this repository).
+      const [chart] = present(o.spec.sources, 'Application sources');
+      chart.helm = { releaseName: 'loki', valueFiles: ['$values/observability/loki/values.yaml'] };
     });
     expectViolation(
       run('argocd-sources-exist', values),
@@ -81,16 +83,16 @@ testRuleFamily(argocdRules, {
     );
   },
   'appproject-scope': () => {
-    const destination = breakObject(ARGOCD, 'AppProject', 'opsforge', (o) => {
-      o.spec.destinations = o.spec.destinations.filter((d: K8sObject) => d.namespace !== 'prod');
+    const destination = brokenTrees(ARGOCD, 'AppProject', 'opsforge', (o) => {
+      o.spec.destinations = o.spec.destinations?.filter((d) => d.namespace !== 'prod');
     });
     expectViolation(
       run('appproject-scope', destination),
       'argocd: ApplicationSet/opsforge-envs',
       /deploys to namespace "prod", which AppProject opsforge does not list/,
     );
-    const repo = breakObject(ARGOCD, 'AppProject', 'opsforge', (o) => {
-      o.spec.sourceRepos = o.spec.sourceRepos.filter((r: string) => !r.includes('grafana'));
+    const repo = brokenTrees(ARGOCD, 'AppProject', 'opsforge', (o) => {
+      o.spec.sourceRepos = o.spec.sourceRepos?.filter((r) => !r.includes('grafana'));
     });
     expectViolation(
       run('appproject-scope', repo),
@@ -99,37 +101,42 @@ testRuleFamily(argocdRules, {
     );
   },
   'notifications-wired': () => {
-    const badYaml = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
-      o.data['trigger.on-health-degraded'] =
-        '- description: turned Degraded (for an env: a Rollout aborted)\n  send: [app-health-degraded]\n';
-    });
+    const badYaml = withConfigMapEntry(
+      ARGOCD,
+      NOTIFICATIONS,
+      'trigger.on-health-degraded',
+      () => '- description: turned Degraded (for an env: a Rollout aborted)\n  send: [app-health-degraded]\n',
+    );
     expectViolation(
       run('notifications-wired', badYaml),
       'ConfigMap/argocd-notifications-cm',
       /trigger.on-health-degraded is not valid YAML/,
     );
-    const missingTemplate = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
-      delete o.data['template.app-sync-failed'];
-    });
+    const missingTemplate = withConfigMapEntry(
+      ARGOCD,
+      NOTIFICATIONS,
+      'template.app-sync-failed',
+      () => undefined,
+    );
     expectViolation(
       run('notifications-wired', missingTemplate),
       'ConfigMap/argocd-notifications-cm',
       /sends template "app-sync-failed", which is not defined/,
     );
-    const missingTrigger = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
-      delete o.data['trigger.on-sync-failed'];
-    });
+    const missingTrigger = withConfigMapEntry(
+      ARGOCD,
+      NOTIFICATIONS,
+      'trigger.on-sync-failed',
+      () => undefined,
+    );
     expectViolation(
       run('notifications-wired', missingTrigger),
       'AppProject/opsforge',
       /subscribes to trigger "on-sync-failed"/,
     );
-    const missingRunbook = breakObject(ARGOCD, 'ConfigMap', 'argocd-notifications-cm', (o) => {
-      o.data['template.app-sync-failed'] = o.data['template.app-sync-failed'].replace(
-        'OpsforgeArgoCdAppOutOfSync.md',
-        'ArgoCDSyncFailed.md',
-      );
-    });
+    const missingRunbook = withConfigMapEntry(ARGOCD, NOTIFICATIONS, 'template.app-sync-failed', (text) =>
+      text.replace('OpsforgeArgoCdAppOutOfSync.md', 'ArgoCDSyncFailed.md'),
+    );
     expectViolation(
       run('notifications-wired', missingRunbook),
       'ConfigMap/argocd-notifications-cm',

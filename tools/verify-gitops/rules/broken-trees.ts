@@ -2,6 +2,10 @@
 // in the one way a rule exists to catch (the rule must fail, naming the object and the fix). A rule that cannot
 // fail fails its family's spec.
 import { join } from 'node:path';
+import type { IAnalysisTemplate } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate';
+import type { IRollout } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout';
+import type { IApplication } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application';
+import { containersOf, isMapping, type ObjectOfKind, ofKind, type Workload } from '../../lib/kubernetes';
 import type { K8sObject, RenderedTree, Rule, Violation } from '../model';
 import { renderAll } from '../render';
 import { RULES } from './index';
@@ -21,7 +25,128 @@ export function run(ruleName: string, trees: RenderedTree[]): Violation[] {
   return rule.check(trees, repositoryRoot);
 }
 
-/** A deep copy of the rendered trees with one object changed. */
+/** A deep copy of the rendered trees with one object, typed by its kind, changed by `change`. */
+export function brokenTrees<K extends string>(
+  source: string,
+  kind: K,
+  name: string,
+  change: (object: ObjectOfKind<K>) => void,
+): RenderedTree[] {
+  const copy = structuredClone(rendered);
+  const tree = copy.find((t) => t.source === source);
+  const object = tree && ofKind(tree, kind).find((o) => o.metadata?.name === name);
+  if (!object) throw new Error(`${source} renders no ${kind}/${name}`);
+  change(object);
+  return copy;
+}
+
+/**
+ * A field a broken example changes, which the committed tree has (the example's precondition): its value, or
+ * the test fails saying what is missing.
+ */
+export function present<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new Error(`the committed tree has no ${what}`);
+  return value;
+}
+
+/** A Rollout's canary strategy, which every Rollout of the committed tree has. */
+export function canaryOf(rollout: IRollout) {
+  return present(rollout.spec.strategy?.canary, `canary strategy in Rollout/${rollout.metadata?.name}`);
+}
+
+/** A Rollout's background analysis (templates and args), which every Rollout of the committed tree has. */
+export function backgroundAnalysisOf(rollout: IRollout) {
+  return present(canaryOf(rollout).analysis, `background analysis in Rollout/${rollout.metadata?.name}`);
+}
+
+/** A Rollout's canary steps. */
+export function stepsOf(rollout: IRollout) {
+  return present(canaryOf(rollout).steps, `canary steps in Rollout/${rollout.metadata?.name}`);
+}
+
+/** An AnalysisTemplate's first metric (each template of the committed tree measures one). */
+export function firstMetricOf(template: IAnalysisTemplate) {
+  return present(template.spec.metrics?.[0], `metric in AnalysisTemplate/${template.metadata?.name}`);
+}
+
+/** The mapping at `path` of free-form data (Helm values), to change in place. */
+export function mappingAt(values: unknown, path: string): Record<string, unknown> {
+  return path.split('.').reduce<Record<string, unknown>>(
+    (node, key) => {
+      const child = node[key];
+      if (!isMapping(child)) throw new Error(`the committed tree has no mapping at ${path}`);
+      return child;
+    },
+    present(isMapping(values) ? values : undefined, `values holding ${path}`),
+  );
+}
+
+/** The list at `path` of free-form data (Helm values), to change in place. */
+export function listAt(values: unknown, path: string): unknown[] {
+  const [parent, key] = path.includes('.')
+    ? [path.slice(0, path.lastIndexOf('.')), path.slice(path.lastIndexOf('.') + 1)]
+    : ['', path];
+  const node = parent
+    ? mappingAt(values, parent)
+    : present(isMapping(values) ? values : undefined, `values holding ${path}`);
+  const list = node[key];
+  if (!Array.isArray(list)) throw new Error(`the committed tree has no list at ${path}`);
+  return list;
+}
+
+/** A copy of the trees with one ConfigMap's data entry rewritten (or removed, when `rewrite` returns undefined). */
+export function withConfigMapEntry(
+  source: string,
+  configMap: string,
+  key: string,
+  rewrite: (text: string) => string | undefined,
+): RenderedTree[] {
+  return brokenTrees(source, 'ConfigMap', configMap, (object) => {
+    const data = present(object.data, `data in ConfigMap/${configMap}`);
+    const text = rewrite(present(data[key], `${key} in ConfigMap/${configMap}`));
+    if (text === undefined) delete data[key];
+    else data[key] = text;
+  });
+}
+
+/** The single source of an Application of the committed tree. */
+export function sourceOf(app: IApplication) {
+  return present(app.spec.source, `source in Application/${app.metadata?.name}`);
+}
+
+/** The trees with argocd/'s Application `name` following its single source at `revision`. */
+export function withSourceRevision(name: string, revision: string): RenderedTree[] {
+  return brokenTrees('argocd', 'Application', name, (app) => {
+    sourceOf(app).targetRevision = revision;
+  });
+}
+
+/** The trees with one container of a workload running `image` (or what `image` makes of the current one). */
+export function withImage<K extends Workload['kind']>(
+  source: string,
+  kind: K,
+  name: string,
+  containerName: string,
+  image: string | ((current: string) => string),
+): RenderedTree[] {
+  return brokenTrees(source, kind, name, (workload) => {
+    const { container } = present(
+      containersOf(workload).find((c) => c.container.name === containerName),
+      `container ${containerName} in ${kind}/${name}`,
+    );
+    container.image = typeof image === 'string' ? image : image(container.image ?? '');
+  });
+}
+
+/** The trees with the argo-rollouts chart's init container (it copies the Gateway API plugin) running `image`. */
+export function withRolloutsPluginImage(image: string): RenderedTree[] {
+  return brokenTrees('argocd', 'Application', 'argo-rollouts', (app) => {
+    const [copier] = listAt(sourceOf(app).helm?.valuesObject, 'controller.initContainers');
+    present(isMapping(copier) ? copier : undefined, 'plugin init container').image = image;
+  });
+}
+
+/** @deprecated untyped: use brokenTrees. A deep copy of the rendered trees with one object changed. */
 export function breakObject(
   source: string,
   kind: string,
@@ -43,6 +168,7 @@ export function removeObject(source: string, kind: string, name: string): Render
   return copy;
 }
 
+/** @deprecated untyped: read containers with containersOf (tools/lib/kubernetes.ts). */
 export function container(object: K8sObject, name: string): K8sObject {
   return object.spec.template.spec.containers.find((c: K8sObject) => c.name === name);
 }

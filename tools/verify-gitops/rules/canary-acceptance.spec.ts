@@ -1,22 +1,41 @@
 // Each canary-acceptance rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import type { K8sObject } from '../model';
+import type { IAnalysisTemplate } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate';
 import { ARGOCD, DEV, PROD, STAGING } from './tree-names';
-import { breakObject, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
+import {
+  backgroundAnalysisOf,
+  brokenTrees,
+  expectViolation,
+  firstMetricOf,
+  mappingAt,
+  present,
+  removeObject,
+  run,
+  testRuleFamily,
+} from './broken-trees';
 import { canaryAcceptanceRules } from './canary-acceptance';
 
-function acceptanceJob(template: K8sObject): K8sObject {
-  return template.spec.metrics[0].provider.job.spec;
+function acceptanceJob(template: IAnalysisTemplate) {
+  return present(firstMetricOf(template).provider.job, 'job metric').spec;
 }
 
-function env(template: K8sObject, name: string): K8sObject {
-  return acceptanceJob(template).template.spec.containers[0].env.find((e: K8sObject) => e.name === name);
+function acceptanceContainer(template: IAnalysisTemplate) {
+  return present(acceptanceJob(template).template.spec, 'Job pod spec').containers[0];
+}
+
+function env(template: IAnalysisTemplate, name: string) {
+  const variables = present(acceptanceContainer(template).env, 'acceptance env');
+  return present(
+    variables.find((variable) => variable.name === name),
+    `env ${name}`,
+  );
 }
 
 testRuleFamily(canaryAcceptanceRules, {
   'canary-acceptance-every-canary': () => {
-    const skipped = breakObject(PROD, 'Rollout', 'worker', (o) => {
-      o.spec.strategy.canary.analysis.templates = o.spec.strategy.canary.analysis.templates.filter(
-        (t: K8sObject) => t.templateName !== 'canary-acceptance',
+    const skipped = brokenTrees(PROD, 'Rollout', 'worker', (worker) => {
+      const references = backgroundAnalysisOf(worker).templates ?? [];
+      backgroundAnalysisOf(worker).templates = references.filter(
+        (t) => t.templateName !== 'canary-acceptance',
       );
     });
     expectViolation(
@@ -24,19 +43,20 @@ testRuleFamily(canaryAcceptanceRules, {
       'gitops/envs/prod: Rollout/worker',
       /runs the canary acceptance 0 times/,
     );
-    const stableTarget = breakObject(DEV, 'Rollout', 'api', (o) => {
-      o.spec.strategy.canary.analysis.args.find((a: K8sObject) => a.name === 'target-url').value =
-        'http://api';
+    const stableTarget = brokenTrees(DEV, 'Rollout', 'api', (o) => {
+      const args = present(backgroundAnalysisOf(o).args, 'analysis args');
+      present(
+        args.find((arg) => arg.name === 'target-url'),
+        'target-url arg',
+      ).value = 'http://api';
     });
     expectViolation(
       run('canary-acceptance-every-canary', stableTarget),
       'gitops/envs/dev: Rollout/api',
       /ACCEPTANCE_TARGET_URL http:\/\/api must name the canary Service api-canary/,
     );
-    const repeated = breakObject(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
-      o.spec.metrics[0].interval = '60s';
-      o.spec.metrics[0].count = 5;
-      o.spec.metrics[0].failureLimit = 2;
+    const repeated = brokenTrees(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
+      Object.assign(firstMetricOf(o), { interval: '60s', count: 5, failureLimit: 2 });
       env(o, 'LOAD_DURATION_SECONDS').value = '120';
     });
     const violations = run('canary-acceptance-every-canary', repeated);
@@ -45,10 +65,10 @@ testRuleFamily(canaryAcceptanceRules, {
     expectViolation(violations, 'Rollout/api', /LOAD_DURATION_SECONDS 120 ends before the canary's 270s/);
   },
   'canary-acceptance-bounded': () => {
-    const unbounded = breakObject(PROD, 'AnalysisTemplate', 'canary-acceptance', (o) => {
+    const unbounded = brokenTrees(PROD, 'AnalysisTemplate', 'canary-acceptance', (o) => {
       delete acceptanceJob(o).backoffLimit;
       acceptanceJob(o).activeDeadlineSeconds = 300;
-      delete acceptanceJob(o).template.spec.containers[0].resources.limits;
+      delete present(acceptanceContainer(o).resources, 'acceptance resources').limits;
     });
     const violations = run('canary-acceptance-bounded', unbounded);
     expectViolation(
@@ -62,8 +82,8 @@ testRuleFamily(canaryAcceptanceRules, {
       /activeDeadlineSeconds 300 must exceed .* \(330s\)/,
     );
     expectViolation(violations, 'AnalysisTemplate/canary-acceptance', /resources.limits.cpu/);
-    const late = breakObject(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
-      o.spec.metrics[0].initialDelay = '30s';
+    const late = brokenTrees(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
+      firstMetricOf(o).initialDelay = '30s';
       env(o, 'ACCEPTANCE_TIMEOUT_MS').value = '50000';
     });
     const lateViolations = run('canary-acceptance-bounded', late);
@@ -85,11 +105,10 @@ testRuleFamily(canaryAcceptanceRules, {
       'gitops/envs/dev: Job/canary-acceptance.acceptance-and-load',
       /no NetworkPolicy with policyTypes \[Ingress, Egress\]/,
     );
-    const notAdmitted = breakObject(PROD, 'NetworkPolicy', 'api', (o) => {
-      for (const rule of o.spec.ingress)
-        rule.from = rule.from.filter(
-          (peer: K8sObject) =>
-            peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'canary-acceptance',
+    const notAdmitted = brokenTrees(PROD, 'NetworkPolicy', 'api', (o) => {
+      for (const rule of o.spec?.ingress ?? [])
+        rule.from = rule.from?.filter(
+          (peer) => peer.podSelector?.matchLabels?.['app.kubernetes.io/name'] !== 'canary-acceptance',
         );
     });
     expectViolation(
@@ -97,10 +116,11 @@ testRuleFamily(canaryAcceptanceRules, {
       'gitops/envs/prod: Job/canary-acceptance.acceptance-and-load',
       /the api NetworkPolicy does not admit it/,
     );
-    const wideOpen = breakObject(STAGING, 'NetworkPolicy', 'canary-acceptance', (o) => {
-      o.spec.ingress = [{ from: [{ namespaceSelector: {} }] }];
-      o.spec.egress = o.spec.egress.filter(
-        (rule: K8sObject) => !rule.to?.[0]?.podSelector?.matchLabels?.['app.kubernetes.io/name'],
+    const wideOpen = brokenTrees(STAGING, 'NetworkPolicy', 'canary-acceptance', (o) => {
+      const spec = present(o.spec, 'NetworkPolicy spec');
+      spec.ingress = [{ from: [{ namespaceSelector: {} }] }];
+      spec.egress = spec.egress?.filter(
+        (rule) => !rule.to?.[0]?.podSelector?.matchLabels?.['app.kubernetes.io/name'],
       );
     });
     const violations = run('canary-acceptance-admitted', wideOpen);
@@ -108,8 +128,8 @@ testRuleFamily(canaryAcceptanceRules, {
     expectViolation(violations, 'Job/canary-acceptance', /allow egress to the api pods on port 3000/);
   },
   'canary-acceptance-controller-rbac': () => {
-    const noClusterRole = breakObject(ARGOCD, 'Application', 'argo-rollouts', (o) => {
-      o.spec.source.helm.valuesObject.controller.createClusterRole = false;
+    const noClusterRole = brokenTrees(ARGOCD, 'Application', 'argo-rollouts', (o) => {
+      mappingAt(o.spec.source?.helm?.valuesObject, 'controller').createClusterRole = false;
     });
     expectViolation(
       run('canary-acceptance-controller-rbac', noClusterRole),

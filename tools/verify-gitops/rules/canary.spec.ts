@@ -1,8 +1,17 @@
 // Each canary rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import type { K8sObject } from '../model';
 import { DEV, PROD, STAGING } from './tree-names';
-import { breakObject, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
-import { canaryRules } from './canary';
+import { canaryRules, gatewayApiPlugin } from './canary';
+import {
+  backgroundAnalysisOf,
+  brokenTrees,
+  expectViolation,
+  firstMetricOf,
+  present,
+  removeObject,
+  run,
+  stepsOf,
+  testRuleFamily,
+} from './broken-trees';
 
 testRuleFamily(canaryRules, {
   'analysis-templates-resolve': () => {
@@ -12,26 +21,25 @@ testRuleFamily(canaryRules, {
       'gitops/envs/prod: Rollout/api background analysis',
       /names AnalysisTemplate "http-latency-p99", which gitops\/envs\/prod does not render/,
     );
-    const missingArg = breakObject(DEV, 'Rollout', 'worker', (o) => {
-      o.spec.strategy.canary.analysis.args = o.spec.strategy.canary.analysis.args.filter(
-        (a: K8sObject) => a.name !== 'canary-hash',
-      );
+    const missingArg = brokenTrees(DEV, 'Rollout', 'worker', (rollout) => {
+      const analysis = backgroundAnalysisOf(rollout);
+      analysis.args = analysis.args?.filter((arg) => arg.name !== 'canary-hash');
     });
     expectViolation(
       run('analysis-templates-resolve', missingArg),
       'Rollout/worker background analysis',
       /does not pass arg "canary-hash"/,
     );
-    const unknownArg = breakObject(DEV, 'Rollout', 'api', (o) => {
-      o.spec.strategy.canary.analysis.args.push({ name: 'service-name', value: 'api' });
+    const unknownArg = brokenTrees(DEV, 'Rollout', 'api', (o) => {
+      present(backgroundAnalysisOf(o).args, 'analysis args').push({ name: 'service-name', value: 'api' });
     });
     expectViolation(
       run('analysis-templates-resolve', unknownArg),
       'Rollout/api',
       /passes arg "service-name", which none of its AnalysisTemplates declares/,
     );
-    const undeclared = breakObject(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
-      o.spec.args = o.spec.args.filter((a: K8sObject) => a.name !== 'max-error-ratio');
+    const undeclared = brokenTrees(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
+      o.spec.args = o.spec.args?.filter((arg) => arg.name !== 'max-error-ratio');
     });
     expectViolation(
       run('analysis-templates-resolve', undeclared),
@@ -40,32 +48,32 @@ testRuleFamily(canaryRules, {
     );
   },
   'pause-budget': () => {
-    const short = breakObject(PROD, 'Rollout', 'api', (o) => {
-      for (const step of o.spec.strategy.canary.steps) if (step.pause) step.pause.duration = '10s';
+    const short = brokenTrees(PROD, 'Rollout', 'api', (o) => {
+      for (const step of stepsOf(o)) if (step.pause) step.pause.duration = '10s';
     });
     expectViolation(
       run('pause-budget', short),
       'gitops/envs/prod: Rollout/api',
       /pauses 30s in total after step 1, less than the 40s http-error-rate\/error-ratio needs/,
     );
-    const firstShort = breakObject(PROD, 'Rollout', 'worker', (o) => {
-      o.spec.strategy.canary.steps[1].pause.duration = '30s';
+    const firstShort = brokenTrees(PROD, 'Rollout', 'worker', (o) => {
+      present(stepsOf(o)[1].pause, 'pause in step 1').duration = '30s';
     });
     expectViolation(
       run('pause-budget', firstShort),
       'Rollout/worker',
       /first pause \(30s\) ends before job-failure-ratio\/job-failure-ratio can decide \(40s\)/,
     );
-    const manual = breakObject(DEV, 'Rollout', 'api', (o) => {
-      o.spec.strategy.canary.steps[1].pause = {};
+    const manual = brokenTrees(DEV, 'Rollout', 'api', (o) => {
+      stepsOf(o)[1].pause = {};
     });
     expectViolation(
       run('pause-budget', manual),
       'Rollout/api',
       /step 1 pauses until someone promotes by hand/,
     );
-    const tooFewMeasurements = breakObject(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
-      o.spec.metrics[0].count = 4;
+    const tooFewMeasurements = brokenTrees(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
+      firstMetricOf(o).count = 4;
     });
     expectViolation(
       run('pause-budget', tooFewMeasurements),
@@ -74,16 +82,16 @@ testRuleFamily(canaryRules, {
     );
   },
   'analysis-no-traffic-inconclusive': () => {
-    const oneCondition = breakObject(DEV, 'AnalysisTemplate', 'job-failure-ratio', (o) => {
-      delete o.spec.metrics[0].failureCondition;
+    const oneCondition = brokenTrees(DEV, 'AnalysisTemplate', 'job-failure-ratio', (o) => {
+      delete firstMetricOf(o).failureCondition;
     });
     expectViolation(
       run('analysis-no-traffic-inconclusive', oneCondition),
       'AnalysisTemplate/job-failure-ratio metric "job-failure-ratio"',
       /needs both successCondition and failureCondition/,
     );
-    const unguarded = breakObject(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
-      o.spec.metrics[0].successCondition = 'result[0] < 0.05';
+    const unguarded = brokenTrees(DEV, 'AnalysisTemplate', 'http-error-rate', (o) => {
+      firstMetricOf(o).successCondition = 'result[0] < 0.05';
     });
     expectViolation(
       run('analysis-no-traffic-inconclusive', unguarded),
@@ -95,8 +103,8 @@ testRuleFamily(canaryRules, {
       'AnalysisTemplate/http-error-rate',
       /does not guard isNaN/,
     );
-    const passesIdle = breakObject(PROD, 'AnalysisTemplate', 'http-latency-p99', (o) => {
-      o.spec.metrics[0].inconclusiveLimit = 28;
+    const passesIdle = brokenTrees(PROD, 'AnalysisTemplate', 'http-latency-p99', (o) => {
+      firstMetricOf(o).inconclusiveLimit = 28;
     });
     expectViolation(
       run('analysis-no-traffic-inconclusive', passesIdle),
@@ -105,11 +113,9 @@ testRuleFamily(canaryRules, {
     );
   },
   'analysis-queries-parse': () => {
-    const trees = breakObject(STAGING, 'AnalysisTemplate', 'http-error-rate', (o) => {
-      o.spec.metrics[0].provider.prometheus.query = o.spec.metrics[0].provider.prometheus.query.replace(
-        'or vector(0)',
-        'or vector(0',
-      );
+    const trees = brokenTrees(STAGING, 'AnalysisTemplate', 'http-error-rate', (o) => {
+      const prometheus = present(firstMetricOf(o).provider.prometheus, 'Prometheus metric');
+      prometheus.query = prometheus.query?.replace('or vector(0)', 'or vector(0');
     });
     expectViolation(
       run('analysis-queries-parse', trees),
@@ -118,7 +124,7 @@ testRuleFamily(canaryRules, {
     );
   },
   'canary-series-labelled': () => {
-    const noHash = breakObject(PROD, 'ServiceMonitor', 'api', (o) => {
+    const noHash = brokenTrees(PROD, 'ServiceMonitor', 'api', (o) => {
       o.spec.podTargetLabels = [];
     });
     expectViolation(
@@ -126,7 +132,7 @@ testRuleFamily(canaryRules, {
       'gitops/envs/prod: Rollout/api',
       /ServiceMonitor\/api does not carry rollouts-pod-template-hash/,
     );
-    const rewrittenService = breakObject(PROD, 'ServiceMonitor', 'api', (o) => {
+    const rewrittenService = brokenTrees(PROD, 'ServiceMonitor', 'api', (o) => {
       o.spec.selector = { matchLabels: { 'app.kubernetes.io/name': 'api' } };
     });
     expectViolation(
@@ -134,8 +140,8 @@ testRuleFamily(canaryRules, {
       'Rollout/api',
       /scrapes Service api-canary, whose selector Argo Rollouts rewrites/,
     );
-    const unselected = breakObject(DEV, 'ServiceMonitor', 'worker', (o) => {
-      delete o.metadata.labels.release;
+    const unselected = brokenTrees(DEV, 'ServiceMonitor', 'worker', (o) => {
+      delete present(o.metadata?.labels, 'ServiceMonitor labels').release;
     });
     expectViolation(
       run('canary-series-labelled', unselected),
@@ -144,16 +150,16 @@ testRuleFamily(canaryRules, {
     );
   },
   'traffic-router-wired': () => {
-    const otherNamespace = breakObject(STAGING, 'Rollout', 'api', (o) => {
-      o.spec.strategy.canary.trafficRouting.plugins['argoproj-labs/gatewayAPI'].namespace = 'dev';
+    const otherNamespace = brokenTrees(STAGING, 'Rollout', 'api', (o) => {
+      present(gatewayApiPlugin(o), 'Gateway API plugin').namespace = 'dev';
     });
     expectViolation(
       run('traffic-router-wired', otherNamespace),
       'gitops/envs/staging: Rollout/api',
       /looks for HTTPRoute api in namespace "dev", not the Rollout's "staging"/,
     );
-    const wrongBackend = breakObject(PROD, 'HTTPRoute', 'api', (o) => {
-      o.spec.rules[0].backendRefs[1].name = 'api-preview';
+    const wrongBackend = brokenTrees(PROD, 'HTTPRoute', 'api', (o) => {
+      present(present(o.spec.rules, 'HTTPRoute rules')[0].backendRefs, 'backendRefs')[1].name = 'api-preview';
     });
     expectViolation(
       run('traffic-router-wired', wrongBackend),

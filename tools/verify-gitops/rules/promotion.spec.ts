@@ -1,24 +1,22 @@
 // Each promotion rule against a copy of the rendered tree broken in the one way the rule exists to catch.
 import { ARGOCD } from './tree-names';
-import { breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
+import { brokenTrees, expectViolation, present, run, testRuleFamily } from './broken-trees';
 import { promotionRules } from './promotion';
 
 testRuleFamily(promotionRules, {
   'env-revisions-promoted': () => {
-    const allOnMain = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
-      o.spec.template.spec.source.targetRevision = 'main';
+    const allOnMain = brokenTrees(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
+      present(o.spec.template.spec.source, 'env ApplicationSet source').targetRevision = 'main';
     });
     expectViolation(
       run('env-revisions-promoted', allOnMain),
       'argocd: ApplicationSet/opsforge-envs',
       /renders every environment at "main", so a change to gitops\/base or rollouts\/ reaches prod on merge/,
     );
-    const byDirectory = breakObject(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
-      o.spec.generators[0].git = {
-        ...o.spec.generators[0].git,
-        files: undefined,
-        directories: [{ path: 'gitops/envs/*' }],
-      };
+    const byDirectory = brokenTrees(ARGOCD, 'ApplicationSet', 'opsforge-envs', (o) => {
+      const git = present(o.spec.generators[0].git, 'git generator');
+      delete git.files;
+      git.directories = [{ path: 'gitops/envs/*' }];
     });
     expectViolation(
       run('env-revisions-promoted', byDirectory),

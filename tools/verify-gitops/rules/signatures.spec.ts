@@ -1,15 +1,32 @@
 // Each signatures rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import { breakObject, expectViolation, run, testRuleFamily } from './broken-trees';
+import { isMapping, type KubernetesObject } from '../../lib/kubernetes';
+import {
+  brokenTrees,
+  expectViolation,
+  listAt,
+  mappingAt,
+  present,
+  run,
+  testRuleFamily,
+  withSourceRevision,
+} from './broken-trees';
 import { cosignVerifyProblems, releaseIdentity, signaturesRules } from './signatures';
 
 const POLICY_SOURCE = 'argocd/platform/image-signatures';
 const POLICY = 'opsforge-images-signed-by-release';
 const IDENTITY = releaseIdentity('https://github.com/opsforge/opsforge.git');
 
+/** The one identity the policy's first attestor accepts (Kyverno's schema; the policy has no model package). */
+function firstIdentity(policy: KubernetesObject): Record<string, unknown> {
+  const [attestor] = listAt(policy.spec, 'attestors');
+  const [identity] = listAt(attestor, 'cosign.keyless.identities');
+  return present(isMapping(identity) ? identity : undefined, 'keyless identity');
+}
+
 testRuleFamily(signaturesRules, {
   'image-signatures-enforced': () => {
-    const regexp = breakObject(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
-      const identity = o.spec.attestors[0].cosign.keyless.identities[0];
+    const regexp = brokenTrees(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
+      const identity = firstIdentity(o);
       delete identity.subject;
       identity.subjectRegExp = '^https://github.com/.+/.github/workflows/release.yml@refs/heads/main$';
     });
@@ -25,19 +42,17 @@ testRuleFamily(signaturesRules, {
       /accepts subject "undefined", not https:\/\/github.com\/opsforge\/opsforge\//,
     );
 
-    const otherBranch = breakObject(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
-      o.spec.attestors[0].cosign.keyless.identities[0].subject = IDENTITY.replace(
-        'refs/heads/main',
-        'refs/heads/dev',
-      );
+    const otherBranch = brokenTrees(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
+      firstIdentity(o).subject = IDENTITY.replace('refs/heads/main', 'refs/heads/dev');
     });
     expectViolation(run('image-signatures-enforced', otherBranch), POLICY, /refs\/heads\/dev", not /);
 
-    const auditOnly = breakObject(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
-      o.spec.validationActions = ['Audit'];
-      o.spec.failurePolicy = 'Ignore';
-      o.spec.validationConfigurations.verifyDigest = false;
-      o.spec.matchConstraints.namespaceSelector = { matchLabels: { team: 'web' } };
+    const auditOnly = brokenTrees(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
+      const spec = mappingAt(o, 'spec');
+      spec.validationActions = ['Audit'];
+      spec.failurePolicy = 'Ignore';
+      mappingAt(spec, 'validationConfigurations').verifyDigest = false;
+      mappingAt(spec, 'matchConstraints').namespaceSelector = { matchLabels: { team: 'web' } };
     });
     const auditViolations = run('image-signatures-enforced', auditOnly);
     expectViolation(auditViolations, POLICY, /do not include Deny/);
@@ -45,9 +60,7 @@ testRuleFamily(signaturesRules, {
     expectViolation(auditViolations, POLICY, /verifyDigest is false/);
     expectViolation(auditViolations, POLICY, /does not select the env namespaces/);
 
-    const unpinned = breakObject('argocd', 'Application', 'kyverno', (o) => {
-      o.spec.source.targetRevision = '3.8.2';
-    });
+    const unpinned = withSourceRevision('kyverno', '3.8.2');
     expectViolation(
       run('image-signatures-enforced', unpinned),
       'argocd: Application/kyverno',
