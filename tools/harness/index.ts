@@ -91,12 +91,12 @@ export {
   type FaultUnderLoad,
   runLoadWithScript,
   runLoadWithFault,
-} from './src/load-script';
-export { acknowledgedJobs, type AcknowledgedJob, submitJobsThroughFault } from './src/job-submissions';
-export { type OwnRedis, useOwnRedis } from './src/own-redis';
-export { type TestQueueFixture, useTestQueue } from './src/test-queue-fixture';
-export { waitForJobCount } from './src/job-counts';
-export { SHORT_STALL_TIMERS } from './src/stall-timers';
+} from './load-script';
+export { acknowledgedJobs, type AcknowledgedJob, submitJobsThroughFault } from './job-submissions';
+export { type OwnRedis, useOwnRedis } from './own-redis';
+export { type TestQueueFixture, useTestQueue } from './test-queue-fixture';
+export { waitForJobCount } from './job-counts';
+export { SHORT_STALL_TIMERS } from './stall-timers';
 
 /** Files a test preloads into a built service with `NODE_OPTIONS="--require <file>"`; each file's header says why. */
 export const PRELOADS = {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type LoadOptions, type LoadResult, runOpenLoopLoad } from '../open-loop-load';
+import { type LoadOptions, type LoadResult, runOpenLoopLoad } from './open-loop-load';
 
 /** The moments of a running load, for a script that acts at set times into it. */
 export interface LoadClock {

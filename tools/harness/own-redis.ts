@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { type RedisServer, type RedisServerOptions, startRedisServer } from '../redis-server';
-import { type RunningService, type ServiceName, startService, type StartServiceOptions } from '../services';
+import { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server';
+import { type RunningService, type ServiceName, startService, type StartServiceOptions } from './services';
 
 /** A redis-server of a test file's own, and what the file starts on it. */
 export interface OwnRedis {

@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { openQueue } from '../job-effects-probe';
-import { type TestQueue, testQueue } from '../queue-prefix';
-import { type RunningService, type ServiceName, startService, type StartServiceOptions } from '../services';
+import { openQueue } from './job-effects-probe';
+import { type TestQueue, testQueue } from './queue-prefix';
+import { type RunningService, type ServiceName, startService, type StartServiceOptions } from './services';
 
 /** A test queue on the shared Redis, and what a test file starts and opens on it. */
 export interface TestQueueFixture extends TestQueue {

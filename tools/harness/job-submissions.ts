@@ -1,5 +1,5 @@
-import type { LoadRequest, LoadResult } from '../open-loop-load';
-import type { RunningService } from '../services';
+import type { LoadRequest, LoadResult } from './open-loop-load';
+import type { RunningService } from './services';
 import { type FaultUnderLoad, runLoadWithFault, type ScriptedLoad } from './load-script';
 
 /**

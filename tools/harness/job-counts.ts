@@ -1,5 +1,5 @@
 import type { JobType, Queue } from 'bullmq';
-import { waitFor } from '../wait';
+import { waitFor } from './wait';
 
 /**
  * Waits until `queue` holds exactly `count` jobs in `state`, as BullMQ counts them, or fails after `timeoutMs`
