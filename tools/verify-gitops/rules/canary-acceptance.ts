@@ -24,7 +24,7 @@ import {
 import { type RenderedTree, where } from '../model';
 import { argocdTrees, eachObjectOfKind, envTrees } from './define-rule';
 import { behaviourData, defineLedgerRule, valueAt } from './ledger';
-import { analysisUses, pausesOnceAnalysisStarts } from './canary';
+import { analysisUses, eachCanaryRollout, pausesOnceAnalysisStarts } from './canary';
 
 /** The acceptance command of the api image (services/api/src/acceptance.ts, bundled by services/bundle.mjs). */
 export const ACCEPTANCE_COMMAND = ['node', 'services/api/dist/acceptance.js'];
@@ -90,9 +90,7 @@ const everyCanary = defineLedgerRule({
       'the Job is deleted when the run ends first, so a load longer than the steps never outlives the canary',
   },
   check({ trees, flag }) {
-    for (const { tree, object: rollout, at } of eachObjectOfKind(envTrees(trees), 'Rollout')) {
-      const canary = rollout.spec.strategy?.canary;
-      if (!canary) continue;
+    for (const { tree, rollout, canary, at } of eachCanaryRollout(envTrees(trees))) {
       const report = (message: string) => flag(at, message);
       const found = acceptanceOf(tree, rollout);
       if (found.length !== 1) {

@@ -3,6 +3,7 @@
 import type { IAnalysisRunArgument } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisRunArgument';
 import type { IAnalysisTemplateRef } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplateRef';
 import type { IMetric } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Metric';
+import type { ICanaryStrategy } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/CanaryStrategy';
 import type { IRollout } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { z } from 'zod';
@@ -61,6 +62,16 @@ function templateNamed(
 ): AnalysisTemplateObject | undefined {
   const kind = reference.clusterScope ? 'ClusterAnalysisTemplate' : 'AnalysisTemplate';
   return ofKind(tree, kind).find((t) => t.metadata?.name === reference.templateName);
+}
+
+/** Each Rollout of the trees that runs a canary, with its canary strategy and `at` to flag it by. */
+export function* eachCanaryRollout(
+  trees: RenderedTree[],
+): Generator<{ tree: RenderedTree; rollout: IRollout; canary: ICanaryStrategy; at: string }> {
+  for (const { tree, object: rollout, at } of eachObjectOfKind(trees, 'Rollout')) {
+    const canary = rollout.spec.strategy?.canary;
+    if (canary) yield { tree, rollout, canary, at };
+  }
 }
 
 /** The timed pauses (seconds) of a canary's steps from the step its background analysis starts at. */
@@ -154,9 +165,7 @@ const pauseBudget = defineRule({
   summary:
     "background analysis decides within the canary's pauses (pause >= initialDelay + interval x (failureLimit + 1)), keeps measuring through all of them, and no pause waits for a human",
   check({ trees, flag }) {
-    for (const { tree, object: rollout, at } of eachObjectOfKind(trees, 'Rollout')) {
-      const canary = rollout.spec.strategy?.canary;
-      if (!canary) continue;
+    for (const { tree, rollout, canary, at } of eachCanaryRollout(trees)) {
       const report = (message: string) => flag(at, message);
       const steps = canary.steps ?? [];
       steps.forEach((step, index) => {
@@ -317,10 +326,9 @@ const canarySeriesLabelled = defineRule({
       );
     const prometheusSelector =
       selectorValue !== undefined && parsedSelector.success ? parsedSelector.data : undefined;
-    for (const { tree, object: rollout, at } of eachObjectOfKind(envTrees(trees), 'Rollout')) {
+    for (const { tree, rollout, canary, at } of eachCanaryRollout(envTrees(trees))) {
       if (analysisUses(rollout).length === 0) continue;
       const report = (message: string) => flag(at, message);
-      const canary = rollout.spec.strategy?.canary ?? {};
       const rewritten = new Set([canary.stableService, canary.canaryService].filter(Boolean));
       const services = ofKind(tree, 'Service').filter((s) => serviceSelects(s, podLabels(rollout)));
       const scrapedBy = (monitor: ObjectOfKind<'ServiceMonitor'>) =>
@@ -356,8 +364,7 @@ const trafficRouterWired = defineRule({
   summary:
     "a Rollout routed by the Gateway API plugin names an HTTPRoute in its own namespace (the plugin's default) whose backends are its stable and canary Services",
   check({ trees, flag }) {
-    for (const { tree, object: rollout, at } of eachObjectOfKind(trees, 'Rollout')) {
-      const canary = rollout.spec.strategy?.canary ?? {};
+    for (const { tree, rollout, canary, at } of eachCanaryRollout(trees)) {
       const plugin = gatewayApiPlugin(rollout);
       if (!plugin) continue;
       const report = (message: string) => flag(at, message);
