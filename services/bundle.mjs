@@ -80,6 +80,45 @@ function withDictionaryModuleWrappers(code, outfile) {
   return rewritten;
 }
 
+/**
+ * With `keepNames`, esbuild follows every function declaration with `__name(f, "f")` (an Object.defineProperty of
+ * `name`), inside functions too, where it runs on every call: Fastify's hook runner declares three closures per
+ * request phase, its body reader and reply path more. Where the name is the declared one the statement changes
+ * nothing a program can see (a function declaration's `name` already is its identifier, with the same
+ * attributes), but redefining the property on each fresh closure costs time and gives the closure a new map:
+ * dropping these statements took a fifth off the API's CPU per `GET /api/status` and an eighth per `POST /api/job`
+ * (docs/benchmarks.md). Dropped only where esbuild printed `__name(f, "f");` right after `function f(…) {…}` at
+ * the same indentation; every other `__name` stays: a name esbuild changed (`f2` named "f"), classes (a class may
+ * define a static `name`), function expressions.
+ */
+function withoutNoOpFunctionNames(code, outfile) {
+  const lines = code.split('\n');
+  const indentOf = (line) => /^[ \t]*/.exec(line)[0];
+  const declaredJustAbove = (index, indent, name) => {
+    let above = index - 1;
+    // Up over the body (indented deeper, or blank) to the closing brace at the statement's own indentation…
+    while (above >= 0 && (lines[above] === '' || indentOf(lines[above]).length > indent.length)) above -= 1;
+    if (lines[above] !== `${indent}}`) return false;
+    above -= 1;
+    while (above >= 0 && (lines[above] === '' || indentOf(lines[above]).length > indent.length)) above -= 1;
+    // …and the line that opened it, which must declare the function `name`.
+    const declaration = new RegExp(`^${indent}(?:async )?function\\*? ?${name.replace(/\$/g, '\\$')}\\(`);
+    return above >= 0 && declaration.test(lines[above]);
+  };
+  let dropped = 0;
+  const kept = lines.filter((line, index) => {
+    const call = /^([ \t]*)__name\(([\w$]+), "([\w$]+)"\);$/.exec(line);
+    if (!call || call[2] !== call[3] || !declaredJustAbove(index, call[1], call[2])) return true;
+    dropped += 1;
+    return false;
+  });
+  if (dropped === 0)
+    throw new Error(
+      `${outfile}: no __name(f, "f") statement found to drop; has esbuild's keepNames output changed?`,
+    );
+  return kept.join('\n');
+}
+
 for (const [name, entryName] of entryPoints) {
   const dist = join(servicesDir, name, 'dist');
   const entry = join(dist, 'compiled', `${entryName}.js`);
@@ -99,7 +138,7 @@ for (const [name, entryName] of entryPoints) {
     platform: 'node',
     target: 'node24',
     format: 'cjs',
-    // Nest reports providers and log contexts by class name.
+    // Nest reports providers and log contexts by class name (the no-op part is dropped: withoutNoOpFunctionNames).
     keepNames: true,
     // The input is tsc's output: no TypeScript left to transform, and the root tsconfig's `paths` (source
     // mapping for the type checker) must not redirect @opsforge/common to its uncompiled sources.
@@ -114,5 +153,8 @@ for (const [name, entryName] of entryPoints) {
     external: optionalPeers,
     logLevel: 'warning',
   });
-  writeFileSync(outfile, withDictionaryModuleWrappers(outputFiles[0].text, outfile));
+  writeFileSync(
+    outfile,
+    withoutNoOpFunctionNames(withDictionaryModuleWrappers(outputFiles[0].text, outfile), outfile),
+  );
 }
