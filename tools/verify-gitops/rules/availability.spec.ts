@@ -1,28 +1,37 @@
 // Each availability rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import type { K8sObject } from '../model';
+import { podSpec } from '../../lib/kubernetes';
 import { DEV, PROD, STAGING } from './tree-names';
-import { breakObject, container, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
+import {
+  brokenTrees,
+  containerNamed,
+  expectViolation,
+  present,
+  removeObject,
+  run,
+  testRuleFamily,
+} from './broken-trees';
 import { availabilityRules } from './availability';
 
 testRuleFamily(availabilityRules, {
   probes: () => {
-    const missing = breakObject(
+    const missing = brokenTrees(
       DEV,
       'StatefulSet',
       'redis',
-      (o) => delete container(o, 'redis').readinessProbe,
+      (o) => delete containerNamed(o, 'redis').readinessProbe,
     );
     expectViolation(run('probes', missing), 'StatefulSet/redis container "redis"', /no readinessProbe/);
-    const wrongPath = breakObject(STAGING, 'Rollout', 'worker', (o) => {
-      container(o, 'worker').readinessProbe.httpGet.path = '/health';
+    const wrongPath = brokenTrees(STAGING, 'Rollout', 'worker', (o) => {
+      present(containerNamed(o, 'worker').readinessProbe?.httpGet, 'worker readinessProbe.httpGet').path =
+        '/health';
     });
     expectViolation(
       run('probes', wrongPath),
       'Rollout/worker container "worker"',
       /readinessProbe must be an httpGet on \/ready/,
     );
-    const wrongPort = breakObject(STAGING, 'Rollout', 'api', (o) => {
-      container(o, 'api').livenessProbe.httpGet.port = 8080;
+    const wrongPort = brokenTrees(STAGING, 'Rollout', 'api', (o) => {
+      present(containerNamed(o, 'api').livenessProbe?.httpGet, 'api livenessProbe.httpGet').port = 8080;
     });
     expectViolation(
       run('probes', wrongPort),
@@ -38,23 +47,24 @@ testRuleFamily(availabilityRules, {
     );
   },
   'pdb-allows-eviction': () => {
-    const trees = breakObject(DEV, 'PodDisruptionBudget', 'api', (o) => {
-      delete o.spec.maxUnavailable;
-      o.spec.minAvailable = 1;
+    const trees = brokenTrees(DEV, 'PodDisruptionBudget', 'api', (o) => {
+      const spec = present(o.spec, 'api PodDisruptionBudget spec');
+      delete spec.maxUnavailable;
+      spec.minAvailable = 1;
     });
     expectViolation(
       run('pdb-allows-eviction', trees),
       'gitops/envs/dev: PodDisruptionBudget/api',
       /allows no eviction of Rollout\/api at 1 replica/,
     );
-    const percent = breakObject(PROD, 'PodDisruptionBudget', 'worker', (o) => {
-      o.spec.maxUnavailable = '0%';
+    const percent = brokenTrees(PROD, 'PodDisruptionBudget', 'worker', (o) => {
+      present(o.spec, 'worker PodDisruptionBudget spec').maxUnavailable = '0%';
     });
     expectViolation(run('pdb-allows-eviction', percent), 'PodDisruptionBudget/worker', /allows no eviction/);
   },
   'graceful-shutdown': () => {
-    const trees = breakObject(PROD, 'Rollout', 'api', (o) => {
-      o.spec.template.spec.terminationGracePeriodSeconds = 20;
+    const trees = brokenTrees(PROD, 'Rollout', 'api', (o) => {
+      podSpec(o).terminationGracePeriodSeconds = 20;
     });
     expectViolation(
       run('graceful-shutdown', trees),
@@ -63,9 +73,10 @@ testRuleFamily(availabilityRules, {
     );
   },
   'topology-spread': () => {
-    const trees = breakObject(PROD, 'Rollout', 'api', (o) => {
-      o.spec.template.spec.topologySpreadConstraints = o.spec.template.spec.topologySpreadConstraints.filter(
-        (c: K8sObject) => c.topologyKey !== 'topology.kubernetes.io/zone',
+    const trees = brokenTrees(PROD, 'Rollout', 'api', (o) => {
+      const pod = podSpec(o);
+      pod.topologySpreadConstraints = pod.topologySpreadConstraints?.filter(
+        (c) => c.topologyKey !== 'topology.kubernetes.io/zone',
       );
     });
     expectViolation(

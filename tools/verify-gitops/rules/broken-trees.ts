@@ -5,7 +5,17 @@ import { join } from 'node:path';
 import type { IAnalysisTemplate } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate';
 import type { IRollout } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout';
 import type { IApplication } from '@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application';
-import { containersOf, isMapping, type ObjectOfKind, ofKind, type Workload } from '../../lib/kubernetes';
+import {
+  containersOf,
+  type IContainer,
+  isMapping,
+  type ObjectOfKind,
+  objectName,
+  ofKind,
+  podSpec,
+  type PodTemplateOwner,
+  type Workload,
+} from '../../lib/kubernetes';
 import type { K8sObject, RenderedTree, Rule, Violation } from '../model';
 import { renderAll } from '../render';
 import { RULES } from './index';
@@ -144,6 +154,28 @@ export function withRolloutsPluginImage(image: string): RenderedTree[] {
     const [copier] = listAt(sourceOf(app).helm?.valuesObject, 'controller.initContainers');
     present(isMapping(copier) ? copier : undefined, 'plugin init container').image = image;
   });
+}
+
+/** The container `name` of a workload's pod, to break; throws (failing the example) when the pod has none. */
+export function containerNamed(owner: PodTemplateOwner, name: string): IContainer {
+  return present(
+    podSpec(owner).containers?.find((c) => c.name === name),
+    `container "${name}" in ${objectName(owner)}`,
+  );
+}
+
+/**
+ * The data of the ConfigMap named `namePrefix`… in the tree `source` of `trees` (a copy a spec is breaking):
+ * kustomize's configMapGenerator appends a content hash to the name.
+ */
+export function generatedConfigData(
+  trees: RenderedTree[],
+  source: string,
+  namePrefix: string,
+): Record<string, string> {
+  const tree = trees.find((t) => t.source === source);
+  const configMap = tree && ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name?.startsWith(namePrefix));
+  return present(configMap?.data, `data in a ConfigMap ${namePrefix}… of ${source}`);
 }
 
 /** @deprecated untyped: use brokenTrees. A deep copy of the rendered trees with one object changed. */

@@ -1,14 +1,25 @@
 // The gateway rule against copies of the rendered tree whose routes would tie on the shared Gateway.
+import { isMapping, ofKind } from '../../lib/kubernetes';
 import type { RenderedTree } from '../model';
-import { breakObject, expectViolation, removeObject, rendered, run, testRuleFamily } from './broken-trees';
+import {
+  brokenTrees,
+  expectViolation,
+  present,
+  removeObject,
+  rendered,
+  run,
+  testRuleFamily,
+} from './broken-trees';
 import { ARGOCD, DEV, PROD, STAGING } from './tree-names';
 import { gatewayRules } from './gateway';
+import { valueAt } from './ledger';
 
 /** The rendered trees with some environments' api HTTPRoute hostnames replaced (undefined: none at all). */
 function withHostnames(hostnames: Record<string, string[] | undefined>): RenderedTree[] {
   const copy = structuredClone(rendered);
   for (const [source, hosts] of Object.entries(hostnames)) {
-    const route = copy.find((t) => t.source === source)?.objects.find((o) => o.kind === 'HTTPRoute');
+    const tree = copy.find((t) => t.source === source);
+    const route = tree && ofKind(tree, 'HTTPRoute')[0];
     if (!route) throw new Error(`${source} renders no HTTPRoute`);
     if (hosts === undefined) delete route.spec.hostnames;
     else route.spec.hostnames = hosts;
@@ -46,17 +57,17 @@ testRuleFamily(gatewayRules, {
       /both take api\.prod\.opsforge\.example\.com/,
     );
     // Not a tie: distinct listeners, or distinct matches on a shared hostname.
-    const otherListener = breakObject(DEV, 'HTTPRoute', 'api', (route) => {
+    const otherListener = brokenTrees(DEV, 'HTTPRoute', 'api', (route) => {
       delete route.spec.hostnames;
-      route.spec.parentRefs[0].sectionName = 'internal';
+      present(route.spec.parentRefs?.[0], 'dev api parentRef').sectionName = 'internal';
     });
     for (const tree of otherListener.filter((t) => t.source !== DEV))
-      for (const route of tree.objects.filter((o) => o.kind === 'HTTPRoute'))
-        route.spec.parentRefs[0].sectionName = 'http';
+      for (const route of ofKind(tree, 'HTTPRoute'))
+        present(route.spec.parentRefs?.[0], `${tree.source} api parentRef`).sectionName = 'http';
     expect(run('gateway-routes-never-tie', otherListener)).toEqual([]);
-    const otherPath = breakObject(STAGING, 'HTTPRoute', 'api', (route) => {
+    const otherPath = brokenTrees(STAGING, 'HTTPRoute', 'api', (route) => {
       route.spec.hostnames = ['api.prod.opsforge.example.com'];
-      route.spec.rules[0].matches[0].path.value = '/api/v2';
+      present(route.spec.rules?.[0]?.matches?.[0]?.path, 'staging api match path').value = '/api/v2';
     });
     expect(run('gateway-routes-never-tie', otherPath)).toEqual([]);
   },
@@ -67,23 +78,27 @@ testRuleFamily(gatewayRules, {
       `${STAGING}: HTTPRoute/api`,
       /no Probe requests a path this route takes/,
     );
-    const unrouted = breakObject(DEV, 'Probe', 'api-gateway', (probe) => {
-      probe.spec.targets.staticConfig.static = ['http://opsforge-gateway.envoy-gateway-system.svc/health'];
+    const unrouted = brokenTrees(DEV, 'Probe', 'api-gateway', (probe) => {
+      present(probe.spec.targets?.staticConfig, 'dev probe staticConfig').static = [
+        'http://opsforge-gateway.envoy-gateway-system.svc/health',
+      ];
     });
     expectViolation(
       run(rule, unrouted),
       `${DEV}: HTTPRoute/api`,
       /no Probe requests a path this route takes/,
     );
-    const otherHost = breakObject(PROD, 'Probe', 'api-gateway', (probe) => {
-      probe.spec.params[0].values = ['api.staging.opsforge.example.com'];
+    const otherHost = brokenTrees(PROD, 'Probe', 'api-gateway', (probe) => {
+      present(probe.spec.params?.[0], 'prod probe hostname param').values = [
+        'api.staging.opsforge.example.com',
+      ];
     });
     expectViolation(
       run(rule, otherHost),
       `${PROD}: Probe/api-gateway`,
       /sends Host api\.staging\.opsforge\.example\.com \(parameter hostname, prometheus\/blackbox_exporter@v0\.28\.0 prober\/handler\.go:99-106\) but HTTPRoute\/api answers api\.prod\./,
     );
-    const otherJob = breakObject(STAGING, 'Probe', 'api-gateway', (probe) => {
+    const otherJob = brokenTrees(STAGING, 'Probe', 'api-gateway', (probe) => {
       probe.spec.jobName = 'gateway';
     });
     expectViolation(
@@ -91,7 +106,7 @@ testRuleFamily(gatewayRules, {
       `${STAGING}: Probe/api-gateway`,
       /its series carry job="gateway" \(prometheus-operator\/prometheus-operator@v0\.88\.1 pkg\/prometheus\/promcfg\.go:1594-1705\) but the rules read probe_success by job "api-gateway"/,
     );
-    const defaultJob = breakObject(STAGING, 'Probe', 'api-gateway', (probe) => {
+    const defaultJob = brokenTrees(STAGING, 'Probe', 'api-gateway', (probe) => {
       delete probe.spec.jobName;
     });
     expectViolation(
@@ -99,8 +114,8 @@ testRuleFamily(gatewayRules, {
       `${STAGING}: Probe/api-gateway`,
       /its series carry job="probe\/staging\/api-gateway"/,
     );
-    const unselected = breakObject(PROD, 'Probe', 'api-gateway', (probe) => {
-      delete probe.metadata.labels.release;
+    const unselected = brokenTrees(PROD, 'Probe', 'api-gateway', (probe) => {
+      delete present(probe.metadata?.labels, 'prod probe labels').release;
     });
     expectViolation(
       run(rule, unselected),
@@ -108,18 +123,19 @@ testRuleFamily(gatewayRules, {
       /lacks the labels \{"release":"kube-prometheus-stack"\} the kube-prometheus-stack Prometheus selects Probes by/,
     );
     // The chart's own default selects only Probes labelled with the release: still this label.
-    const chartDefault = breakObject(ARGOCD, 'Application', 'kube-prometheus-stack', (application) => {
-      const spec = application.spec.source.helm.valuesObject.prometheus.prometheusSpec;
+    const chartDefault = brokenTrees(ARGOCD, 'Application', 'kube-prometheus-stack', (application) => {
+      const spec = valueAt(application.spec.source?.helm?.valuesObject, 'prometheus.prometheusSpec');
+      if (!isMapping(spec)) throw new Error('kube-prometheus-stack values set no prometheus.prometheusSpec');
       delete spec.probeSelector;
       delete spec.probeSelectorNilUsesHelmValues;
     });
     expect(run(rule, chartDefault)).toEqual([]);
-    const renamedRelease = breakObject(
+    const renamedRelease = brokenTrees(
       ARGOCD,
       'Application',
       'prometheus-blackbox-exporter',
       (application) => {
-        application.spec.source.helm.releaseName = 'blackbox';
+        present(application.spec.source?.helm, 'blackbox exporter helm').releaseName = 'blackbox';
       },
     );
     expectViolation(
@@ -127,7 +143,7 @@ testRuleFamily(gatewayRules, {
       `${DEV}: Probe/api-gateway`,
       /prober\.url is prometheus-blackbox-exporter\.monitoring\.svc:9115 but the prometheus-blackbox-exporter Application's Service is blackbox-prometheus-blackbox-exporter\.monitoring\.svc:9115/,
     );
-    const unknownModule = breakObject(DEV, 'Probe', 'api-gateway', (probe) => {
+    const unknownModule = brokenTrees(DEV, 'Probe', 'api-gateway', (probe) => {
       probe.spec.module = 'http_2xx';
     });
     expectViolation(

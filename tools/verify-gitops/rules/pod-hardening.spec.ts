@@ -1,15 +1,25 @@
 // Each pod-hardening rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import type { K8sObject } from '../model';
+import { podSpec } from '../../lib/kubernetes';
 import { DEV, PROD, STAGING } from './tree-names';
-import { breakObject, container, expectViolation, removeObject, run, testRuleFamily } from './broken-trees';
+import {
+  brokenTrees,
+  containerNamed,
+  expectViolation,
+  firstMetricOf,
+  present,
+  removeObject,
+  run,
+  testRuleFamily,
+} from './broken-trees';
 import { podHardeningRules } from './pod-hardening';
 
 testRuleFamily(podHardeningRules, {
   'pod-security-restricted': () => {
-    const trees = breakObject(PROD, 'Rollout', 'api', (o) => {
-      container(o, 'api').securityContext.allowPrivilegeEscalation = true;
-      delete container(o, 'api').securityContext.readOnlyRootFilesystem;
-      container(o, 'api').securityContext.capabilities.drop = [];
+    const trees = brokenTrees(PROD, 'Rollout', 'api', (o) => {
+      const context = present(containerNamed(o, 'api').securityContext, 'api securityContext');
+      context.allowPrivilegeEscalation = true;
+      delete context.readOnlyRootFilesystem;
+      present(context.capabilities, 'api capabilities').drop = [];
     });
     const violations = run('pod-security-restricted', trees);
     expectViolation(
@@ -19,21 +29,23 @@ testRuleFamily(podHardeningRules, {
     );
     expectViolation(violations, 'Rollout/api container "api"', /readOnlyRootFilesystem: true/);
     expectViolation(violations, 'Rollout/api container "api"', /drop: \[ALL\]/);
-    const privilegedAcceptance = breakObject(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
-      const job = o.spec.metrics[0].provider.job.spec.template.spec;
-      delete job.securityContext.seccompProfile;
-      delete job.containers[0].securityContext;
+    const privilegedAcceptance = brokenTrees(STAGING, 'AnalysisTemplate', 'canary-acceptance', (o) => {
+      const job = present(firstMetricOf(o).provider.job, 'acceptance job metric').spec.template.spec;
+      delete present(job?.securityContext, 'acceptance pod securityContext').seccompProfile;
+      delete present(job?.containers[0], 'acceptance container').securityContext;
     });
     expectViolation(
       run('pod-security-restricted', privilegedAcceptance),
       'gitops/envs/staging: Job/canary-acceptance.acceptance-and-load container "acceptance"',
       /allowPrivilegeEscalation: false/,
     );
-    const rootPod = breakObject(DEV, 'StatefulSet', 'redis', (o) => {
-      o.spec.template.spec.securityContext.runAsNonRoot = false;
-      delete container(o, 'redis').securityContext.runAsNonRoot;
-      delete o.spec.template.spec.securityContext.seccompProfile;
-      delete container(o, 'redis').securityContext.seccompProfile;
+    const rootPod = brokenTrees(DEV, 'StatefulSet', 'redis', (o) => {
+      const podContext = present(podSpec(o).securityContext, 'redis pod securityContext');
+      const context = present(containerNamed(o, 'redis').securityContext, 'redis securityContext');
+      podContext.runAsNonRoot = false;
+      delete context.runAsNonRoot;
+      delete podContext.seccompProfile;
+      delete context.seccompProfile;
     });
     expectViolation(
       run('pod-security-restricted', rootPod),
@@ -54,29 +66,32 @@ testRuleFamily(podHardeningRules, {
     );
   },
   'node-writable-tmp': () => {
-    const noTmp = breakObject(PROD, 'Rollout', 'api', (o) => {
-      container(o, 'api').volumeMounts = [];
+    const noTmp = brokenTrees(PROD, 'Rollout', 'api', (o) => {
+      containerNamed(o, 'api').volumeMounts = [];
     });
     expectViolation(
       run('node-writable-tmp', noTmp),
       'gitops/envs/prod: Rollout/api container "api"',
       /read-only root filesystem but no writable emptyDir at \/tmp/,
     );
-    const readOnlyTmp = breakObject(DEV, 'Rollout', 'worker', (o) => {
-      container(o, 'worker').volumeMounts[0].readOnly = true;
+    const readOnlyTmp = brokenTrees(DEV, 'Rollout', 'worker', (o) => {
+      present(containerNamed(o, 'worker').volumeMounts?.[0], 'worker volumeMount').readOnly = true;
     });
     expectViolation(
       run('node-writable-tmp', readOnlyTmp),
       'Rollout/worker container "worker"',
       /no writable emptyDir at \/tmp/,
     );
-    const unbounded = breakObject(STAGING, 'Rollout', 'worker', (o) => {
-      const tmp = o.spec.template.spec.volumes.find((v: K8sObject) => v.name === 'tmp');
-      delete tmp.emptyDir.sizeLimit;
+    const unbounded = brokenTrees(STAGING, 'Rollout', 'worker', (o) => {
+      const tmp = podSpec(o).volumes?.find((v) => v.name === 'tmp');
+      delete present(tmp?.emptyDir, 'worker tmp emptyDir').sizeLimit;
     });
     expectViolation(run('node-writable-tmp', unbounded), 'Rollout/worker container "worker"', /no sizeLimit/);
-    const cacheElsewhere = breakObject(PROD, 'Rollout', 'api', (o) => {
-      container(o, 'api').env.push({ name: 'NODE_COMPILE_CACHE', value: '/app/.cache' });
+    const cacheElsewhere = brokenTrees(PROD, 'Rollout', 'api', (o) => {
+      present(containerNamed(o, 'api').env, 'api env').push({
+        name: 'NODE_COMPILE_CACHE',
+        value: '/app/.cache',
+      });
     });
     expectViolation(
       run('node-writable-tmp', cacheElsewhere),
@@ -85,8 +100,8 @@ testRuleFamily(podHardeningRules, {
     );
   },
   'no-service-account-token': () => {
-    const trees = breakObject(DEV, 'Rollout', 'worker', (o) => {
-      o.spec.template.spec.automountServiceAccountToken = true;
+    const trees = brokenTrees(DEV, 'Rollout', 'worker', (o) => {
+      podSpec(o).automountServiceAccountToken = true;
     });
     expectViolation(
       run('no-service-account-token', trees),

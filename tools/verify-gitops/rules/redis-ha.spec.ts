@@ -1,12 +1,34 @@
 // Each Redis HA rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import type { K8sObject, RenderedTree } from '../model';
-import { ARGOCD, PROD } from './tree-names';
-import { breakObject, expectViolation, rendered, run, testRuleFamily } from './broken-trees';
-import { redisHaRules } from './redis-ha';
+import type { RenderedTree } from '../model';
+import { PROD } from './tree-names';
+import {
+  expectViolation,
+  generatedConfigData,
+  present,
+  rendered,
+  run,
+  testRuleFamily,
+  withSourceRevision,
+} from './broken-trees';
+import { operated, type OperatorKind, type OperatorResource, redisHaRules } from './redis-ha';
 
-function prodObject(trees: RenderedTree[], kind: string, namePrefix: string): K8sObject {
-  const tree = trees.find((t) => t.source === PROD) as RenderedTree;
-  return tree.objects.find((o) => o.kind === kind && o.metadata.name.startsWith(namePrefix)) as K8sObject;
+/** The prod RedisReplication or RedisSentinel `redis` of `trees`, typed as the rules read it. */
+function prodRedis(trees: RenderedTree[], kind: OperatorKind): OperatorResource {
+  const prod = present(
+    trees.find((t) => t.source === PROD),
+    PROD,
+  );
+  return present(
+    operated(prod, kind).find((r) => r.metadata?.name === 'redis'),
+    `${PROD} ${kind}/redis`,
+  );
+}
+
+/** A copy of the rendered trees with the prod `kind` redis changed by `mutate`. */
+function breakRedis(kind: OperatorKind, mutate: (resource: OperatorResource) => void): RenderedTree[] {
+  const trees = structuredClone(rendered);
+  mutate(prodRedis(trees, kind));
+  return trees;
 }
 
 testRuleFamily(redisHaRules, {
@@ -14,16 +36,16 @@ testRuleFamily(redisHaRules, {
     // Two sentinels with quorum 1 and one replica: one sentinel alone could fail over, and no replica would be
     // left to promote after a second loss.
     const trees = structuredClone(rendered);
-    prodObject(trees, 'RedisSentinel', 'redis').spec.clusterSize = 2;
-    prodObject(trees, 'RedisSentinel', 'redis').spec.redisSentinelConfig.quorum = '1';
-    prodObject(trees, 'RedisReplication', 'redis').spec.clusterSize = 2;
-    const config = prodObject(trees, 'ConfigMap', 'redis-ha-config-');
-    config.data['redis-additional.conf'] = config.data['redis-additional.conf'].replace(
+    const sentinel = prodRedis(trees, 'RedisSentinel');
+    sentinel.spec.clusterSize = 2;
+    present(sentinel.spec.redisSentinelConfig, 'redisSentinelConfig').quorum = '1';
+    prodRedis(trees, 'RedisReplication').spec.clusterSize = 2;
+    const config = generatedConfigData(trees, PROD, 'redis-ha-config-');
+    config['redis-additional.conf'] = config['redis-additional.conf'].replace(
       /^min-replicas-to-write .*$/m,
       '',
     );
-    const apiConfig = prodObject(trees, 'ConfigMap', 'api-config-');
-    apiConfig.data.REDIS_REPLICA_ACKS = '0';
+    generatedConfigData(trees, PROD, 'api-config-').REDIS_REPLICA_ACKS = '0';
     const violations = run('redis-ha-failover', trees);
     expectViolation(
       violations,
@@ -36,13 +58,13 @@ testRuleFamily(redisHaRules, {
     expectViolation(violations, 'Rollout/api', /REDIS_REPLICA_ACKS=1/);
     // Services left on the single Redis's URL.
     const standalone = structuredClone(rendered);
-    prodObject(standalone, 'ConfigMap', 'worker-config-').data.REDIS_MODE = 'standalone';
+    generatedConfigData(standalone, PROD, 'worker-config-').REDIS_MODE = 'standalone';
     expectViolation(run('redis-ha-failover', standalone), 'Rollout/worker', /lacks REDIS_MODE=sentinel/);
   },
   'redis-ha-placement': () => {
-    const trees = breakObject(PROD, 'RedisReplication', 'redis', (o) => {
-      delete o.spec.topologySpreadConstraints;
-      o.spec.redisExporter.enabled = false;
+    const trees = breakRedis('RedisReplication', ({ spec }) => {
+      delete spec.topologySpreadConstraints;
+      present(spec.redisExporter, 'redisExporter').enabled = false;
     });
     const violations = run('redis-ha-placement', trees);
     expectViolation(
@@ -52,8 +74,8 @@ testRuleFamily(redisHaRules, {
     );
     expectViolation(violations, 'RedisReplication/redis', /redisExporter.enabled must be true/);
     // A sentinel without its PDB and NetworkPolicy, and with a label nothing else selects.
-    const unguarded = breakObject(PROD, 'RedisSentinel', 'redis', (o) => {
-      o.metadata.labels['app.kubernetes.io/name'] = 'sentinels';
+    const unguarded = breakRedis('RedisSentinel', ({ metadata }) => {
+      present(metadata?.labels, 'sentinel labels')['app.kubernetes.io/name'] = 'sentinels';
     });
     const unguardedViolations = run('redis-ha-placement', unguarded);
     expectViolation(unguardedViolations, 'RedisSentinel/redis', /no PodDisruptionBudget selects its pods/);
@@ -65,17 +87,18 @@ testRuleFamily(redisHaRules, {
     );
   },
   'redis-ha-pinned': () => {
-    const trees = breakObject(PROD, 'RedisReplication', 'redis', (o) => {
-      o.spec.kubernetesConfig.image = 'quay.io/opstree/redis:latest';
+    const unpinned = breakRedis('RedisReplication', ({ spec }) => {
+      spec.kubernetesConfig.image = 'quay.io/opstree/redis:latest';
     });
     expectViolation(
-      run('redis-ha-pinned', trees),
+      run('redis-ha-pinned', unpinned),
       'RedisReplication/redis',
       /runs quay.io\/opstree\/redis:latest, not quay.io\/opstree\/redis:v7.0.15/,
     );
-    const moved = breakObject(ARGOCD, 'Application', 'redis-operator', (o) => {
-      o.spec.source.targetRevision = 'master';
-    });
-    expectViolation(run('redis-ha-pinned', moved), 'Application/redis-operator', /@master; the ledger read/);
+    expectViolation(
+      run('redis-ha-pinned', withSourceRevision('redis-operator', 'master')),
+      'Application/redis-operator',
+      /@master; the ledger read/,
+    );
   },
 });

@@ -17,7 +17,7 @@ import { behaviourData, defineLedgerRule } from './ledger';
 
 const REPLICATION = 'RedisReplication';
 const SENTINEL = 'RedisSentinel';
-type OperatorKind = typeof REPLICATION | typeof SENTINEL;
+export type OperatorKind = typeof REPLICATION | typeof SENTINEL;
 
 /**
  * The fields of the redis-operator's RedisReplication and RedisSentinel (redis.redis.opstreelabs.in/v1beta2) these
@@ -25,7 +25,7 @@ type OperatorKind = typeof REPLICATION | typeof SENTINEL;
  * kubernetes-models package ships these kinds; the schema check validates every such object against those CRDs,
  * as it does the packaged kinds against theirs.
  */
-interface OperatorResource extends KubernetesObject {
+export interface OperatorResource extends KubernetesObject {
   kind: OperatorKind;
   spec: {
     clusterSize: number;
@@ -45,7 +45,7 @@ function isOperated(object: KubernetesObject, kinds: OperatorKind[]): object is 
 }
 
 /** The tree's objects of the operator's `kinds`. */
-function operated(tree: RenderedTree, ...kinds: OperatorKind[]): OperatorResource[] {
+export function operated(tree: RenderedTree, ...kinds: OperatorKind[]): OperatorResource[] {
   return tree.objects.filter((object): object is OperatorResource => isOperated(object, kinds));
 }
 

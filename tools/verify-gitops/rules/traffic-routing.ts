@@ -18,7 +18,7 @@ import { behaviourData, cite, envDeployers, specSyncOptions, defineLedgerRule } 
 const GATEWAY_API_PLUGIN = 'gateway-api-traffic-router';
 
 /** A traffic-router plugin's configuration in a Rollout (free-form per plugin in the Rollout's schema). */
-function pluginConfig(rollout: IRollout, pluginName: string): Record<string, unknown> | undefined {
+export function pluginConfig(rollout: IRollout, pluginName: string): Record<string, unknown> | undefined {
   const plugins: unknown = rollout.spec?.strategy?.canary?.trafficRouting?.plugins;
   const config = isMapping(plugins) ? plugins[pluginName] : undefined;
   return isMapping(config) ? config : undefined;
