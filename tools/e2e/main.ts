@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { parseOptions, runCli, UsageError, valueFlags } from '../lib/cli';
-import { kustomizeBuild, parseObjects } from '../lib/kustomize';
+import { kustomizeObjects, parseObjects } from '../lib/kustomize';
 import {
   alertmanagerRunsConfig,
   analysisRunMeasured,
@@ -271,7 +271,7 @@ async function alert(argv: string[]) {
   });
 }
 
-function readObjects(files: string[]): unknown[] {
+function readObjects(files: string[]): KubernetesObject[] {
   return files.flatMap((file) => parseObjects(readFileSync(file, 'utf8'), file));
 }
 
@@ -299,7 +299,7 @@ function listSchemaFiles(dir: string): string[] {
 function split(argv: string[]) {
   const { values, positionals } = splitPositionals(argv);
   const options = parseOptions(values, valueFlags('schemas', 'built-in', 'custom'));
-  const objects = readObjects(positionals) as KubernetesObject[];
+  const objects: KubernetesObject[] = readObjects(positionals);
   const result = splitForValidation(objects, listSchemaFiles(required(options.schemas, '--schemas')));
   const dump = (items: KubernetesObject[]) => items.map((item) => JSON.stringify(item)).join('\n---\n');
   writeFileSync(required(options['built-in'], '--built-in'), dump(result.builtIn));
@@ -390,7 +390,7 @@ function renderPlatform(argv: string[]) {
 
 /** A kustomization of this repository, rendered through tools/lib, written as one JSON document per object. */
 function kustomize(path: string, out: string) {
-  const objects = kustomizeBuild(join(REPO_ROOT, path), path);
+  const objects = kustomizeObjects(join(REPO_ROOT, path), path);
   writeFileSync(out, objects.map((object) => JSON.stringify(object)).join('\n---\n'));
   console.log(`${out}: ${objects.length} objects`);
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { formatDuration, parseArgoDuration, parseGoDuration } from './duration';
 import { intValue } from './int-or-string';
 import { objectName, parseQuantity, selectorMatches, serviceSelects } from './kubernetes';
-import { kustomizeBuild, parseObjects, RenderError } from './kustomize';
+import { kustomizeObjects, parseObjects, RenderError } from './kustomize';
 import { argNames, substituteArgs } from './template-args';
 
 describe('kustomize', () => {
@@ -36,7 +36,7 @@ describe('kustomize', () => {
       'service.yaml':
         'apiVersion: v1\nkind: Service\nmetadata:\n  name: api\nspec:\n  ports: [{ port: 80 }]\n',
     });
-    const objects = kustomizeBuild(directory, 'ok');
+    const objects = kustomizeObjects(directory, 'ok');
     expect(objects.map(objectName)).toEqual([
       expect.stringMatching(/^ConfigMap\/api-config-[a-z0-9]{10}$/),
       'Service/api',
@@ -47,8 +47,8 @@ describe('kustomize', () => {
 
   it("throws a RenderError naming the directory and carrying kustomize's own message", () => {
     const directory = kustomization('broken', { 'kustomization.yaml': 'resources: [missing.yaml]\n' });
-    expect(() => kustomizeBuild(directory, 'gitops/envs/broken')).toThrow(RenderError);
-    expect(() => kustomizeBuild(directory, 'gitops/envs/broken')).toThrow(
+    expect(() => kustomizeObjects(directory, 'gitops/envs/broken')).toThrow(RenderError);
+    expect(() => kustomizeObjects(directory, 'gitops/envs/broken')).toThrow(
       /^kubectl kustomize gitops\/envs\/broken failed: .*missing\.yaml/s,
     );
   });

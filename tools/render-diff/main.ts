@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseOptions, runCli, UsageError, valueFlags } from '../lib/cli';
-import { kustomizeBuild, RenderError } from '../lib/kustomize';
+import { isMapping, type KubernetesObject } from '../lib/kubernetes';
+import { kustomizeObjects, RenderError } from '../lib/kustomize';
 import { fileAt } from '../lib/git';
 import {
   COMMIT_PATTERN,
@@ -102,14 +103,14 @@ function exportRevision(root: string, commit: string, into: string): void {
 }
 
 /** Secrets are shown as a digest of each value: a reviewer sees that a value changed, never the value. */
-function redactSecret(object: Record<string, unknown>): Record<string, unknown> {
+function redactSecret(object: KubernetesObject): KubernetesObject {
   if (object.kind !== 'Secret') return object;
   const redacted = { ...object };
   for (const field of ['data', 'stringData']) {
     const values = object[field];
-    if (values && typeof values === 'object') {
+    if (isMapping(values)) {
       redacted[field] = Object.fromEntries(
-        Object.entries(values as Record<string, unknown>).map(([name, value]) => [
+        Object.entries(values).map(([name, value]) => [
           name,
           `<redacted sha256:${createHash('sha256').update(String(value)).digest('hex').slice(0, 12)}>`,
         ]),
@@ -119,10 +120,9 @@ function redactSecret(object: Record<string, unknown>): Record<string, unknown> 
   return redacted;
 }
 
-function objectKey(object: Record<string, unknown>): string {
-  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-  const namespace = typeof metadata.namespace === 'string' ? `${metadata.namespace}/` : '';
-  return `${String(object.kind)} ${namespace}${String(metadata.name)}`;
+function objectKey(object: KubernetesObject): string {
+  const namespace = object.metadata?.namespace ? `${object.metadata.namespace}/` : '';
+  return `${object.kind} ${namespace}${String(object.metadata?.name)}`;
 }
 
 /**
@@ -144,9 +144,9 @@ function deployedCommit(root: string, revision: string, env: Environment): strin
 function renderOverlay(tree: string, env: Environment): Rendering {
   const overlay = join(tree, 'gitops', 'envs', env);
   if (!existsSync(join(overlay, 'kustomization.yaml'))) return { kind: 'absent' };
-  let rendered: Record<string, unknown>[];
+  let rendered: KubernetesObject[];
   try {
-    rendered = kustomizeBuild(overlay, `gitops/envs/${env}`);
+    rendered = kustomizeObjects(overlay, `gitops/envs/${env}`);
   } catch (error) {
     if (!(error instanceof RenderError)) throw error;
     return { kind: 'failed', error: error.message };

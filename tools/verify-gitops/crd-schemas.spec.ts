@@ -1,20 +1,17 @@
 // The saved upstream CRD schemas (crd-schemas/) hold the redis-operator's custom resources to what the operator
 // at the pinned tag accepts, strictly: a misspelt field fails here instead of being pruned by the API server.
-import { kustomizeBuild } from '../lib/kustomize';
 import { join } from 'node:path';
+import { ofKind } from '../lib/kubernetes';
+import { kustomizeObjects } from '../lib/kustomize';
 import { crdSchemaProblem } from './crd-schemas';
-import type { K8sObject } from './model';
+import { mappingAt, present } from './rules/broken-trees';
 
 const repositoryRoot = join(__dirname, '..', '..');
 
-function renderedProd(): K8sObject[] {
-  return kustomizeBuild(join(repositoryRoot, 'gitops/envs/prod'));
-}
-
 describe('redis-operator custom resources against the upstream CRD schemas', () => {
-  const objects = renderedProd();
-  const replication = objects.find((o) => o.kind === 'RedisReplication') as K8sObject;
-  const sentinel = objects.find((o) => o.kind === 'RedisSentinel') as K8sObject;
+  const prod = { objects: kustomizeObjects(join(repositoryRoot, 'gitops/envs/prod')) };
+  const replication = present(ofKind(prod, 'RedisReplication')[0], 'RedisReplication in prod');
+  const sentinel = present(ofKind(prod, 'RedisSentinel')[0], 'RedisSentinel in prod');
 
   it('accepts the committed RedisReplication and RedisSentinel', () => {
     expect(crdSchemaProblem(replication)).toBeUndefined();
@@ -23,15 +20,15 @@ describe('redis-operator custom resources against the upstream CRD schemas', () 
 
   it('rejects a misspelt field, a wrong type and a missing required field', () => {
     const misspelt = structuredClone(replication);
-    misspelt.spec.redisExporter.enable = true;
+    mappingAt(misspelt, 'spec.redisExporter').enable = true;
     expect(crdSchemaProblem(misspelt)).toMatch(
       /\/spec\/redisExporter must NOT have additional properties \(enable\)/,
     );
     const wrongType = structuredClone(sentinel);
-    wrongType.spec.clusterSize = 'three';
+    mappingAt(wrongType, 'spec').clusterSize = 'three';
     expect(crdSchemaProblem(wrongType)).toMatch(/\/spec\/clusterSize must be integer/);
     const incomplete = structuredClone(replication);
-    delete incomplete.spec.kubernetesConfig;
+    delete mappingAt(incomplete, 'spec').kubernetesConfig;
     expect(crdSchemaProblem(incomplete)).toMatch(/must have required property 'kubernetesConfig'/);
   });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import type { K8sObject } from './model';
+import { isKubernetesObject } from '../lib/kubernetes';
 
 export const CRD_SCHEMA_DIRECTORY = join(__dirname, 'crd-schemas');
 
@@ -60,10 +60,11 @@ function crdValidator(apiVersion: string, kind: string): ValidateFunction | null
 
 /**
  * Why `object` does not match its saved CRD schema (undefined when it does), or null when no schema is saved for
- * its kind.
+ * its kind (or it has no apiVersion/kind to look one up by).
  */
-export function crdSchemaProblem(object: K8sObject): string | undefined | null {
-  const { apiVersion, kind } = object as { apiVersion: string; kind: string };
+export function crdSchemaProblem(object: unknown): string | undefined | null {
+  if (!isKubernetesObject(object)) return null;
+  const { apiVersion, kind } = object;
   const validator = crdValidator(apiVersion, kind);
   if (!validator) return null;
   if (validator(object)) return undefined;

@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { isKubernetesObject } from '../lib/kubernetes';
 import { crdSchemaProblem } from './crd-schemas';
-import type { K8sObject } from './model';
+import { firstAttestorIdentity, mappingAt, present } from './rules/broken-trees';
 
 const POLICY_PATH = join(
   __dirname,
@@ -15,7 +16,10 @@ const POLICY_PATH = join(
   'image-signatures',
   'opsforge-images-signed.yaml',
 );
-const policy = () => parse(readFileSync(POLICY_PATH, 'utf8')) as K8sObject;
+function policy() {
+  const parsed: unknown = parse(readFileSync(POLICY_PATH, 'utf8'));
+  return present(isKubernetesObject(parsed) ? parsed : undefined, `Kubernetes object in ${POLICY_PATH}`);
+}
 
 describe('ImageValidatingPolicy opsforge-images-signed-by-release against the upstream CRD schema', () => {
   it('matches it', () => {
@@ -24,7 +28,7 @@ describe('ImageValidatingPolicy opsforge-images-signed-by-release against the up
 
   it('refuses a misspelt identity key, which the API server would prune, leaving the identity empty', () => {
     const broken = policy();
-    const identity = broken.spec.attestors[0].cosign.keyless.identities[0];
+    const identity = firstAttestorIdentity(broken);
     identity.subjectRegexp = identity.subject;
     expect(crdSchemaProblem(broken)).toMatch(
       /identities\/0 must NOT have additional properties \(subjectRegexp\)/,
@@ -33,8 +37,9 @@ describe('ImageValidatingPolicy opsforge-images-signed-by-release against the up
 
   it('refuses a policy without validations and a validation action of the wrong type', () => {
     const broken = policy();
-    delete broken.spec.validations;
-    broken.spec.validationActions = 'Deny';
+    const spec = mappingAt(broken, 'spec');
+    delete spec.validations;
+    spec.validationActions = 'Deny';
     const problem = crdSchemaProblem(broken);
     expect(problem).toContain("must have required property 'validations'");
     expect(problem).toContain('/spec/validationActions must be array');

@@ -6,8 +6,9 @@
 //
 // The packages are ES modules, so this file is loaded by the CLI (tsx), not inside jest; the spec runs the
 // CLI as a child process to exercise it.
+import { isKubernetesObject } from '../lib/kubernetes';
 import { crdSchemaProblem } from './crd-schemas';
-import type { K8sObject, KubernetesObject, RenderedTree, Violation } from './model';
+import type { KubernetesObject, RenderedTree, Violation } from './model';
 import { objectName } from './model';
 import { unknownFieldViolations } from './strict-fields';
 
@@ -21,7 +22,7 @@ const CRD_PACKAGES = [
 ];
 
 interface ModelClass {
-  new (data: KubernetesObject | K8sObject): { validate(): void };
+  new (data: KubernetesObject): { validate(): void };
 }
 
 const moduleCache = new Map<string, Record<string, unknown> | null>();
@@ -82,7 +83,7 @@ function describeValidationError(error: unknown): string {
  * kustomize's secretGenerator wraps base64 at 76 columns; the API server's decoder (Go's encoding/base64)
  * ignores those newlines, so the format check must too.
  */
-function normalizedForValidation(object: KubernetesObject | K8sObject): KubernetesObject | K8sObject {
+function normalizedForValidation(object: KubernetesObject): KubernetesObject {
   if (object.kind !== 'Secret' || object.data === null || typeof object.data !== 'object') return object;
   const data = Object.fromEntries(
     Object.entries(object.data).map(([key, value]) => [
@@ -93,10 +94,9 @@ function normalizedForValidation(object: KubernetesObject | K8sObject): Kubernet
   return { ...object, data };
 }
 
-export async function validateObject(object: KubernetesObject | K8sObject): Promise<string | undefined> {
-  if (typeof object.apiVersion !== 'string' || typeof object.kind !== 'string') {
-    return 'has no apiVersion/kind';
-  }
+/** Why a parsed object does not match its schema, or undefined when it does. */
+export async function validateObject(object: unknown): Promise<string | undefined> {
+  if (!isKubernetesObject(object)) return 'has no apiVersion/kind';
   const model = await modelFor(object.apiVersion, object.kind);
   const crdProblem = model ? null : crdSchemaProblem(object);
   if (crdProblem !== null) return crdProblem;
@@ -113,7 +113,7 @@ export async function validateObject(object: KubernetesObject | K8sObject): Prom
 
 export async function validateTrees(trees: RenderedTree[]): Promise<Violation[]> {
   const violations: Violation[] = [];
-  const specifiers = new Map<K8sObject, string>();
+  const specifiers = new Map<KubernetesObject, string>();
   for (const tree of trees) {
     for (const object of tree.objects) {
       const problem = await validateObject(object);

@@ -5,7 +5,7 @@
 // check against those declarations finds every field the schema does not define, with its path.
 import { join } from 'node:path';
 import ts from 'typescript';
-import type { K8sObject, RenderedTree, Violation } from './model';
+import type { KubernetesObject, RenderedTree, Violation } from './model';
 import { objectName } from './model';
 
 /** Error codes of TypeScript's excess-property check ("may only specify known properties"). */
@@ -13,7 +13,7 @@ const EXCESS_PROPERTY_CODES = new Set([2353, 2561]);
 
 interface Entry {
   tree: RenderedTree;
-  object: K8sObject;
+  object: KubernetesObject;
   variable: string;
 }
 
@@ -41,7 +41,7 @@ function propertyPath(node: ts.Node, position: number): string[] {
 
 export function unknownFieldViolations(
   trees: RenderedTree[],
-  specifiers: Map<K8sObject, string>,
+  specifiers: Map<KubernetesObject, string>,
 ): Violation[] {
   const entries: Entry[] = [];
   const lines: string[] = [];

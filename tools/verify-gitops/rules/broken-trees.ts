@@ -9,6 +9,7 @@ import {
   containersOf,
   type IContainer,
   isMapping,
+  type KubernetesObject,
   type ObjectOfKind,
   objectName,
   ofKind,
@@ -176,6 +177,13 @@ export function generatedConfigData(
   const tree = trees.find((t) => t.source === source);
   const configMap = tree && ofKind(tree, 'ConfigMap').find((c) => c.metadata?.name?.startsWith(namePrefix));
   return present(configMap?.data, `data in a ConfigMap ${namePrefix}… of ${source}`);
+}
+
+/** The first identity a Kyverno ImageValidatingPolicy's first keyless attestor accepts (Kyverno's CRD schema). */
+export function firstAttestorIdentity(policy: KubernetesObject): Record<string, unknown> {
+  const [attestor] = listAt(policy.spec, 'attestors');
+  const [identity] = listAt(attestor, 'cosign.keyless.identities');
+  return present(isMapping(identity) ? identity : undefined, 'keyless identity');
 }
 
 /** @deprecated untyped: use brokenTrees. A deep copy of the rendered trees with one object changed. */

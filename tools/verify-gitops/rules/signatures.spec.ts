@@ -1,11 +1,9 @@
 // Each signatures rule against a copy of the rendered tree broken in the one way the rule exists to catch.
-import { isMapping, type KubernetesObject } from '../../lib/kubernetes';
 import {
   brokenTrees,
   expectViolation,
-  listAt,
+  firstAttestorIdentity,
   mappingAt,
-  present,
   run,
   testRuleFamily,
   withSourceRevision,
@@ -16,17 +14,10 @@ const POLICY_SOURCE = 'argocd/platform/image-signatures';
 const POLICY = 'opsforge-images-signed-by-release';
 const IDENTITY = releaseIdentity('https://github.com/opsforge/opsforge.git');
 
-/** The one identity the policy's first attestor accepts (Kyverno's schema; the policy has no model package). */
-function firstIdentity(policy: KubernetesObject): Record<string, unknown> {
-  const [attestor] = listAt(policy.spec, 'attestors');
-  const [identity] = listAt(attestor, 'cosign.keyless.identities');
-  return present(isMapping(identity) ? identity : undefined, 'keyless identity');
-}
-
 testRuleFamily(signaturesRules, {
   'image-signatures-enforced': () => {
     const regexp = brokenTrees(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
-      const identity = firstIdentity(o);
+      const identity = firstAttestorIdentity(o);
       delete identity.subject;
       identity.subjectRegExp = '^https://github.com/.+/.github/workflows/release.yml@refs/heads/main$';
     });
@@ -43,7 +34,7 @@ testRuleFamily(signaturesRules, {
     );
 
     const otherBranch = brokenTrees(POLICY_SOURCE, 'ImageValidatingPolicy', POLICY, (o) => {
-      firstIdentity(o).subject = IDENTITY.replace('refs/heads/main', 'refs/heads/dev');
+      firstAttestorIdentity(o).subject = IDENTITY.replace('refs/heads/main', 'refs/heads/dev');
     });
     expectViolation(run('image-signatures-enforced', otherBranch), POLICY, /refs\/heads\/dev", not /);
 
