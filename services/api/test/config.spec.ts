@@ -14,6 +14,8 @@ describe("configuration from the environment: the shared variables and the API's
       BODY_LIMIT_BYTES: 65_536,
       CHAOS_ERROR_RATIO: 0,
       CHAOS_LATENCY_MS: 0,
+      REDIS_REPLICA_ACKS: 0,
+      REDIS_REPLICA_ACK_TIMEOUT_MS: 500,
     });
   });
 
@@ -36,6 +38,9 @@ describe("configuration from the environment: the shared variables and the API's
     ['BODY_LIMIT_BYTES', '10'],
     ['CHAOS_ERROR_RATIO', '1.5'],
     ['CHAOS_LATENCY_MS', 'slow'],
+    ['REDIS_REPLICA_ACKS', '-1'],
+    // Above the API's Redis command timeout the wait could not end in a 503 before the command times out.
+    ['REDIS_REPLICA_ACK_TIMEOUT_MS', '800'],
   ])('api: rejects %s=%j naming the variable', (variable, value) => {
     const load = () => loadApiConfig({ [variable]: value }, '1.0.0');
     expect(load).toThrow(ConfigError);

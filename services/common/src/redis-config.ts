@@ -64,12 +64,6 @@ const redisUrl = z
     'the path, if any, must be a database number such as /0',
   );
 
-/**
- * The bound on waiting for replicas stays below the API's Redis command timeout (PRODUCER_COMMAND_TIMEOUT_MS,
- * 800 ms), so a submission whose replica acknowledgement does not come answers 503 instead of hanging.
- */
-export const MAX_REPLICA_ACK_TIMEOUT_MS = 700;
-
 const redisVariables = {
   REDIS_MODE: z.enum(REDIS_MODES).default('standalone'),
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
@@ -86,10 +80,6 @@ const redisVariables = {
   REDIS_CLUSTER_NODES: nodeAddressList('redis-cluster-0.redis-cluster:6379').optional(),
   // TLS to the data nodes (and the sentinels) in sentinel and cluster mode; standalone says it with rediss://.
   REDIS_TLS: booleanFlag.optional(),
-  // Acknowledge a job submission (202) only once this many replicas have it (Redis WAIT): a failover then
-  // cannot lose it unless every replica that had it is lost too. 0 acknowledges on the primary's word alone.
-  REDIS_REPLICA_ACKS: z.coerce.number().int().min(0).max(5).default(0),
-  REDIS_REPLICA_ACK_TIMEOUT_MS: z.coerce.number().int().min(1).max(MAX_REPLICA_ACK_TIMEOUT_MS).default(500),
 };
 
 /** The Redis variables; each service's schema spreads its `shape` into its own. */

@@ -25,11 +25,10 @@ function configError(load: () => unknown): ConfigError {
 }
 
 describe('Redis topology configuration', () => {
-  it('defaults to one Redis at REDIS_URL without replica acknowledgement', () => {
+  it('defaults to one Redis at REDIS_URL', () => {
     expect(sharedConfig('api', {})).toMatchObject({
       REDIS_MODE: 'standalone',
       REDIS_URL: 'redis://127.0.0.1:6379',
-      REDIS_REPLICA_ACKS: 0,
     });
   });
 
@@ -67,9 +66,6 @@ describe('Redis topology configuration', () => {
     ['REDIS_SENTINEL_MASTER_NAME', { ...sentinelEnv, REDIS_SENTINEL_MASTER_NAME: 'my master' }],
     ['REDIS_CLUSTER_NODES', { REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'redis://a:6379' }],
     ['REDIS_TLS', { ...sentinelEnv, REDIS_TLS: 'yes' }],
-    ['REDIS_REPLICA_ACKS', { REDIS_REPLICA_ACKS: '-1' }],
-    // Above the API's Redis command timeout the wait could not end in a 503 before the command times out.
-    ['REDIS_REPLICA_ACK_TIMEOUT_MS', { REDIS_REPLICA_ACK_TIMEOUT_MS: '800' }],
   ])('rejects a bad %s naming it', (variable, env) => {
     expect(configError(() => sharedConfig('api', env)).variables).toEqual([variable]);
   });
