@@ -301,8 +301,3 @@ export function isKubernetesObject(value: unknown): value is KubernetesObject {
 /* eslint-disable-next-line @typescript-eslint/no-explicit-any -- transitional, see above */
 export type K8sObject = Record<string, any>;
 
-/**
- * @deprecated A rendered object read untyped (K8sObject) that still has what every object has, so it can be
- * handed to the typed readers; RenderedTree holds these until no rule reads its objects untyped.
- */
-export type UntypedKubernetesObject = K8sObject & { apiVersion: string; kind: string };

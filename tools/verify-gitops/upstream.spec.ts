@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, stringify } from 'yaml';
-import type { K8sObject } from './model';
+import { isMapping } from '../lib/kubernetes';
+import { mappingAt, present } from './rules/broken-trees';
 import { LedgerError, loadLedger, parseLedger, UPSTREAM_LEDGER_PATH } from './upstream';
 
 const ledgerText = readFileSync(UPSTREAM_LEDGER_PATH, 'utf8');
 
 /** The repository's ledger with one change applied to its parsed form, as text again. */
-function broken(change: (ledger: K8sObject) => void): string {
-  const ledger = parseYaml(ledgerText) as K8sObject;
+function broken(change: (ledger: Record<string, unknown>) => void): string {
+  const parsed: unknown = parseYaml(ledgerText);
+  const ledger = present(isMapping(parsed) ? parsed : undefined, 'ledger mapping');
   change(ledger);
   return stringify(ledger);
 }
@@ -45,8 +47,9 @@ describe('the upstream ledger', () => {
 
   it('refuses a pinned chart version whose release was not seen upstream', () => {
     const text = broken((l) => {
-      l.platform.charts['kube-prometheus-stack'].version = '81.4.5';
-      l.platform.charts['kube-prometheus-stack'].source.tag = 'kube-prometheus-stack-81.4.5';
+      const chart = mappingAt(l, 'platform.charts.kube-prometheus-stack');
+      chart.version = '81.4.5';
+      mappingAt(chart, 'source').tag = 'kube-prometheus-stack-81.4.5';
     });
     expect(problemsOf(text)).toMatch(
       /platform\.charts\.kube-prometheus-stack\.version: version must be one of released/,
@@ -55,16 +58,16 @@ describe('the upstream ledger', () => {
 
   it('refuses a chart whose source was read at another tag than the pinned version', () => {
     const text = broken((l) => {
-      l.platform.charts['kube-prometheus-stack'].source.tag = 'kube-prometheus-stack-81.5.0';
+      mappingAt(l, 'platform.charts.kube-prometheus-stack.source').tag = 'kube-prometheus-stack-81.5.0';
     });
     expect(problemsOf(text)).toMatch(/source\.tag: source\.tag must be the release tag of version/);
   });
 
   it('refuses an entry without its source, a source without a tag, and a misspelt key', () => {
     const text = broken((l) => {
-      delete l.argo.behaviours['gatewayapi-plugin-argocd-ignore-rule'].source;
-      delete l.argo.charts['argo-rollouts'].source.tag;
-      l.argo.plugins['gateway-api-traffic-router'].verison = 'v0.13.0';
+      delete mappingAt(l, 'argo.behaviours.gatewayapi-plugin-argocd-ignore-rule').source;
+      delete mappingAt(l, 'argo.charts.argo-rollouts.source').tag;
+      mappingAt(l, 'argo.plugins.gateway-api-traffic-router').verison = 'v0.13.0';
     });
     const problems = problemsOf(text);
     expect(problems).toMatch(/argo\.behaviours\.gatewayapi-plugin-argocd-ignore-rule\.source/);
@@ -74,8 +77,9 @@ describe('the upstream ledger', () => {
 
   it('refuses a repository that is not owner/name and an unknown kind of entry', () => {
     const text = broken((l) => {
-      l.argo.plugins['gateway-api-traffic-router'].source.repository = 'https://github.com/argoproj-labs/x';
-      l.argo.helmCharts = {};
+      mappingAt(l, 'argo.plugins.gateway-api-traffic-router.source').repository =
+        'https://github.com/argoproj-labs/x';
+      mappingAt(l, 'argo').helmCharts = {};
     });
     const problems = problemsOf(text);
     expect(problems).toMatch(/gateway-api-traffic-router\.source\.repository: must be owner\/name/);
@@ -84,7 +88,7 @@ describe('the upstream ledger', () => {
 
   it('refuses the same id in two sections', () => {
     const text = broken((l) => {
-      l.observability = { charts: { 'argo-rollouts': l.argo.charts['argo-rollouts'] } };
+      l.observability = { charts: { 'argo-rollouts': mappingAt(l, 'argo.charts.argo-rollouts') } };
     });
     expect(problemsOf(text)).toMatch(/charts "argo-rollouts" is in both argo and observability/);
   });

@@ -17,7 +17,7 @@ import {
   type PodTemplateOwner,
   type Workload,
 } from '../../lib/kubernetes';
-import type { K8sObject, RenderedTree, Rule, Violation } from '../model';
+import type { RenderedTree, Rule, Violation } from '../model';
 import { renderAll } from '../render';
 import { RULES } from './index';
 
@@ -186,31 +186,11 @@ export function firstAttestorIdentity(policy: KubernetesObject): Record<string, 
   return present(isMapping(identity) ? identity : undefined, 'keyless identity');
 }
 
-/** @deprecated untyped: use brokenTrees. A deep copy of the rendered trees with one object changed. */
-export function breakObject(
-  source: string,
-  kind: string,
-  name: string,
-  mutate: (object: K8sObject) => void,
-): RenderedTree[] {
-  const copy = structuredClone(rendered);
-  const tree = copy.find((t) => t.source === source);
-  const object = tree?.objects.find((o) => o.kind === kind && o.metadata?.name === name);
-  if (!object) throw new Error(`${source} renders no ${kind}/${name}`);
-  mutate(object);
-  return copy;
-}
-
 export function removeObject(source: string, kind: string, name: string): RenderedTree[] {
   const copy = structuredClone(rendered);
   const tree = copy.find((t) => t.source === source) as RenderedTree;
   tree.objects = tree.objects.filter((o) => !(o.kind === kind && o.metadata?.name === name));
   return copy;
-}
-
-/** @deprecated untyped: read containers with containersOf (tools/lib/kubernetes.ts). */
-export function container(object: K8sObject, name: string): K8sObject {
-  return object.spec.template.spec.containers.find((c: K8sObject) => c.name === name);
 }
 
 export function expectViolation(violations: Violation[], whereText: string, message: RegExp): void {
