@@ -8,19 +8,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { type K8sObject } from '../tools/lib/kubernetes';
-import { kustomizeBuild } from '../tools/lib/kustomize';
+import { type ObjectOfKind, ofKind } from '../tools/lib/kubernetes';
+import { kustomizeObjects } from '../tools/lib/kustomize';
 import { substituteArgs } from '../tools/lib/template-args';
 
 const repositoryRoot = join(__dirname, '..');
 const CANARY = 'canaryhash1';
 const STABLE = 'stablehash1';
-let templates: K8sObject[];
+let templates: ObjectOfKind<'AnalysisTemplate'>[];
 let scratch: string;
 
 beforeAll(() => {
-  templates = kustomizeBuild(join(repositoryRoot, 'gitops/envs/dev'), 'gitops/envs/dev').filter(
-    (o) => o.kind === 'AnalysisTemplate',
+  templates = ofKind(
+    { objects: kustomizeObjects(join(repositoryRoot, 'gitops/envs/dev'), 'gitops/envs/dev') },
+    'AnalysisTemplate',
   );
   scratch = mkdtempSync(join(tmpdir(), 'analysis-queries-'));
 });
@@ -29,11 +30,12 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** The metric's query with its args resolved the way the Rollout resolves them in dev. */
 function query(templateName: string, service: string): string {
-  const template = templates.find((t) => t.metadata.name === templateName);
+  const template = templates.find((t) => t.metadata?.name === templateName);
   if (!template) throw new Error(`gitops/envs/dev renders no AnalysisTemplate ${templateName}`);
   const values: Record<string, string> = { namespace: 'dev', service, 'canary-hash': CANARY };
-  for (const arg of template.spec.args) if (arg.value !== undefined) values[arg.name] ??= arg.value;
-  const text: string = template.spec.metrics[0].provider.prometheus.query;
+  for (const arg of template.spec.args ?? []) if (arg.value !== undefined) values[arg.name] ??= arg.value;
+  const text = template.spec.metrics?.[0]?.provider.prometheus?.query;
+  if (text === undefined) throw new Error(`${templateName}'s first metric has no Prometheus query`);
   const { text: resolved, unresolved } = substituteArgs(text, (name) => values[name]);
   if (unresolved.length > 0) throw new Error(`${templateName} uses ${unresolved.join(', ')} with no value`);
   return resolved;

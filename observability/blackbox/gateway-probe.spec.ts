@@ -17,47 +17,46 @@ import {
   startService,
   testQueue,
 } from '@opsforge/harness';
-import { kustomizeBuild } from '../../tools/lib/kustomize';
+import { isMapping, type KubernetesObject, type ObjectOfKind, ofKind } from '../../tools/lib/kubernetes';
+import { kustomizeObjects } from '../../tools/lib/kustomize';
 import { repoPath, run } from '../test/support/repo';
 
-interface Application {
-  kind: string;
-  metadata: { name: string };
-  spec: {
-    source: { chart: string; helm: { valuesObject: { config: { modules: Record<string, unknown> } } } };
-  };
-}
-
-interface Probe {
-  kind: 'Probe';
-  metadata: { name: string };
-  spec: {
-    module: string;
-    prober: { path?: string };
-    params?: { name: string; values: string[] }[];
-    targets: { staticConfig: { static: string[] } };
-  };
-}
-
-interface HTTPRoute {
-  kind: 'HTTPRoute';
-  metadata: { name: string };
-  spec: { hostnames: string[]; rules: { matches: { path: { type: string; value: string } }[] }[] };
+/** The object of `kind` named `name` a build renders (what this spec stands on; it fails to load without it). */
+function renderedObject<K extends string>(
+  objects: KubernetesObject[],
+  kind: K,
+  name: string,
+): ObjectOfKind<K> {
+  const found = ofKind({ objects }, kind).find((o) => o.metadata?.name === name);
+  if (!found) throw new Error(`the build renders no ${kind}/${name}`);
+  return found;
 }
 
 // The Application as the root Application syncs it (argocd/kustomization.yaml), and dev as Argo CD renders it.
-const application = kustomizeBuild(repoPath('argocd')).find(
-  (o) => o.kind === 'Application' && o.metadata.name === 'prometheus-blackbox-exporter',
-) as unknown as Application;
-const dev = kustomizeBuild(repoPath('gitops', 'envs', 'dev'));
-const probe = dev.find((o) => o.kind === 'Probe' && o.metadata.name === 'api-gateway') as unknown as Probe;
-const route = dev.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'api') as unknown as HTTPRoute;
-const [probeTarget] = probe.spec.targets.staticConfig.static;
-// The Host the Probe sends (its `hostname` param, set by the gitops/endpoint component).
-const devHostname = probe.spec.params?.find((p) => p.name === 'hostname')?.values[0] ?? '';
-const routePrefixes = route.spec.rules.flatMap((rule) =>
-  rule.matches.filter((m) => m.path.type === 'PathPrefix').map((m) => m.path.value),
+const application = renderedObject(
+  kustomizeObjects(repoPath('argocd')),
+  'Application',
+  'prometheus-blackbox-exporter',
 );
+const dev = kustomizeObjects(repoPath('gitops', 'envs', 'dev'));
+const probe = renderedObject(dev, 'Probe', 'api-gateway');
+const route = renderedObject(dev, 'HTTPRoute', 'api');
+const probeTarget = probe.spec.targets?.staticConfig?.static?.[0] ?? '';
+// '' when the Probe names no module: the test that the exporter configures it then fails.
+const probeModule = probe.spec.module ?? '';
+// The Host the Probe sends (its `hostname` param, set by the gitops/endpoint component).
+const devHostname = probe.spec.params?.find((p) => p.name === 'hostname')?.values?.[0] ?? '';
+const routeHostnames = route.spec.hostnames ?? [];
+const routePrefixes = (route.spec.rules ?? []).flatMap((rule) =>
+  (rule.matches ?? []).flatMap((m) =>
+    m.path?.type === 'PathPrefix' && m.path.value !== undefined ? [m.path.value] : [],
+  ),
+);
+// The exporter's configuration: the chart's free-form values, read as unknown.
+const helmValues: unknown = application.spec.source?.helm?.valuesObject;
+const exporterConfig = isMapping(helmValues) ? helmValues.config : undefined;
+const exporterModules =
+  isMapping(exporterConfig) && isMapping(exporterConfig.modules) ? exporterConfig.modules : {};
 
 /** Starts a node:http server on a spare loopback port. */
 async function listen(server: Server): Promise<string> {
@@ -73,7 +72,7 @@ function gatewayStandIn(backend: () => string): Server {
   return createServer((incoming, answer) => {
     const host = (incoming.headers.host ?? '').replace(/:\d+$/, '');
     const url = incoming.url ?? '/';
-    if (!route.spec.hostnames.includes(host) || !routePrefixes.some((prefix) => url.startsWith(prefix))) {
+    if (!routeHostnames.includes(host) || !routePrefixes.some((prefix) => url.startsWith(prefix))) {
       answer.writeHead(404).end();
       return;
     }
@@ -105,13 +104,13 @@ describe('the Gateway probe (http_api_status) against the real blackbox exporter
   /** GET /probe as Prometheus sends it for the Probe (module, the Probe's params, target), with `hostname`. */
   async function probeSuccess(hostname: string): Promise<number> {
     const target = new URL(probeTarget);
-    const query = new URLSearchParams({ module: probe.spec.module });
+    const query = new URLSearchParams({ module: probeModule });
     for (const param of probe.spec.params ?? [])
-      for (const value of param.values)
+      for (const value of param.values ?? [])
         query.append(param.name, param.name === 'hostname' ? hostname : value);
     // The Gateway's in-cluster Service is the stand-in here; the path is the Probe's.
     query.set('target', new URL(target.pathname + target.search, gatewayUrl).toString());
-    const answer = await fetch(`${exporter.url}${probe.spec.prober.path ?? '/probe'}?${query.toString()}`);
+    const answer = await fetch(`${exporter.url}${probe.spec.prober?.path ?? '/probe'}?${query.toString()}`);
     const body = await answer.text();
     expect(answer.status).toBe(200);
     const value = /^probe_success (\S+)$/m.exec(body)?.[1];
@@ -123,7 +122,7 @@ describe('the Gateway probe (http_api_status) against the real blackbox exporter
     workDir = mkdtempSync(path.join(tmpdir(), 'opsforge-blackbox-'));
     // What the chart writes into blackbox.yaml: `toYaml .Values.config` (templates/configmap.yaml, chart 11.17.2).
     configFile = path.join(workDir, 'blackbox.yaml');
-    writeFileSync(configFile, stringify(application.spec.source.helm.valuesObject.config));
+    writeFileSync(configFile, stringify(exporterConfig));
     api = await startService('api', { env: queue.env });
     // Another backend behind the same route: 200, but not the api's status page.
     other = createServer((_incoming, answer) => {
@@ -144,10 +143,8 @@ describe('the Gateway probe (http_api_status) against the real blackbox exporter
   });
 
   it('probes what dev renders: the module is the Application’s, the hostname the route’s', () => {
-    expect(application.spec.source.chart).toBe('prometheus-blackbox-exporter');
-    expect(Object.keys(application.spec.source.helm.valuesObject.config.modules)).toContain(
-      probe.spec.module,
-    );
+    expect(application.spec.source?.chart).toBe('prometheus-blackbox-exporter');
+    expect(Object.keys(exporterModules)).toContain(probe.spec.module);
     expect(route.spec.hostnames).toEqual([devHostname]);
   });
 

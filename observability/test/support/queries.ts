@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { kustomizeBuild } from '../../../tools/lib/kustomize';
+import { ofKind } from '../../../tools/lib/kubernetes';
+import { kustomizeObjects } from '../../../tools/lib/kustomize';
 import { substituteArgs } from '../../../tools/lib/template-args';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -63,15 +64,6 @@ export function dashboardQueries(): NamedQuery[] {
   ]);
 }
 
-interface AnalysisTemplate {
-  kind: string;
-  metadata: { name: string };
-  spec: {
-    args?: Array<{ name: string; value?: string }>;
-    metrics: Array<{ name: string; provider: { prometheus?: { query: string } } }>;
-  };
-}
-
 /**
  * The AnalysisTemplates as the dev overlay renders them (real kustomize), with their `{{args.x}}` filled in:
  * defaults where the template has them, a sample value for the ones the Rollout passes.
@@ -84,19 +76,18 @@ function resolvedQuery(template: string, query: string, args: Map<string, string
 }
 
 export async function analysisTemplateQueries(): Promise<NamedQuery[]> {
-  const templates = (
-    kustomizeBuild(repoPath('gitops', 'envs', 'dev'), 'gitops/envs/dev') as AnalysisTemplate[]
-  ).filter((object) => object.kind === 'AnalysisTemplate');
-  return templates.flatMap((template) => {
+  const rendered = kustomizeObjects(repoPath('gitops', 'envs', 'dev'), 'gitops/envs/dev');
+  return ofKind({ objects: rendered }, 'AnalysisTemplate').flatMap((template) => {
+    const name = template.metadata?.name ?? '<unnamed>';
     const args = new Map(
       (template.spec.args ?? []).map((arg) => [arg.name, arg.value ?? `sample-${arg.name}`]),
     );
-    return template.spec.metrics
-      .filter((metric) => metric.provider.prometheus)
-      .map((metric) => ({
-        where: `AnalysisTemplate ${template.metadata.name}: ${metric.name}`,
-        expr: resolvedQuery(template.metadata.name, metric.provider.prometheus!.query, args),
-      }));
+    return (template.spec.metrics ?? []).flatMap((metric) => {
+      const query = metric.provider.prometheus?.query;
+      return query === undefined
+        ? []
+        : [{ where: `AnalysisTemplate ${name}: ${metric.name}`, expr: resolvedQuery(name, query, args) }];
+    });
   });
 }
 

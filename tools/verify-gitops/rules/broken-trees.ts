@@ -165,6 +165,16 @@ export function containerNamed(owner: PodTemplateOwner, name: string): IContaine
   );
 }
 
+/** The trees with Rollout `rollout`'s container of the same name (api, worker) given one more env variable. */
+export function withEnv(source: string, rollout: string, variable: string, value: string): RenderedTree[] {
+  return brokenTrees(source, 'Rollout', rollout, (o) => {
+    present(containerNamed(o, rollout).env, `env of container ${rollout} in Rollout/${rollout}`).push({
+      name: variable,
+      value,
+    });
+  });
+}
+
 /**
  * The data of the ConfigMap named `namePrefix`… in the tree `source` of `trees` (a copy a spec is breaking):
  * kustomize's configMapGenerator appends a content hash to the name.

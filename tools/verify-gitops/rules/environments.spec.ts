@@ -9,6 +9,7 @@ import {
   rendered,
   run,
   testRuleFamily,
+  withEnv,
 } from './broken-trees';
 import { environmentsRules } from './environments';
 
@@ -41,12 +42,7 @@ testRuleFamily(environmentsRules, {
       'gitops/envs/prod: ConfigMap/api-config-',
       /CHAOS_ERROR_RATIO=0.2 injects faults in prod/,
     );
-    const direct = brokenTrees(PROD, 'Rollout', 'worker', (o) => {
-      present(containerNamed(o, 'worker').env, 'worker env').push({
-        name: 'CHAOS_JOB_FAILURE_RATIO',
-        value: '0.5',
-      });
-    });
+    const direct = withEnv(PROD, 'worker', 'CHAOS_JOB_FAILURE_RATIO', '0.5');
     expectViolation(
       run('chaos-off-in-prod', direct),
       'Rollout/worker container "worker"',

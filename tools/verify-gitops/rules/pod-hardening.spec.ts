@@ -10,6 +10,7 @@ import {
   removeObject,
   run,
   testRuleFamily,
+  withEnv,
 } from './broken-trees';
 import { podHardeningRules } from './pod-hardening';
 
@@ -87,12 +88,7 @@ testRuleFamily(podHardeningRules, {
       delete present(tmp?.emptyDir, 'worker tmp emptyDir').sizeLimit;
     });
     expectViolation(run('node-writable-tmp', unbounded), 'Rollout/worker container "worker"', /no sizeLimit/);
-    const cacheElsewhere = brokenTrees(PROD, 'Rollout', 'api', (o) => {
-      present(containerNamed(o, 'api').env, 'api env').push({
-        name: 'NODE_COMPILE_CACHE',
-        value: '/app/.cache',
-      });
-    });
+    const cacheElsewhere = withEnv(PROD, 'api', 'NODE_COMPILE_CACHE', '/app/.cache');
     expectViolation(
       run('node-writable-tmp', cacheElsewhere),
       'Rollout/api container "api"',
