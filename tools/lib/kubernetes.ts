@@ -218,7 +218,7 @@ export function containerEnvValue(
   return undefined;
 }
 
-export function objectName(object: ObjectIdentity | K8sObject): string {
+export function objectName(object: ObjectIdentity): string {
   return `${object.kind}/${object.metadata?.name ?? '<unnamed>'}`;
 }
 
@@ -255,10 +255,7 @@ export function selectorMatches(
 }
 
 /** A Service's selector is a plain label map; an empty one selects no pod (its endpoints are managed by hand). */
-export function serviceSelects(
-  service: Pick<IService, 'spec'> | K8sObject,
-  labels: Record<string, string>,
-): boolean {
+export function serviceSelects(service: Pick<IService, 'spec'>, labels: Record<string, string>): boolean {
   const selector = service.spec?.selector ?? {};
   if (Object.keys(selector).length === 0) return false;
   return Object.entries(selector).every(([key, value]) => labels[key] === value);
@@ -300,4 +297,3 @@ export function isKubernetesObject(value: unknown): value is KubernetesObject {
  */
 /* eslint-disable-next-line @typescript-eslint/no-explicit-any -- transitional, see above */
 export type K8sObject = Record<string, any>;
-
