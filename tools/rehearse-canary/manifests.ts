@@ -5,8 +5,13 @@
 // utils/analysis/factory.go, utils/template/template.go).
 import { join } from 'node:path';
 import { parseGoDuration } from '../lib/duration';
-import { selectorMatches, serviceSelects } from '../lib/kubernetes';
-import { kustomizeBuild } from '../lib/kustomize';
+import {
+  isMapping,
+  type KubernetesObject as RenderedObject,
+  selectorMatches,
+  serviceSelects,
+} from '../lib/kubernetes';
+import { kustomizeObjects } from '../lib/kustomize';
 import { substituteArgs as substituteTemplateArgs } from '../lib/template-args';
 import type { MetricSpec } from './analysis-run';
 
@@ -49,12 +54,25 @@ interface CanaryStep {
 
 const REPOSITORY_ROOT = join(__dirname, '..', '..');
 
+/** A rendered object with the name and mapping spec (if any) the rehearsal reads (kustomize names every object). */
+function isNamedObject(object: RenderedObject): object is RenderedObject & KubernetesObject {
+  return (
+    isMapping(object.metadata) &&
+    typeof object.metadata.name === 'string' &&
+    (object.spec === undefined || isMapping(object.spec))
+  );
+}
+
 /** Renders an env overlay with the machine's kubectl (kustomize built in, tools/lib/kustomize.ts) and parses every object. */
 export async function renderOverlay(
   environment: string,
   root = REPOSITORY_ROOT,
 ): Promise<KubernetesObject[]> {
-  return kustomizeBuild(join(root, 'gitops', 'envs', environment)) as KubernetesObject[];
+  return kustomizeObjects(join(root, 'gitops', 'envs', environment)).map((object) => {
+    if (!isNamedObject(object))
+      throw new Error(`the ${environment} overlay renders a ${object.kind} without a name`);
+    return object;
+  });
 }
 
 function find(objects: KubernetesObject[], kind: string, name: string): KubernetesObject {
