@@ -3,13 +3,17 @@
 // every deep link leads somewhere real, every notification template executes and carries what the team needs,
 // and Alertmanager routes each notification to the owning team. The extension's install patch is rendered by
 // real kustomize. What needs a cluster (the extension in a browser, a notification sent) runs in the e2e.
-import { kustomizeBuild } from '../tools/lib/kustomize';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { run } from '../observability/test/support/repo';
-import type { K8sObject, RenderedTree } from '../tools/verify-gitops/model';
+import type { IRollout } from '@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout';
+import { type KubernetesObject, type ObjectOfKind, ofKind } from '../tools/lib/kubernetes';
+import { kustomizeObjects } from '../tools/lib/kustomize';
+import type { RenderedTree } from '../tools/verify-gitops/model';
+import { mappingAt, present } from '../tools/verify-gitops/rules/broken-trees';
 import { renderAll } from '../tools/verify-gitops/render';
 import { TEAM_LABEL } from '../tools/verify-gitops/rules/argocd-ui';
 import { loadLedger } from '../tools/verify-gitops/upstream';
@@ -21,27 +25,43 @@ const CANARY_HASH = '6d4f8b9c7';
 const STABLE_HASH = '5c8e7a6b4';
 
 let trees: RenderedTree[];
-let argocd: K8sObject[];
+let argocd: KubernetesObject[];
 
-function find(objects: K8sObject[], kind: string, name: string): K8sObject {
-  const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
-  if (!found) throw new Error(`argocd/ renders no ${kind}/${name}`);
-  return found;
+function find<K extends string>(objects: KubernetesObject[], kind: K, name: string): ObjectOfKind<K> {
+  return present(
+    ofKind({ objects }, kind).find((o) => o.metadata?.name === name),
+    `${kind}/${name} in argocd/`,
+  );
 }
 
+/** A ConfigMap's data, which the ConfigMaps these tests read all have. */
+function configData(name: string): Record<string, string> {
+  return present(find(argocd, 'ConfigMap', name).data, `data in ConfigMap/${name}`);
+}
+
+/** An Alertmanager webhook of a notification template, as Argo CD and Argo Rollouts read it (YAML). */
+const ALERTMANAGER_WEBHOOK = z.object({
+  webhook: z.object({ alertmanager: z.object({ method: z.string(), path: z.string(), body: z.string() }) }),
+});
+
+/** An alert as a template posts it to Alertmanager (JSON). */
+const POSTED_ALERTS = z.array(
+  z.object({ labels: z.record(z.string(), z.string()), annotations: z.record(z.string(), z.string()) }),
+);
+
 /** Go-templates every string of the ApplicationSet template, as its git directory generator would for `path`. */
-function generateApplication(path: string): K8sObject {
-  const template = find(argocd, 'ApplicationSet', 'opsforge-envs').spec.template as K8sObject;
+function generateApplication(path: string): Record<string, unknown> {
+  const template = find(argocd, 'ApplicationSet', 'opsforge-envs').spec.template;
   const basename = path.split('/').at(-1) as string;
   const params = { path: { path, basename, basenameNormalized: basename, segments: path.split('/') } };
-  const strings: { holder: K8sObject; key: string; text: string }[] = [];
-  const collect = (node: K8sObject) => {
+  const strings: { holder: object; key: string; text: string }[] = [];
+  const collect = (node: object) => {
     for (const [key, value] of Object.entries(node)) {
       if (typeof value === 'string' && value.includes('{{')) strings.push({ holder: node, key, text: value });
-      else if (value && typeof value === 'object') collect(value as K8sObject);
+      else if (value && typeof value === 'object') collect(value);
     }
   };
-  const application: K8sObject = {
+  const application: Record<string, unknown> = {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',
     ...structuredClone(template),
@@ -50,19 +70,16 @@ function generateApplication(path: string): K8sObject {
   const results = evaluate(strings.map(({ text }) => ({ template: text, vars: params })));
   strings.forEach(({ holder, key }, i) => {
     if (results[i].error) throw new Error(`ApplicationSet template ${key}: ${results[i].error}`);
-    holder[key] = results[i].output;
+    Reflect.set(holder, key, results[i].output);
   });
   return application;
 }
 
-interface DeepLink {
-  title: string;
-  url: string;
-  if?: string;
-}
+/** argocd-cm's deep links of a location (YAML). */
+const DEEP_LINKS = z.array(z.object({ title: z.string(), url: z.string(), if: z.string().optional() }));
 
-function links(location: 'application' | 'resource'): DeepLink[] {
-  return parseYaml(find(argocd, 'ConfigMap', 'argocd-cm').data[`${location}.links`]) as DeepLink[];
+function links(location: 'application' | 'resource') {
+  return DEEP_LINKS.parse(parseYaml(configData('argocd-cm')[`${location}.links`]));
 }
 
 /** The links Argo CD shows for these variables: `if` evaluated by expr, `url` by text/template with sprig. */
@@ -75,25 +92,25 @@ function shownLinks(location: 'application' | 'resource', vars: Vars): Record<st
   return shown;
 }
 
-function envRollouts(): { env: string; application: K8sObject; rollout: K8sObject }[] {
+function envRollouts(): { env: string; application: Record<string, unknown>; rollout: IRollout }[] {
   return trees
     .filter((tree) => tree.role === 'env')
     .flatMap((tree) =>
-      tree.objects
-        .filter((o) => o.kind === 'Rollout')
-        .map((rollout) => ({
-          env: tree.env as string,
-          application: generateApplication(tree.source),
-          rollout: {
-            ...rollout,
-            status: { currentPodHash: CANARY_HASH, stableRS: STABLE_HASH, phase: 'Paused' },
-          },
-        })),
+      ofKind(tree, 'Rollout').map((rollout) => ({
+        env: tree.env as string,
+        application: generateApplication(tree.source),
+        rollout: {
+          ...rollout,
+          status: { currentPodHash: CANARY_HASH, stableRS: STABLE_HASH, phase: 'Paused' },
+        },
+      })),
     );
 }
 
 const links_config = () =>
-  parseYaml(readFileSync(join(root, 'argocd/config/observability-links.yaml'), 'utf8')) as K8sObject;
+  z
+    .object({ data: z.record(z.string(), z.string()) })
+    .parse(parseYaml(readFileSync(join(root, 'argocd/config/observability-links.yaml'), 'utf8')));
 
 beforeAll(() => {
   trees = renderAll(root);
@@ -136,7 +153,7 @@ describe('deep links in the Argo CD UI', () => {
       const canary = shown['Canary dashboard for this release'];
       expect(canary.pathname).toBe('/d/opsforge-canary/');
       expect(canary.searchParams.get('var-namespace')).toBe(env);
-      expect(canary.searchParams.get('var-service')).toBe(rollout.metadata.name);
+      expect(canary.searchParams.get('var-service')).toBe(rollout.metadata?.name);
       expect(canary.searchParams.getAll('var-hash')).toEqual([CANARY_HASH, STABLE_HASH]);
 
       const logs = shown["Logs of this release's pods"];
@@ -147,7 +164,7 @@ describe('deep links in the Argo CD UI', () => {
       expect(panes.logs.datasource).toBe('loki');
       expect(query.datasource).toEqual({ type: 'loki', uid: 'loki' });
       expect(query.expr).toBe(
-        `{namespace="${env}", app="${rollout.metadata.name}", pod=~"${rollout.metadata.name}-${CANARY_HASH}-.+"}`,
+        `{namespace="${env}", app="${rollout.metadata?.name}", pod=~"${rollout.metadata?.name}-${CANARY_HASH}-.+"}`,
       );
     }
   });
@@ -164,27 +181,33 @@ describe('deep links in the Argo CD UI', () => {
   });
 });
 
-/** The argo-rollouts chart values' notifications (argocd/platform/argo-rollouts.yaml). */
-function rolloutNotifications(): K8sObject {
-  return find(argocd, 'Application', 'argo-rollouts').spec.source.helm.valuesObject.notifications;
+/** A part (templates, triggers, notifiers) of the argo-rollouts chart values' notifications. */
+function rolloutNotifications(part: string): Record<string, unknown> {
+  const values = find(argocd, 'Application', 'argo-rollouts').spec.source?.helm?.valuesObject;
+  return mappingAt(values, `notifications.${part}`);
 }
 
 /** The webhook body a Rollouts template posts to Alertmanager, executed and parsed as the alerts it carries. */
-function postedAlerts(template: string, vars: Vars): K8sObject[] {
-  const webhook = parseYaml(rolloutNotifications().templates[`template.${template}`]).webhook.alertmanager;
+function postedAlerts(template: string, vars: Vars) {
+  const text = String(rolloutNotifications('templates')[`template.${template}`]);
+  const webhook = ALERTMANAGER_WEBHOOK.parse(parseYaml(text)).webhook.alertmanager;
   expect(webhook).toMatchObject({ method: 'POST', path: '/api/v2/alerts' });
-  return JSON.parse(renderTemplate(webhook.body, vars)) as K8sObject[];
+  return POSTED_ALERTS.parse(JSON.parse(renderTemplate(webhook.body, vars)));
 }
 
 function triggerFires(trigger: string, vars: Vars): boolean {
-  const [condition] = parseYaml(rolloutNotifications().triggers[`trigger.${trigger}`]) as K8sObject[];
+  const text = String(rolloutNotifications('triggers')[`trigger.${trigger}`]);
+  const [condition] = z.array(z.object({ when: z.string().optional() })).parse(parseYaml(text));
   return condition.when === undefined || evaluateExpr(condition.when, vars) === true;
 }
 
 /** An AnalysisRun of the canary as the controller reports it: `verdicts` maps metric names to their phase. */
-function analysisRun(rollout: K8sObject, verdicts: Record<string, string>, runPhase: string): K8sObject {
+function analysisRun(rollout: IRollout, verdicts: Record<string, string>, runPhase: string) {
   return {
-    metadata: { name: `${rollout.metadata.name}-${CANARY_HASH}-2-1`, namespace: rollout.metadata.namespace },
+    metadata: {
+      name: `${rollout.metadata?.name}-${CANARY_HASH}-2-1`,
+      namespace: rollout.metadata?.namespace,
+    },
     status: {
       phase: runPhase,
       metricResults: Object.entries(verdicts).map(([name, phase]) => ({
@@ -217,7 +240,11 @@ async function receiversFor(labels: Record<string, string>): Promise<string> {
 
 describe('Argo Rollouts notifications', () => {
   it('subscribe every opsforge Rollout to the abort, pause and completion triggers through Alertmanager', () => {
-    const { subscriptions, notifiers } = rolloutNotifications();
+    const { subscriptions } = mappingAt(
+      find(argocd, 'Application', 'argo-rollouts').spec.source?.helm?.valuesObject,
+      'notifications',
+    );
+    const notifiers = rolloutNotifications('notifiers');
     expect(subscriptions).toEqual([
       {
         recipients: ['alertmanager'],
@@ -225,11 +252,11 @@ describe('Argo Rollouts notifications', () => {
         selector: 'app.kubernetes.io/part-of=opsforge',
       },
     ]);
-    expect(parseYaml(notifiers['service.webhook.alertmanager']).url).toBe(
-      'http://kube-prometheus-stack-alertmanager.monitoring.svc:9093',
-    );
+    expect(
+      z.object({ url: z.string() }).parse(parseYaml(String(notifiers['service.webhook.alertmanager']))).url,
+    ).toBe('http://kube-prometheus-stack-alertmanager.monitoring.svc:9093');
     for (const { rollout } of envRollouts())
-      expect(rollout.metadata.labels['app.kubernetes.io/part-of']).toBe('opsforge');
+      expect(rollout.metadata?.labels?.['app.kubernetes.io/part-of']).toBe('opsforge');
   });
 
   it("an abort tells the owning team which metric failed and its last value, and reaches that team's receiver", async () => {
@@ -238,19 +265,19 @@ describe('Argo Rollouts notifications', () => {
       const vars = { rollout, analysisRuns: [analysisRun(rollout, verdicts, 'Failed')] };
       expect(triggerFires('on-rollout-aborted', vars)).toBe(true);
       const [alert] = postedAlerts('rollout-aborted', vars);
-      const team = rollout.metadata.labels[TEAM_LABEL];
+      const team = rollout.metadata?.labels?.[TEAM_LABEL];
       expect(alert.labels).toEqual({
         alertname: 'ArgoRolloutAborted',
         severity: 'warning',
         team,
         namespace: env,
-        rollout: rollout.metadata.name,
+        rollout: rollout.metadata?.name,
       });
       expect(alert.annotations.summary).toBe(
-        `${rollout.metadata.name} in ${env} aborted its canary: traffic is back on the stable version`,
+        `${rollout.metadata?.name} in ${env} aborted its canary: traffic is back on the stable version`,
       );
       expect(alert.annotations.description).toBe(
-        `error-rate Failed (last value [0.31], 2 failed, 0 errors, AnalysisRun ${rollout.metadata.name}-${CANARY_HASH}-2-1).`,
+        `error-rate Failed (last value [0.31], 2 failed, 0 errors, AnalysisRun ${rollout.metadata?.name}-${CANARY_HASH}-2-1).`,
       );
       expect(await receiversFor(alert.labels)).toBe(`${team}-team`);
     }
@@ -273,7 +300,7 @@ describe('Argo Rollouts notifications', () => {
 
     const [alert] = postedAlerts('rollout-paused-inconclusive', { rollout, analysisRuns: [inconclusive] });
     expect(alert.labels.alertname).toBe('ArgoRolloutPausedInconclusive');
-    expect(alert.labels.team).toBe(rollout.metadata.labels[TEAM_LABEL]);
+    expect(alert.labels.team).toBe(rollout.metadata?.labels?.[TEAM_LABEL]);
     expect(alert.annotations.description).toBe(
       `error-rate Inconclusive (last value [NaN], AnalysisRun ${inconclusive.metadata.name}).`,
     );
@@ -286,15 +313,16 @@ describe('Argo Rollouts notifications', () => {
       if (env !== 'prod') continue;
       const [alert] = postedAlerts('rollout-completed-prod', vars);
       expect(alert.labels).toMatchObject({ alertname: 'ArgoRolloutPromotedToProd', severity: 'info' });
-      expect(alert.annotations.summary).toContain(rollout.spec.template.spec.containers[0].image);
-      expect(await receiversFor(alert.labels)).toBe(`${rollout.metadata.labels[TEAM_LABEL]}-team`);
+      const image = present(rollout.spec.template?.spec?.containers[0].image, 'Rollout image');
+      expect(alert.annotations.summary).toContain(image);
+      expect(await receiversFor(alert.labels)).toBe(`${rollout.metadata?.labels?.[TEAM_LABEL]}-team`);
     }
   });
 });
 
 describe("Argo CD's own notification templates", () => {
   it('execute against an env Application whose sync failed, posting valid alerts with the failure message', () => {
-    const data = find(argocd, 'ConfigMap', 'argocd-notifications-cm').data as Record<string, string>;
+    const data = configData('argocd-notifications-cm');
     const app = generateApplication('gitops/envs/staging');
     app.status = {
       sync: { revision: 'a'.repeat(40), status: 'OutOfSync' },
@@ -302,8 +330,8 @@ describe("Argo CD's own notification templates", () => {
       operationState: { phase: 'Failed', message: 'one or more objects failed to apply: "x"' },
     };
     for (const key of Object.keys(data).filter((k) => k.startsWith('template.'))) {
-      const body = parseYaml(data[key]).webhook.alertmanager.body as string;
-      const [alert] = JSON.parse(renderTemplate(body, { app, context: {} })) as K8sObject[];
+      const { body } = ALERTMANAGER_WEBHOOK.parse(parseYaml(data[key])).webhook.alertmanager;
+      const [alert] = POSTED_ALERTS.parse(JSON.parse(renderTemplate(body, { app, context: {} })));
       expect(alert.labels.application).toBe('opsforge-staging');
       expect(alert.labels.namespace).toBe('staging');
       expect(alert.annotations.description).toMatch(/"(x|quoted)"/);
@@ -315,7 +343,9 @@ describe('the Argo Rollouts UI extension in the Argo CD installation (argocd/ins
   const installDirectory = join(root, 'argocd/install');
 
   it('installs Argo CD at the version the ledger records, from its release tag', () => {
-    const kustomization = parseYaml(readFileSync(join(installDirectory, 'kustomization.yaml'), 'utf8'));
+    const kustomization = z
+      .object({ resources: z.array(z.string()) })
+      .parse(parseYaml(readFileSync(join(installDirectory, 'kustomization.yaml'), 'utf8')));
     expect(kustomization.resources).toEqual([
       `https://raw.githubusercontent.com/argoproj/argo-cd/${ledger.tools['argo-cd'].version}/manifests/install.yaml`,
     ]);
@@ -351,14 +381,14 @@ describe('the Argo Rollouts UI extension in the Argo CD installation (argocd/ins
         join(scratch, 'kustomization.yaml'),
         'resources: [argocd-server.yaml]\npatches: [{ path: rollout-extension.yaml }]\n',
       );
-      const [deployment] = kustomizeBuild(scratch);
-      const spec = deployment.spec.template.spec;
-      const [installer] = spec.initContainers;
+      const [deployment] = ofKind({ objects: kustomizeObjects(scratch) }, 'Deployment');
+      const spec = present(deployment?.spec?.template.spec, 'argocd-server pod spec');
+      const installer = present(spec.initContainers?.[0], 'extension installer');
       const image = ledger.images['argocd-extension-installer'];
       const extension = ledger.tools['rollout-extension'];
       expect(installer.image).toBe(`${image.image}:${image.tag}`);
       expect(installer.image).toMatch(/@sha256:[0-9a-f]{64}$/);
-      const env = Object.fromEntries(installer.env.map((e: K8sObject) => [e.name, e.value]));
+      const env = Object.fromEntries((installer.env ?? []).map((e) => [e.name, e.value]));
       expect(env).toEqual({
         EXTENSION_NAME: 'rollout-extension',
         EXTENSION_VERSION: extension.version,
@@ -370,8 +400,11 @@ describe('the Argo Rollouts UI extension in the Argo CD installation (argocd/ins
         readOnlyRootFilesystem: true,
         capabilities: { drop: ['ALL'] },
       });
-      expect(installer.resources.limits.memory).toBeDefined();
-      const server = spec.containers.find((c: K8sObject) => c.name === 'argocd-server');
+      expect(installer.resources?.limits?.memory).toBeDefined();
+      const server = present(
+        spec.containers.find((c) => c.name === 'argocd-server'),
+        'argocd-server container',
+      );
       expect(server.image).toBe(`quay.io/argoproj/argocd:${ledger.tools['argo-cd'].version}`);
       expect(server.volumeMounts).toEqual(
         expect.arrayContaining([
@@ -382,7 +415,7 @@ describe('the Argo Rollouts UI extension in the Argo CD installation (argocd/ins
       expect(installer.volumeMounts).toEqual(
         expect.arrayContaining([{ name: 'extensions', mountPath: '/tmp/extensions/' }]),
       );
-      expect(spec.volumes.map((v: K8sObject) => v.name).sort()).toEqual([
+      expect((spec.volumes ?? []).map((v) => v.name).sort()).toEqual([
         'extensions',
         'rollout-extension-download',
         'tmp',
@@ -394,7 +427,7 @@ describe('the Argo Rollouts UI extension in the Argo CD installation (argocd/ins
 
   it("needs no health checks of its own: the pinned Argo CD ships Rollout, AnalysisRun and Experiment's", () => {
     const builtIn = ledger.behaviour('argocd-builtin-rollouts-health').data?.kinds as string[];
-    const argocdCm = find(argocd, 'ConfigMap', 'argocd-cm').data as Record<string, string>;
+    const argocdCm = configData('argocd-cm');
     for (const kind of builtIn)
       expect(argocdCm[`resource.customizations.health.argoproj.io_${kind}`]).toBeUndefined();
   });

@@ -290,10 +290,3 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
 export function isKubernetesObject(value: unknown): value is KubernetesObject {
   return isMapping(value) && typeof value.apiVersion === 'string' && typeof value.kind === 'string';
 }
-
-/**
- * @deprecated The untyped view of rendered YAML, kept while files move to KubernetesObject and the typed kinds
- * above (ofKind, isKind); it goes when nothing uses it.
- */
-/* eslint-disable-next-line @typescript-eslint/no-explicit-any -- transitional, see above */
-export type K8sObject = Record<string, any>;

@@ -2,7 +2,7 @@
 // Argo CD renders a kustomization. verify-gitops, render-diff, the rehearsal and the specs all render here.
 import { spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import { isKubernetesObject, type K8sObject, type KubernetesObject } from './kubernetes';
+import { isKubernetesObject, type KubernetesObject } from './kubernetes';
 
 export class RenderError extends Error {
   override name = 'RenderError';
@@ -48,9 +48,4 @@ export function kustomizeYaml(directory: string, label = directory): { yaml: str
 /** `kubectl kustomize <directory>`, parsed into objects (see kustomizeYaml); read them with ofKind (./kubernetes). */
 export function kustomizeObjects(directory: string, label = directory): KubernetesObject[] {
   return parseObjects(kustomizeYaml(directory, label).yaml, `the kustomize build of ${label}`);
-}
-
-/** @deprecated untyped: use kustomizeObjects. */
-export function kustomizeBuild(directory: string, label = directory): K8sObject[] {
-  return kustomizeObjects(directory, label);
 }

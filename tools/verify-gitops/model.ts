@@ -8,7 +8,6 @@ import { intValue } from '../lib/int-or-string';
 import { type KubernetesObject, objectName, type ObjectIdentity } from '../lib/kubernetes';
 
 export {
-  type K8sObject,
   type KubernetesObject,
   objectName,
   parseQuantity,
