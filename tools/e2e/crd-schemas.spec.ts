@@ -1,10 +1,6 @@
 import Ajv from 'ajv';
 import { schemasFromCrds, splitForValidation, strictSchema } from './crd-schemas';
 
-// Broken copies are edited in place through paths the types do not describe.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = Record<string, any>;
-
 // A CRD shaped like the ones controller-gen writes (Argo Rollouts' Rollout, trimmed): int-or-string fields,
 // a preserve-unknown-fields subtree, a nullable field, an unserved old version.
 const rolloutCrd = {
@@ -122,9 +118,10 @@ describe('CRD schemas for kubeconform', () => {
   });
 
   it('rejects a misspelt field anywhere a schema lists its properties (kubectl --validate=strict)', () => {
-    const misspelt = structuredClone(rollout) as Loose;
-    misspelt.spec.strategy.canary.steps[0].setweight = 5;
-    misspelt.spec.stratgy = {};
+    // The misspellings are fields the Rollout's type does not have, so they are assigned over the typed copy.
+    const misspelt = structuredClone(rollout);
+    Object.assign(misspelt.spec.strategy.canary.steps[0], { setweight: 5 });
+    Object.assign(misspelt.spec, { stratgy: {} });
     expect(validator()(misspelt)).toEqual([
       '/spec must NOT have additional properties',
       '/spec/strategy/canary/steps/0 must NOT have additional properties',
@@ -132,9 +129,9 @@ describe('CRD schemas for kubeconform', () => {
   });
 
   it('rejects a wrong type, also in an int-or-string field', () => {
-    const wrong = structuredClone(rollout) as Loose;
-    wrong.spec.replicas = 'one';
-    wrong.spec.strategy.canary.maxUnavailable = true;
+    const wrong = structuredClone(rollout);
+    Object.assign(wrong.spec, { replicas: 'one' });
+    Object.assign(wrong.spec.strategy.canary, { maxUnavailable: true });
     expect(validator()(wrong)).toEqual(
       expect.arrayContaining([
         '/spec/replicas must be integer',
@@ -150,7 +147,7 @@ describe('CRD schemas for kubeconform', () => {
         type: { type: 'string' },
         properties: { type: 'object', properties: { a: { type: 'string' } } },
       },
-    }) as Loose;
+    }) as { properties: { type: unknown; properties: { additionalProperties?: unknown } } };
     expect(schema.properties.type).toEqual({ type: 'string' });
     expect(schema.properties.properties.additionalProperties).toBe(false);
     expect(

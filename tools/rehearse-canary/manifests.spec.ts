@@ -130,9 +130,7 @@ describe('canary plan rules', () => {
       'api',
       HASHES,
     );
-    expect(plan.analysisKind).toBe('step');
     expect(plan.analysisStartDelayMs).toBe(90_000);
-    expect(plan.weightAtAnalysisStart).toBe(30);
     expect(plan.firstWeight).toBe(10);
     expect((plan.metrics[0].provider.prometheus as { query: string }).query).toBe(
       `x{hash="${HASHES.stable}", tier="edge"}`,

@@ -87,25 +87,18 @@ export interface CanaryPlan {
   namespace: string;
   /** Canary weight of the first setWeight step: the share of traffic the canary gets first. */
   firstWeight: number;
-  /** Canary weight in force when the analysis run is created. */
-  weightAtAnalysisStart: number;
   /** Pause time (production) between the first setWeight and the analysis run's creation. */
   analysisStartDelayMs: number;
   /** Every setWeight, at its production time counted from the first one. */
   weightSchedule: { atMs: number; weight: number }[];
   /** When the last step is done (production time from the first setWeight): the Rollout promotes and ends a background run. */
   completesAfterMs: number;
-  /** Replicas of the Rollout in this environment (after its overlay's patches). */
-  replicas: number;
-  analysisKind: 'background' | 'step';
   templateNames: string[];
   /** The AnalysisRun's metrics, arguments substituted. */
   metrics: MetricSpec[];
   dryRunMetrics: Set<string>;
   /** The resolved AnalysisRun args, for the report. */
   args: Record<string, string>;
-  /** Labels of the Rollout's pod template (the pods also get rollouts-pod-template-hash). */
-  podLabels: Record<string, string>;
   /** The scrape interval the ServiceMonitor asks for. */
   scrapeIntervalMs: number;
   /** The labels a pod's series carry once scraped (apart from pod and rollouts_pod_template_hash). */
@@ -192,11 +185,9 @@ export function canaryPlan(
   // the first analysis step is reached. Either way the time in between is the pauses' durations.
   let analysis: RolloutAnalysis;
   let analysisStepIndex: number;
-  let analysisKind: CanaryPlan['analysisKind'];
   if (canary.analysis) {
     analysis = canary.analysis;
     analysisStepIndex = canary.analysis.startingStep ?? 0;
-    analysisKind = 'background';
   } else {
     analysisStepIndex = steps.findIndex((step) => step.analysis !== undefined);
     if (analysisStepIndex < 0)
@@ -204,7 +195,6 @@ export function canaryPlan(
         `Rollout ${rolloutName} runs no analysis: no canary would ever be aborted automatically`,
       );
     analysis = steps[analysisStepIndex].analysis!;
-    analysisKind = 'step';
   }
   if (analysisStepIndex < firstWeightIndex) {
     throw new Error(
@@ -212,10 +202,8 @@ export function canaryPlan(
     );
   }
   let analysisStartDelayMs = 0;
-  let weightAtAnalysisStart = steps[firstWeightIndex].setWeight!;
   for (let index = firstWeightIndex + 1; index < analysisStepIndex; index += 1) {
     if (steps[index].pause) analysisStartDelayMs += pauseMs(steps[index], rolloutName);
-    if (steps[index].setWeight !== undefined) weightAtAnalysisStart = steps[index].setWeight!;
   }
 
   const weightSchedule: CanaryPlan['weightSchedule'] = [];
@@ -294,17 +282,13 @@ export function canaryPlan(
     rolloutName,
     namespace,
     firstWeight: steps[firstWeightIndex].setWeight!,
-    weightAtAnalysisStart,
     analysisStartDelayMs,
     weightSchedule,
     completesAfterMs: elapsedMs,
-    replicas: typeof rollout.spec?.replicas === 'number' ? rollout.spec.replicas : 1,
-    analysisKind,
     templateNames: analysis.templates.map((reference) => reference.templateName),
     metrics,
     dryRunMetrics,
     args,
-    podLabels,
     scrapeIntervalMs,
     targetLabels,
   };
