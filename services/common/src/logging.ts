@@ -68,16 +68,19 @@ function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOpti
 }
 
 let stdout: pino.DestinationStream | undefined;
+const HAND_OVER_CHARACTERS = 4096;
+const HAND_OVER_AFTER_MS = 100;
 
 /**
  * stdout written asynchronously in chunks of at least 4 KiB, and at least every 100 ms: one write syscall per
  * dozen lines under load instead of one blocking write per line on the request path. pino flushes it
  * synchronously on exit, so the last line before process.exit (a fatal crash, a bad configuration) is not lost.
  *
- * The lines of one event-loop turn reach sonic-boom as one string, at the turn's check phase (setImmediate):
- * sonic-boom appends every write to its pending chunk and measures the UTF-8 length of that whole chunk (up to
- * 16 KiB, a concatenated string V8 must copy flat first) on each write, so one write per turn instead of one per
- * line. A line still waiting for its turn to end when the process exits is written then, before pino's own flush.
+ * Lines reach sonic-boom in pieces of at least 4 KiB, or after 100 ms (then flushed, so no line waits longer than
+ * sonic-boom's own periodic flush allowed): sonic-boom appends every write to its pending chunk and measures the
+ * UTF-8 length of that whole chunk (up to 16 KiB, a concatenated string V8 must copy flat first) on each write, so
+ * few large writes instead of one per line (or per turn: a worker's turn carries one to three lines). A line still
+ * waiting when the process exits is written then, before pino's own flush.
  */
 function logDestination(): pino.DestinationStream {
   if (stdout === undefined) {
@@ -89,12 +92,19 @@ function logDestination(): pino.DestinationStream {
       periodicFlush: 100,
     });
     let pending = '';
+    let lateHandOver: NodeJS.Timeout | undefined;
     const handOver = () => {
+      clearTimeout(lateHandOver);
+      lateHandOver = undefined;
       // Destroyed: ended by pino at beforeExit, or stopped after EPIPE (a closed stdout); nothing to write to.
       if (pending === '' || sonic.destroyed) return;
       const lines = pending;
       pending = '';
       sonic.write(lines);
+    };
+    const handOverAndFlush = () => {
+      handOver();
+      if (!sonic.destroyed) sonic.flush();
     };
     process.on('exit', () => {
       handOver();
@@ -102,8 +112,9 @@ function logDestination(): pino.DestinationStream {
     });
     stdout = {
       write: (line: string) => {
-        if (pending === '') setImmediate(handOver);
         pending += line;
+        if (pending.length >= HAND_OVER_CHARACTERS) handOver();
+        else lateHandOver ??= setTimeout(handOverAndFlush, HAND_OVER_AFTER_MS).unref();
       },
     };
   }
