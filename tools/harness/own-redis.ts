@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { type RedisServer, type RedisServerOptions, startRedisServer } from './redis-server';
-import { type RunningService, type ServiceName, startService, type StartServiceOptions } from './services';
+import { fixtureServices, type RunningService, type ServiceName, type StartServiceOptions } from './services';
 
 /** A redis-server of a test file's own, and what the file starts on it. */
 export interface OwnRedis {
@@ -23,18 +23,18 @@ export interface OwnRedis {
 export function useOwnRedis(options: RedisServerOptions = {}): OwnRedis {
   let server: RedisServer | undefined;
   let client: Redis | undefined;
-  const started: RunningService[] = [];
   const running = (): RedisServer => {
     if (!server)
       throw new Error('useOwnRedis(): the server starts in beforeAll; use it inside a hook or a test');
     return server;
   };
+  const services = fixtureServices(() => ({ REDIS_URL: running().url }));
 
   beforeAll(async () => {
     server = await startRedisServer(options);
   });
   afterAll(async () => {
-    await Promise.all(started.map((service) => service.stop('SIGKILL')));
+    await services.killAll();
     client?.disconnect();
     await server?.stop();
   });
@@ -50,13 +50,6 @@ export function useOwnRedis(options: RedisServerOptions = {}): OwnRedis {
       client ??= new Redis(running().url, { maxRetriesPerRequest: 1 });
       return client;
     },
-    async startService(name, serviceOptions = {}) {
-      const service = await startService(name, {
-        ...serviceOptions,
-        env: { REDIS_URL: running().url, ...serviceOptions.env },
-      });
-      started.push(service);
-      return service;
-    },
+    startService: services.start,
   };
 }

@@ -222,3 +222,25 @@ export async function startService(
   }
   return service;
 }
+
+/** What a fixture starts for its test file: `startService` on the fixture's environment, and the kill at the end. */
+export interface FixtureServices {
+  /** `startService` with the fixture's env (the options' env on top). */
+  start(name: ServiceName, options?: StartServiceOptions): Promise<RunningService>;
+  /** SIGKILL for every service started here that still runs (a test wanting a clean exit stops it itself). */
+  killAll(): Promise<void>;
+}
+
+export function fixtureServices(env: () => Record<string, string>): FixtureServices {
+  const started: RunningService[] = [];
+  return {
+    async start(name, options = {}) {
+      const service = await startService(name, { ...options, env: { ...env(), ...options.env } });
+      started.push(service);
+      return service;
+    },
+    async killAll() {
+      await Promise.all(started.map((service) => service.stop('SIGKILL')));
+    },
+  };
+}

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { openQueue } from './job-effects-probe';
 import { type TestQueue, testQueue } from './queue-prefix';
-import { type RunningService, type ServiceName, startService, type StartServiceOptions } from './services';
+import { fixtureServices, type RunningService, type ServiceName, type StartServiceOptions } from './services';
 
 /** A test queue on the shared Redis, and what a test file starts and opens on it. */
 export interface TestQueueFixture extends TestQueue {
@@ -22,12 +22,12 @@ export interface TestQueueFixture extends TestQueue {
  */
 export function useTestQueue(label: string): TestQueueFixture {
   const base = testQueue(label);
-  const started: RunningService[] = [];
+  const services = fixtureServices(() => base.env);
   let queue: Queue | undefined;
   let client: Redis | undefined;
 
   afterAll(async () => {
-    await Promise.all(started.map((service) => service.stop('SIGKILL')));
+    await services.killAll();
     await queue?.close();
     client?.disconnect();
     await base.deleteKeys();
@@ -43,10 +43,6 @@ export function useTestQueue(label: string): TestQueueFixture {
       client ??= new Redis(base.redisUrl, { maxRetriesPerRequest: 1 });
       return client;
     },
-    async startService(name, options = {}) {
-      const service = await startService(name, { ...options, env: { ...base.env, ...options.env } });
-      started.push(service);
-      return service;
-    },
+    startService: services.start,
   };
 }
