@@ -68,19 +68,20 @@ function baseLoggerOptions(identity: ServiceIdentity, level: string): LoggerOpti
 }
 
 let stdout: pino.DestinationStream | undefined;
-const HAND_OVER_CHARACTERS = 4096;
+const HAND_OVER_CHARACTERS = 64 * 1024;
 const HAND_OVER_AFTER_MS = 100;
 
 /**
- * stdout written asynchronously in chunks of at least 4 KiB, and at least every 100 ms: one write syscall per
- * dozen lines under load instead of one blocking write per line on the request path. pino flushes it
- * synchronously on exit, so the last line before process.exit (a fatal crash, a bad configuration) is not lost.
+ * stdout written asynchronously in chunks of up to 64 KiB, and at least every 100 ms: one write syscall per few
+ * hundred lines under load instead of one blocking write per line on the request path. A line still waiting when
+ * the process exits is written then, synchronously, so the last line before process.exit (a fatal crash, a bad
+ * configuration) is not lost.
  *
- * Lines reach sonic-boom in pieces of at least 4 KiB, or after 100 ms (then flushed, so no line waits longer than
- * sonic-boom's own periodic flush allowed): sonic-boom appends every write to its pending chunk and measures the
- * UTF-8 length of that whole chunk (up to 16 KiB, a concatenated string V8 must copy flat first) on each write, so
- * few large writes instead of one per line (or per turn: a worker's turn carries one to three lines). A line still
- * waiting when the process exits is written then, before pino's own flush.
+ * Lines are gathered here and reach sonic-boom in pieces of 64 KiB, or after 100 ms: sonic-boom measures the UTF-8
+ * length of its whole pending chunk (a concatenated string V8 must copy flat first) on every write, and every
+ * asynchronous write is a round trip through libuv's thread pool (measured at 1.0 to 1.3 µs of process CPU per
+ * 300-byte line when handed over per 4 KiB, 0.45 to 0.6 µs per 64 KiB; docs/benchmarks.md). No line waits longer
+ * than 100 ms, as with sonic-boom's own periodic flush.
  */
 function logDestination(): pino.DestinationStream {
   if (stdout === undefined) {
@@ -88,8 +89,10 @@ function logDestination(): pino.DestinationStream {
     const sonic: ReturnType<typeof pino.destination> & { readonly destroyed?: boolean } = pino.destination({
       dest: 1,
       sync: false,
-      minLength: 4096,
-      periodicFlush: 100,
+      // The batching is done here: sonic-boom writes each piece as it comes (one write in flight at a time,
+      // pieces arriving meanwhile joined up to maxWrite).
+      minLength: 0,
+      maxWrite: 4 * HAND_OVER_CHARACTERS,
     });
     let pending = '';
     let lateHandOver: NodeJS.Timeout | undefined;
@@ -102,10 +105,6 @@ function logDestination(): pino.DestinationStream {
       pending = '';
       sonic.write(lines);
     };
-    const handOverAndFlush = () => {
-      handOver();
-      if (!sonic.destroyed) sonic.flush();
-    };
     process.on('exit', () => {
       handOver();
       if (!sonic.destroyed) sonic.flushSync();
@@ -114,7 +113,7 @@ function logDestination(): pino.DestinationStream {
       write: (line: string) => {
         pending += line;
         if (pending.length >= HAND_OVER_CHARACTERS) handOver();
-        else lateHandOver ??= setTimeout(handOverAndFlush, HAND_OVER_AFTER_MS).unref();
+        else lateHandOver ??= setTimeout(handOver, HAND_OVER_AFTER_MS).unref();
       },
     };
   }
@@ -156,7 +155,7 @@ export interface RequestLineFields {
 type RequestLineLevel = 'info' | 'warn' | 'error';
 
 /**
- * A request's line, byte for byte what a pino logger with `requestLoggerOptions` writes for
+ * A request's line, byte for byte what a pino logger with `builtLineLoggerOptions` writes for
  * `logger[level]({ requestId, req: { method, url, userAgent }, res: { statusCode }, durationMs }, msg)`: level
  * name, `time` (`timeField` is that logger's timestamp text), the `app` binding, the fields in that order, `msg`;
  * an undefined user agent is left out as JSON.stringify leaves it out. Built directly instead of by pino's
@@ -180,9 +179,24 @@ export function requestLogLine(
   );
 }
 
-/** The options of the logger whose lines `requestLogLine` reproduces (the application's, without redaction). */
-export function requestLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
+/**
+ * The options of the logger whose lines this module builds itself, `requestLogLine` and `jobCompletedLogLine`
+ * (the application's, without redaction).
+ */
+export function builtLineLoggerOptions(identity: ServiceIdentity, level: string): LoggerOptions {
   return unredactedLoggerOptions(identity, level);
+}
+
+/** What the built lines need: whether a level is enabled at the configured level, the time field, the output. */
+function builtLineOutput(identity: ServiceIdentity, level: string) {
+  const options = builtLineLoggerOptions(identity, level);
+  // The configured level decides as it does for every other line; this logger itself writes nothing.
+  const levels = pino(options, { write: () => undefined });
+  return {
+    enabled: (lineLevel: pino.Level) => levels.isLevelEnabled(lineLevel),
+    time: options.timestamp as () => string,
+    destination: logDestination(),
+  };
 }
 
 /**
@@ -195,11 +209,7 @@ export function requestLoggerOptions(identity: ServiceIdentity, level: string): 
  * it checks (measured 8.6 to 11.8 µs per line with it, 6.8 to 8.1 µs without, on this line).
  */
 export function logEveryRequest(fastify: FastifyInstance, identity: ServiceIdentity, level: string): void {
-  const options = requestLoggerOptions(identity, level);
-  // The configured level decides as it does for every other line; the logger itself writes nothing.
-  const levels = pino(options, { write: () => undefined });
-  const time = options.timestamp as () => string;
-  const destination = logDestination();
+  const { enabled, time, destination } = builtLineOutput(identity, level);
   fastify.addHook('onResponse', (request, reply, done) => {
     const statusCode = reply.statusCode;
     const level: RequestLineLevel | undefined =
@@ -210,7 +220,7 @@ export function logEveryRequest(fastify: FastifyInstance, identity: ServiceIdent
           : quietWhenHealthy.has(request.url.split('?')[0])
             ? undefined
             : 'info';
-    if (level !== undefined && levels.isLevelEnabled(level)) {
+    if (level !== undefined && enabled(level)) {
       destination.write(
         requestLogLine(identity, level, time(), {
           requestId: request.id,
@@ -224,4 +234,49 @@ export function logEveryRequest(fastify: FastifyInstance, identity: ServiceIdent
     }
     done();
   });
+}
+
+/** What a completed job's log line says besides its level, time and app. */
+export interface JobCompletedLineFields {
+  jobId: string;
+  /** The request that submitted the job (left out when the job's producer gave none). */
+  requestId: string | undefined;
+  jobType: string;
+  attempt: number;
+  durationMs: number;
+}
+
+/**
+ * A completed job's line, byte for byte what a pino logger with `builtLineLoggerOptions` writes for
+ * `logger.info({ jobId, requestId, jobType, attempt, durationMs }, `job ${jobId} completed`)`, as the worker wrote
+ * it with pino before. Built directly for the same reason as `requestLogLine`: it is the one line a worker
+ * writes per job, and pino's generic serialisation of it was about a third of the worker's own CPU per job
+ * (docs/benchmarks.md). services/common/test/job-log-line.spec.ts holds it to pino's output.
+ */
+export function jobCompletedLogLine(
+  identity: Pick<ServiceIdentity, 'app'>,
+  timeField: string,
+  fields: JobCompletedLineFields,
+): string {
+  const { jobId, requestId, jobType, attempt, durationMs } = fields;
+  return (
+    `{"level":"info"${timeField},"app":${JSON.stringify(identity.app)},"jobId":${JSON.stringify(jobId)},` +
+    (requestId === undefined ? '' : `"requestId":${JSON.stringify(requestId)},`) +
+    `"jobType":${JSON.stringify(jobType)},"attempt":${attempt},"durationMs":${durationMs},` +
+    `"msg":${JSON.stringify(`job ${jobId} completed`)}}\n`
+  );
+}
+
+/**
+ * The worker's line per completed job (`jobCompletedLogLine`) at `info`, on the application's destination; a
+ * function that writes nothing when the configured level leaves `info` out. Failed and retried attempts are
+ * rarer and carry an error: they stay with the application's pino logger, redaction and error serialiser included.
+ */
+export function jobCompletedLogger(
+  identity: ServiceIdentity,
+  level: string,
+): (fields: JobCompletedLineFields) => void {
+  const { enabled, time, destination } = builtLineOutput(identity, level);
+  if (!enabled('info')) return () => undefined;
+  return (fields) => destination.write(jobCompletedLogLine(identity, time(), fields));
 }

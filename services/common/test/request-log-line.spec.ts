@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { ServiceIdentity } from '../src/config';
-import { type RequestLineFields, requestLoggerOptions, requestLogLine } from '../src/logging';
+import { type RequestLineFields, builtLineLoggerOptions, requestLogLine } from '../src/logging';
 
 const identity: ServiceIdentity = { app: 'api', version: '1.2.3' };
 const timeField = ',"time":"2026-11-30T12:34:56.789Z"';
@@ -9,7 +9,7 @@ const timeField = ',"time":"2026-11-30T12:34:56.789Z"';
 function pinoLine(level: 'info' | 'warn' | 'error', fields: RequestLineFields): string {
   const lines: string[] = [];
   const logger = pino(
-    { ...requestLoggerOptions(identity, 'info'), timestamp: () => timeField },
+    { ...builtLineLoggerOptions(identity, 'info'), timestamp: () => timeField },
     { write: (line: string) => lines.push(line) },
   );
   const { requestId, method, url, userAgent, statusCode, durationMs } = fields;
@@ -82,7 +82,7 @@ describe('the log timestamp', () => {
 
   it("is pino's isoTime text for the current millisecond, formatted again when the millisecond changes", () => {
     jest.useFakeTimers({ now: Date.parse('2026-11-30T12:34:56.789Z') });
-    const timestamp = requestLoggerOptions(identity, 'info').timestamp as () => string;
+    const timestamp = builtLineLoggerOptions(identity, 'info').timestamp as () => string;
     expect(timestamp()).toBe(pino.stdTimeFunctions.isoTime());
     expect(timestamp()).toBe(',"time":"2026-11-30T12:34:56.789Z"');
     jest.advanceTimersByTime(1);

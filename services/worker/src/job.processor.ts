@@ -16,6 +16,7 @@ import {
   type PingPayload,
   type PingResult,
   JOB_QUEUE_NAME,
+  jobCompletedLogger,
   jobPayloadSchemas,
   type JobType,
 } from '@opsforge/common';
@@ -32,6 +33,8 @@ import { type AttemptOutcome, JobMetrics } from './job-metrics';
 @Injectable()
 export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly lifecycleLogger = new NestLogger('Worker');
+  // The one line per completed job, built directly rather than by pino (logging.ts says why).
+  private readonly logCompleted: ReturnType<typeof jobCompletedLogger>;
 
   constructor(
     @Inject(CONFIG) private readonly config: WorkerConfig,
@@ -41,6 +44,7 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
   ) {
     super();
     logger.setContext('JobProcessor');
+    this.logCompleted = jobCompletedLogger(config, config.LOG_LEVEL);
   }
 
   onApplicationBootstrap(): void {
@@ -88,21 +92,32 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
 
   async process(job: Job<JobData>): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
-    // The correlation fields go on every line about this job; passed per call, which is cheaper per job than
-    // deriving a child logger.
-    const about = { jobId: job.id, requestId: job.data?.requestId, jobType: job.name, attempt };
-    const log = this.logger.logger;
     const started = performance.now();
     let outcome: AttemptOutcome = 'completed';
     try {
       const result = await this.run(job);
-      log.info({ ...about, durationMs: Math.round(performance.now() - started) }, `job ${job.id} completed`);
+      this.logCompleted({
+        jobId: String(job.id),
+        requestId: job.data?.requestId,
+        jobType: job.name,
+        attempt,
+        durationMs: Math.round(performance.now() - started),
+      });
       return result;
     } catch (error) {
       const final = error instanceof UnrecoverableError || attempt >= (job.opts.attempts ?? 1);
       outcome = final ? 'failed' : 'retried';
       const message = (error as Error).message;
-      const details = { ...about, err: error, durationMs: Math.round(performance.now() - started) };
+      // The correlation fields go on every line about this job, as on the completed line.
+      const details = {
+        jobId: job.id,
+        requestId: job.data?.requestId,
+        jobType: job.name,
+        attempt,
+        err: error,
+        durationMs: Math.round(performance.now() - started),
+      };
+      const log = this.logger.logger;
       if (final) log.error(details, `job ${job.id} failed for good: ${message}`);
       else log.warn(details, `job ${job.id} attempt ${attempt} failed, will retry: ${message}`);
       throw error;
