@@ -4,6 +4,7 @@
 // Skips a service whose bundle is newer than everything it is built from.
 import { statSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'acorn';
 import { build } from 'esbuild';
 
 const servicesDir = import.meta.dirname;
@@ -80,43 +81,84 @@ function withDictionaryModuleWrappers(code, outfile) {
   return rewritten;
 }
 
+/** Every node of an acorn syntax tree, parents before children. */
+function* syntaxNodes(root) {
+  const pending = [root];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    yield node;
+    for (const value of Object.values(node))
+      if (Array.isArray(value)) {
+        for (const child of value) if (typeof child?.type === 'string') pending.push(child);
+      } else if (typeof value?.type === 'string') pending.push(value);
+  }
+}
+
+/** `__name(<target>, "<name>")`, esbuild's keepNames helper call, with its target. */
+function nameCall(node) {
+  if (node?.type !== 'CallExpression' || node.callee.type !== 'Identifier' || node.callee.name !== '__name')
+    return undefined;
+  const [target, name] = node.arguments;
+  return name?.type === 'Literal' && typeof name.value === 'string'
+    ? { target, name: name.value }
+    : undefined;
+}
+
 /**
- * With `keepNames`, esbuild follows every function declaration with `__name(f, "f")` (an Object.defineProperty of
- * `name`), inside functions too, where it runs on every call: Fastify's hook runner declares three closures per
- * request phase, its body reader and reply path more. Where the name is the declared one the statement changes
- * nothing a program can see (a function declaration's `name` already is its identifier, with the same
- * attributes), but redefining the property on each fresh closure costs time and gives the closure a new map:
- * dropping these statements took a fifth off the API's CPU per `GET /api/status` and an eighth per `POST /api/job`
- * (docs/benchmarks.md). Dropped only where esbuild printed `__name(f, "f");` right after `function f(…) {…}` at
- * the same indentation; every other `__name` stays: a name esbuild changed (`f2` named "f"), classes (a class may
- * define a static `name`), function expressions.
+ * With `keepNames`, esbuild gives every function its source name at run time with `__name(f, "f")` (an
+ * Object.defineProperty of `name`), inside functions too, where it runs on every call: Fastify's hook runner
+ * declares three closures per request phase, its body reader and reply path more (`const onResFinished =
+ * __name((err) => {…}, "onResFinished")` once per request). Two forms change nothing a program can see, because
+ * JavaScript already gives the function that name, with the same attributes:
+ *
+ * - `function f(…) {…}` followed by the statement `__name(f, "f");` (a declaration is named by its identifier);
+ * - `const f = __name(<anonymous function or arrow>, "f")` (also `let`, `var`): a variable initialised with an
+ *   anonymous function names it after the variable.
+ *
+ * Redefining the property on each fresh closure costs time and gives the closure a new map: dropping the first
+ * form took a fifth off the API's CPU per `GET /api/status` and an eighth per `POST /api/job`, the second about
+ * 2 % of the API's samples under `POST /api/job` (docs/benchmarks.md). Every other `__name` stays: a name esbuild
+ * changed (`f2` named "f"), classes (a class may define a static `name`), named function expressions, property
+ * assignments.
  */
 function withoutNoOpFunctionNames(code, outfile) {
-  const lines = code.split('\n');
-  const indentOf = (line) => /^[ \t]*/.exec(line)[0];
-  const declaredJustAbove = (index, indent, name) => {
-    let above = index - 1;
-    // Up over the body (indented deeper, or blank) to the closing brace at the statement's own indentation…
-    while (above >= 0 && (lines[above] === '' || indentOf(lines[above]).length > indent.length)) above -= 1;
-    if (lines[above] !== `${indent}}`) return false;
-    above -= 1;
-    while (above >= 0 && (lines[above] === '' || indentOf(lines[above]).length > indent.length)) above -= 1;
-    // …and the line that opened it, which must declare the function `name`.
-    const declaration = new RegExp(`^${indent}(?:async )?function\\*? ?${name.replace(/\$/g, '\\$')}\\(`);
-    return above >= 0 && declaration.test(lines[above]);
-  };
-  let dropped = 0;
-  const kept = lines.filter((line, index) => {
-    const call = /^([ \t]*)__name\(([\w$]+), "([\w$]+)"\);$/.exec(line);
-    if (!call || call[2] !== call[3] || !declaredJustAbove(index, call[1], call[2])) return true;
-    dropped += 1;
-    return false;
-  });
-  if (dropped === 0)
+  const program = parse(code, { ecmaVersion: 'latest', sourceType: 'script' });
+  const cuts = [];
+  for (const node of syntaxNodes(program)) {
+    if (node.type === 'VariableDeclarator' && node.id.type === 'Identifier') {
+      const call = nameCall(node.init);
+      const anonymous =
+        call?.target.type === 'ArrowFunctionExpression' ||
+        (call?.target.type === 'FunctionExpression' && call.target.id === null);
+      // Keep the function's text and drop the call around it: `__name(` before it, `, "f")` after it.
+      if (anonymous && call.name === node.id.name)
+        cuts.push([node.init.start, call.target.start], [call.target.end, node.init.end]);
+    }
+    const statements = node.type === 'Program' || node.type === 'BlockStatement' ? node.body : [];
+    statements.forEach((statement, index) => {
+      const call = statement.type === 'ExpressionStatement' ? nameCall(statement.expression) : undefined;
+      const declaration = statements[index - 1];
+      if (
+        call?.target.type === 'Identifier' &&
+        call.target.name === call.name &&
+        declaration?.type === 'FunctionDeclaration' &&
+        declaration.id.name === call.name
+      )
+        cuts.push([statement.start, statement.end]);
+    });
+  }
+  if (cuts.length === 0)
     throw new Error(
-      `${outfile}: no __name(f, "f") statement found to drop; has esbuild's keepNames output changed?`,
+      `${outfile}: no no-op __name call found to drop; has esbuild's keepNames output changed?`,
     );
-  return kept.join('\n');
+  cuts.sort((first, second) => first[0] - second[0]);
+  let kept = '';
+  let from = 0;
+  for (const [start, end] of cuts) {
+    kept += code.slice(from, start);
+    from = end;
+  }
+  return kept + code.slice(from);
 }
 
 for (const [name, entryName] of entryPoints) {
