@@ -142,11 +142,23 @@ export function coalesceWritesThisTurn(connection: RedisConnection): void {
   });
 }
 
-/** Reject after `ms` with a message naming what timed out; used to bound every Redis call a probe makes. */
+/**
+ * Settle as `promise` does, or reject after `ms` with a message naming what timed out; bounds every Redis call a
+ * request or a probe makes. One promise and one timer per call (not a race of two promises and a `finally`): it
+ * runs once per `POST /api/job`.
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
