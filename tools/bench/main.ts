@@ -412,7 +412,13 @@ function comparisonRow(
 async function main(): Promise<void> {
   ensureServicesBuilt();
   const loadBefore = loadavg()[0];
-  const redis = await startRedisServer({ appendOnly: true, appendFsync: 'everysec' });
+  // No automatic AOF rewrite: the POST rounds grow the AOF fast enough to fork Redis 20-odd times a run, a burst of
+  // CPU on the other core that landed on random rounds of either side (docs/benchmarks.md).
+  const redis = await startRedisServer({
+    appendOnly: true,
+    appendFsync: 'everysec',
+    automaticAofRewrite: false,
+  });
   try {
     const status = runs('status') ? await statusBenchmark(redis) : undefined;
     const enqueue = runs('post') ? await enqueueBenchmark(redis) : undefined;
@@ -440,7 +446,7 @@ async function main(): Promise<void> {
             `| RSS, ${name} | idle ${idleRss[name] ? mebibytes(idleRss[name]) : 'not sampled'}, peak under load ${mebibytes(peakRss[name])} | | | | below the pod limit |`,
           ];
     const lines = [
-      `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model.trim()}, ${round(totalmem() / 1024 ** 3)} GiB, Node ${process.versions.node}, Redis ${redisVersion} (private, AOF on, appendfsync everysec).`,
+      `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpus()[0]?.model.trim()}, ${round(totalmem() / 1024 ** 3)} GiB, Node ${process.versions.node}, Redis ${redisVersion} (private, AOF on, appendfsync everysec, no automatic AOF rewrite).`,
       `Machine load average (1 min) ${round(loadBefore, 1)} before, ${round(loadavg()[0], 1)} after: other work on the machine shares the ${cpus().length} cores.`,
       `${rounds} alternating rounds per comparison after a warm-up; ratios are the median over the rounds with the min–max in brackets, higher is better. HTTP rounds: ${seconds} s, ${HTTP_CONNECTIONS} connections (autocannon, same machine). Worker rounds: ${jobCount} jobs, concurrency ${WORKER_CONCURRENCY}. CPU = user + system time of the server process, as the process counts it.${only.length < PARTS.length ? ` Parts run (BENCH_ONLY): ${only.join(', ')}.` : ''}`,
       '',
