@@ -107,7 +107,7 @@ export class JobsService {
       const result = idempotencyKey
         ? await this.enqueueOnce(type, payload, requestId, idempotencyKey)
         : await this.enqueueNew(type, { payload, requestId });
-      await this.replicated(result);
+      if (this.config.REDIS_REPLICA_ACKS > 0) await this.replicated(result);
       this.enqueued.inc({ job_type: type, outcome: result.replayed ? 'duplicate' : 'created' });
       return result;
     } catch (error) {
@@ -173,7 +173,6 @@ export class JobsService {
    */
   private async replicated(result: EnqueueResult): Promise<void> {
     const { REDIS_REPLICA_ACKS: required, REDIS_REPLICA_ACK_TIMEOUT_MS: timeoutMs } = this.config;
-    if (required === 0) return;
     const fence = this.queue.toKey('replication-fence');
     if (result.replayed)
       await this.redis(() => this.connection.set(fence, Date.now(), 'PX', 60_000), 'fence');
