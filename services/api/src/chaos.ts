@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { faultHits } from '@opsforge/common';
 
 interface ChaosSettings {
-  /** Fraction of /api/* requests answered 500 (CHAOS_ERROR_RATIO). */
+  /** Fraction of /api/* requests answered 500 (CHAOS_ERROR_RATIO), evenly spread (fault-ratio.ts). */
   errorRatio: number;
   /** Latency added to every /api/* request (CHAOS_LATENCY_MS). */
   latencyMs: number;
@@ -15,10 +16,11 @@ interface ChaosSettings {
  */
 export function injectChaos(fastify: FastifyInstance, settings: ChaosSettings): void {
   if (settings.errorRatio === 0 && settings.latencyMs === 0) return;
+  const answeredWithError = faultHits(settings.errorRatio);
   fastify.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith('/api/')) return;
     if (settings.latencyMs > 0) await sleep(settings.latencyMs);
-    if (settings.errorRatio > 0 && Math.random() < settings.errorRatio) {
+    if (answeredWithError()) {
       await reply.code(500).send({
         statusCode: 500,
         error: 'Internal Server Error',

@@ -10,3 +10,4 @@ export * from './common.module';
 export * from './process-guards';
 export * from './redis-client';
 export * from './bootstrap';
+export * from './fault-ratio';

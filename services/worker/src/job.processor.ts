@@ -11,6 +11,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CONFIG,
+  faultHits,
   type InvoiceTotalPayload,
   type JobData,
   type PingPayload,
@@ -35,6 +36,8 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
   private readonly lifecycleLogger = new NestLogger('Worker');
   // The one line per completed job, built directly rather than by pino (logging.ts says why).
   private readonly logCompleted: ReturnType<typeof jobCompletedLogger>;
+  // CHAOS_JOB_FAILURE_RATIO of the attempts fail, evenly spread (fault-ratio.ts).
+  private readonly injectedFailure: () => boolean;
 
   constructor(
     @Inject(CONFIG) private readonly config: WorkerConfig,
@@ -45,6 +48,7 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
     super();
     logger.setContext('JobProcessor');
     this.logCompleted = jobCompletedLogger(config, config.LOG_LEVEL);
+    this.injectedFailure = faultHits(config.CHAOS_JOB_FAILURE_RATIO);
   }
 
   onApplicationBootstrap(): void {
@@ -137,7 +141,7 @@ export class JobProcessor extends WorkerHost implements OnApplicationBootstrap, 
         `invalid payload: ${parsed.error.issues.map((issue) => `payload.${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
       );
     }
-    if (this.config.CHAOS_JOB_FAILURE_RATIO > 0 && Math.random() < this.config.CHAOS_JOB_FAILURE_RATIO) {
+    if (this.injectedFailure()) {
       throw new Error('injected failure (CHAOS_JOB_FAILURE_RATIO)');
     }
     switch (type) {
