@@ -104,35 +104,56 @@ function nameCall(node) {
     : undefined;
 }
 
+/** Whether an identifier spelled `name` appears anywhere in `node` (a reference, a binding or a property key). */
+function mentions(node, name) {
+  for (const inner of syntaxNodes(node)) if (inner.type === 'Identifier' && inner.name === name) return true;
+  return false;
+}
+
 /**
  * With `keepNames`, esbuild gives every function its source name at run time with `__name(f, "f")` (an
- * Object.defineProperty of `name`), inside functions too, where it runs on every call: Fastify's hook runner
- * declares three closures per request phase, its body reader and reply path more (`const onResFinished =
- * __name((err) => {…}, "onResFinished")` once per request). Two forms change nothing a program can see, because
- * JavaScript already gives the function that name, with the same attributes:
+ * Object.defineProperty of `name`), inside functions too, where it runs on every call. A function whose `name` was
+ * redefined also leaves V8's fast path for `bind`: binding it took 310 ns instead of 10 to 25 (measured), and
+ * ioredis' RESP decoder binds its (renamed) number readers for every reply. Three forms are dropped, each giving
+ * the function the same `name`, with the same attributes, without the call:
  *
- * - `function f(…) {…}` followed by the statement `__name(f, "f");` (a declaration is named by its identifier);
+ * - `function f(…) {…}` followed by the statement `__name(f, "f");`: a declaration is named by its identifier;
  * - `const f = __name(<anonymous function or arrow>, "f")` (also `let`, `var`): a variable initialised with an
- *   anonymous function names it after the variable.
+ *   anonymous function names it after the variable (Fastify creates one such closure per request);
+ * - `__name(function g(…) {…}, "f")`: the expression is named `f` in the output instead (esbuild renamed it `g`,
+ *   often `f2`, so that it does not shadow an outer `f`), when neither `f` nor `g` appears inside it, so no
+ *   reference can change what it binds to.
  *
- * Redefining the property on each fresh closure costs time and gives the closure a new map: dropping the first
- * form took a fifth off the API's CPU per `GET /api/status` and an eighth per `POST /api/job`, the second about
- * 2 % of the API's samples under `POST /api/job` (docs/benchmarks.md). Every other `__name` stays: a name esbuild
- * changed (`f2` named "f"), classes (a class may define a static `name`), named function expressions, property
- * assignments.
+ * Together they took a fifth off the API's CPU per `GET /api/status` and more than a tenth per `POST /api/job`
+ * (docs/benchmarks.md). Every other `__name` stays: a name esbuild changed on a declaration (`f2` named "f"),
+ * classes (a class may define a static `name`), anonymous functions assigned to properties.
  */
 function withoutNoOpFunctionNames(code, outfile) {
   const program = parse(code, { ecmaVersion: 'latest', sourceType: 'script' });
-  const cuts = [];
+  // [start, end, replacement] of the text to change: the call around a function, or a statement.
+  const edits = [];
+  const dropCallAround = (call, target) =>
+    edits.push([call.start, target.start, ''], [target.end, call.end, '']);
   for (const node of syntaxNodes(program)) {
     if (node.type === 'VariableDeclarator' && node.id.type === 'Identifier') {
       const call = nameCall(node.init);
       const anonymous =
         call?.target.type === 'ArrowFunctionExpression' ||
         (call?.target.type === 'FunctionExpression' && call.target.id === null);
-      // Keep the function's text and drop the call around it: `__name(` before it, `, "f")` after it.
-      if (anonymous && call.name === node.id.name)
-        cuts.push([node.init.start, call.target.start], [call.target.end, node.init.end]);
+      if (anonymous && call.name === node.id.name) dropCallAround(node.init, call.target);
+    }
+    const call = nameCall(node);
+    if (call?.target.type === 'FunctionExpression' && call.target.id !== null) {
+      const { id } = call.target;
+      if (id.name === call.name) dropCallAround(node, call.target);
+      else if (
+        ![...call.target.params, call.target.body].some(
+          (part) => mentions(part, id.name) || mentions(part, call.name),
+        )
+      ) {
+        dropCallAround(node, call.target);
+        edits.push([id.start, id.end, call.name]);
+      }
     }
     const statements = node.type === 'Program' || node.type === 'BlockStatement' ? node.body : [];
     statements.forEach((statement, index) => {
@@ -144,18 +165,18 @@ function withoutNoOpFunctionNames(code, outfile) {
         declaration?.type === 'FunctionDeclaration' &&
         declaration.id.name === call.name
       )
-        cuts.push([statement.start, statement.end]);
+        edits.push([statement.start, statement.end, '']);
     });
   }
-  if (cuts.length === 0)
+  if (edits.length === 0)
     throw new Error(
       `${outfile}: no no-op __name call found to drop; has esbuild's keepNames output changed?`,
     );
-  cuts.sort((first, second) => first[0] - second[0]);
+  edits.sort((first, second) => first[0] - second[0]);
   let kept = '';
   let from = 0;
-  for (const [start, end] of cuts) {
-    kept += code.slice(from, start);
+  for (const [start, end, replacement] of edits) {
+    kept += code.slice(from, start) + replacement;
     from = end;
   }
   return kept + code.slice(from);
