@@ -15,7 +15,7 @@
  * process_cpu_*_seconds_total on /metrics for the services) depends much less on it, so it is the measure to
  * steer by. Each comparison alternates baseline and service for BENCH_ROUNDS short rounds (default 7) after a
  * warm-up, and reports the median ratio with its spread (min–max over the rounds). Load goes to 127.0.0.1 only
- * and every phase is bounded: BENCH_SECONDS (default 3) per HTTP round, BENCH_JOBS (default 5000) per worker
+ * and every phase is bounded: BENCH_SECONDS (default 3) per HTTP round, BENCH_JOBS (default 20000) per worker
  * round.
  */
 import { execFileSync } from 'node:child_process';
@@ -47,7 +47,7 @@ import {
 
 const repositoryRoot = resolve(__dirname, '..', '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
-const jobCount = Number(process.env.BENCH_JOBS ?? 5000);
+const jobCount = Number(process.env.BENCH_JOBS ?? 20_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 /**
  * BENCH_ONLY=status,post,worker,startup runs only those parts (comma-separated; default all), so that an
