@@ -104,6 +104,17 @@ function nameCall(node) {
     : undefined;
 }
 
+/** Whether `name` may name a function expression like `target` in this strict-mode bundle (not `eval`, `yield`, …). */
+function mayName(target, name) {
+  const header = `${target.async ? 'async ' : ''}function${target.generator ? '*' : ''} ${name}() {}`;
+  try {
+    parse(`"use strict"; (${header});`, { ecmaVersion: 'latest', sourceType: 'script' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether an identifier spelled `name` appears anywhere in `node` (a reference, a binding or a property key). */
 function mentions(node, name) {
   for (const inner of syntaxNodes(node)) if (inner.type === 'Identifier' && inner.name === name) return true;
@@ -147,6 +158,7 @@ function withoutNoOpFunctionNames(code, outfile) {
       const { id } = call.target;
       if (id.name === call.name) dropCallAround(node, call.target);
       else if (
+        mayName(call.target, call.name) &&
         ![...call.target.params, call.target.body].some(
           (part) => mentions(part, id.name) || mentions(part, call.name),
         )

@@ -79,9 +79,9 @@ const HAND_OVER_AFTER_MS = 100;
  *
  * Lines are gathered here and reach sonic-boom in pieces of 64 KiB, or after 100 ms: sonic-boom measures the UTF-8
  * length of its whole pending chunk (a concatenated string V8 must copy flat first) on every write, and every
- * asynchronous write is a round trip through libuv's thread pool (measured at 1.0 to 1.3 µs of process CPU per
- * 300-byte line when handed over per 4 KiB, 0.45 to 0.6 µs per 64 KiB; docs/benchmarks.md). No line waits longer
- * than 100 ms, as with sonic-boom's own periodic flush.
+ * asynchronous write is a round trip through libuv's thread pool, about 40 µs of process CPU on a VM whatever its
+ * size (through sonic-boom, 1.0 to 1.3 µs per 300-byte line when handed over per 4 KiB, 0.45 to 0.6 µs per 64 KiB;
+ * docs/benchmarks.md). No line waits longer than 100 ms, as with sonic-boom's own periodic flush.
  */
 function logDestination(): pino.DestinationStream {
   if (stdout === undefined) {
@@ -250,8 +250,8 @@ export interface JobCompletedLineFields {
  * A completed job's line, byte for byte what a pino logger with `builtLineLoggerOptions` writes for
  * `logger.info({ jobId, requestId, jobType, attempt, durationMs }, `job ${jobId} completed`)`, as the worker wrote
  * it with pino before. Built directly for the same reason as `requestLogLine`: it is the one line a worker
- * writes per job, and pino's generic serialisation of it was about a third of the worker's own CPU per job
- * (docs/benchmarks.md). services/common/test/job-log-line.spec.ts holds it to pino's output.
+ * writes per job, and pino's generic serialisation of it was about a third of the samples in the worker's
+ * processor (docs/benchmarks.md). services/common/test/job-log-line.spec.ts holds it to pino's output.
  */
 export function jobCompletedLogLine(
   identity: Pick<ServiceIdentity, 'app'>,
